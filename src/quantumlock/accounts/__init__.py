@@ -1,0 +1,1 @@
+"""Accounts (the vendors using the service) and their plans."""

@@ -1,0 +1,75 @@
+"""Plans and the limits they grant (ARCHITECTURE §4), and how overrides combine with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Plan(StrEnum):
+    FREE = "free"
+    STARTUP = "startup"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    per_minute: int
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    v2_per_key: RateLimit  # /api/v2, per live or restricted key
+    v1_per_account: RateLimit  # /api/v1, per account (live mode)
+    licenses_per_month: int | None  # None = unlimited
+
+
+PLANS: dict[Plan, PlanLimits] = {
+    Plan.FREE: PlanLimits(RateLimit(60, 100), RateLimit(10, 10), 100),
+    Plan.STARTUP: PlanLimits(RateLimit(300, 500), RateLimit(100, 100), 10_000),
+    Plan.BUSINESS: PlanLimits(RateLimit(300, 500), RateLimit(1_000, 1_000), 100_000),
+    # "Custom" in the reference: these are the defaults until `accounts set-limits` says more.
+    Plan.ENTERPRISE: PlanLimits(RateLimit(3_000, 5_000), RateLimit(10_000, 10_000), None),
+}
+
+# Test-mode keys get the sandbox figures on both families, whatever the plan.
+TEST_MODE_LIMIT = RateLimit(30, 50)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveLimits:
+    v2_live: RateLimit
+    v1_live: RateLimit
+    test: RateLimit
+    licenses_per_month: int | None
+
+
+def effective_limits(
+    plan: str,
+    *,
+    requests_per_minute: int | None,
+    burst: int | None,
+    licenses_per_month: int | None,
+    licenses_unlimited: bool,
+) -> EffectiveLimits:
+    base = PLANS[Plan(plan)]
+
+    def apply(limit: RateLimit) -> RateLimit:
+        if requests_per_minute is None and burst is None:
+            return limit
+        rpm = requests_per_minute if requests_per_minute is not None else limit.per_minute
+        # An explicit rate with no burst means "no more than that rate at once".
+        default_burst = limit.burst if requests_per_minute is None else rpm
+        return RateLimit(rpm, burst if burst is not None else default_burst)
+
+    if licenses_unlimited:
+        quota: int | None = None
+    elif licenses_per_month is not None:
+        quota = licenses_per_month
+    else:
+        quota = base.licenses_per_month
+    return EffectiveLimits(
+        apply(base.v2_per_key), apply(base.v1_per_account), TEST_MODE_LIMIT, quota
+    )

@@ -1,0 +1,59 @@
+"""create_app(settings) -> FastAPI: wires routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from quantumlock import __version__
+from quantumlock.accounts.endpoints import router as customers_router
+from quantumlock.auth.endpoints import router as keys_router
+from quantumlock.observability.logging import configure_logging
+from quantumlock.runtime import Runtime
+from quantumlock.settings import Settings
+from quantumlock.web import system
+from quantumlock.web.errors import install_error_handlers
+from quantumlock.web.middleware import RequestContextMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    runtime = Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="QuantumLock",
+        version=__version__,
+        description="API-key identity, software licensing and quantum-seeded cryptography.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    if settings.metrics_enabled:
+        app.include_router(system.router)
+    else:
+        app.add_api_route("/health", system.health, methods=["GET"], tags=["system"])
+    app.include_router(keys_router)
+    app.include_router(customers_router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=runtime.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (`--factory`), so every worker builds its own runtime."""
+    return create_app()

@@ -1,0 +1,95 @@
+"""In-memory caches on the authentication hot path.
+
+KeyCache maps a presented key's hash to its principal (or to "no such key"), so a request
+with a known key needs no database round trip. Entries expire after a TTL as a safety net;
+revocations, rotations and limit changes invalidate them at once in this process and, via
+the change feed, in every other process within the poll interval.
+
+UsageTracker keeps last_used_at in memory and writes it in batches, so authenticating a
+request never writes to the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+
+from quantumlock.auth.principal import Principal
+
+# Returned by KeyCache.get when the cache has nothing to say about a key.
+MISS: object = object()
+
+
+class KeyCache:
+    def __init__(self, ttl: float, *, max_entries: int = 100_000, max_negative: int = 10_000):
+        self._ttl = ttl
+        self._max = max_entries
+        self._max_negative = max_negative
+        self._positive: dict[bytes, tuple[float, bytes, Principal]] = {}
+        self._negative: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, digest: bytes) -> tuple[bytes, Principal] | object | None:
+        """(stored hash, principal), None for a known-absent key, or MISS."""
+        now = time.monotonic()
+        entry = self._positive.get(digest)
+        if entry is not None and entry[0] > now:
+            self.hits += 1
+            return entry[1], entry[2]
+        negative = self._negative.get(digest)
+        if negative is not None and negative > now:
+            self.hits += 1
+            return None
+        self.misses += 1
+        return MISS
+
+    def put(self, digest: bytes, found: tuple[bytes, Principal] | None) -> None:
+        expires = time.monotonic() + self._ttl
+        with self._lock:
+            if found is None:
+                self._negative[digest] = expires
+                while len(self._negative) > self._max_negative:
+                    self._negative.popitem(last=False)
+                return
+            if len(self._positive) >= self._max:
+                self._positive.clear()  # rare; cheaper than LRU bookkeeping on every hit
+            self._positive[digest] = (expires, found[0], found[1])
+
+    def invalidate_key(self, key_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, e in self._positive.items() if e[2].key_id == key_id]:
+                del self._positive[digest]
+
+    def invalidate_account(self, account_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, e in self._positive.items() if e[2].account_id == account_id]:
+                del self._positive[digest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._positive.clear()
+            self._negative.clear()
+
+
+class UsageTracker:
+    def __init__(self) -> None:
+        self._pending: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, key_id: str, when: datetime) -> None:
+        self._pending[key_id] = when
+
+    def drain(self) -> dict[str, datetime]:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+    def restore(self, pending: dict[str, datetime]) -> None:
+        """Put back a batch whose write failed, keeping any newer value."""
+        with self._lock:
+            for key_id, when in pending.items():
+                self._pending.setdefault(key_id, when)

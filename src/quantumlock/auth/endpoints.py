@@ -1,0 +1,131 @@
+"""/api/v2: `/me` and the key management API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.schemas import (
+    ApiKeyOut,
+    CreatedApiKeyOut,
+    CreateKeyIn,
+    Envelope,
+    KeyList,
+    MeOut,
+    RateLimitInfo,
+    RotatedApiKeyOut,
+    RotateKeyIn,
+)
+from quantumlock.auth.scopes import Scope, sort_scopes
+from quantumlock.auth.service import ApiKeyService
+from quantumlock.core.clock import as_utc
+from quantumlock.web.security import get_runtime, get_session, require
+
+router = APIRouter(prefix="/api/v2", tags=["keys"])
+
+
+@router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")
+async def me(request: Request, principal: Principal = require()) -> Envelope[MeOut]:
+    decision = request.state.rate_limit
+    return Envelope(
+        data=MeOut(
+            key_id=principal.key_id,
+            account_id=principal.account_id,
+            type=principal.key_type.value,
+            mode=principal.mode.value,
+            scopes=sort_scopes(principal.granted_scopes),
+            expires_at=principal.expires_at,
+            rate_limit=RateLimitInfo(
+                limit=decision.limit,
+                remaining=decision.remaining,
+                reset_at=datetime.fromtimestamp(decision.reset_at, UTC),
+            ),
+        )
+    )
+
+
+def _service(request: Request, session: Session) -> ApiKeyService:
+    return ApiKeyService(session, get_runtime(request).hasher)
+
+
+def _invalidate(request: Request, key_id: str) -> None:
+    # This process forgets at once; other processes hear it from the change feed.
+    get_runtime(request).key_cache.invalidate_key(key_id)
+
+
+@router.get("/keys", response_model=Envelope[KeyList], summary="List API keys")
+def list_keys(
+    request: Request,
+    principal: Principal = require(Scope.ADMIN),
+    session: Session = Depends(get_session),
+) -> Envelope[KeyList]:
+    get_runtime(request).flush_usage()
+    keys = _service(request, session).list(principal)
+    return Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys]))
+
+
+@router.post(
+    "/keys",
+    status_code=201,
+    response_model=Envelope[CreatedApiKeyOut],
+    summary="Create an API key (the secret is returned once)",
+)
+def create_key(
+    request: Request,
+    body: CreateKeyIn,
+    principal: Principal = require(Scope.ADMIN),
+    session: Session = Depends(get_session),
+) -> Envelope[CreatedApiKeyOut]:
+    issued = _service(request, session).create(
+        principal,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in=body.expires_in,
+        key_type=body.type,
+    )
+    out = ApiKeyOut.from_row(issued.key).model_dump()
+    return Envelope(data=CreatedApiKeyOut(**out, key=issued.secret))
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key (immediate)")
+def revoke_key(
+    request: Request,
+    key_id: str,
+    principal: Principal = require(Scope.ADMIN),
+    session: Session = Depends(get_session),
+) -> Response:
+    _service(request, session).revoke(principal, key_id)
+    _invalidate(request, key_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/keys/{key_id}/rotate",
+    status_code=201,
+    response_model=Envelope[RotatedApiKeyOut],
+    summary="Rotate a key: a new secret now, the old one expiring after a grace period",
+)
+def rotate_key(
+    request: Request,
+    key_id: str,
+    body: RotateKeyIn | None = Body(default=None),
+    principal: Principal = require(Scope.ADMIN),
+    session: Session = Depends(get_session),
+) -> Envelope[RotatedApiKeyOut]:
+    grace = body.grace_period if body is not None else None
+    rotated = _service(request, session).rotate(principal, key_id, grace)
+    _invalidate(request, key_id)
+    out = ApiKeyOut.from_row(rotated.new.key).model_dump()
+    previous_expiry = rotated.previous.expires_at
+    assert previous_expiry is not None  # noqa: S101 - rotation always sets it
+    return Envelope(
+        data=RotatedApiKeyOut(
+            **out,
+            key=rotated.new.secret,
+            rotated_from=rotated.previous.id,
+            previous_key_expires_at=as_utc(previous_expiry),
+        )
+    )

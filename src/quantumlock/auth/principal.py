@@ -1,0 +1,36 @@
+"""Who is calling: the authenticated API key, as the rest of the service sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from quantumlock.accounts.plans import EffectiveLimits, RateLimit
+from quantumlock.auth.keys import KeyType, Mode
+from quantumlock.auth.scopes import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    account_id: str
+    key_type: KeyType
+    mode: Mode
+    granted_scopes: frozenset[Scope]  # as stored on the key
+    scopes: frozenset[Scope]  # granted plus implied: what checks use
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    limits: EffectiveLimits
+
+    @property
+    def is_test(self) -> bool:
+        return self.mode is Mode.TEST
+
+    def has(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    def v2_limit(self) -> RateLimit:
+        return self.limits.test if self.is_test else self.limits.v2_live
+
+    def v1_limit(self) -> RateLimit:
+        return self.limits.test if self.is_test else self.limits.v1_live

@@ -1,0 +1,257 @@
+"""API-key rules: issuing, listing, revoking, rotating, and resolving a presented key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from quantumlock.accounts.models import Account
+from quantumlock.accounts.plans import effective_limits
+from quantumlock.auth.keys import PREFIXES, KeyHasher, KeyType, Mode, display_prefix, generate_key
+from quantumlock.auth.models import ApiKey
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.repository import ApiKeyRepository
+from quantumlock.auth.scopes import (
+    NON_ADMIN_SCOPES,
+    Scope,
+    expand,
+    parse_scopes,
+    sort_scopes,
+)
+from quantumlock.core.clock import DurationError, as_utc, parse_duration, utcnow
+from quantumlock.core.errors import Conflict, InsufficientScope, NotFound, ValidationFailed
+from quantumlock.core.ids import new_id
+from quantumlock.db.changes import record_change
+
+CHANGE_KIND_KEY = "api_key"
+DEFAULT_GRACE_PERIOD = "24h"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str  # shown once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedKey:
+    new: IssuedKey
+    previous: ApiKey
+
+
+def principal_from_rows(key: ApiKey, account: Account) -> Principal:
+    granted = parse_scopes(key.scopes)
+    return Principal(
+        key_id=key.id,
+        account_id=key.account_id,
+        key_type=KeyType(key.type),
+        mode=Mode(key.mode),
+        granted_scopes=granted,
+        scopes=expand(granted),
+        expires_at=as_utc(key.expires_at) if key.expires_at else None,
+        revoked_at=as_utc(key.revoked_at) if key.revoked_at else None,
+        limits=effective_limits(
+            account.plan,
+            requests_per_minute=account.requests_per_minute,
+            burst=account.burst,
+            licenses_per_month=account.licenses_per_month,
+            licenses_unlimited=account.licenses_unlimited,
+        ),
+    )
+
+
+def _parse_duration_field(value: str, field: str, *, allow_zero: bool = False) -> timedelta:
+    try:
+        return parse_duration(value, allow_zero=allow_zero)
+    except DurationError as exc:
+        raise ValidationFailed(f"{field}: {exc}", field=field) from None
+
+
+class ApiKeyService:
+    def __init__(self, session: Session, hasher: KeyHasher) -> None:
+        self.session = session
+        self.repo = ApiKeyRepository(session)
+        self.hasher = hasher
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def issue(
+        self,
+        account_id: str,
+        *,
+        name: str,
+        key_type: KeyType,
+        mode: Mode,
+        scopes: frozenset[Scope],
+        lifetime: timedelta | None,
+        rotated_from: str | None = None,
+    ) -> IssuedKey:
+        """Create a key with already-checked attributes. The caller commits."""
+        secret = generate_key(key_type)
+        now = utcnow()
+        key = ApiKey(
+            id=new_id("key"),
+            account_id=account_id,
+            name=name,
+            type=key_type.value,
+            mode=mode.value,
+            scopes=sort_scopes(scopes),
+            key_hash=self.hasher.digest(secret),
+            prefix=display_prefix(secret),
+            created_at=now,
+            expires_at=now + lifetime if lifetime else None,
+            lifetime_seconds=int(lifetime.total_seconds()) if lifetime else None,
+            rotated_from=rotated_from,
+        )
+        self.repo.add(key)
+        return IssuedKey(key, secret)
+
+    def create(
+        self,
+        caller: Principal,
+        *,
+        name: str,
+        scopes: Sequence[str] | None,
+        expires_in: str | None,
+        key_type: str | None,
+    ) -> IssuedKey:
+        """What POST /api/v2/keys allows: never more than the caller holds."""
+        requested_type = self._resolve_type(caller, key_type, scopes)
+        if requested_type is KeyType.RESTRICTED:
+            mode = caller.mode
+        else:
+            mode = Mode.TEST if requested_type is KeyType.TEST else Mode.LIVE
+        if mode is Mode.LIVE and caller.is_test:
+            raise InsufficientScope("A test-mode key cannot create live-mode keys.")
+
+        if scopes is None:
+            granted = NON_ADMIN_SCOPES
+        else:
+            if not scopes:
+                raise ValidationFailed("scopes: give at least one scope.", field="scopes")
+            try:
+                granted = parse_scopes(scopes)
+            except ValueError as exc:
+                raise ValidationFailed(f"scopes: {exc}", field="scopes") from None
+            if requested_type is KeyType.RESTRICTED and Scope.ADMIN in granted:
+                raise ValidationFailed(
+                    "scopes: a restricted key cannot have the admin scope.", field="scopes"
+                )
+        missing = expand(granted) - caller.scopes
+        if missing:
+            raise InsufficientScope(
+                "Cannot grant scopes the calling key lacks: " + ", ".join(sort_scopes(missing))
+            )
+        lifetime = _parse_duration_field(expires_in, "expires_in") if expires_in else None
+        issued = self.issue(
+            caller.account_id,
+            name=name,
+            key_type=requested_type,
+            mode=mode,
+            scopes=granted,
+            lifetime=lifetime,
+        )
+        self.session.commit()
+        return issued
+
+    @staticmethod
+    def _resolve_type(
+        caller: Principal, key_type: str | None, scopes: Sequence[str] | None
+    ) -> KeyType:
+        if key_type is None:
+            if scopes is not None:
+                return KeyType.RESTRICTED
+            return KeyType.TEST if caller.is_test else KeyType.LIVE
+        try:
+            resolved = KeyType(key_type)
+        except ValueError:
+            allowed = ", ".join(t.value for t in PREFIXES)
+            raise ValidationFailed(f"type: must be one of {allowed}.", field="type") from None
+        if resolved is KeyType.RESTRICTED and scopes is None:
+            raise ValidationFailed("scopes: a restricted key needs scopes.", field="scopes")
+        return resolved
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _visible(self, caller: Principal, key_id: str) -> ApiKey:
+        key = self.repo.get(caller.account_id, key_id)
+        # Live keys manage every key of the account; test keys only test-mode keys.
+        if key is None or (caller.is_test and key.mode != Mode.TEST):
+            raise NotFound(f"No API key {key_id!r}.")
+        return key
+
+    def list(self, caller: Principal) -> Sequence[ApiKey]:
+        return self.repo.list(caller.account_id, mode=Mode.TEST.value if caller.is_test else None)
+
+    def list_for_account(self, account_id: str, *, include_revoked: bool) -> Sequence[ApiKey]:
+        return self.repo.list(account_id, include_revoked=include_revoked)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def revoke(self, caller: Principal, key_id: str) -> ApiKey:
+        return self._revoke(self._visible(caller, key_id))
+
+    def revoke_by_id(self, key_id: str) -> ApiKey:
+        key = self.repo.get_by_id(key_id)
+        if key is None:
+            raise NotFound(f"No API key {key_id!r}.")
+        return self._revoke(key)
+
+    def _revoke(self, key: ApiKey) -> ApiKey:
+        if key.revoked_at is None:  # revoking twice is a no-op, like DELETE should be
+            key.revoked_at = utcnow()
+            record_change(self.session, CHANGE_KIND_KEY, key.id)
+            self.session.commit()
+        return key
+
+    def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
+        return self._rotate(self._visible(caller, key_id), grace_period)
+
+    def rotate_by_id(self, key_id: str, grace_period: str | None) -> RotatedKey:
+        key = self.repo.get_by_id(key_id)
+        if key is None:
+            raise NotFound(f"No API key {key_id!r}.")
+        return self._rotate(key, grace_period)
+
+    def _rotate(self, old: ApiKey, grace_period: str | None) -> RotatedKey:
+        grace = _parse_duration_field(
+            grace_period or DEFAULT_GRACE_PERIOD, "grace_period", allow_zero=True
+        )
+        now = utcnow()
+        if old.revoked_at is not None:
+            raise Conflict("Cannot rotate a revoked key.")
+        if old.expires_at is not None and as_utc(old.expires_at) <= now:
+            raise Conflict("Cannot rotate an expired key.")
+        lifetime = timedelta(seconds=old.lifetime_seconds) if old.lifetime_seconds else None
+        new = self.issue(
+            old.account_id,
+            name=old.name,
+            key_type=KeyType(old.type),
+            mode=Mode(old.mode),
+            scopes=parse_scopes(old.scopes),
+            lifetime=lifetime,
+            rotated_from=old.id,
+        )
+        grace_end = now + grace
+        if old.expires_at is None or as_utc(old.expires_at) > grace_end:
+            old.expires_at = grace_end
+        record_change(self.session, CHANGE_KIND_KEY, old.id)
+        self.session.commit()
+        return RotatedKey(new, old)
+
+    # -- authentication ------------------------------------------------------------------
+
+    def resolve(self, key_hash: bytes) -> tuple[bytes, Principal] | None:
+        """The stored hash and principal for a presented key's hash, if such a key exists."""
+        found = self.repo.get_with_account_by_hash(key_hash)
+        if found is None:
+            return None
+        key, account = found
+        return key.key_hash, principal_from_rows(key, account)
+
+    def record_last_used(self, last_used: dict[str, datetime]) -> None:
+        self.repo.set_last_used(last_used)
+        self.session.commit()

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from quantumlock.accounts.plans import Plan
+from quantumlock.accounts.service import AccountService
+from quantumlock.auth.keys import KeyHasher
+from quantumlock.cli.common import console, fail, open_session, print_json, settings
+from quantumlock.core.clock import isoformat
+
+app = typer.Typer(help="Accounts (vendors) and their limits.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Option(..., "--name", help="Account name."),
+    email: str = typer.Option(..., "--email", help="Contact email."),
+    plan: Plan = typer.Option(Plan.FREE, "--plan", help="Plan."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create an account and its first key (scope admin). The key is shown once."""
+    cfg = settings()
+    with open_session(cfg) as session:
+        created = AccountService(session).create(
+            name=name, email=email, plan=plan.value, hasher=KeyHasher(cfg.load_master_key())
+        )
+    if as_json:
+        print_json({"id": created.account.id, "api_key": created.admin_key.secret})
+        return
+    console.print(f"Account [bold]{created.account.id}[/bold] ({plan.value})")
+    console.print(f"Admin API key (shown once): {created.admin_key.secret}", highlight=False)
+
+
+@app.command("list")
+def list_accounts(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List accounts."""
+    with open_session(settings()) as session:
+        rows = AccountService(session).list()
+        data = [
+            {
+                "id": a.id,
+                "name": a.name,
+                "email": a.email,
+                "plan": a.plan,
+                "created_at": isoformat(a.created_at),
+                "requests_per_minute": a.requests_per_minute,
+                "burst": a.burst,
+                "licenses_per_month": "unlimited" if a.licenses_unlimited else a.licenses_per_month,
+            }
+            for a in rows
+        ]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("id", "name", "email", "plan", "created_at", "rpm", "burst", "licenses/month")
+    for row in data:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+@app.command("set-limits")
+def set_limits(
+    account_id: str = typer.Argument(..., help="Account id (cust_…)."),
+    requests_per_minute: int | None = typer.Option(None, "--requests-per-minute", min=1),
+    burst: int | None = typer.Option(None, "--burst", min=1),
+    licenses_per_month: str | None = typer.Option(
+        None, "--licenses-per-month", help="A number, or 'unlimited'."
+    ),
+    plan: Plan | None = typer.Option(None, "--plan", help="Change the plan."),
+) -> None:
+    """Override the plan's limits. Running servers apply it within a second."""
+    quota: int | None = None
+    unlimited = False
+    if licenses_per_month is not None:
+        if licenses_per_month.strip().lower() == "unlimited":
+            unlimited = True
+        elif licenses_per_month.strip().isdigit():
+            quota = int(licenses_per_month)
+        else:
+            fail("--licenses-per-month takes a whole number or 'unlimited'.", 2)
+    with open_session(settings()) as session:
+        account = AccountService(session).set_limits(
+            account_id,
+            requests_per_minute=requests_per_minute,
+            burst=burst,
+            licenses_per_month=quota,
+            licenses_unlimited=unlimited,
+            plan=plan.value if plan else None,
+        )
+        console.print(
+            f"{account.id}: plan={account.plan} requests_per_minute={account.requests_per_minute} "
+            f"burst={account.burst} licenses_per_month="
+            f"{'unlimited' if account.licenses_unlimited else account.licenses_per_month}",
+            highlight=False,
+        )

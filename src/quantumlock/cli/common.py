@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from quantumlock.core.errors import AppError
+from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.db.migrate import current_revision, head_revision
+from quantumlock.settings import MasterKeyError, Settings
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+@contextmanager
+def open_session(cfg: Settings) -> Iterator[Session]:
+    """A session on an initialised database; AppErrors become a clean CLI error."""
+    engine = make_engine(cfg.resolved_database_url, pool_size=1)
+    try:
+        if current_revision(engine) != head_revision(cfg.resolved_database_url):
+            fail("the database is not initialised or not up to date: run `quantumlock init`.")
+        with make_session_factory(engine)() as session:
+            try:
+                yield session
+            except AppError as exc:
+                fail(f"{exc.code}: {exc.detail}")
+            except MasterKeyError as exc:
+                fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def split_csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]

@@ -1,0 +1,82 @@
+"""The service's error vocabulary. Services raise these; the HTTP layer renders them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_detail: ClassVar[str] = "Internal server error."
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class ValidationFailed(AppError):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    default_detail = "Request validation failed."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        errors = [{"loc": ["body", field], "msg": detail, "type": "value_error"}] if field else []
+        super().__init__(detail, errors=errors)
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    default_detail = "Invalid or missing API key."
+
+
+class KeyExpired(Unauthorized):
+    code = "KEY_EXPIRED"
+    default_detail = "API key has expired."
+
+
+class KeyRevoked(Unauthorized):
+    code = "KEY_REVOKED"
+    default_detail = "API key has been revoked."
+
+
+class InsufficientScope(AppError):
+    status_code = 403
+    code = "INSUFFICIENT_SCOPE"
+    default_detail = "API key lacks the required scope."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "NOT_FOUND"
+    default_detail = "Not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "CONFLICT"
+    default_detail = "Conflict."
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    default_detail = "Request body too large."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "RATE_LIMIT_EXCEEDED"
+    default_detail = "Rate limit exceeded."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class QuantumUnavailable(AppError):
+    status_code = 503
+    code = "QUANTUM_UNAVAILABLE"
+    default_detail = "Quantum backend unavailable."

@@ -1,0 +1,1 @@
+"""Storage: engine and session factory, declarative base, migrations."""

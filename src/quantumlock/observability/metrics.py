@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    """One registry per app, so tests and several apps in one process do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "quantumlock_http_requests_total",
+            "HTTP requests by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "quantumlock_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "quantumlock_rate_limited_total",
+            "Requests refused with 429, by limit family.",
+            ["family"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "quantumlock_auth_failures_total",
+            "Failed authentications by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.key_cache = Counter(
+            "quantumlock_key_cache_total",
+            "API-key cache lookups by result.",
+            ["result"],
+            registry=self.registry,
+        )

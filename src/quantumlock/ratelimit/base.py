@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from quantumlock.accounts.plans import RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int  # the burst: what X-RateLimit-Limit reports
+    remaining: int
+    reset_at: float  # epoch seconds at which the bucket is full again
+    retry_after: float  # seconds until one more request would be admitted; 0 when allowed
+
+
+class Limiter(Protocol):
+    """One admission decision per call. Backends: in-process GCRA, Redis (one Lua script)."""
+
+    async def hit(self, key: str, limit: RateLimit) -> Decision: ...
+
+    async def peek(self, key: str, limit: RateLimit) -> Decision: ...

@@ -1,0 +1,65 @@
+"""Generic Cell Rate Algorithm, in process, exact.
+
+Each bucket is one number, the theoretical arrival time (TAT). With emission interval
+T = 60 s / rate and capacity B (the burst), a request at `now` is admitted iff
+max(TAT, now) + T - now <= B·T, and then TAT becomes max(TAT, now) + T. Over any window of
+length t this admits at most B + t/T requests. All arithmetic is in integer nanoseconds and
+T is rounded up, so rounding can only make the limiter stricter, never looser.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from quantumlock.accounts.plans import RateLimit
+from quantumlock.ratelimit.base import Decision
+
+NS = 1_000_000_000
+_PRUNE_EVERY_NS = 60 * NS
+
+
+def emission_interval_ns(limit: RateLimit) -> int:
+    return -(-60 * NS // limit.per_minute)  # ceil
+
+
+class GcraLimiter:
+    def __init__(self, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock_ns
+        self._tat: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._last_prune = clock_ns()
+
+    def decide(self, key: str, limit: RateLimit, *, consume: bool = True) -> Decision:
+        interval = emission_interval_ns(limit)
+        capacity = limit.burst * interval
+        with self._lock:
+            now = self._clock()
+            tat = max(self._tat.get(key, now), now)
+            new_tat = tat + interval
+            if new_tat - now <= capacity:
+                if consume:
+                    self._tat[key] = new_tat
+                    after = new_tat
+                else:
+                    after = tat
+                remaining = (now + capacity - after) // interval
+                decision = Decision(True, limit.burst, int(remaining), after / NS, 0.0)
+            else:
+                retry = (new_tat - now - capacity) / NS
+                decision = Decision(False, limit.burst, 0, tat / NS, retry)
+            if now - self._last_prune > _PRUNE_EVERY_NS:
+                self._prune(now)
+        return decision
+
+    def _prune(self, now: int) -> None:
+        # A bucket whose TAT has passed is full again: forgetting it changes nothing.
+        self._tat = {k: v for k, v in self._tat.items() if v > now}
+        self._last_prune = now
+
+    async def hit(self, key: str, limit: RateLimit) -> Decision:
+        return self.decide(key, limit)
+
+    async def peek(self, key: str, limit: RateLimit) -> Decision:
+        return self.decide(key, limit, consume=False)

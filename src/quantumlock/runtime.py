@@ -1,0 +1,101 @@
+"""Everything a running server process holds, built once from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from quantumlock.accounts.plans import RateLimit
+from quantumlock.accounts.service import CHANGE_KIND_ACCOUNT
+from quantumlock.auth.cache import KeyCache, UsageTracker
+from quantumlock.auth.keys import KeyHasher
+from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
+from quantumlock.db.changes import ChangeFeed
+from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.observability.metrics import Metrics
+from quantumlock.ratelimit import GcraLimiter, Limiter
+from quantumlock.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    hasher: KeyHasher
+    limiter: Limiter
+    key_cache: KeyCache
+    usage: UsageTracker
+    changes: ChangeFeed
+    metrics: Metrics
+    auth_failure_limit: RateLimit
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.resolved_database_url)
+        sessions = make_session_factory(engine)
+        runtime = cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            hasher=KeyHasher(settings.load_master_key()),
+            limiter=GcraLimiter(),
+            key_cache=KeyCache(settings.key_cache_ttl),
+            usage=UsageTracker(),
+            changes=ChangeFeed(sessions, settings.change_poll_interval),
+            metrics=Metrics(),
+            auth_failure_limit=RateLimit(
+                settings.auth_failures_per_minute, settings.auth_failures_burst
+            ),
+        )
+        runtime.changes.subscribe(runtime._on_change)
+        return runtime
+
+    def _on_change(self, kind: str, ref: str) -> None:
+        if kind == CHANGE_KIND_KEY:
+            self.key_cache.invalidate_key(ref)
+        elif kind == CHANGE_KIND_ACCOUNT:
+            self.key_cache.invalidate_account(ref)
+
+    def flush_usage(self) -> None:
+        pending = self.usage.drain()
+        if not pending:
+            return
+        try:
+            with self.sessions() as session:
+                ApiKeyService(session, self.hasher).record_last_used(pending)
+        except Exception:
+            self.usage.restore(pending)
+            raise
+
+    async def start(self) -> None:
+        await self.changes.start()
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="usage-flush"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.changes.stop()
+        try:
+            await asyncio.to_thread(self.flush_usage)
+        except Exception:
+            log.warning("usage_flush_failed_at_shutdown", exc_info=True)
+        self.engine.dispose()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.last_used_flush_interval)
+            try:
+                await asyncio.to_thread(self.flush_usage)
+            except Exception:
+                log.warning("usage_flush_failed", exc_info=True)

@@ -1,0 +1,107 @@
+"""Every error, on every route, is rendered here in the one documented shape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from quantumlock.core.clock import isoformat, utcnow
+from quantumlock.core.errors import AppError, RateLimited
+
+_STATUS_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "INSUFFICIENT_SCOPE",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMIT_EXCEEDED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_body(detail: str, code: str, request_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "detail": detail,
+        "code": code,
+        "timestamp": isoformat(utcnow()),
+        "request_id": request_id,
+        **extra,
+    }
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or "")
+
+
+def app_error_response(request_id: str, exc: AppError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(
+        error_body(exc.detail, exc.code, request_id, **exc.extra),
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+def retry_after_seconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
+    return app_error_response(request_id_of(request), exc)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    # Drop "input" and "ctx": they echo request data, which may hold a secret.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in errors
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    errors = _clean_validation_errors(exc.errors())
+    if errors and errors[0].get("type") == "json_invalid":
+        detail = "Request body is not valid JSON."
+    elif errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+    else:
+        detail = "Request validation failed."
+    return JSONResponse(
+        error_body(detail, "VALIDATION_ERROR", request_id_of(request), errors=errors),
+        status_code=400,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, "HTTP_ERROR")
+    detail = str(exc.detail) if exc.detail else "Error."
+    if status == 404 and detail == "Not Found":
+        detail = f"No route {request.method} {request.url.path}."
+    if status == 400 and code == "VALIDATION_ERROR" and "parsing the body" in detail:
+        detail = "Request body could not be parsed."
+    return JSONResponse(
+        error_body(detail, code, request_id_of(request)),
+        status_code=status,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,172 @@
+"""The one ASGI middleware around the app (pure ASGI: BaseHTTPMiddleware costs too much).
+
+It gives every request an id, bounds the body size, adds the id and the limiter's headers
+to every response (errors included), turns anything unhandled into the documented 500, and
+writes one JSON log line and the metrics per request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quantumlock.core.ids import random_base62
+from quantumlock.observability.metrics import Metrics
+from quantumlock.web.errors import error_body
+
+log = structlog.get_logger("quantumlock.http")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, access_log: bool = True
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        start = time.perf_counter()
+        incoming = _header(scope, b"x-request-id")
+        request_id = (
+            incoming.decode()
+            if incoming and _VALID_REQUEST_ID.match(incoming.decode("latin-1"))
+            else "req_" + random_base62(20)
+        )
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status_holder = [500]
+        started = [False]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(_limit_headers(state))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if scope["method"] in _BODY_METHODS:
+                receive = await self._buffer_body(scope, receive)
+            await self.app(scope, receive, send_wrapper)
+        except _BodyTooLarge:
+            await self._send_error(
+                send_wrapper,
+                413,
+                "PAYLOAD_TOO_LARGE",
+                f"Request body exceeds {self.max_body} bytes.",
+                request_id,
+            )
+        except Exception:
+            log.exception("unhandled_error", request_id=request_id, path=scope.get("path"))
+            if not started[0]:
+                await self._send_error(
+                    send_wrapper, 500, "INTERNAL_ERROR", "Internal server error.", request_id
+                )
+        finally:
+            self._observe(scope, state, status_holder[0], time.perf_counter() - start)
+
+    async def _buffer_body(self, scope: Scope, receive: Receive) -> Receive:
+        """Read the whole body up front (bounded), then replay it to the app."""
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise _BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # Client went away; let the app see the disconnect as it would have.
+                pending: list[Message] = [message]
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body:
+                raise _BodyTooLarge
+            chunks.append(body)
+            if not message.get("more_body", False):
+                pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                break
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        return replay
+
+    @staticmethod
+    async def _send_error(send: Send, status: int, code: str, detail: str, request_id: str) -> None:
+        body = orjson.dumps(error_body(detail, code, request_id))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _observe(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+        self.metrics.latency.labels(template).observe(elapsed)
+        if self.access_log:
+            log.info(
+                "request",
+                request_id=state.get("request_id"),
+                method=scope["method"],
+                route=template,
+                status=status,
+                latency_ms=round(elapsed * 1000, 3),
+                key_id=state.get("key_id"),
+                account_id=state.get("account_id"),
+            )
+
+
+def _limit_headers(state: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    decision = state.get("rate_limit")
+    if decision is not None:
+        out.append((b"x-ratelimit-limit", str(decision.limit).encode()))
+        out.append((b"x-ratelimit-remaining", str(decision.remaining).encode()))
+        out.append((b"x-ratelimit-reset", str(math.ceil(decision.reset_at)).encode()))
+    quota = state.get("quota")
+    if quota is not None:
+        limit, remaining, reset = quota
+        out.append((b"x-quota-limit", str(limit).encode()))
+        out.append((b"x-quota-remaining", str(remaining).encode()))
+        out.append((b"x-quota-reset", str(reset).encode()))
+    return out
