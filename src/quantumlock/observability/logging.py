@@ -6,6 +6,16 @@ import sys
 import structlog
 
 
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the moment (test capture, a redirected worker)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stdout. Nothing logged here ever carries a key or other secret."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -18,7 +28,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # Libraries that use stdlib logging (uvicorn, sqlalchemy, alembic) go to stderr as text.

@@ -1,0 +1,340 @@
+"""Authentication, /api/v2/me and the key management API, through the ASGI app."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from quantumlock.auth.service import ApiKeyService
+from tests.conftest import AccountFixture, bearer
+
+ERROR_FIELDS = {"detail", "code", "timestamp", "request_id"}
+
+
+def create_key(client: TestClient, admin: str, **body: object) -> dict:  # type: ignore[type-arg]
+    resp = client.post("/api/v2/keys", json={"name": "k", **body}, headers=bearer(admin))
+    assert resp.status_code == 201, resp.text
+    return resp.json()["data"]  # type: ignore[no-any-return]
+
+
+def assert_error(resp, status: int, code: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) >= ERROR_FIELDS, body
+    assert body["code"] == code
+    assert body["request_id"] == resp.headers["x-request-id"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_me_with_both_header_styles(client: TestClient, account: AccountFixture) -> None:
+    a = client.get("/api/v2/me", headers={"Authorization": f"Bearer {account.admin_key}"})
+    b = client.get("/api/v2/me", headers={"X-API-Key": account.admin_key})
+    assert a.status_code == b.status_code == 200
+    data = a.json()["data"]
+    assert data["key_id"].startswith("key_")
+    assert data == {**b.json()["data"], "rate_limit": data["rate_limit"]}
+    assert data["account_id"] == account.id
+    assert data["type"] == "live" and data["mode"] == "live"
+    assert data["scopes"] == ["admin"]
+    assert data["expires_at"] is None
+    assert data["rate_limit"]["limit"] == 500  # business plan: 300/min, burst 500
+    assert data["rate_limit"]["remaining"] == 499
+    assert b.json()["data"]["rate_limit"]["remaining"] == 498
+    assert a.headers["x-ratelimit-limit"] == "500"
+    assert a.headers["x-ratelimit-remaining"] == "499"
+    assert int(a.headers["x-ratelimit-reset"]) >= int(time.time())
+
+
+def test_bearer_scheme_is_case_insensitive(client: TestClient, account: AccountFixture) -> None:
+    resp = client.get("/api/v2/me", headers={"Authorization": f"bearer {account.admin_key}"})
+    assert resp.status_code == 200
+
+
+def test_missing_malformed_and_unknown_keys(client: TestClient, account: AccountFixture) -> None:
+    assert_error(client.get("/api/v2/me"), 401, "UNAUTHORIZED")
+    typo = account.admin_key[:-1] + ("A" if account.admin_key[-1] != "A" else "B")
+    assert_error(client.get("/api/v2/me", headers=bearer(typo)), 401, "UNAUTHORIZED")
+    other = create_key(client, account.admin_key)["key"]
+    client.delete(
+        f"/api/v2/keys/{create_key(client, account.admin_key)['id']}",
+        headers=bearer(account.admin_key),
+    )
+    # A well-formed key that was never issued (valid checksum, unknown hash).
+    from quantumlock.auth.keys import KeyType, generate_key
+
+    assert_error(
+        client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE))), 401, "UNAUTHORIZED"
+    )
+    assert client.get("/api/v2/me", headers=bearer(other)).status_code == 200
+
+
+def test_v1_routes_accept_both_headers_too(client: TestClient, account: AccountFixture) -> None:
+    for headers in (bearer(account.admin_key), {"X-API-Key": account.admin_key}):
+        resp = client.get("/api/v1/customers/me", headers=headers)
+        assert resp.status_code == 200
+        body = resp.json()
+        assert set(body) == {"id", "name", "email", "plan", "created_at"}
+        assert body["id"] == account.id and body["plan"] == "business"
+        assert "x-ratelimit-limit" in resp.headers
+    assert_error(client.get("/api/v1/customers/me"), 401, "UNAUTHORIZED")
+
+
+def test_create_list_and_secret_shown_once(client: TestClient, account: AccountFixture) -> None:
+    created = create_key(
+        client,
+        account.admin_key,
+        name="production-optimizer",
+        scopes=["optimize:read", "optimize:write", "backends:read"],
+        expires_in="90d",
+    )
+    assert created["id"].startswith("key_")
+    assert created["key"].startswith("qcos_rkey_")
+    assert created["type"] == "restricted"
+    assert created["prefix"] == created["key"][:14] + "..."
+    assert created["scopes"] == ["optimize:read", "optimize:write", "backends:read"]
+    assert created["expires_at"] is not None
+    listed = client.get("/api/v2/keys", headers=bearer(account.admin_key))
+    assert listed.status_code == 200
+    keys = listed.json()["data"]["keys"]
+    assert {k["id"] for k in keys} >= {created["id"]}
+    for k in keys:
+        assert set(k) == {
+            "id",
+            "name",
+            "type",
+            "mode",
+            "prefix",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        }
+    assert created["key"] not in listed.text
+    assert account.admin_key not in listed.text
+
+
+def test_live_and_test_keys_without_scopes_get_everything_but_admin(
+    client: TestClient, account: AccountFixture
+) -> None:
+    live = create_key(client, account.admin_key, type="live")
+    assert live["key"].startswith("qcos_live_")
+    assert "admin" not in live["scopes"] and "licenses:write" in live["scopes"]
+    test = create_key(client, account.admin_key, type="test")
+    assert test["key"].startswith("qcos_test_") and test["mode"] == "test"
+    assert set(test["scopes"]) == set(live["scopes"])
+    plain = create_key(client, account.admin_key)
+    assert plain["type"] == "live"
+
+
+def test_creation_rules(client: TestClient, account: AccountFixture) -> None:
+    admin = bearer(account.admin_key)
+
+    def post(body: dict, headers: dict = admin):  # type: ignore[no-untyped-def,type-arg]
+        return client.post("/api/v2/keys", json=body, headers=headers)
+
+    assert_error(post({"name": "x", "scopes": ["admin"]}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "scopes": ["nope:read"]}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "scopes": []}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "expires_in": "ninety days"}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "expires_in": "0d"}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": ""}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x" * 101}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "type": "superuser"}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "type": "restricted"}), 400, "VALIDATION_ERROR")
+    assert_error(post({"name": "x", "unknown": 1}), 400, "VALIDATION_ERROR")
+    assert post({"name": "x" * 100, "type": "live", "scopes": ["admin"]}).status_code == 201
+
+    # A key can never grant what it lacks; key management needs admin.
+    limited = create_key(client, account.admin_key, type="live", scopes=["licenses:read"])
+    assert_error(
+        post({"name": "x", "scopes": ["licenses:read"]}, bearer(limited["key"])),
+        403,
+        "INSUFFICIENT_SCOPE",
+    )
+    everything = create_key(client, account.admin_key, type="live")
+    assert_error(
+        post({"name": "x", "scopes": ["licenses:read"]}, bearer(everything["key"])),
+        403,
+        "INSUFFICIENT_SCOPE",
+    )
+
+
+def test_test_mode_admin_cannot_create_live_keys(
+    client: TestClient, account: AccountFixture
+) -> None:
+    test_admin = create_key(client, account.admin_key, type="test", scopes=["admin"])["key"]
+    resp = client.post(
+        "/api/v2/keys", json={"name": "x", "type": "live"}, headers=bearer(test_admin)
+    )
+    assert_error(resp, 403, "INSUFFICIENT_SCOPE")
+    made = client.post("/api/v2/keys", json={"name": "x"}, headers=bearer(test_admin))
+    assert made.status_code == 201 and made.json()["data"]["mode"] == "test"
+    restricted = client.post(
+        "/api/v2/keys", json={"name": "r", "scopes": ["licenses:read"]}, headers=bearer(test_admin)
+    ).json()["data"]
+    assert restricted["type"] == "restricted" and restricted["mode"] == "test"
+    # Test keys see only test-mode keys.
+    listed = client.get("/api/v2/keys", headers=bearer(test_admin)).json()["data"]["keys"]
+    assert listed and all(k["mode"] == "test" for k in listed)
+
+
+def test_restricted_key_is_refused_outside_its_scopes(
+    client: TestClient, account: AccountFixture
+) -> None:
+    key = create_key(client, account.admin_key, scopes=["optimize:read"])["key"]
+    assert client.get("/api/v2/me", headers=bearer(key)).status_code == 200
+    body = assert_error(client.get("/api/v2/keys", headers=bearer(key)), 403, "INSUFFICIENT_SCOPE")
+    assert "admin" in body["detail"]
+    assert_error(client.get("/api/v1/customers/me", headers=bearer(key)), 403, "INSUFFICIENT_SCOPE")
+
+
+def test_revocation_is_immediate(client: TestClient, account: AccountFixture) -> None:
+    key = create_key(client, account.admin_key)
+    assert client.get("/api/v2/me", headers=bearer(key["key"])).status_code == 200
+    resp = client.delete(f"/api/v2/keys/{key['id']}", headers=bearer(account.admin_key))
+    assert resp.status_code == 204 and resp.content == b""
+    assert_error(client.get("/api/v2/me", headers=bearer(key["key"])), 401, "KEY_REVOKED")
+    # Idempotent, and gone from the list.
+    assert (
+        client.delete(f"/api/v2/keys/{key['id']}", headers=bearer(account.admin_key)).status_code
+        == 204
+    )
+    ids = [
+        k["id"]
+        for k in client.get("/api/v2/keys", headers=bearer(account.admin_key)).json()["data"][
+            "keys"
+        ]
+    ]
+    assert key["id"] not in ids
+
+
+def test_revocation_by_another_process_reaches_this_one(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """The CLI (or another node) writes to the database; this process hears of it."""
+    key = create_key(client, account.admin_key)
+    assert client.get("/api/v2/me", headers=bearer(key["key"])).status_code == 200  # now cached
+    runtime = app.state.runtime
+    with runtime.sessions() as session:
+        ApiKeyService(session, runtime.hasher).revoke_by_id(key["id"])
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if client.get("/api/v2/me", headers=bearer(key["key"])).status_code == 401:
+            break
+        time.sleep(0.02)
+    assert_error(client.get("/api/v2/me", headers=bearer(key["key"])), 401, "KEY_REVOKED")
+
+
+def test_expired_key(client: TestClient, account: AccountFixture) -> None:
+    key = create_key(client, account.admin_key, expires_in="1s")
+    assert client.get("/api/v2/me", headers=bearer(key["key"])).status_code == 200
+    time.sleep(1.05)
+    assert_error(client.get("/api/v2/me", headers=bearer(key["key"])), 401, "KEY_EXPIRED")
+
+
+def test_rotation(client: TestClient, account: AccountFixture) -> None:
+    old = create_key(
+        client, account.admin_key, name="svc", scopes=["licenses:read"], expires_in="30d"
+    )
+    resp = client.post(
+        f"/api/v2/keys/{old['id']}/rotate",
+        json={"grace_period": "24h"},
+        headers=bearer(account.admin_key),
+    )
+    assert resp.status_code == 201, resp.text
+    new = resp.json()["data"]
+    assert new["id"] != old["id"] and new["key"] != old["key"]
+    assert (new["name"], new["scopes"], new["type"]) == (old["name"], old["scopes"], old["type"])
+    assert new["rotated_from"] == old["id"]
+    assert new["expires_at"] is not None  # same 30-day lifetime, from now
+    # Both work during the grace period.
+    assert client.get("/api/v2/me", headers=bearer(old["key"])).status_code == 200
+    assert client.get("/api/v2/me", headers=bearer(new["key"])).status_code == 200
+    # A zero grace period ends the old key at once.
+    again = client.post(
+        f"/api/v2/keys/{new['id']}/rotate",
+        json={"grace_period": "0s"},
+        headers=bearer(account.admin_key),
+    )
+    assert again.status_code == 201
+    assert_error(client.get("/api/v2/me", headers=bearer(new["key"])), 401, "KEY_EXPIRED")
+    assert_error(
+        client.post(f"/api/v2/keys/{new['id']}/rotate", json={}, headers=bearer(account.admin_key)),
+        409,
+        "CONFLICT",
+    )
+    assert_error(
+        client.post(
+            f"/api/v2/keys/{old['id']}/rotate",
+            json={"grace_period": "soon"},
+            headers=bearer(account.admin_key),
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+
+
+def test_rotate_without_body_uses_default_grace(
+    client: TestClient, account: AccountFixture
+) -> None:
+    old = create_key(client, account.admin_key)
+    resp = client.post(f"/api/v2/keys/{old['id']}/rotate", headers=bearer(account.admin_key))
+    assert resp.status_code == 201
+    assert client.get("/api/v2/me", headers=bearer(old["key"])).status_code == 200
+
+
+def test_another_tenants_key_is_not_found(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+    alice, mallory = make_account(), make_account(name="Mallory")
+    victim = create_key(client, alice.admin_key)
+    for resp in (
+        client.delete(f"/api/v2/keys/{victim['id']}", headers=bearer(mallory.admin_key)),
+        client.post(
+            f"/api/v2/keys/{victim['id']}/rotate", json={}, headers=bearer(mallory.admin_key)
+        ),
+    ):
+        assert_error(resp, 404, "NOT_FOUND")
+    assert client.get("/api/v2/me", headers=bearer(victim["key"])).status_code == 200
+    mallory_list = client.get("/api/v2/keys", headers=bearer(mallory.admin_key)).text
+    assert victim["id"] not in mallory_list
+
+
+def test_last_used_at_is_recorded_without_a_write_per_request(
+    client: TestClient, account: AccountFixture
+) -> None:
+    key = create_key(client, account.admin_key)
+    assert key["last_used_at"] is None
+    client.get("/api/v2/me", headers=bearer(key["key"]))
+    keys = client.get("/api/v2/keys", headers=bearer(account.admin_key)).json()["data"]["keys"]
+    assert next(k for k in keys if k["id"] == key["id"])["last_used_at"] is not None
+
+
+def test_brute_force_guard_per_client_address(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    limit = app.state.runtime.auth_failure_limit
+    from quantumlock.auth.keys import KeyType, generate_key
+
+    for _ in range(limit.burst):
+        assert (
+            client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE))).status_code == 401
+        )
+    resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    body = assert_error(resp, 429, "RATE_LIMIT_EXCEEDED")
+    assert body["retry_after"] >= 1 and int(resp.headers["retry-after"]) >= 1
+    # The address is refused before any key is looked at, even a good one.
+    assert client.get("/api/v2/me", headers=bearer(account.admin_key)).status_code == 429
+
+
+def test_openapi_declares_scopes_and_both_header_styles(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(schemes)
+    assert schemes["APIKeyHeader"]["name"] == "X-API-Key"
+    create = spec["paths"]["/api/v2/keys"]["post"]
+    assert {"HTTPBearer": ["admin"]} in create["security"]
+    assert {"APIKeyHeader": ["admin"]} in create["security"]
+    customers = spec["paths"]["/api/v1/customers/me"]["get"]
+    assert {"APIKeyHeader": ["account:read"]} in customers["security"]

@@ -1,0 +1,128 @@
+"""Shared fixtures. API tests run once on SQLite and once on PostgreSQL.
+
+Each pytest worker gets its own database (a SQLite file, or a PostgreSQL database it
+creates and drops); each test gets its own app and its own accounts, so tests never see
+each other's rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from quantumlock.accounts.service import AccountService
+from quantumlock.app import create_app
+from quantumlock.auth.keys import KeyHasher
+from quantumlock.db.migrate import upgrade
+from quantumlock.settings import Settings
+
+PG_DSN = os.environ.get("QL_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_DSN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def need_postgres() -> None:
+    if postgres_reachable():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL must be reachable on CI (127.0.0.1:5432, user postgres).")
+    pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this worker, dropped at the end."""
+    need_postgres()
+    name = f"ql_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'quantumlock.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        master_key=MASTER_KEY,
+        change_poll_interval=0.05,
+        last_used_flush_interval=0.2,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class AccountFixture:
+    id: str
+    admin_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+
+@pytest.fixture
+def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-def]
+    sessions = app.state.runtime.sessions
+    hasher = KeyHasher(settings.load_master_key())
+
+    def make(plan: str = "business", name: str = "ACME Corp") -> AccountFixture:
+        with sessions() as session:
+            created = AccountService(session).create(
+                name=name, email="admin@acme.example", plan=plan, hasher=hasher
+            )
+        return AccountFixture(created.account.id, created.admin_key.secret)
+
+    return make
+
+
+@pytest.fixture
+def account(make_account) -> AccountFixture:  # type: ignore[no-untyped-def]
+    return make_account()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
