@@ -1,0 +1,3 @@
+from quantumlock.cli import main
+
+main()
