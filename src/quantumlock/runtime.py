@@ -17,6 +17,7 @@ from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
 from quantumlock.settings import Settings
@@ -79,6 +80,7 @@ class Runtime:
     async def start(self) -> None:
         await self.changes.start()
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="usage-flush"))
+        self._tasks.append(asyncio.create_task(self._log_flush_loop(), name="log-flush"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -91,6 +93,12 @@ class Runtime:
         except Exception:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
         self.engine.dispose()
+        flush_logs()
+
+    async def _log_flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            flush_logs()
 
     async def _flush_loop(self) -> None:
         while True:

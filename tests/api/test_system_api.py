@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
 from quantumlock import __version__
+from quantumlock.observability.logging import flush_logs
 from tests.conftest import AccountFixture, bearer
 
 
@@ -37,9 +40,14 @@ def test_access_log_has_context_and_never_a_secret(
     client.get("/api/v2/me", headers=bearer(account.admin_key))
     created = client.post("/api/v2/keys", json={"name": "k"}, headers=bearer(account.admin_key))
     client.get("/api/v2/me", headers={"X-API-Key": account.admin_key[:-2] + "xx"})
+    flush_logs()  # the server flushes every 0.5 s; the test does not wait for it
     out = capfd.readouterr().out
     assert account.admin_key not in out
     assert account.admin_key[:-2] not in out
     assert created.json()["data"]["key"] not in out
-    assert f'"account_id": "{account.id}"' in out and '"route": "/api/v2/me"' in out
-    assert '"latency_ms"' in out and '"request_id": "req_' in out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    me = [entry for entry in lines if entry.get("route") == "/api/v2/me" and entry["status"] == 200]
+    assert me, out
+    assert me[0]["account_id"] == account.id and me[0]["key_id"].startswith("key_")
+    assert me[0]["request_id"].startswith("req_") and me[0]["latency_ms"] > 0
+    assert me[0]["method"] == "GET" and me[0]["level"] == "info"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 
 from quantumlock.auth.principal import Principal
 
@@ -77,19 +77,20 @@ class KeyCache:
 
 class UsageTracker:
     def __init__(self) -> None:
-        self._pending: dict[str, datetime] = {}
+        self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def touch(self, key_id: str, when: datetime) -> None:
+    def touch(self, key_id: str, when: float) -> None:
+        """`when` is epoch seconds: cheaper on the hot path than building a datetime."""
         self._pending[key_id] = when
 
     def drain(self) -> dict[str, datetime]:
         with self._lock:
             pending, self._pending = self._pending, {}
-        return pending
+        return {key_id: datetime.fromtimestamp(ts, UTC) for key_id, ts in pending.items()}
 
     def restore(self, pending: dict[str, datetime]) -> None:
         """Put back a batch whose write failed, keeping any newer value."""
         with self._lock:
             for key_id, when in pending.items():
-                self._pending.setdefault(key_id, when)
+                self._pending.setdefault(key_id, when.timestamp())

@@ -78,4 +78,4 @@ class KeyHasher:
         ).derive(master_key)
 
     def digest(self, key: str) -> bytes:
-        return hmac.new(self._pepper, key.encode(), "sha256").digest()
+        return hmac.digest(self._pepper, key.encode(), "sha256")

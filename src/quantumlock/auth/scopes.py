@@ -50,6 +50,9 @@ def expand(scopes: Iterable[Scope]) -> frozenset[Scope]:
     return frozenset(held)
 
 
+_ORDER = {s.value: i for i, s in enumerate(Scope)}
+
+
 def sort_scopes(scopes: Iterable[Scope | str]) -> list[str]:
-    order = {s.value: i for i, s in enumerate(Scope)}
-    return sorted((str(s) for s in scopes), key=lambda s: order.get(s, len(order)))
+    """The documented order (as in the reference's scope table), for stable output."""
+    return sorted((str(s) for s in scopes), key=lambda s: _ORDER.get(s, len(_ORDER)))

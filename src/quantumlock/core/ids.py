@@ -6,7 +6,6 @@ import secrets
 import string
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-_BASE62_SET = frozenset(BASE62)
 
 
 def random_base62(length: int) -> str:
@@ -28,7 +27,8 @@ def encode_base62(number: int, width: int) -> str:
 
 
 def is_base62(text: str) -> bool:
-    return all(c in _BASE62_SET for c in text)
+    # Base62 is exactly ASCII letters and digits; the str methods are C loops.
+    return text.isascii() and text.isalnum()
 
 
 def new_id(prefix: str, length: int = 20) -> str:

@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class Metrics:
     """One registry per app, so tests and several apps in one process do not collide."""
 
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        # Label lookups cost more than the increments; keep the children per label set.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "quantumlock_http_requests_total",
@@ -39,3 +55,5 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.key_cache_hit = self.key_cache.labels("hit")
+        self.key_cache_miss = self.key_cache.labels("miss")

@@ -7,8 +7,10 @@ writes one JSON log line and the metrics per request.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import secrets
 import time
 from typing import Any
 
@@ -16,7 +18,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quantumlock.core.ids import random_base62
+from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.web.errors import error_body
 
@@ -45,6 +47,13 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.access_log = access_log
+        # Request ids need to be unique, not secret: a random per-process prefix and a
+        # counter avoid a getrandom(2) per request.
+        self._id_prefix = "req_" + secrets.token_hex(6)
+        self._id_counter = itertools.count(1)
+
+    def _next_request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +65,7 @@ class RequestContextMiddleware:
         request_id = (
             incoming.decode()
             if incoming and _VALID_REQUEST_ID.match(incoming.decode("latin-1"))
-            else "req_" + random_base62(20)
+            else self._next_request_id()
         )
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -87,6 +96,7 @@ class RequestContextMiddleware:
             )
         except Exception:
             log.exception("unhandled_error", request_id=request_id, path=scope.get("path"))
+            flush_logs()
             if not started[0]:
                 await self._send_error(
                     send_wrapper, 500, "INTERNAL_ERROR", "Internal server error.", request_id
@@ -141,8 +151,7 @@ class RequestContextMiddleware:
     def _observe(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-        self.metrics.latency.labels(template).observe(elapsed)
+        self.metrics.observe_request(scope["method"], template, status, elapsed)
         if self.access_log:
             log.info(
                 "request",
