@@ -199,3 +199,26 @@ def test_health_and_metrics(server: Server) -> None:
     health = httpx.get(server.base_url + "/health")
     assert health.json()["status"] == "ok" and health.json()["database"] == "ok"
     assert "quantumlock_http_requests_total" in httpx.get(server.base_url + "/metrics").text
+
+
+def test_sdk_against_the_real_server(server: Server) -> None:
+    from qcos import AuthenticationError, Client, RateLimitError
+
+    created = server.cli_json("accounts", "create", "--name", "SDK", "--email", "s@example.com")
+    assert isinstance(created, dict)
+    with Client(api_key=created["api_key"], base_url=server.base_url) as sdk:
+        assert sdk.me().account_id == created["id"]
+        test_key = sdk.keys.create("sandbox", type="test")
+        new = sdk.keys.rotate(test_key.id, grace_period="0s")
+        with Client(api_key=test_key.key, base_url=server.base_url) as old:
+            with pytest.raises(AuthenticationError) as expired:
+                old.me()
+            assert expired.value.code == "KEY_EXPIRED"
+        with Client(api_key=new.key, base_url=server.base_url, max_retries=0) as sandbox:
+            for _ in range(50):
+                sandbox.me()
+            with pytest.raises(RateLimitError) as limited:
+                sandbox.me()
+            assert limited.value.retry_after == 2
+        sdk.keys.revoke(new.id)
+        assert new.id not in {k.id for k in sdk.keys.list()}

@@ -1,0 +1,231 @@
+"""Client and AsyncClient: one request builder and response reader, two transports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from qcos import _operations as ops
+from qcos._errors import (
+    _BY_STATUS,
+    APIConnectionError,
+    APIError,
+    ConfigurationError,
+    QCOSError,
+    RateLimitError,
+)
+from qcos._models import Me
+from qcos._operations import Operation
+from qcos._resources import AsyncKeys, Keys
+from qcos._version import __version__
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# A server asking us to wait longer than this gets its RateLimitError at once instead.
+MAX_RETRY_AFTER = 60.0
+CONNECTION_BACKOFF = 0.5
+
+
+def _retry_after(response: httpx.Response, body: Any) -> int:
+    header = response.headers.get("retry-after")
+    if header is not None and header.strip().isdigit():
+        return int(header)
+    if isinstance(body, dict) and isinstance(body.get("retry_after"), int):
+        return int(body["retry_after"])
+    return 1
+
+
+def error_from_response(response: httpx.Response) -> QCOSError:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if isinstance(body, dict):
+        detail = str(body.get("detail") or response.reason_phrase or "error")
+        code = str(body.get("code") or "UNKNOWN")
+        request_id = body.get("request_id") or response.headers.get("x-request-id")
+    else:
+        detail = (str(body)[:200] or response.reason_phrase) or "error"
+        code = "UNKNOWN"
+        request_id = response.headers.get("x-request-id")
+    common: dict[str, Any] = {
+        "status_code": response.status_code,
+        "code": code,
+        "request_id": request_id,
+        "body": body,
+    }
+    if response.status_code == 429:
+        return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
+    return _BY_STATUS.get(response.status_code, APIError)(detail, **common)
+
+
+class _BaseClient:
+    def __init__(
+        self, api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("QCOS_API_KEY")
+        if not key:
+            raise ConfigurationError(
+                "No API key: pass api_key=... or set QCOS_API_KEY.", code="NO_API_KEY"
+            )
+        self._api_key = key
+        self.base_url = (base_url or os.environ.get("QCOS_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"qcos-python/{__version__}",
+        }
+
+    def _build(self, op: Operation[Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "method": op.method,
+            "url": self.base_url + op.path,
+            "headers": self._headers(),
+        }
+        if op.json is not None:
+            kwargs["json"] = op.json
+        if op.params:
+            kwargs["params"] = op.params
+        return kwargs
+
+    @staticmethod
+    def _read(op: Operation[T], response: httpx.Response) -> T:
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if response.status_code == 204 or not response.content:
+            return op.parse(None)
+        body = response.json()
+        return op.parse(body["data"] if op.unwrap else body)
+
+    def _delay_after_error(
+        self, op: Operation[Any], error: QCOSError, attempt: int
+    ) -> float | None:
+        """Seconds to wait before trying again, or None to give up and raise."""
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(error, RateLimitError):
+            return float(error.retry_after) if error.retry_after <= MAX_RETRY_AFTER else None
+        if isinstance(error, APIConnectionError) and op.idempotent:
+            return CONNECTION_BACKOFF * float(1 << attempt)
+        return None
+
+
+class Client(_BaseClient):
+    """Synchronous client: `Client(api_key=None, base_url=None)` reads QCOS_API_KEY/_BASE_URL."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self.keys = Keys(self)
+
+    def me(self) -> Me:
+        return self._run(ops.me())
+
+    def _run(self, op: Operation[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = self._http.request(**self._build(op))
+                except httpx.TransportError as exc:
+                    raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
+                return self._read(op, response)
+            except QCOSError as error:
+                delay = self._delay_after_error(op, error, attempt)
+                if delay is None:
+                    raise
+                attempt += 1
+                time.sleep(delay)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient):
+    """The same API as Client, with `await`."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
+        self.keys = AsyncKeys(self)
+
+    async def me(self) -> Me:
+        return await self._run(ops.me())
+
+    async def _run(self, op: Operation[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = await self._http.request(**self._build(op))
+                except httpx.TransportError as exc:
+                    raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
+                return self._read(op, response)
+            except QCOSError as error:
+                delay = self._delay_after_error(op, error, attempt)
+                if delay is None:
+                    raise
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

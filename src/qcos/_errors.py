@@ -1,0 +1,85 @@
+"""One exception hierarchy for every failure the SDK reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QCOSError(Exception):
+    """Base class. API errors carry the server's code, detail and request id."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        code: str = "UNKNOWN",
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.detail = detail
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.body = body
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f" ({self.status_code})" if self.status_code is not None else ""
+        request = f" [request_id={self.request_id}]" if self.request_id else ""
+        return f"{self.code}{status}: {self.detail}{request}"
+
+
+class APIError(QCOSError):
+    """The server answered with an error not covered by a subclass (5xx and others)."""
+
+
+class APIConnectionError(QCOSError):
+    """The server could not be reached, or the connection failed mid-request."""
+
+
+class ConfigurationError(QCOSError):
+    """The client is missing something it needs, such as an API key."""
+
+
+class ValidationError(APIError):
+    """400 VALIDATION_ERROR. `errors` lists the offending fields."""
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        if isinstance(self.body, dict) and isinstance(self.body.get("errors"), list):
+            return list(self.body["errors"])
+        return []
+
+
+class AuthenticationError(APIError):
+    """401: UNAUTHORIZED, KEY_EXPIRED or KEY_REVOKED."""
+
+
+class PermissionDeniedError(APIError):
+    """403 INSUFFICIENT_SCOPE."""
+
+
+class NotFoundError(APIError):
+    """404 NOT_FOUND (also another account's object)."""
+
+
+class ConflictError(APIError):
+    """409 CONFLICT."""
+
+
+class RateLimitError(APIError):
+    """429 RATE_LIMIT_EXCEEDED. `retry_after` is in seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(detail, **kwargs)
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+}

@@ -1,0 +1,108 @@
+"""Typed, immutable results. Unknown fields in responses are ignored (forward compatible)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+def _required_datetime(value: Any) -> datetime:
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError("missing timestamp")
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    limit: int
+    remaining: int
+    reset_at: datetime
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RateLimitInfo:
+        return cls(int(data["limit"]), int(data["remaining"]), _required_datetime(data["reset_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    key_id: str
+    account_id: str
+    type: str
+    mode: str
+    scopes: list[str]
+    expires_at: datetime | None
+    rate_limit: RateLimitInfo
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Me:
+        return cls(
+            key_id=data["key_id"],
+            account_id=data["account_id"],
+            type=data["type"],
+            mode=data["mode"],
+            scopes=list(data["scopes"]),
+            expires_at=parse_datetime(data.get("expires_at")),
+            rate_limit=RateLimitInfo.from_dict(data["rate_limit"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    type: str
+    mode: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": data["id"],
+            "name": data["name"],
+            "type": data["type"],
+            "mode": data["mode"],
+            "prefix": data["prefix"],
+            "scopes": list(data["scopes"]),
+            "created_at": _required_datetime(data["created_at"]),
+            "last_used_at": parse_datetime(data.get("last_used_at")),
+            "expires_at": parse_datetime(data.get("expires_at")),
+            "revoked_at": parse_datetime(data.get("revoked_at")),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApiKey:
+        return cls(**cls._fields(data))
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey(ApiKey):
+    """A key as created or rotated: the only time its secret `key` is returned."""
+
+    key: str = field(default="", repr=False)
+    rotated_from: str | None = None
+    previous_key_expires_at: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CreatedKey:
+        return cls(
+            **cls._fields(data),
+            key=data["key"],
+            rotated_from=data.get("rotated_from"),
+            previous_key_expires_at=parse_datetime(data.get("previous_key_expires_at")),
+        )
