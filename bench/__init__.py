@@ -1,0 +1,1 @@
+"""Load benchmarks for the QuantumLock server, measured against a bare FastAPI baseline."""
