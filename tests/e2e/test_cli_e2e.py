@@ -1,0 +1,134 @@
+"""The operator CLI on its own: init, accounts, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from quantumlock.db.engine import make_engine
+from tests.e2e.conftest import CLI, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    out = {**os.environ, "QL_DATA_DIR": str(tmp_path / "data")}
+    for name in ("QL_DATABASE_URL", "QL_MASTER_KEY"):
+        out.pop(name, None)
+    return out
+
+
+def test_init_is_idempotent_and_private(env: dict[str, str], tmp_path: Path) -> None:
+    first = run(env, "init")
+    assert first.returncode == 0, first.stderr
+    data = tmp_path / "data"
+    key_file = data / "master.key"
+    admin_file = data / "admin-key.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(admin_file.stat().st_mode) == 0o600
+    master, admin = key_file.read_text(), json.loads(admin_file.read_text())
+    assert admin["api_key"].startswith("qcos_live_") and admin["id"].startswith("cust_")
+    assert str(admin_file) in first.stdout and admin["api_key"] not in first.stdout
+
+    second = run(env, "init")
+    assert second.returncode == 0, second.stderr
+    assert key_file.read_text() == master and json.loads(admin_file.read_text()) == admin
+    listed = json.loads(run(env, "accounts", "list", "--json").stdout)
+    assert [a["id"] for a in listed] == [admin["id"]]
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(env, "init", "--no-bootstrap").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'quantumlock.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_serve_refuses_an_uninitialised_database(env: dict[str, str]) -> None:
+    result = run(env, "serve", "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "quantumlock init" in result.stderr
+
+
+def test_accounts_and_limits(env: dict[str, str]) -> None:
+    assert run(env, "init", "--no-bootstrap").returncode == 0
+    created = json.loads(
+        run(
+            env,
+            "accounts",
+            "create",
+            "--name",
+            "A",
+            "--email",
+            "a@example.com",
+            "--plan",
+            "startup",
+            "--json",
+        ).stdout
+    )
+    result = run(
+        env,
+        "accounts",
+        "set-limits",
+        created["id"],
+        "--requests-per-minute",
+        "120",
+        "--licenses-per-month",
+        "unlimited",
+    )
+    assert result.returncode == 0, result.stderr
+    row = json.loads(run(env, "accounts", "list", "--json").stdout)[0]
+    assert row["plan"] == "startup" and row["requests_per_minute"] == 120
+    assert row["licenses_per_month"] == "unlimited"
+    bad = run(env, "accounts", "set-limits", created["id"], "--licenses-per-month", "lots")
+    assert bad.returncode == 2
+    missing = run(env, "accounts", "set-limits", "cust_nope", "--burst", "5")
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
+
+def test_serve_with_two_workers(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(env, "init").returncode == 0
+    admin = json.loads((tmp_path / "data" / "admin-key.json").read_text())["api_key"]
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        statuses = {
+            httpx.get(
+                f"http://127.0.0.1:{port}/api/v2/me", headers={"Authorization": f"Bearer {admin}"}
+            ).status_code
+            for _ in range(20)
+        }
+        assert statuses == {200}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
