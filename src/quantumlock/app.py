@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from quantumlock import __version__
 from quantumlock.accounts.endpoints import router as customers_router
 from quantumlock.auth.endpoints import router as keys_router
+from quantumlock.licensing.endpoints import router as licenses_router
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Hot routes first: the router tries routes in order.
     app.include_router(keys_router)
+    app.include_router(licenses_router)
     app.include_router(customers_router)
     if settings.metrics_enabled:
         app.include_router(system.router)

@@ -15,8 +15,10 @@ from quantumlock.accounts.service import CHANGE_KIND_ACCOUNT
 from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
+from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.licensing.service import SecretCache
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
@@ -37,17 +39,20 @@ class Runtime:
     changes: ChangeFeed
     metrics: Metrics
     auth_failure_limit: RateLimit
+    sealer: Sealer
+    secret_cache: SecretCache
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url)
         sessions = make_session_factory(engine)
+        master_key = settings.load_master_key()
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            hasher=KeyHasher(settings.load_master_key()),
+            hasher=KeyHasher(master_key),
             limiter=GcraLimiter(),
             key_cache=KeyCache(settings.key_cache_ttl),
             usage=UsageTracker(),
@@ -56,6 +61,8 @@ class Runtime:
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
+            sealer=Sealer(master_key),
+            secret_cache=SecretCache(),
         )
         runtime.changes.subscribe(runtime._on_change)
         return runtime

@@ -3,7 +3,24 @@
 from quantumlock.accounts.models import Account
 from quantumlock.auth.models import ApiKey
 from quantumlock.db.base import Base, ChangeEvent
+from quantumlock.licensing.models import (
+    AccountSecret,
+    License,
+    LicenseEvent,
+    LicenseUsage,
+    SigningKey,
+)
 
 metadata = Base.metadata
 
-__all__ = ["Account", "ApiKey", "ChangeEvent", "metadata"]
+__all__ = [
+    "Account",
+    "AccountSecret",
+    "ApiKey",
+    "ChangeEvent",
+    "License",
+    "LicenseEvent",
+    "LicenseUsage",
+    "SigningKey",
+    "metadata",
+]

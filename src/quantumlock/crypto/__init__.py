@@ -1,0 +1,1 @@
+"""Cryptography: envelope sealing under the master key (and, later, the tenant keystore)."""

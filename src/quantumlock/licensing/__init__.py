@@ -1,0 +1,1 @@
+"""Software licenses: generation, online and offline validation, lifecycle, quotas."""

@@ -1,0 +1,199 @@
+"""/api/v1/licenses: thin routers over LicenseService."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.scopes import Scope
+from quantumlock.core.clock import as_utc
+from quantumlock.core.errors import RateLimited
+from quantumlock.licensing.schemas import (
+    GenerateIn,
+    GenerateOut,
+    LicenseList,
+    LicenseListItem,
+    LicenseOut,
+    RenewIn,
+    SigningKeyOut,
+    SigningKeys,
+    ValidateIn,
+    ValidateOut,
+)
+from quantumlock.licensing.service import Caller, LicenseService, Quota
+from quantumlock.web.security import get_runtime, get_session, require
+
+router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
+
+
+def service(request: Request, session: Session) -> LicenseService:
+    runtime = get_runtime(request)
+    return LicenseService(session, runtime.sealer, runtime.secret_cache)
+
+
+def caller_of(principal: Principal) -> Caller:
+    return Caller(principal.account_id, principal.mode.value, principal.key_id)
+
+
+def set_quota_headers(request: Request, quota: Quota | None) -> None:
+    """X-Quota-* on license responses (live mode: test-mode licenses are not counted)."""
+    if quota is None:
+        return
+    limit = "unlimited" if quota.limit is None else quota.limit
+    remaining = "unlimited" if quota.remaining is None else quota.remaining
+    request.scope["state"]["quota"] = (limit, remaining, int(quota.reset_at.timestamp()))
+
+
+def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> None:
+    if not principal.is_test:
+        set_quota_headers(request, svc.quota(principal.account_id, principal.limits))
+
+
+@router.post(
+    "/generate",
+    status_code=201,
+    response_model=GenerateOut,
+    summary="Generate a license (counts against the monthly quota)",
+)
+def generate(
+    request: Request,
+    body: GenerateIn,
+    principal: Principal = require(Scope.LICENSES_WRITE),
+    session: Session = Depends(get_session),
+) -> GenerateOut:
+    svc = service(request, session)
+    try:
+        lic, quota = svc.generate(
+            caller_of(principal),
+            principal.limits,
+            end_customer_id=body.end_customer_id,
+            features=body.features,
+            valid_days=body.valid_days,
+            metadata=body.metadata,
+        )
+    except RateLimited:
+        _quota_for(request, principal, svc)
+        raise
+    set_quota_headers(request, quota)
+    return GenerateOut.from_row(lic)
+
+
+@router.post("/validate", response_model=ValidateOut, summary="Validate a license (online)")
+def validate(
+    request: Request,
+    body: ValidateIn,
+    principal: Principal = require(Scope.LICENSES_VALIDATE),
+    session: Session = Depends(get_session),
+) -> ValidateOut:
+    result = service(request, session).validate(
+        principal.account_id,
+        principal.mode.value,
+        body.license_key,
+        body.end_customer_id,
+        body.features or (),
+    )
+    lic = result.license if result.valid else None
+    return ValidateOut(
+        valid=result.valid,
+        end_customer_id=body.end_customer_id,
+        quantum_verified=bool(lic and lic.quantum_verified),
+        features=list(lic.features) if lic else None,
+        expires_at=as_utc(lic.valid_until) if lic else None,
+        message=result.message,
+        code=result.code.value,
+    )
+
+
+@router.get("", response_model=LicenseList, summary="List licenses")
+def list_licenses(
+    request: Request,
+    skip: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(100, ge=1, le=1000),
+    end_customer_id: str | None = Query(None, min_length=1, max_length=256),
+    status: Literal["active", "suspended", "revoked", "expired"] | None = Query(None),
+    principal: Principal = require(Scope.LICENSES_READ),
+    session: Session = Depends(get_session),
+) -> LicenseList:
+    svc = service(request, session)
+    total, rows = svc.list(
+        caller_of(principal), skip=skip, limit=limit, end_customer_id=end_customer_id, status=status
+    )
+    _quota_for(request, principal, svc)
+    return LicenseList(
+        total=total, skip=skip, limit=limit, licenses=[LicenseListItem.from_row(r) for r in rows]
+    )
+
+
+@router.get(
+    "/signing-keys",
+    response_model=SigningKeys,
+    summary="Public keys that verify offline license files",
+)
+def signing_keys(
+    request: Request,
+    principal: Principal = require(Scope.LICENSES_VALIDATE),
+    session: Session = Depends(get_session),
+) -> SigningKeys:
+    keys = service(request, session).signing_keys(principal.account_id)
+    return SigningKeys(keys=[SigningKeyOut.from_row(k) for k in keys])
+
+
+@router.get("/{license_key}", response_model=LicenseOut, summary="Get a license")
+def get_license(
+    request: Request,
+    license_key: str,
+    principal: Principal = require(Scope.LICENSES_READ),
+    session: Session = Depends(get_session),
+) -> LicenseOut:
+    svc = service(request, session)
+    lic = svc.get(caller_of(principal), license_key)
+    _quota_for(request, principal, svc)
+    return LicenseOut.from_row(lic)
+
+
+def _lifecycle(action: str, summary: str) -> None:
+    def handler(
+        request: Request,
+        license_key: str,
+        principal: Principal = require(Scope.LICENSES_WRITE),
+        session: Session = Depends(get_session),
+    ) -> LicenseOut:
+        svc = service(request, session)
+        lic = getattr(svc, action)(caller_of(principal), license_key)
+        _quota_for(request, principal, svc)
+        return LicenseOut.from_row(lic)
+
+    handler.__name__ = f"{action}_license"
+    router.add_api_route(
+        f"/{{license_key}}/{action}",
+        handler,
+        methods=["POST"],
+        response_model=LicenseOut,
+        summary=summary,
+    )
+
+
+_lifecycle("revoke", "Revoke a license (final)")
+_lifecycle("suspend", "Suspend a license (reinstate undoes it)")
+_lifecycle("reinstate", "Reinstate a suspended license")
+
+
+@router.post(
+    "/{license_key}/renew",
+    response_model=LicenseOut,
+    summary="Extend a license from the later of now and its expiry",
+)
+def renew(
+    request: Request,
+    license_key: str,
+    body: RenewIn,
+    principal: Principal = require(Scope.LICENSES_WRITE),
+    session: Session = Depends(get_session),
+) -> LicenseOut:
+    svc = service(request, session)
+    lic = svc.renew(caller_of(principal), license_key, body.valid_days)
+    _quota_for(request, principal, svc)
+    return LicenseOut.from_row(lic)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quantumlock.db.base import Base
+
+
+class License(Base):
+    __tablename__ = "licenses"
+    __table_args__ = (
+        UniqueConstraint("account_id", "license_key"),
+        Index("ix_licenses_listing", "account_id", "mode", "created_at"),
+        Index("ix_licenses_customer", "account_id", "mode", "end_customer_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE")
+    )
+    mode: Mapped[str] = mapped_column(String(8))
+    license_key: Mapped[str] = mapped_column(String(32))
+    end_customer_id: Mapped[str] = mapped_column(String(256))
+    features: Mapped[list[str]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    valid_until: Mapped[datetime]
+    generated_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    quantum_signature: Mapped[str] = mapped_column(String(128))
+    quantum_verified: Mapped[bool] = mapped_column(Boolean)
+    qcos_fidelity: Mapped[float | None] = mapped_column(Float, default=None)
+    security_level: Mapped[str] = mapped_column(String(32))
+    signing_kid: Mapped[str] = mapped_column(String(32))
+    license_file: Mapped[str] = mapped_column(Text)
+
+
+class LicenseEvent(Base):
+    """Append-only audit of lifecycle changes: who (key id), what, when."""
+
+    __tablename__ = "license_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    license_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("licenses.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime]
+
+
+class LicenseUsage(Base):
+    """Live licenses generated per account and calendar month (UTC): the quota counter."""
+
+    __tablename__ = "license_usage"
+
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccountSecret(Base):
+    """Per-account secrets, sealed under the master key (see crypto.sealing)."""
+
+    __tablename__ = "account_secrets"
+
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """A license-file signing key pair: Ed25519 and ML-DSA-65, used together."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    alg: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # active | verify_only | retired
+    ed25519_public: Mapped[bytes] = mapped_column(LargeBinary)
+    ml_dsa_65_public: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,485 @@
+"""License rules: generate (within the monthly quota), validate, list, lifecycle, stats."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quantumlock.accounts.plans import EffectiveLimits
+from quantumlock.core.canonical import canonical_json
+from quantumlock.core.clock import as_utc, isoformat, utcnow
+from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from quantumlock.core.ids import new_id
+from quantumlock.crypto.sealing import Sealer
+from quantumlock.licensing import signing
+from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
+from quantumlock.licensing.repository import LicenseRepository
+
+HMAC_PURPOSE = "license-hmac"
+MAX_METADATA_BYTES = 16 * 1024
+KEY_ATTEMPTS = 5
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class Code(StrEnum):
+    VALID = "VALID"
+    NOT_FOUND = "NOT_FOUND"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    CUSTOMER_MISMATCH = "CUSTOMER_MISMATCH"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    FEATURES_MISSING = "FEATURES_MISSING"
+
+
+MESSAGES = {
+    Code.VALID: None,
+    Code.NOT_FOUND: "License not found.",
+    Code.EXPIRED: "License has expired.",
+    Code.REVOKED: "License has been revoked.",
+    Code.SUSPENDED: "License is suspended.",
+    Code.CUSTOMER_MISMATCH: "License does not belong to this end customer.",
+    Code.SIGNATURE_INVALID: "License signature is invalid.",
+    Code.FEATURES_MISSING: "License does not include the required features.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who acts: the account, its mode (live/test) and the key id for the audit trail."""
+
+    account_id: str
+    mode: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    limit: int | None  # None = unlimited
+    used: int
+    reset_at: datetime
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    code: Code
+    license: License | None
+
+    @property
+    def valid(self) -> bool:
+        return self.code is Code.VALID
+
+    @property
+    def message(self) -> str | None:
+        return MESSAGES[self.code]
+
+
+class SecretCache:
+    """Unsealed per-account secrets and signing keys, per process (they never change)."""
+
+    def __init__(self) -> None:
+        self._hmac: dict[str, bytes] = {}
+        self._keys: dict[str, signing.KeyPair] = {}
+        self._lock = threading.Lock()
+
+    def hmac_secret(self, account_id: str) -> bytes | None:
+        return self._hmac.get(account_id)
+
+    def put_hmac_secret(self, account_id: str, secret: bytes) -> None:
+        with self._lock:
+            self._hmac[account_id] = secret
+
+    def keypair(self, kid: str) -> signing.KeyPair | None:
+        return self._keys.get(kid)
+
+    def put_keypair(self, kid: str, keys: signing.KeyPair) -> None:
+        with self._lock:
+            self._keys[kid] = keys
+
+
+def period_of(when: datetime) -> str:
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+def next_period_start(when: datetime) -> datetime:
+    year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def normalise_features(features: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
+
+
+def fields_of(lic: License) -> dict[str, Any]:
+    return signing.signed_fields(
+        license_key=lic.license_key,
+        account_id=lic.account_id,
+        mode=lic.mode,
+        end_customer_id=lic.end_customer_id,
+        features=list(lic.features),
+        metadata=dict(lic.meta),
+        valid_until=as_utc(lic.valid_until),
+        generated_at=as_utc(lic.generated_at),
+    )
+
+
+class LicenseService:
+    def __init__(self, session: Session, sealer: Sealer, cache: SecretCache) -> None:
+        self.session = session
+        self.repo = LicenseRepository(session)
+        self.sealer = sealer
+        self.cache = cache
+
+    # -- secrets -------------------------------------------------------------------------
+
+    def _hmac_secret(self, account_id: str) -> bytes:
+        cached = self.cache.hmac_secret(account_id)
+        if cached is not None:
+            return cached
+        aad = f"{account_id}:{HMAC_PURPOSE}".encode()
+        row = self.repo.secret(account_id, HMAC_PURPOSE)
+        if row is None:
+            secret = secrets.token_bytes(64)
+            try:
+                self.repo.add_secret(
+                    AccountSecret(
+                        account_id=account_id,
+                        purpose=HMAC_PURPOSE,
+                        sealed=self.sealer.seal(secret, aad),
+                        created_at=utcnow(),
+                    )
+                )
+                self.session.commit()
+            except IntegrityError:  # another request created it first: use theirs
+                self.session.rollback()
+                row = self.repo.secret(account_id, HMAC_PURPOSE)
+                assert row is not None  # noqa: S101
+                secret = self.sealer.open(row.sealed, aad)
+        else:
+            secret = self.sealer.open(row.sealed, aad)
+        self.cache.put_hmac_secret(account_id, secret)
+        return secret
+
+    def _keypair(self, key: SigningKey) -> signing.KeyPair:
+        cached = self.cache.keypair(key.kid)
+        if cached is None:
+            cached = signing.KeyPair.from_private_bytes(
+                self.sealer.open(key.sealed_private, key.kid.encode())
+            )
+            self.cache.put_keypair(key.kid, cached)
+        return cached
+
+    def _new_signing_key(self, account_id: str) -> SigningKey:
+        keys = signing.KeyPair.generate()
+        kid = new_id("sk", 16)
+        row = SigningKey(
+            kid=kid,
+            account_id=account_id,
+            alg=signing.ALG,
+            status="active",
+            ed25519_public=keys.public_ed25519(),
+            ml_dsa_65_public=keys.public_ml_dsa_65(),
+            sealed_private=self.sealer.seal(keys.private_bytes(), kid.encode()),
+            created_at=utcnow(),
+        )
+        self.repo.add_signing_key(row)
+        self.cache.put_keypair(kid, keys)
+        return row
+
+    def _active_signing_key(self, account_id: str) -> SigningKey:
+        key = self.repo.active_signing_key(account_id)
+        if key is None:
+            key = self._new_signing_key(account_id)
+            self.session.commit()
+        return key
+
+    def rotate_signing_key(self, account_id: str) -> SigningKey:
+        """A new active key; the old ones keep verifying files they signed until retired."""
+        for old in self.repo.signing_keys(account_id):
+            if old.status == "active":
+                old.status = "verify_only"
+        new = self._new_signing_key(account_id)
+        self.session.commit()
+        return new
+
+    def retire_signing_key(self, account_id: str, kid: str) -> SigningKey:
+        key = self.repo.signing_key(kid)
+        if key is None or key.account_id != account_id:
+            raise NotFound(f"No signing key {kid!r}.")
+        if key.status == "active":
+            raise Conflict("Rotate first: the active signing key cannot be retired.")
+        key.status, key.retired_at = "retired", utcnow()
+        self.session.commit()
+        return key
+
+    def signing_keys(self, account_id: str) -> Sequence[SigningKey]:
+        keys = self.repo.signing_keys(account_id)
+        if not keys:
+            self._active_signing_key(account_id)
+            keys = self.repo.signing_keys(account_id)
+        return keys
+
+    # -- quota ---------------------------------------------------------------------------
+
+    def quota(self, account_id: str, limits: EffectiveLimits, now: datetime | None = None) -> Quota:
+        now = now or utcnow()
+        return Quota(
+            limits.licenses_per_month,
+            self.repo.usage(account_id, period_of(now)),
+            next_period_start(now),
+        )
+
+    # -- generate ------------------------------------------------------------------------
+
+    def generate(
+        self,
+        caller: Caller,
+        limits: EffectiveLimits,
+        *,
+        end_customer_id: str,
+        features: Sequence[str],
+        valid_days: int,
+        metadata: dict[str, Any],
+    ) -> tuple[License, Quota | None]:
+        if len(canonical_json(metadata)) > MAX_METADATA_BYTES:
+            raise ValidationFailed("metadata: at most 16 KiB of JSON.", field="metadata")
+        features = normalise_features(features)
+        # Reads first, outside the write transaction, so SQLite never has to upgrade a stale
+        # read snapshot to a write (that fails at once instead of waiting).
+        secret = self._hmac_secret(caller.account_id)
+        key = self._active_signing_key(caller.account_id)
+        keys = self._keypair(key)
+        self.session.commit()
+
+        for _attempt in range(KEY_ATTEMPTS):
+            now = utcnow().replace(microsecond=0)
+            quota: Quota | None = None
+            if caller.mode == "live":  # test-mode licenses are free and uncounted
+                used = self.repo.consume_quota(
+                    caller.account_id, period_of(now), limits.licenses_per_month
+                )
+                if used is None:
+                    self.session.rollback()
+                    raise RateLimited(
+                        f"Monthly limit reached ({limits.licenses_per_month} licenses).",
+                        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
+                    )
+                quota = Quota(limits.licenses_per_month, used, next_period_start(now))
+            lic = self._build(
+                caller, secret, key, keys, now, end_customer_id, features, valid_days, metadata
+            )
+            self.repo.add(lic)
+            try:
+                self.session.flush()
+            except IntegrityError:  # license key collision: new key, and the count with it
+                self.session.rollback()
+                continue
+            self._audit(lic, caller, "generate", {"valid_until": isoformat(lic.valid_until)})
+            self.session.commit()
+            return lic, quota
+        raise Conflict("Could not allocate a unique license key; try again.")
+
+    def _build(
+        self,
+        caller: Caller,
+        secret: bytes,
+        key: SigningKey,
+        keys: signing.KeyPair,
+        now: datetime,
+        end_customer_id: str,
+        features: list[str],
+        valid_days: int,
+        metadata: dict[str, Any],
+    ) -> License:
+        raw = secrets.token_hex(6).upper()
+        license_key = f"QLOCK-{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
+        valid_until = now + timedelta(days=valid_days)
+        lic = License(
+            id=new_id("lic"),
+            account_id=caller.account_id,
+            mode=caller.mode,
+            license_key=license_key,
+            end_customer_id=end_customer_id,
+            features=features,
+            meta=metadata,
+            status=Status.ACTIVE.value,
+            valid_until=valid_until,
+            generated_at=now,
+            created_at=now,
+            # Honest until the entropy service supplies the bits (ARCHITECTURE §6).
+            quantum_verified=False,
+            qcos_fidelity=None,
+            security_level="CRYPTOGRAPHIC",
+            signing_kid=key.kid,
+        )
+        lic.quantum_signature = signing.quantum_signature(secret, fields_of(lic))
+        lic.license_file = self._license_file(lic, key, keys, now)
+        return lic
+
+    @staticmethod
+    def _license_file(
+        lic: License, key: SigningKey, keys: signing.KeyPair, issued_at: datetime
+    ) -> str:
+        payload = {
+            "v": 1,
+            "license_key": lic.license_key,
+            "account_id": lic.account_id,
+            "mode": lic.mode,
+            "end_customer_id": lic.end_customer_id,
+            "features": list(lic.features),
+            "valid_until": isoformat(as_utc(lic.valid_until)),
+            "issued_at": isoformat(issued_at),
+            "kid": key.kid,
+        }
+        return signing.license_file(payload, keys)
+
+    # -- validate ------------------------------------------------------------------------
+
+    def validate(
+        self,
+        account_id: str,
+        mode: str,
+        license_key: str,
+        end_customer_id: str,
+        required_features: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> Validation:
+        """Writes nothing and counts nothing: validation is the shipped app's hot path."""
+        lic = self.repo.get(account_id, mode, license_key.strip().upper())
+        if lic is None:
+            return Validation(Code.NOT_FOUND, None)
+        if not signing.signature_matches(
+            self._hmac_secret(account_id), fields_of(lic), lic.quantum_signature
+        ):
+            return Validation(Code.SIGNATURE_INVALID, lic)
+        # Checked before status, so a caller with the wrong customer learns nothing more.
+        if lic.end_customer_id != end_customer_id:
+            return Validation(Code.CUSTOMER_MISMATCH, lic)
+        if lic.status == Status.REVOKED:
+            return Validation(Code.REVOKED, lic)
+        if lic.status == Status.SUSPENDED:
+            return Validation(Code.SUSPENDED, lic)
+        if as_utc(lic.valid_until) <= (now or utcnow()):
+            return Validation(Code.EXPIRED, lic)
+        if not set(required_features) <= set(lic.features):
+            return Validation(Code.FEATURES_MISSING, lic)
+        return Validation(Code.VALID, lic)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, caller: Caller, license_key: str) -> License:
+        lic = self.repo.get(caller.account_id, caller.mode, license_key.strip().upper())
+        if lic is None:  # also another account's or the other mode's license
+            raise NotFound(f"No license {license_key!r}.")
+        return lic
+
+    def list(
+        self,
+        caller: Caller,
+        *,
+        skip: int,
+        limit: int,
+        end_customer_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[int, Sequence[License]]:
+        return self.repo.list(
+            caller.account_id,
+            caller.mode,
+            skip=skip,
+            limit=limit,
+            end_customer_id=end_customer_id,
+            status=status,
+            now=utcnow(),
+        )
+
+    def events(self, caller: Caller, license_key: str) -> Sequence[LicenseEvent]:
+        return self.repo.events(self.get(caller, license_key).id)
+
+    def stats(self, account_id: str, limits: EffectiveLimits) -> dict[str, Any]:
+        now = utcnow()
+        quota = self.quota(account_id, limits, now)
+        total, active = self.repo.counts(account_id, now)
+        return {
+            "licenses_generated_month": quota.used,
+            "licenses_remaining_month": quota.remaining,
+            "max_licenses_month": quota.limit,
+            "total_licenses_all_time": total,
+            "active_licenses": active,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _audit(self, lic: License, caller: Caller, action: str, detail: dict[str, Any]) -> None:
+        self.repo.add_event(
+            LicenseEvent(
+                license_id=lic.id,
+                account_id=lic.account_id,
+                key_id=caller.key_id,
+                action=action,
+                detail=detail,
+                at=utcnow(),
+            )
+        )
+
+    def _transition(
+        self, caller: Caller, license_key: str, action: str, to: Status, allowed_from: set[str]
+    ) -> License:
+        lic = self.get(caller, license_key)
+        if lic.status not in allowed_from:
+            raise Conflict(f"Cannot {action} a {lic.status} license.")
+        previous = lic.status
+        lic.status = to.value
+        self._audit(lic, caller, action, {"from": previous, "to": to.value})
+        self.session.commit()
+        return lic
+
+    def revoke(self, caller: Caller, license_key: str) -> License:
+        return self._transition(
+            caller, license_key, "revoke", Status.REVOKED, {Status.ACTIVE, Status.SUSPENDED}
+        )
+
+    def suspend(self, caller: Caller, license_key: str) -> License:
+        return self._transition(caller, license_key, "suspend", Status.SUSPENDED, {Status.ACTIVE})
+
+    def reinstate(self, caller: Caller, license_key: str) -> License:
+        return self._transition(caller, license_key, "reinstate", Status.ACTIVE, {Status.SUSPENDED})
+
+    def renew(self, caller: Caller, license_key: str, valid_days: int) -> License:
+        lic = self.get(caller, license_key)
+        if lic.status == Status.REVOKED:
+            raise Conflict("Cannot renew a revoked license.")
+        now = utcnow().replace(microsecond=0)
+        previous = as_utc(lic.valid_until)
+        lic.valid_until = max(now, previous) + timedelta(days=valid_days)
+        # The new expiry is signed again, and a new offline file issued with it.
+        lic.quantum_signature = signing.quantum_signature(
+            self._hmac_secret(lic.account_id), fields_of(lic)
+        )
+        key = self._active_signing_key(lic.account_id)
+        lic.signing_kid = key.kid
+        lic.license_file = self._license_file(lic, key, self._keypair(key), now)
+        self._audit(
+            lic,
+            caller,
+            "renew",
+            {"from": isoformat(previous), "to": isoformat(as_utc(lic.valid_until))},
+        )
+        self.session.commit()
+        return lic
