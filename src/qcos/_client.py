@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from types import TracebackType
@@ -32,13 +33,27 @@ MAX_RETRY_AFTER = 60.0
 CONNECTION_BACKOFF = 0.5
 
 
+def _seconds(value: Any) -> int | None:
+    # Retry-After may also be an HTTP date; the server never sends one, so such values fall
+    # through to the body's retry_after rather than being parsed.
+    try:
+        seconds = math.ceil(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
 def _retry_after(response: httpx.Response, body: Any) -> int:
-    header = response.headers.get("retry-after")
-    if header is not None and header.strip().isdigit():
-        return int(header)
-    if isinstance(body, dict) and isinstance(body.get("retry_after"), int):
-        return int(body["retry_after"])
-    return 1
+    from_header = _seconds(response.headers.get("retry-after"))
+    if from_header is not None:
+        return from_header
+    from_body = _seconds(body.get("retry_after")) if isinstance(body, dict) else None
+    # A 429 without any hint (a proxy, say) still gets a short, bounded pause.
+    return from_body if from_body is not None else 1
+
+
+def _connection_error(exc: httpx.TransportError) -> APIConnectionError:
+    return APIConnectionError(f"{type(exc).__name__}: {exc}", code="CONNECTION_ERROR")
 
 
 def error_from_response(response: httpx.Response) -> QCOSError:
@@ -63,6 +78,26 @@ def error_from_response(response: httpx.Response) -> QCOSError:
     if response.status_code == 429:
         return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
     return _BY_STATUS.get(response.status_code, APIError)(detail, **common)
+
+
+def _invalid_response(response: httpx.Response, reason: str, body: Any = None) -> APIError:
+    # A 2xx the SDK cannot read (a proxy's HTML page, a missing field) must still surface as a
+    # QCOSError, never as a bare KeyError from deep inside a model.
+    return APIError(
+        f"unexpected response body: {reason}",
+        status_code=response.status_code,
+        code="INVALID_RESPONSE",
+        request_id=response.headers.get("x-request-id"),
+        body=body,
+    )
+
+
+def _check_one_of(transport: object, http_client: object) -> None:
+    # A transport next to a ready-made client would be silently ignored; say so instead.
+    if transport is not None and http_client is not None:
+        raise ConfigurationError(
+            "Pass either transport= or http_client=, not both.", code="INVALID_CONFIG"
+        )
 
 
 class _BaseClient:
@@ -105,12 +140,22 @@ class _BaseClient:
 
     @staticmethod
     def _read(op: Operation[T], response: httpx.Response) -> T:
-        if response.status_code >= 400:
+        # Redirects are not followed, so a 3xx is as unexpected as a 4xx here.
+        if not response.is_success:
             raise error_from_response(response)
-        if response.status_code == 204 or not response.content:
-            return op.parse(None)
-        body = response.json()
-        return op.parse(body["data"] if op.unwrap else body)
+        body: Any = None
+        if response.status_code != 204 and response.content:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise _invalid_response(response, "not JSON", response.text[:500]) from exc
+        try:
+            return op.parse(body["data"] if op.unwrap and body is not None else body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Neither the body nor the parser's message goes into the error: a half-readable
+            # create/rotate answer still holds a new key's secret.
+            reason = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+            raise _invalid_response(response, reason) from exc
 
     def _delay_after_error(
         self, op: Operation[Any], error: QCOSError, attempt: int
@@ -139,8 +184,13 @@ class Client(_BaseClient):
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries)
+        _check_one_of(transport, http_client)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(timeout=timeout, transport=transport)
+        )
         self.keys = Keys(self)
 
     def me(self) -> Me:
@@ -153,7 +203,7 @@ class Client(_BaseClient):
                 try:
                     response = self._http.request(**self._build(op))
                 except httpx.TransportError as exc:
-                    raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
+                    raise _connection_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt)
@@ -192,8 +242,13 @@ class AsyncClient(_BaseClient):
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries)
+        _check_one_of(transport, http_client)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.AsyncClient(timeout=timeout, transport=transport)
+        )
         self.keys = AsyncKeys(self)
 
     async def me(self) -> Me:
@@ -206,7 +261,7 @@ class AsyncClient(_BaseClient):
                 try:
                     response = await self._http.request(**self._build(op))
                 except httpx.TransportError as exc:
-                    raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
+                    raise _connection_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt)

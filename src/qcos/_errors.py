@@ -29,6 +29,11 @@ class QCOSError(Exception):
         request = f" [request_id={self.request_id}]" if self.request_id else ""
         return f"{self.code}{status}: {self.detail}{request}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The keyword-only constructor would break the default pickling (and with it
+        # multiprocessing / concurrent.futures), so rebuild from the instance's attributes.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
 
 class APIError(QCOSError):
     """The server answered with an error not covered by a subclass (5xx and others)."""
@@ -43,7 +48,7 @@ class ConfigurationError(QCOSError):
 
 
 class ValidationError(APIError):
-    """400 VALIDATION_ERROR. `errors` lists the offending fields."""
+    """400 VALIDATION_ERROR. `errors` lists the offending fields (`loc`, `msg`, `type`)."""
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -76,10 +81,18 @@ class RateLimitError(APIError):
         super().__init__(detail, **kwargs)
 
 
+def _rebuild(cls: type[QCOSError], args: tuple[Any, ...]) -> QCOSError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: ValidationError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    # Not part of the contract (which uses 400), but what a stock FastAPI route answers.
+    422: ValidationError,
 }

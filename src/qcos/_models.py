@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -11,9 +11,12 @@ def parse_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     text = str(value)
-    if text.endswith("Z"):
+    if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
+    parsed = datetime.fromisoformat(text)
+    # The server speaks UTC; an offset-less timestamp must not become a naive datetime that
+    # cannot be compared with aware ones.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _required_datetime(value: Any) -> datetime:
@@ -94,7 +97,7 @@ class ApiKey:
 class CreatedKey(ApiKey):
     """A key as created or rotated: the only time its secret `key` is returned."""
 
-    key: str = field(default="", repr=False)
+    key: str = field(repr=False)
     rotated_from: str | None = None
     previous_key_expires_at: datetime | None = None
 

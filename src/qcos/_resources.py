@@ -1,4 +1,9 @@
-"""Resource groups (`client.keys`, …). Sync and async twins only dispatch operations."""
+"""Resource groups (`client.keys`, …). Sync and async twins only dispatch operations.
+
+A new capability group (licenses, customers, quantum) is a set of builders in
+`_operations.py`, one `_SyncResource` and one `_AsyncResource` subclass here, and one
+attribute on each client.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,18 @@ if TYPE_CHECKING:
     from qcos._client import AsyncClient, Client
 
 
-class Keys:
+class _SyncResource:
     def __init__(self, client: Client) -> None:
         self._client = client
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+
+class Keys(_SyncResource):
+    """`client.keys`: API key management (scope `admin`)."""
 
     def list(self) -> builtins.list[ApiKey]:
         return self._client._run(ops.list_keys())
@@ -36,9 +50,8 @@ class Keys:
         return self._client._run(ops.rotate_key(key_id, grace_period))
 
 
-class AsyncKeys:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+class AsyncKeys(_AsyncResource):
+    """`async_client.keys`: the awaitable twin of `Keys`."""
 
     async def list(self) -> builtins.list[ApiKey]:
         return await self._client._run(ops.list_keys())
