@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -33,12 +34,27 @@ def _medians(results: list[WrkResult]) -> dict[str, Any]:
     }
 
 
+def _problems(results: list[WrkResult]) -> list[str]:
+    """One line per kind of problem, totalled over the rounds."""
+    statuses: Counter[int] = Counter()
+    for r in results:
+        statuses.update(r.statuses)
+    found = []
+    if non_2xx := sum(r.non_2xx for r in results):
+        detail = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
+        found.append(f"{non_2xx} non-2xx responses over {len(results)} rounds ({detail})")
+    if errors := sum(r.socket_errors for r in results):
+        found.append(f"{errors} socket errors over {len(results)} rounds")
+    if any(r.requests == 0 for r in results):
+        found.append("a round completed no requests")
+    return found
+
+
 def summarise(
     method: str, path: str, runs: list[WrkResult], baselines: list[WrkResult]
 ) -> dict[str, Any]:
     """Medians over rounds of a scenario and of the baseline runs paired with it."""
-    problems = sorted({p for r in runs for p in r.problems})
-    problems += sorted({f"baseline: {p}" for r in baselines for p in r.problems})
+    problems = _problems(runs) + [f"baseline: {p}" for p in _problems(baselines)]
     summary = _medians(runs)
     baseline = _medians(baselines)
     return {
@@ -57,7 +73,8 @@ def summarise(
 
 
 def skipped(method: str, path: str, reason: str) -> dict[str, Any]:
-    return {"method": method, "path": path, "valid": False, "problems": [reason]}
+    empty = dict.fromkeys(("rps", "p50_ms", "p99_ms", "non_2xx", "ratio_rps", "baseline"))
+    return {"method": method, "path": path, "valid": False, "problems": [reason], **empty}
 
 
 def _num(value: Any, digits: int) -> str:
@@ -65,10 +82,12 @@ def _num(value: Any, digits: int) -> str:
 
 
 def _rss_line(label: str, rss: dict[str, Any]) -> str:
-    workers = rss.get("workers_mb") or []
-    detail = f" (main {_num(rss.get('main_mb'), 1)}"
-    detail += f", workers {', '.join(_num(w, 1) for w in workers)})" if workers else ")"
-    return f"- RSS {label}: {_num(rss.get('total_mb'), 1)} MB{detail}"
+    parts = [f"main {_num(rss.get('main_mb'), 1)}"]
+    if workers := rss.get("workers_mb"):
+        parts.append(f"workers {', '.join(_num(w, 1) for w in workers)}")
+    if helpers := rss.get("helpers_mb"):
+        parts.append(f"resource tracker {', '.join(_num(h, 1) for h in helpers)}")
+    return f"- RSS {label}: {_num(rss.get('total_mb'), 1)} MB ({'; '.join(parts)})"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -79,7 +98,7 @@ def markdown(report: dict[str, Any]) -> str:
     notes = []
     for name, row in report["scenarios"].items():
         label = name if row["valid"] else f"{name} (INVALID)"
-        base = row.get("baseline", {})
+        base = row["baseline"] or {}
         cells = [
             label,
             _num(row.get("rps"), 0),
@@ -103,7 +122,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{s['connections']} connections, {s['threads']} wrk threads, "
         f"{s['workers']} server workers, database {s['database']}, access log on",
         f"- Machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
-        f"{m['date']}, commit {m['git_commit']}",
+        f"{m['date']}, commit {m['git_commit']}, load average "
+        f"{m['load_avg_at_start'][0]:.2f} at start, {m['load_avg_at_end'][0]:.2f} at end",
     ]
     if notes:
         lines += ["", "Invalid results (do not quote them):", *notes]

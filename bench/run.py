@@ -152,7 +152,8 @@ def machine_info() -> dict[str, Any]:
         return done.stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no"):
+    # Our own results files do not make the measured code dirty.
+    if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"):
         commit += "+dirty"
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     return {
@@ -165,6 +166,8 @@ def machine_info() -> dict[str, Any]:
         "wrk": (wrk_version.stdout or wrk_version.stderr).splitlines()[0].strip(),
         "quantumlock": version("quantumlock"),
         "git_commit": commit,
+        # Inherited by both servers; PYTHONUNBUFFERED and PYTHONDONTWRITEBYTECODE move numbers.
+        "python_env": {k: v for k, v in os.environ.items() if k.startswith("PYTHON")},
     }
 
 
@@ -265,8 +268,9 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
     }
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM (a CI timeout, `kill`) takes the same path as Ctrl-C, so the servers go too.
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM (a CI timeout, `kill`) takes the same path as Ctrl-C, so the servers go too;
+    # SIGINT is set explicitly because a parent shell may have left it ignored.
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -275,17 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install -y wrk` (or `make bench`)", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="ql-bench-"))
     servers: list[Server] = []
-    failed = True
+    keep = args.keep_tmp
     try:
         result = measure(args, tmp, servers)
-        failed = False
     except KeyboardInterrupt:
         print("\nInterrupted; stopping the servers.", file=sys.stderr)
         return 130
     except (RuntimeError, wrk.WrkError) as exc:
+        keep = True  # the server logs are the evidence
         print(f"Benchmark failed: {exc}", file=sys.stderr)
         for server in servers:
             if tail := server.stderr_tail():
@@ -294,10 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in reversed(servers):
             server.stop()
-        if args.keep_tmp or failed:
+        if keep:
             print(f"Temp dir kept: {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     table = report.write(args.out, result)
     print(f"\nWrote {args.out / 'latest.json'} and {args.out / 'latest.md'}\n\n{table}")
     return 0 if all(row["valid"] for row in result["scenarios"].values()) else 1

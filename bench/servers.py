@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -52,6 +52,13 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 @dataclass
@@ -107,14 +114,23 @@ class Server:
                 time.sleep(0.01)
         raise RuntimeError(f"{self.name} did not answer 200 on {path} in {READY_TIMEOUT_S:.0f} s")
 
-    def rss(self) -> dict[str, float | list[float] | None]:
+    def rss(self) -> dict[str, Any]:
         assert self.process is not None
+        workers: list[float] = []
+        helpers: list[float] = []
+        for pid in children(self.process.pid):
+            rss = rss_mb(pid)
+            if rss is None:
+                continue
+            # With --workers > 1 multiprocessing adds a resource tracker next to the workers.
+            is_helper = "resource_tracker" in _cmdline(pid)
+            (helpers if is_helper else workers).append(round(rss, 1))
         main = rss_mb(self.process.pid)
-        workers = [r for r in map(rss_mb, children(self.process.pid)) if r is not None]
         return {
-            "main_mb": main,
+            "main_mb": None if main is None else round(main, 1),
             "workers_mb": workers,
-            "total_mb": (main or 0.0) + sum(workers),
+            "helpers_mb": helpers,
+            "total_mb": round((main or 0.0) + sum(workers) + sum(helpers), 1),
         }
 
     def stderr_tail(self, lines: int = 20) -> str:

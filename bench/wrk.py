@@ -75,18 +75,6 @@ class WrkResult:
     socket_errors: int
     statuses: dict[int, int] = field(default_factory=dict)
 
-    @property
-    def problems(self) -> list[str]:
-        found = []
-        if self.requests == 0:
-            found.append("no requests completed")
-        if self.non_2xx:
-            detail = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
-            found.append(f"{self.non_2xx} non-2xx responses ({detail})")
-        if self.socket_errors:
-            found.append(f"{self.socket_errors} socket errors")
-        return found
-
 
 class WrkError(RuntimeError):
     pass
