@@ -101,6 +101,9 @@ class SigningKey(Base):
     )
     alg: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))  # active | verify_only | retired
+    # The account id while this is the account's active key, else NULL. Unique, so two
+    # requests racing to create an account's first key cannot both make one active.
+    active_for: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
     ed25519_public: Mapped[bytes] = mapped_column(LargeBinary)
     ml_dsa_65_public: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_private: Mapped[bytes] = mapped_column(LargeBinary)

@@ -148,12 +148,7 @@ class LicenseRepository:
         return self.session.scalars(query.order_by(SigningKey.created_at, SigningKey.kid)).all()
 
     def active_signing_key(self, account_id: str) -> SigningKey | None:
-        return self.session.scalar(
-            select(SigningKey)
-            .where(SigningKey.account_id == account_id, SigningKey.status == "active")
-            .order_by(SigningKey.created_at.desc())
-            .limit(1)
-        )
+        return self.session.scalar(select(SigningKey).where(SigningKey.active_for == account_id))
 
     def signing_key(self, kid: str) -> SigningKey | None:
         return self.session.get(SigningKey, kid)

@@ -194,6 +194,7 @@ class LicenseService:
             account_id=account_id,
             alg=signing.ALG,
             status="active",
+            active_for=account_id,
             ed25519_public=keys.public_ed25519(),
             ml_dsa_65_public=keys.public_ml_dsa_65(),
             sealed_private=self.sealer.seal(keys.private_bytes(), kid.encode()),
@@ -205,16 +206,23 @@ class LicenseService:
 
     def _active_signing_key(self, account_id: str) -> SigningKey:
         key = self.repo.active_signing_key(account_id)
-        if key is None:
+        if key is not None:
+            return key
+        try:
             key = self._new_signing_key(account_id)
             self.session.commit()
+        except IntegrityError:  # a concurrent request made the first key: use that one
+            self.session.rollback()
+            key = self.repo.active_signing_key(account_id)
+            assert key is not None  # noqa: S101
         return key
 
     def rotate_signing_key(self, account_id: str) -> SigningKey:
         """A new active key; the old ones keep verifying files they signed until retired."""
         for old in self.repo.signing_keys(account_id):
             if old.status == "active":
-                old.status = "verify_only"
+                old.status, old.active_for = "verify_only", None
+        self.session.flush()  # free the active slot before the new key takes it
         new = self._new_signing_key(account_id)
         self.session.commit()
         return new
@@ -322,7 +330,7 @@ class LicenseService:
             status=Status.ACTIVE.value,
             valid_until=valid_until,
             generated_at=now,
-            created_at=now,
+            created_at=utcnow(),  # full precision: listing order within a second
             # Honest until the entropy service supplies the bits (ARCHITECTURE §6).
             quantum_verified=False,
             qcos_fidelity=None,

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 07:27:10.180453
+Create Date: 2026-11-23 07:30:06.785640
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("alg", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("active_for", sa.String(length=32), nullable=True),
         sa.Column("ed25519_public", sa.LargeBinary(), nullable=False),
         sa.Column("ml_dsa_65_public", sa.LargeBinary(), nullable=False),
         sa.Column("sealed_private", sa.LargeBinary(), nullable=False),
@@ -99,6 +100,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
+        sa.UniqueConstraint("active_for", name=op.f("uq_signing_keys_active_for")),
     )
     with op.batch_alter_table("signing_keys", schema=None) as batch_op:
         batch_op.create_index(
