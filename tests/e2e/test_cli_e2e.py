@@ -132,3 +132,59 @@ def test_serve_with_two_workers(env: dict[str, str], tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_licenses_cli(env: dict[str, str]) -> None:
+    assert run(env, "init", "--no-bootstrap").returncode == 0
+    acct = json.loads(
+        run(env, "accounts", "create", "--name", "L", "--email", "l@example.com", "--json").stdout
+    )["id"]
+    made = run(
+        env,
+        "licenses",
+        "generate",
+        "--account",
+        acct,
+        "--customer",
+        "c@x",
+        "--features",
+        "premium,api",
+        "--metadata",
+        '{"seat": 1}',
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    lic = json.loads(made.stdout)
+    assert lic["features"] == ["premium", "api"] and lic["metadata"] == {"seat": 1}
+    ok = run(
+        env,
+        "licenses",
+        "validate",
+        lic["license_key"],
+        "--account",
+        acct,
+        "--customer",
+        "c@x",
+        "--json",
+    )
+    assert ok.returncode == 0 and json.loads(ok.stdout)["code"] == "VALID"
+    listed = json.loads(run(env, "licenses", "list", "--account", acct, "--json").stdout)
+    assert listed["total"] == 1 and listed["licenses"][0]["license_key"] == lic["license_key"]
+    assert (
+        run(env, "licenses", "list", "--account", acct, "--test", "--json").stdout.count("QLOCK")
+        == 0
+    )
+    assert run(env, "licenses", "revoke", lic["license_key"], "--account", acct).returncode == 0
+    revoked = run(
+        env, "licenses", "validate", lic["license_key"], "--account", acct, "--customer", "c@x"
+    )
+    assert revoked.returncode == 1 and "REVOKED" in revoked.stdout
+    keys = json.loads(run(env, "licenses", "signing-keys", "--account", acct).stdout)["keys"]
+    assert run(env, "licenses", "rotate-signing-key", "--account", acct).returncode == 0
+    rotated = json.loads(run(env, "licenses", "signing-keys", "--account", acct).stdout)["keys"]
+    assert len(rotated) == len(keys) + 1
+    assert {k["status"] for k in rotated} == {"active", "verify_only"}
+    bad = run(
+        env, "licenses", "generate", "--account", acct, "--customer", "c", "--metadata", "[1]"
+    )
+    assert bad.returncode == 2

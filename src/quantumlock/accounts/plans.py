@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quantumlock.accounts.models import Account
 
 
 class Plan(StrEnum):
@@ -72,4 +76,15 @@ def effective_limits(
         quota = base.licenses_per_month
     return EffectiveLimits(
         apply(base.v2_per_key), apply(base.v1_per_account), TEST_MODE_LIMIT, quota
+    )
+
+
+def limits_of_account(account: Account) -> EffectiveLimits:
+    """The effective limits of an account row: its plan's, with its overrides applied."""
+    return effective_limits(
+        account.plan,
+        requests_per_minute=account.requests_per_minute,
+        burst=account.burst,
+        licenses_per_month=account.licenses_per_month,
+        licenses_unlimited=account.licenses_unlimited,
     )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
-from quantumlock.accounts.plans import effective_limits
+from quantumlock.accounts.plans import limits_of_account
 from quantumlock.auth.keys import PREFIXES, KeyHasher, KeyType, Mode, display_prefix, generate_key
 from quantumlock.auth.models import ApiKey
 from quantumlock.auth.principal import Principal
@@ -53,13 +53,7 @@ def principal_from_rows(key: ApiKey, account: Account) -> Principal:
         scopes=expand(granted),
         expires_at=as_utc(key.expires_at) if key.expires_at else None,
         revoked_at=as_utc(key.revoked_at) if key.revoked_at else None,
-        limits=effective_limits(
-            account.plan,
-            requests_per_minute=account.requests_per_minute,
-            burst=account.burst,
-            licenses_per_month=account.licenses_per_month,
-            licenses_unlimited=account.licenses_unlimited,
-        ),
+        limits=limits_of_account(account),
     )
 
 

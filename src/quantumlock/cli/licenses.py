@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from qcos.licensing import verify_license_file
+from quantumlock.accounts.plans import limits_of_account
+from quantumlock.accounts.service import AccountService
+from quantumlock.cli.common import console, fail, open_session, print_json, settings, split_csv
+from quantumlock.core.clock import isoformat
+from quantumlock.crypto.sealing import Sealer
+from quantumlock.licensing.schemas import LicenseOut, SigningKeyOut
+from quantumlock.licensing.service import Caller, LicenseService, SecretCache
+
+app = typer.Typer(help="Licenses, signing keys and offline verification.", no_args_is_help=True)
+
+ACCOUNT = typer.Option(..., "--account", help="Account id (cust_…).")
+TEST_MODE = typer.Option(False, "--test", help="Act in test mode (sandbox licenses).")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+# Audit entries made from the CLI name the operator tool, not an API key.
+CLI_ACTOR = "cli"
+
+
+def _service(session: Any) -> LicenseService:
+    return LicenseService(session, Sealer(settings().load_master_key()), SecretCache())
+
+
+def _caller(account_id: str, test: bool) -> Caller:
+    return Caller(account_id, "test" if test else "live", CLI_ACTOR)
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    for field in (
+        "license_key",
+        "end_customer_id",
+        "features",
+        "status",
+        "valid_until",
+        "security_level",
+    ):
+        if field in data:
+            console.print(f"{field:>16}: {data[field]}", highlight=False)
+
+
+@app.command("generate")
+def generate(
+    account: str = ACCOUNT,
+    customer: str = typer.Option(..., "--customer", help="End customer id."),
+    features: str | None = typer.Option(None, "--features", help="Comma-separated features."),
+    valid_days: int = typer.Option(365, "--valid-days", min=1, max=3650),
+    metadata: str | None = typer.Option(None, "--metadata", help="A JSON object."),
+    test: bool = TEST_MODE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Generate a license (counts against the account's monthly quota in live mode)."""
+    meta: dict[str, Any] = {}
+    if metadata:
+        try:
+            meta = json.loads(metadata)
+        except json.JSONDecodeError:
+            fail("--metadata is not valid JSON.", 2)
+        if not isinstance(meta, dict):
+            fail("--metadata must be a JSON object.", 2)
+    if not 1 <= len(customer) <= 256:
+        fail("--customer: 1 to 256 characters.", 2)
+    with open_session(settings()) as session:
+        limits = limits_of_account(AccountService(session).get(account))
+        lic, _ = _service(session).generate(
+            _caller(account, test),
+            limits,
+            end_customer_id=customer,
+            features=split_csv(features) or [],
+            valid_days=valid_days,
+            metadata=meta,
+        )
+        data = LicenseOut.from_row(lic).model_dump(mode="json")
+    _show(data, as_json)
+
+
+@app.command("validate")
+def validate(
+    license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+    account: str = ACCOUNT,
+    customer: str = typer.Option(..., "--customer", help="End customer id."),
+    features: str | None = typer.Option(None, "--features", help="Required features."),
+    test: bool = TEST_MODE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Validate a license online (exit status 0 if valid, 1 if not)."""
+    with open_session(settings()) as session:
+        AccountService(session).get(account)
+        result = _service(session).validate(
+            account, "test" if test else "live", license_key, customer, split_csv(features) or ()
+        )
+        lic = result.license if result.valid else None
+        data = {
+            "valid": result.valid,
+            "code": result.code.value,
+            "message": result.message,
+            "end_customer_id": customer,
+            "features": list(lic.features) if lic else None,
+            "expires_at": isoformat(lic.valid_until) if lic else None,
+        }
+    if as_json:
+        print_json(data)
+    else:
+        colour = "green" if result.valid else "red"
+        console.print(f"[{colour}]{result.code.value}[/{colour}] {result.message or ''}")
+    raise typer.Exit(0 if result.valid else 1)
+
+
+@app.command("list")
+def list_licenses(
+    account: str = ACCOUNT,
+    customer: str | None = typer.Option(None, "--customer"),
+    status: str | None = typer.Option(None, "--status", help="active|suspended|revoked|expired"),
+    skip: int = typer.Option(0, "--skip", min=0),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    test: bool = TEST_MODE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """List licenses, newest first."""
+    if status not in (None, "active", "suspended", "revoked", "expired"):
+        fail("--status must be active, suspended, revoked or expired.", 2)
+    with open_session(settings()) as session:
+        AccountService(session).get(account)
+        total, rows = _service(session).list(
+            _caller(account, test), skip=skip, limit=limit, end_customer_id=customer, status=status
+        )
+        items: list[dict[str, Any]] = [
+            {
+                "license_key": r.license_key,
+                "end_customer_id": r.end_customer_id,
+                "features": list(r.features),
+                "status": r.status,
+                "valid_until": isoformat(r.valid_until),
+                "created_at": isoformat(r.created_at),
+            }
+            for r in rows
+        ]
+    if as_json:
+        print_json({"total": total, "skip": skip, "limit": limit, "licenses": items})
+        return
+    table = Table(
+        "license_key",
+        "end_customer_id",
+        "features",
+        "status",
+        "valid_until",
+        title=f"{total} license(s)",
+    )
+    for item in items:
+        table.add_row(
+            item["license_key"],
+            item["end_customer_id"],
+            ",".join(item["features"]),
+            item["status"],
+            item["valid_until"],
+        )
+    console.print(table)
+
+
+def _lifecycle(action: str, doc: str) -> None:
+    def command(
+        license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+        account: str = ACCOUNT,
+        test: bool = TEST_MODE,
+        as_json: bool = AS_JSON,
+    ) -> None:
+        with open_session(settings()) as session:
+            lic = getattr(_service(session), action)(_caller(account, test), license_key)
+            data = LicenseOut.from_row(lic).model_dump(mode="json")
+        _show(data, as_json)
+
+    command.__doc__ = doc
+    app.command(action)(command)
+
+
+_lifecycle("revoke", "Revoke a license (final).")
+_lifecycle("suspend", "Suspend a license (reinstate undoes it).")
+_lifecycle("reinstate", "Reinstate a suspended license.")
+
+
+@app.command("renew")
+def renew(
+    license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+    account: str = ACCOUNT,
+    valid_days: int = typer.Option(..., "--valid-days", min=1, max=3650),
+    test: bool = TEST_MODE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Extend a license from the later of now and its expiry."""
+    with open_session(settings()) as session:
+        lic = _service(session).renew(_caller(account, test), license_key, valid_days)
+        data = LicenseOut.from_row(lic).model_dump(mode="json")
+    _show(data, as_json)
+
+
+@app.command("signing-keys")
+def signing_keys(account: str = ACCOUNT) -> None:
+    """Print the public keys document (save it for `licenses verify --public-keys`)."""
+    with open_session(settings()) as session:
+        AccountService(session).get(account)
+        keys = _service(session).signing_keys(account)
+        print_json({"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]})
+
+
+@app.command("rotate-signing-key")
+def rotate_signing_key(account: str = ACCOUNT) -> None:
+    """Add a new active signing key; older keys keep verifying until retired."""
+    with open_session(settings()) as session:
+        AccountService(session).get(account)
+        key = _service(session).rotate_signing_key(account)
+        console.print(f"New active signing key {key.kid}.")
+
+
+@app.command("retire-signing-key")
+def retire_signing_key(
+    kid: str = typer.Argument(..., help="Signing key id (sk_…)."), account: str = ACCOUNT
+) -> None:
+    """Stop publishing a signing key: files it signed no longer verify offline."""
+    with open_session(settings()) as session:
+        _service(session).retire_signing_key(account, kid)
+        console.print(f"Retired {kid}.")
+
+
+@app.command("verify")
+def verify(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="License file."),
+    public_keys: Path = typer.Option(
+        ...,
+        "--public-keys",
+        exists=True,
+        dir_okay=False,
+        help="The /api/v1/licenses/signing-keys document.",
+    ),
+    customer: str | None = typer.Option(None, "--customer", help="Expected end customer."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Verify a license file offline, with no server (exit status 0 if valid, 1 if not)."""
+    try:
+        keys = json.loads(public_keys.read_text())
+    except json.JSONDecodeError:
+        fail(f"{public_keys} is not JSON.", 2)
+    result = verify_license_file(file.read_text(), keys, end_customer_id=customer)
+    if as_json:
+        print_json(
+            {
+                "valid": result.valid,
+                "code": result.code,
+                "message": result.message,
+                "license_key": result.license_key,
+                "end_customer_id": result.end_customer_id,
+                "features": result.features,
+                "valid_until": isoformat(result.valid_until),
+                "kid": result.kid,
+            }
+        )
+    else:
+        colour = "green" if result.valid else "red"
+        console.print(
+            f"[{colour}]{result.code}[/{colour}] {result.license_key or ''} {result.message or ''}",
+            highlight=False,
+        )
+    raise typer.Exit(0 if result.valid else 1)
