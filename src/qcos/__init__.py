@@ -3,7 +3,15 @@
 from qcos import Client, RateLimitError
 client = Client()                 # reads QCOS_API_KEY and QCOS_BASE_URL
 print(client.me().scopes)
+lic = client.licenses.generate("customer@company.com", features=["premium"])
+client.licenses.validate(lic.license_key, "customer@company.com").valid
+
+`qcos.verify_license_file` and `qcos.LicenseVerification` (offline checks) live in
+`qcos.licensing` and are loaded on first use: they need `cryptography`, the rest of the SDK
+only `httpx`.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from qcos._client import AsyncClient, Client
 from qcos._errors import (
@@ -18,8 +26,44 @@ from qcos._errors import (
     RateLimitError,
     ValidationError,
 )
+from qcos._licensing_models import (
+    Customer,
+    CustomerStats,
+    GeneratedLicense,
+    License,
+    LicensePage,
+    LicenseSummary,
+    LicenseValidation,
+)
 from qcos._models import ApiKey, CreatedKey, Me, RateLimitInfo
 from qcos._version import __version__
+
+if TYPE_CHECKING:
+    from qcos.licensing import LicenseVerification as LicenseVerification
+    from qcos.licensing import verify_license_file as verify_license_file
+
+# Not in __all__: `from qcos import *` must not need cryptography.
+_LAZY = frozenset({"LicenseVerification", "verify_license_file"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        try:
+            from qcos import licensing
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "cryptography":
+                raise
+            raise ModuleNotFoundError(
+                f"qcos.{name} needs the 'cryptography' package: pip install cryptography",
+                name=exc.name,
+            ) from exc
+        return getattr(licensing, name)
+    raise AttributeError(f"module 'qcos' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "APIConnectionError",
@@ -31,6 +75,13 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "CreatedKey",
+    "Customer",
+    "CustomerStats",
+    "GeneratedLicense",
+    "License",
+    "LicensePage",
+    "LicenseSummary",
+    "LicenseValidation",
     "Me",
     "NotFoundError",
     "PermissionDeniedError",

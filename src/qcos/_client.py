@@ -22,7 +22,7 @@ from qcos._errors import (
 )
 from qcos._models import Me
 from qcos._operations import Operation
-from qcos._resources import AsyncKeys, Keys
+from qcos._resources import AsyncCustomers, AsyncKeys, AsyncLicenses, Customers, Keys, Licenses
 from qcos._version import __version__
 
 T = TypeVar("T")
@@ -192,6 +192,8 @@ class Client(_BaseClient):
             else httpx.Client(timeout=timeout, transport=transport)
         )
         self.keys = Keys(self)
+        self.licenses = Licenses(self)
+        self.customers = Customers(self)
 
     def me(self) -> Me:
         return self._run(ops.me())
@@ -250,6 +252,8 @@ class AsyncClient(_BaseClient):
             else httpx.AsyncClient(timeout=timeout, transport=transport)
         )
         self.keys = AsyncKeys(self)
+        self.licenses = AsyncLicenses(self)
+        self.customers = AsyncCustomers(self)
 
     async def me(self) -> Me:
         return await self._run(ops.me())

@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+from qcos._licensing_models import (
+    Customer,
+    CustomerStats,
+    GeneratedLicense,
+    License,
+    LicensePage,
+    LicenseSummary,
+    LicenseValidation,
+)
 from qcos._models import ApiKey, CreatedKey, Me
 
 T = TypeVar("T")
@@ -38,6 +47,12 @@ def _without_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise TypeError("expected a JSON object")
+    return body
+
+
 def me() -> Operation[Me]:
     return Operation("GET", "/api/v2/me", Me.from_dict)
 
@@ -66,3 +81,95 @@ def rotate_key(key_id: str, grace_period: str) -> Operation[CreatedKey]:
         CreatedKey.from_dict,
         json={"grace_period": grace_period},
     )
+
+
+# -- /api/v1/licenses: bare bodies ----------------------------------------------------------
+
+_LICENSES = "/api/v1/licenses"
+LICENSE_ACTIONS = ("revoke", "suspend", "reinstate")
+
+
+def _license_path(license_key: str, action: str | None = None) -> str:
+    path = f"{_LICENSES}/{_segment(license_key)}"
+    return path if action is None else f"{path}/{action}"
+
+
+def generate_license(
+    end_customer_id: str,
+    features: list[str] | None,
+    valid_days: int | None,
+    metadata: dict[str, Any] | None,
+) -> Operation[GeneratedLicense]:
+    body = _without_none(
+        end_customer_id=end_customer_id,
+        features=features,
+        valid_days=valid_days,
+        metadata=metadata,
+    )
+    return Operation(
+        "POST", f"{_LICENSES}/generate", GeneratedLicense.from_dict, json=body, unwrap=False
+    )
+
+
+def validate_license(
+    license_key: str, end_customer_id: str, features: list[str] | None
+) -> Operation[LicenseValidation]:
+    body = _without_none(
+        license_key=license_key, end_customer_id=end_customer_id, features=features
+    )
+    return Operation(
+        "POST", f"{_LICENSES}/validate", LicenseValidation.from_dict, json=body, unwrap=False
+    )
+
+
+def list_licenses(
+    skip: int, limit: int, end_customer_id: str | None, status: str | None
+) -> Operation[LicensePage]:
+    params = _without_none(skip=skip, limit=limit, end_customer_id=end_customer_id, status=status)
+    return Operation("GET", _LICENSES, LicensePage.from_dict, params=params, unwrap=False)
+
+
+def unseen(page: LicensePage, seen: set[str]) -> list[LicenseSummary]:
+    """The page's rows not yielded before, for `licenses.iter`.
+
+    Offset paging over a newest-first list repeats rows when licenses are created while it
+    runs; this drops the repeats (and records the new keys in `seen`).
+    """
+    rows = [row for row in page.licenses if row.license_key not in seen]
+    seen.update(row.license_key for row in rows)
+    return rows
+
+
+def get_license(license_key: str) -> Operation[License]:
+    return Operation("GET", _license_path(license_key), License.from_dict, unwrap=False)
+
+
+def license_action(license_key: str, action: str) -> Operation[License]:
+    if action not in LICENSE_ACTIONS:
+        raise ValueError(f"unknown license action {action!r}")
+    return Operation("POST", _license_path(license_key, action), License.from_dict, unwrap=False)
+
+
+def renew_license(license_key: str, valid_days: int) -> Operation[License]:
+    return Operation(
+        "POST",
+        _license_path(license_key, "renew"),
+        License.from_dict,
+        json={"valid_days": valid_days},
+        unwrap=False,
+    )
+
+
+def signing_keys() -> Operation[dict[str, Any]]:
+    return Operation("GET", f"{_LICENSES}/signing-keys", _json_object, unwrap=False)
+
+
+# -- /api/v1/customers ------------------------------------------------------------------------
+
+
+def customer_me() -> Operation[Customer]:
+    return Operation("GET", "/api/v1/customers/me", Customer.from_dict, unwrap=False)
+
+
+def customer_stats() -> Operation[CustomerStats]:
+    return Operation("GET", "/api/v1/customers/stats", CustomerStats.from_dict, unwrap=False)

@@ -1,6 +1,6 @@
-"""Resource groups (`client.keys`, …). Sync and async twins only dispatch operations.
+"""Resource groups (`client.keys`, `.licenses`, `.customers`). The twins only dispatch.
 
-A new capability group (licenses, customers, quantum) is a set of builders in
+A new capability group (quantum, say) is a set of builders in
 `_operations.py`, one `_SyncResource` and one `_AsyncResource` subclass here, and one
 attribute on each client.
 """
@@ -8,9 +8,19 @@ attribute on each client.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from qcos import _operations as ops
+from qcos._licensing_models import (
+    Customer,
+    CustomerStats,
+    GeneratedLicense,
+    License,
+    LicensePage,
+    LicenseSummary,
+    LicenseValidation,
+)
 from qcos._models import ApiKey, CreatedKey
 
 if TYPE_CHECKING:
@@ -71,3 +81,172 @@ class AsyncKeys(_AsyncResource):
 
     async def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
         return await self._client._run(ops.rotate_key(key_id, grace_period))
+
+
+# The server's largest page: `iter` fetches as few pages as it can.
+ITER_PAGE_SIZE = 1000
+
+
+class Licenses(_SyncResource):
+    """`client.licenses`: issue, check and manage end-customer licenses (/api/v1)."""
+
+    def generate(
+        self,
+        end_customer_id: str,
+        *,
+        features: builtins.list[str] | None = None,
+        valid_days: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> GeneratedLicense:
+        """Counts against the monthly quota: past it, a RateLimitError."""
+        return self._client._run(
+            ops.generate_license(end_customer_id, features, valid_days, metadata)
+        )
+
+    def validate(
+        self,
+        license_key: str,
+        end_customer_id: str,
+        *,
+        features: builtins.list[str] | None = None,
+    ) -> LicenseValidation:
+        """An invalid license is a result (`valid=False`, `code=...`), not an exception."""
+        return self._client._run(ops.validate_license(license_key, end_customer_id, features))
+
+    def list(
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        end_customer_id: str | None = None,
+        status: str | None = None,
+    ) -> LicensePage:
+        return self._client._run(ops.list_licenses(skip, limit, end_customer_id, status))
+
+    def iter(
+        self,
+        *,
+        end_customer_id: str | None = None,
+        status: str | None = None,
+        page_size: int = ITER_PAGE_SIZE,
+    ) -> Iterator[LicenseSummary]:
+        """Every matching license, newest first, fetched page by page as you go."""
+        seen: set[str] = set()
+        skip: int | None = 0
+        while skip is not None:
+            page = self.list(
+                skip=skip, limit=page_size, end_customer_id=end_customer_id, status=status
+            )
+            yield from ops.unseen(page, seen)
+            skip = page.next_skip
+
+    def get(self, license_key: str) -> License:
+        return self._client._run(ops.get_license(license_key))
+
+    def revoke(self, license_key: str) -> License:
+        """Final: a revoked license cannot be reinstated."""
+        return self._client._run(ops.license_action(license_key, "revoke"))
+
+    def suspend(self, license_key: str) -> License:
+        return self._client._run(ops.license_action(license_key, "suspend"))
+
+    def reinstate(self, license_key: str) -> License:
+        return self._client._run(ops.license_action(license_key, "reinstate"))
+
+    def renew(self, license_key: str, *, valid_days: int) -> License:
+        """Extends from the later of now and the current expiry."""
+        return self._client._run(ops.renew_license(license_key, valid_days))
+
+    def signing_keys(self) -> dict[str, Any]:
+        """The public-key document, as served: pass it to `verify_license_file` unchanged."""
+        return self._client._run(ops.signing_keys())
+
+
+class AsyncLicenses(_AsyncResource):
+    """`async_client.licenses`: the awaitable twin of `Licenses`."""
+
+    async def generate(
+        self,
+        end_customer_id: str,
+        *,
+        features: builtins.list[str] | None = None,
+        valid_days: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> GeneratedLicense:
+        return await self._client._run(
+            ops.generate_license(end_customer_id, features, valid_days, metadata)
+        )
+
+    async def validate(
+        self,
+        license_key: str,
+        end_customer_id: str,
+        *,
+        features: builtins.list[str] | None = None,
+    ) -> LicenseValidation:
+        return await self._client._run(ops.validate_license(license_key, end_customer_id, features))
+
+    async def list(
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        end_customer_id: str | None = None,
+        status: str | None = None,
+    ) -> LicensePage:
+        return await self._client._run(ops.list_licenses(skip, limit, end_customer_id, status))
+
+    async def iter(
+        self,
+        *,
+        end_customer_id: str | None = None,
+        status: str | None = None,
+        page_size: int = ITER_PAGE_SIZE,
+    ) -> AsyncIterator[LicenseSummary]:
+        seen: set[str] = set()
+        skip: int | None = 0
+        while skip is not None:
+            page = await self.list(
+                skip=skip, limit=page_size, end_customer_id=end_customer_id, status=status
+            )
+            for row in ops.unseen(page, seen):
+                yield row
+            skip = page.next_skip
+
+    async def get(self, license_key: str) -> License:
+        return await self._client._run(ops.get_license(license_key))
+
+    async def revoke(self, license_key: str) -> License:
+        return await self._client._run(ops.license_action(license_key, "revoke"))
+
+    async def suspend(self, license_key: str) -> License:
+        return await self._client._run(ops.license_action(license_key, "suspend"))
+
+    async def reinstate(self, license_key: str) -> License:
+        return await self._client._run(ops.license_action(license_key, "reinstate"))
+
+    async def renew(self, license_key: str, *, valid_days: int) -> License:
+        return await self._client._run(ops.renew_license(license_key, valid_days))
+
+    async def signing_keys(self) -> dict[str, Any]:
+        return await self._client._run(ops.signing_keys())
+
+
+class Customers(_SyncResource):
+    """`client.customers`: the calling vendor's own account (scope `account:read`)."""
+
+    def me(self) -> Customer:
+        return self._client._run(ops.customer_me())
+
+    def stats(self) -> CustomerStats:
+        return self._client._run(ops.customer_stats())
+
+
+class AsyncCustomers(_AsyncResource):
+    """`async_client.customers`: the awaitable twin of `Customers`."""
+
+    async def me(self) -> Customer:
+        return await self._client._run(ops.customer_me())
+
+    async def stats(self) -> CustomerStats:
+        return await self._client._run(ops.customer_stats())
