@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 import structlog
+from anyio import to_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +46,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
         sessions = make_session_factory(engine)
         master_key = settings.load_master_key()
         runtime = cls(
@@ -85,6 +86,9 @@ class Runtime:
             raise
 
     async def start(self) -> None:
+        # One worker thread per pooled connection: more threads only queue for a
+        # connection, and each extra thread contending for the GIL slows the event loop.
+        to_thread.current_default_thread_limiter().total_tokens = self.settings.db_pool_size
         await self.changes.start()
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="usage-flush"))
         self._tasks.append(asyncio.create_task(self._log_flush_loop(), name="log-flush"))

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     qcos_api_url: str | None = None
     qcos_api_key: SecretStr | None = None
 
+    # Database connections per process, and as many worker threads for blocking work.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
     # Request bodies above this are refused with 413 before they are read in full.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Failed authentications per client address: a brute-force guard, not a quota.

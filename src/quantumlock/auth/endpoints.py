@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy.orm import Session
 
 from quantumlock.auth.principal import Principal
@@ -22,7 +22,8 @@ from quantumlock.auth.schemas import (
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.auth.service import ApiKeyService
 from quantumlock.core.clock import as_utc, isoformat
-from quantumlock.web.security import get_runtime, get_session, require
+from quantumlock.web.responses import model_response
+from quantumlock.web.security import get_runtime, open_session, require
 
 router = APIRouter(prefix="/api/v2", tags=["keys"])
 
@@ -57,14 +58,11 @@ def _invalidate(request: Request, key_id: str) -> None:
 
 
 @router.get("/keys", response_model=Envelope[KeyList], summary="List API keys")
-def list_keys(
-    request: Request,
-    principal: Principal = require(Scope.ADMIN),
-    session: Session = Depends(get_session),
-) -> Envelope[KeyList]:
+def list_keys(request: Request, principal: Principal = require(Scope.ADMIN)) -> Response:
     get_runtime(request).flush_usage()
-    keys = _service(request, session).list(principal)
-    return Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys]))
+    with open_session(request) as session:
+        keys = _service(request, session).list(principal)
+        return model_response(Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys])))
 
 
 @router.post(
@@ -77,17 +75,17 @@ def create_key(
     request: Request,
     body: CreateKeyIn,
     principal: Principal = require(Scope.ADMIN),
-    session: Session = Depends(get_session),
-) -> Envelope[CreatedApiKeyOut]:
-    issued = _service(request, session).create(
-        principal,
-        name=body.name,
-        scopes=body.scopes,
-        expires_in=body.expires_in,
-        key_type=body.type,
-    )
-    out = ApiKeyOut.from_row(issued.key).model_dump()
-    return Envelope(data=CreatedApiKeyOut(**out, key=issued.secret))
+) -> Response:
+    with open_session(request) as session:
+        issued = _service(request, session).create(
+            principal,
+            name=body.name,
+            scopes=body.scopes,
+            expires_in=body.expires_in,
+            key_type=body.type,
+        )
+        out = ApiKeyOut.from_row(issued.key).model_dump()
+    return model_response(Envelope(data=CreatedApiKeyOut(**out, key=issued.secret)), 201)
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key (immediate)")
@@ -95,9 +93,9 @@ def revoke_key(
     request: Request,
     key_id: str,
     principal: Principal = require(Scope.ADMIN),
-    session: Session = Depends(get_session),
 ) -> Response:
-    _service(request, session).revoke(principal, key_id)
+    with open_session(request) as session:
+        _service(request, session).revoke(principal, key_id)
     _invalidate(request, key_id)
     return Response(status_code=204)
 
@@ -113,15 +111,15 @@ def rotate_key(
     key_id: str,
     body: RotateKeyIn | None = Body(default=None),
     principal: Principal = require(Scope.ADMIN),
-    session: Session = Depends(get_session),
-) -> Envelope[RotatedApiKeyOut]:
+) -> Response:
     grace = body.grace_period if body is not None else None
-    rotated = _service(request, session).rotate(principal, key_id, grace)
+    with open_session(request) as session:
+        rotated = _service(request, session).rotate(principal, key_id, grace)
+        out = ApiKeyOut.from_row(rotated.new.key).model_dump()
+        previous_expiry = rotated.previous.expires_at
     _invalidate(request, key_id)
-    out = ApiKeyOut.from_row(rotated.new.key).model_dump()
-    previous_expiry = rotated.previous.expires_at
     assert previous_expiry is not None  # noqa: S101 - rotation always sets it
-    return Envelope(
+    envelope: Envelope[RotatedApiKeyOut] = Envelope(
         data=RotatedApiKeyOut(
             **out,
             key=rotated.new.secret,
@@ -129,3 +127,4 @@ def rotate_key(
             previous_key_expires_at=as_utc(previous_expiry),
         )
     )
+    return model_response(envelope, 201)

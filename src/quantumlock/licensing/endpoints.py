@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from quantumlock.auth.principal import Principal
@@ -24,7 +24,8 @@ from quantumlock.licensing.schemas import (
     ValidateOut,
 )
 from quantumlock.licensing.service import Caller, LicenseService, Quota
-from quantumlock.web.security import get_runtime, get_session, require
+from quantumlock.web.responses import model_response
+from quantumlock.web.security import get_runtime, open_session, require
 
 router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
@@ -59,44 +60,40 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     summary="Generate a license (counts against the monthly quota)",
 )
 def generate(
-    request: Request,
-    body: GenerateIn,
-    principal: Principal = require(Scope.LICENSES_WRITE),
-    session: Session = Depends(get_session),
-) -> GenerateOut:
-    svc = service(request, session)
-    try:
-        lic, quota = svc.generate(
-            caller_of(principal),
-            principal.limits,
-            end_customer_id=body.end_customer_id,
-            features=body.features,
-            valid_days=body.valid_days,
-            metadata=body.metadata,
-        )
-    except RateLimited:
-        _quota_for(request, principal, svc)
-        raise
-    set_quota_headers(request, quota)
-    return GenerateOut.from_row(lic)
+    request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
+) -> Response:
+    with open_session(request) as session:
+        svc = service(request, session)
+        try:
+            lic, quota = svc.generate(
+                caller_of(principal),
+                principal.limits,
+                end_customer_id=body.end_customer_id,
+                features=body.features,
+                valid_days=body.valid_days,
+                metadata=body.metadata,
+            )
+        except RateLimited:
+            _quota_for(request, principal, svc)
+            raise
+        set_quota_headers(request, quota)
+        return model_response(GenerateOut.from_row(lic), 201)
 
 
 @router.post("/validate", response_model=ValidateOut, summary="Validate a license (online)")
 def validate(
-    request: Request,
-    body: ValidateIn,
-    principal: Principal = require(Scope.LICENSES_VALIDATE),
-    session: Session = Depends(get_session),
-) -> ValidateOut:
-    result = service(request, session).validate(
-        principal.account_id,
-        principal.mode.value,
-        body.license_key,
-        body.end_customer_id,
-        body.features or (),
-    )
+    request: Request, body: ValidateIn, principal: Principal = require(Scope.LICENSES_VALIDATE)
+) -> Response:
+    with open_session(request) as session:
+        result = service(request, session).validate(
+            principal.account_id,
+            principal.mode.value,
+            body.license_key,
+            body.end_customer_id,
+            body.features or (),
+        )
     lic = result.license if result.valid else None
-    return ValidateOut(
+    out = ValidateOut(
         valid=result.valid,
         end_customer_id=body.end_customer_id,
         quantum_verified=bool(lic and lic.quantum_verified),
@@ -105,6 +102,7 @@ def validate(
         message=result.message,
         code=result.code.value,
     )
+    return model_response(out)
 
 
 @router.get("", response_model=LicenseList, summary="List licenses")
@@ -115,16 +113,24 @@ def list_licenses(
     end_customer_id: str | None = Query(None, min_length=1, max_length=256),
     status: Literal["active", "suspended", "revoked", "expired"] | None = Query(None),
     principal: Principal = require(Scope.LICENSES_READ),
-    session: Session = Depends(get_session),
-) -> LicenseList:
-    svc = service(request, session)
-    total, rows = svc.list(
-        caller_of(principal), skip=skip, limit=limit, end_customer_id=end_customer_id, status=status
-    )
-    _quota_for(request, principal, svc)
-    return LicenseList(
-        total=total, skip=skip, limit=limit, licenses=[LicenseListItem.from_row(r) for r in rows]
-    )
+) -> Response:
+    with open_session(request) as session:
+        svc = service(request, session)
+        total, rows = svc.list(
+            caller_of(principal),
+            skip=skip,
+            limit=limit,
+            end_customer_id=end_customer_id,
+            status=status,
+        )
+        _quota_for(request, principal, svc)
+        page = LicenseList(
+            total=total,
+            skip=skip,
+            limit=limit,
+            licenses=[LicenseListItem.from_row(r) for r in rows],
+        )
+        return model_response(page)
 
 
 @router.get(
@@ -133,38 +139,33 @@ def list_licenses(
     summary="Public keys that verify offline license files",
 )
 def signing_keys(
-    request: Request,
-    principal: Principal = require(Scope.LICENSES_VALIDATE),
-    session: Session = Depends(get_session),
-) -> SigningKeys:
-    keys = service(request, session).signing_keys(principal.account_id)
-    return SigningKeys(keys=[SigningKeyOut.from_row(k) for k in keys])
+    request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
+) -> Response:
+    with open_session(request) as session:
+        keys = service(request, session).signing_keys(principal.account_id)
+        return model_response(SigningKeys(keys=[SigningKeyOut.from_row(k) for k in keys]))
 
 
 @router.get("/{license_key}", response_model=LicenseOut, summary="Get a license")
 def get_license(
-    request: Request,
-    license_key: str,
-    principal: Principal = require(Scope.LICENSES_READ),
-    session: Session = Depends(get_session),
-) -> LicenseOut:
-    svc = service(request, session)
-    lic = svc.get(caller_of(principal), license_key)
-    _quota_for(request, principal, svc)
-    return LicenseOut.from_row(lic)
+    request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_READ)
+) -> Response:
+    with open_session(request) as session:
+        svc = service(request, session)
+        lic = svc.get(caller_of(principal), license_key)
+        _quota_for(request, principal, svc)
+        return model_response(LicenseOut.from_row(lic))
 
 
 def _lifecycle(action: str, summary: str) -> None:
     def handler(
-        request: Request,
-        license_key: str,
-        principal: Principal = require(Scope.LICENSES_WRITE),
-        session: Session = Depends(get_session),
-    ) -> LicenseOut:
-        svc = service(request, session)
-        lic = getattr(svc, action)(caller_of(principal), license_key)
-        _quota_for(request, principal, svc)
-        return LicenseOut.from_row(lic)
+        request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
+    ) -> Response:
+        with open_session(request) as session:
+            svc = service(request, session)
+            lic = getattr(svc, action)(caller_of(principal), license_key)
+            _quota_for(request, principal, svc)
+            return model_response(LicenseOut.from_row(lic))
 
     handler.__name__ = f"{action}_license"
     router.add_api_route(
@@ -191,9 +192,9 @@ def renew(
     license_key: str,
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
-    session: Session = Depends(get_session),
-) -> LicenseOut:
-    svc = service(request, session)
-    lic = svc.renew(caller_of(principal), license_key, body.valid_days)
-    _quota_for(request, principal, svc)
-    return LicenseOut.from_row(lic)
+) -> Response:
+    with open_session(request) as session:
+        svc = service(request, session)
+        lic = svc.renew(caller_of(principal), license_key, body.valid_days)
+        _quota_for(request, principal, svc)
+        return model_response(LicenseOut.from_row(lic))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,6 +19,47 @@ from quantumlock.licensing.models import (
     LicenseUsage,
     SigningKey,
 )
+
+_KEY_MATCH = and_(
+    License.account_id == bindparam("account_id"),
+    License.license_key == bindparam("license_key"),
+    License.mode == bindparam("mode"),
+)
+# Built once: constructing the expression and its cache key on every call cost more than
+# the query itself.
+_BY_KEY = select(License).where(_KEY_MATCH)
+# Validation's hot path: Core, only the columns it reads (not the 4.5 KB license file).
+_t = License.__table__.c
+_FOR_VALIDATION = select(
+    _t.license_key,
+    _t.account_id,
+    _t.mode,
+    _t.end_customer_id,
+    _t.features,
+    _t.metadata.label("meta"),
+    _t.status,
+    _t.valid_until,
+    _t.generated_at,
+    _t.quantum_signature,
+    _t.quantum_verified,
+).where(_KEY_MATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseView:
+    """What validation needs of a license row."""
+
+    license_key: str
+    account_id: str
+    mode: str
+    end_customer_id: str
+    features: list[str]
+    meta: dict[str, Any]
+    status: str
+    valid_until: datetime
+    generated_at: datetime
+    quantum_signature: str
+    quantum_verified: bool
 
 
 class LicenseRepository:
@@ -30,12 +73,15 @@ class LicenseRepository:
 
     def get(self, account_id: str, mode: str, license_key: str) -> License | None:
         return self.session.scalar(
-            select(License).where(
-                License.account_id == account_id,
-                License.license_key == license_key,
-                License.mode == mode,
-            )
+            _BY_KEY, {"account_id": account_id, "license_key": license_key, "mode": mode}
         )
+
+    def view(self, account_id: str, mode: str, license_key: str) -> LicenseView | None:
+        row = self.session.execute(
+            _FOR_VALIDATION,
+            {"account_id": account_id, "license_key": license_key, "mode": mode},
+        ).first()
+        return None if row is None else LicenseView(*row)
 
     def list(
         self,

@@ -21,7 +21,7 @@ from quantumlock.core.ids import new_id
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.licensing import signing
 from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
-from quantumlock.licensing.repository import LicenseRepository
+from quantumlock.licensing.repository import LicenseRepository, LicenseView
 
 HMAC_PURPOSE = "license-hmac"
 MAX_METADATA_BYTES = 16 * 1024
@@ -80,7 +80,7 @@ class Quota:
 @dataclass(frozen=True, slots=True)
 class Validation:
     code: Code
-    license: License | None
+    license: LicenseView | None
 
     @property
     def valid(self) -> bool:
@@ -127,7 +127,7 @@ def normalise_features(features: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
 
 
-def fields_of(lic: License) -> dict[str, Any]:
+def fields_of(lic: License | LicenseView) -> dict[str, Any]:
     return signing.signed_fields(
         license_key=lic.license_key,
         account_id=lic.account_id,
@@ -370,7 +370,7 @@ class LicenseService:
         now: datetime | None = None,
     ) -> Validation:
         """Writes nothing and counts nothing: validation is the shipped app's hot path."""
-        lic = self.repo.get(account_id, mode, license_key.strip().upper())
+        lic = self.repo.view(account_id, mode, license_key.strip().upper())
         if lic is None:
             return Validation(Code.NOT_FOUND, None)
         if not signing.signature_matches(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hmac
 import time
-from collections.abc import Iterator
 from typing import Any, NoReturn, cast
 
 from fastapi import Depends, Request
@@ -39,9 +38,14 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with get_runtime(request).sessions() as session:
-        yield session
+def open_session(request: Request) -> Session:
+    """A session for one handler call: `with open_session(request) as session: ...`.
+
+    Opened and closed inside the handler's own worker thread on purpose. A yield dependency
+    would close it in another thread hop after the handler, and under load every worker
+    could be waiting for a connection that only such a pending close would give back.
+    """
+    return get_runtime(request).sessions()
 
 
 def client_address(request: Request) -> str:
