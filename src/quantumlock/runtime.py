@@ -19,7 +19,8 @@ from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
-from quantumlock.licensing.service import SecretCache
+from quantumlock.licensing.cache import ValidationCache, parse_change_ref
+from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
@@ -42,6 +43,7 @@ class Runtime:
     auth_failure_limit: RateLimit
     sealer: Sealer
     secret_cache: SecretCache
+    validation_cache: ValidationCache
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -64,6 +66,7 @@ class Runtime:
             ),
             sealer=Sealer(master_key),
             secret_cache=SecretCache(),
+            validation_cache=ValidationCache(settings.validation_cache_ttl),
         )
         runtime.changes.subscribe(runtime._on_change)
         return runtime
@@ -73,6 +76,8 @@ class Runtime:
             self.key_cache.invalidate_key(ref)
         elif kind == CHANGE_KIND_ACCOUNT:
             self.key_cache.invalidate_account(ref)
+        elif kind == CHANGE_KIND_LICENSE:
+            self.validation_cache.invalidate(*parse_change_ref(ref))
 
     def flush_usage(self) -> None:
         pending = self.usage.drain()

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     change_poll_interval: float = Field(default=0.25, gt=0, le=5)
     # Safety net for the in-memory key cache, on top of change notifications.
     key_cache_ttl: float = Field(default=30.0, gt=0)
+    # Seconds a license row stays in the validation cache (0 disables it).
+    validation_cache_ttl: float = Field(default=2.0, ge=0, le=60)
     # last_used_at is kept in memory and written in batches at this interval.
     last_used_flush_interval: float = Field(default=5.0, gt=0)
 

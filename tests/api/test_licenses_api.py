@@ -411,3 +411,54 @@ def test_offline_file_and_signing_key_rotation(
     keys_doc = client.get("/api/v1/licenses/signing-keys", headers=bearer(key)).json()
     assert verify_license_file(first["license_file"], keys_doc).code == "SIGNATURE_INVALID"
     assert verify_license_file(second["license_file"], keys_doc).valid
+
+
+def test_cached_validation_sees_lifecycle_changes_at_once(
+    client: TestClient, account: AccountFixture
+) -> None:
+    lic = generate(client, account.admin_key)["license_key"]
+    for _ in range(3):  # the second and third come from the cache
+        assert validate(client, account.admin_key, lic)["code"] == "VALID"
+    client.post(f"/api/v1/licenses/{lic}/suspend", headers=bearer(account.admin_key))
+    assert validate(client, account.admin_key, lic)["code"] == "SUSPENDED"
+    client.post(f"/api/v1/licenses/{lic}/reinstate", headers=bearer(account.admin_key))
+    assert validate(client, account.admin_key, lic)["code"] == "VALID"
+    assert validate(client, account.admin_key, lic, "other@x")["code"] == "CUSTOMER_MISMATCH"
+    client.post(f"/api/v1/licenses/{lic}/revoke", headers=bearer(account.admin_key))
+    assert validate(client, account.admin_key, lic)["code"] == "REVOKED"
+
+
+def test_changes_by_another_process_reach_the_cache(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    import time
+
+    lic = generate(client, account.admin_key)["license_key"]
+    assert validate(client, account.admin_key, lic)["code"] == "VALID"  # now cached
+    runtime = app.state.runtime
+    with runtime.sessions() as session:  # as the CLI or another node would
+        LicenseService(session, runtime.sealer, runtime.secret_cache).revoke(
+            Caller(account.id, "live", "cli"), lic
+        )
+    deadline = time.monotonic() + 1.0
+    while (
+        time.monotonic() < deadline and validate(client, account.admin_key, lic)["code"] == "VALID"
+    ):
+        time.sleep(0.02)
+    assert validate(client, account.admin_key, lic)["code"] == "REVOKED"
+
+
+def test_a_tampered_row_is_caught_once_its_cache_entry_expires(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    import time
+
+    lic = generate(client, account.admin_key, features=["basic"])["license_key"]
+    assert validate(client, account.admin_key, lic)["code"] == "VALID"
+    with app.state.runtime.sessions() as session:
+        session.execute(
+            update(License).where(License.license_key == lic).values(features=["basic", "gold"])
+        )
+        session.commit()
+    time.sleep(app.state.runtime.settings.validation_cache_ttl + 0.1)
+    assert validate(client, account.admin_key, lic)["code"] == "SIGNATURE_INVALID"

@@ -6,11 +6,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.errors import RateLimited
+from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.schemas import (
     GenerateIn,
     GenerateOut,
@@ -23,7 +25,15 @@ from quantumlock.licensing.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from quantumlock.licensing.service import Caller, LicenseService, Quota
+from quantumlock.licensing.service import (
+    Caller,
+    Code,
+    LicenseService,
+    Quota,
+    Validation,
+    evaluate,
+    normalise_key,
+)
 from quantumlock.web.responses import model_response
 from quantumlock.web.security import get_runtime, open_session, require
 
@@ -81,17 +91,25 @@ def generate(
 
 
 @router.post("/validate", response_model=ValidateOut, summary="Validate a license (online)")
-def validate(
+async def validate(
     request: Request, body: ValidateIn, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
-    with open_session(request) as session:
-        result = service(request, session).validate(
-            principal.account_id,
-            principal.mode.value,
-            body.license_key,
-            body.end_customer_id,
-            body.features or (),
+    runtime = get_runtime(request)
+    account_id, mode = principal.account_id, principal.mode.value
+    key = normalise_key(body.license_key)
+    # A cached row is judged right here on the event loop; a miss takes one worker thread,
+    # shared by every concurrent request for the same license.
+    view = runtime.validation_cache.get((account_id, mode, key))
+    secret = runtime.secret_cache.hmac_secret(account_id)
+    if view is None or secret is None:
+        view, secret = await runtime.validation_cache.load_once(
+            (account_id, mode, key),
+            lambda: run_in_threadpool(_load_from_database, request, account_id, mode, key),
         )
+    if view is None:
+        result = Validation(Code.NOT_FOUND, None)
+    else:
+        result = evaluate(view, secret, body.end_customer_id, body.features or ())
     lic = result.license if result.valid else None
     out = ValidateOut(
         valid=result.valid,
@@ -103,6 +121,16 @@ def validate(
         code=result.code.value,
     )
     return model_response(out)
+
+
+def _load_from_database(
+    request: Request, account_id: str, mode: str, key: str
+) -> tuple[LicenseView | None, bytes]:
+    runtime = get_runtime(request)
+    with open_session(request) as session:
+        return service(request, session).load_for_validation(
+            account_id, mode, key, runtime.validation_cache
+        )
 
 
 @router.get("", response_model=LicenseList, summary="List licenses")
@@ -157,6 +185,11 @@ def get_license(
         return model_response(LicenseOut.from_row(lic))
 
 
+def _forget(request: Request, account_id: str, license_key: str) -> None:
+    # This process at once; the others through the change feed the service wrote to.
+    get_runtime(request).validation_cache.invalidate(account_id, license_key)
+
+
 def _lifecycle(action: str, summary: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
@@ -164,6 +197,7 @@ def _lifecycle(action: str, summary: str) -> None:
         with open_session(request) as session:
             svc = service(request, session)
             lic = getattr(svc, action)(caller_of(principal), license_key)
+            _forget(request, lic.account_id, lic.license_key)
             _quota_for(request, principal, svc)
             return model_response(LicenseOut.from_row(lic))
 
@@ -196,5 +230,6 @@ def renew(
     with open_session(request) as session:
         svc = service(request, session)
         lic = svc.renew(caller_of(principal), license_key, body.valid_days)
+        _forget(request, lic.account_id, lic.license_key)
         _quota_for(request, principal, svc)
         return model_response(LicenseOut.from_row(lic))

@@ -19,11 +19,14 @@ from quantumlock.core.clock import as_utc, isoformat, utcnow
 from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto.sealing import Sealer
+from quantumlock.db.changes import record_change
 from quantumlock.licensing import signing
+from quantumlock.licensing.cache import ValidationCache, change_ref
 from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
 from quantumlock.licensing.repository import LicenseRepository, LicenseView
 
 HMAC_PURPOSE = "license-hmac"
+CHANGE_KIND_LICENSE = "license"
 MAX_METADATA_BYTES = 16 * 1024
 KEY_ATTEMPTS = 5
 
@@ -125,6 +128,34 @@ def next_period_start(when: datetime) -> datetime:
 
 def normalise_features(features: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
+
+
+def normalise_key(license_key: str) -> str:
+    return license_key.strip().upper()
+
+
+def evaluate(
+    lic: LicenseView,
+    secret: bytes,
+    end_customer_id: str,
+    required_features: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Validation:
+    """The validation rules, on a loaded row; pure, so cached rows go through them too."""
+    if not signing.signature_matches(secret, fields_of(lic), lic.quantum_signature):
+        return Validation(Code.SIGNATURE_INVALID, lic)
+    # Checked before status, so a caller with the wrong customer learns nothing more.
+    if lic.end_customer_id != end_customer_id:
+        return Validation(Code.CUSTOMER_MISMATCH, lic)
+    if lic.status == Status.REVOKED:
+        return Validation(Code.REVOKED, lic)
+    if lic.status == Status.SUSPENDED:
+        return Validation(Code.SUSPENDED, lic)
+    if as_utc(lic.valid_until) <= (now or utcnow()):
+        return Validation(Code.EXPIRED, lic)
+    if not set(required_features) <= set(lic.features):
+        return Validation(Code.FEATURES_MISSING, lic)
+    return Validation(Code.VALID, lic)
 
 
 def fields_of(lic: License | LicenseView) -> dict[str, Any]:
@@ -368,32 +399,29 @@ class LicenseService:
         end_customer_id: str,
         required_features: Sequence[str] = (),
         now: datetime | None = None,
+        cache: ValidationCache | None = None,
     ) -> Validation:
         """Writes nothing and counts nothing: validation is the shipped app's hot path."""
-        lic = self.repo.view(account_id, mode, license_key.strip().upper())
+        lic, secret = self.load_for_validation(account_id, mode, license_key, cache)
         if lic is None:
             return Validation(Code.NOT_FOUND, None)
-        if not signing.signature_matches(
-            self._hmac_secret(account_id), fields_of(lic), lic.quantum_signature
-        ):
-            return Validation(Code.SIGNATURE_INVALID, lic)
-        # Checked before status, so a caller with the wrong customer learns nothing more.
-        if lic.end_customer_id != end_customer_id:
-            return Validation(Code.CUSTOMER_MISMATCH, lic)
-        if lic.status == Status.REVOKED:
-            return Validation(Code.REVOKED, lic)
-        if lic.status == Status.SUSPENDED:
-            return Validation(Code.SUSPENDED, lic)
-        if as_utc(lic.valid_until) <= (now or utcnow()):
-            return Validation(Code.EXPIRED, lic)
-        if not set(required_features) <= set(lic.features):
-            return Validation(Code.FEATURES_MISSING, lic)
-        return Validation(Code.VALID, lic)
+        return evaluate(lic, secret, end_customer_id, required_features, now)
+
+    def load_for_validation(
+        self, account_id: str, mode: str, license_key: str, cache: ValidationCache | None = None
+    ) -> tuple[LicenseView | None, bytes]:
+        """The row validation judges (cached if a cache is given) and the account's secret."""
+        key = normalise_key(license_key)
+        lic = self.repo.view(account_id, mode, key)
+        secret = self._hmac_secret(account_id) if lic is not None else b""
+        if lic is not None and cache is not None:
+            cache.put((account_id, mode, key), lic)
+        return lic, secret
 
     # -- reading -------------------------------------------------------------------------
 
     def get(self, caller: Caller, license_key: str) -> License:
-        lic = self.repo.get(caller.account_id, caller.mode, license_key.strip().upper())
+        lic = self.repo.get(caller.account_id, caller.mode, normalise_key(license_key))
         if lic is None:  # also another account's or the other mode's license
             raise NotFound(f"No license {license_key!r}.")
         return lic
@@ -434,6 +462,12 @@ class LicenseService:
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    def _announce(self, lic: License) -> None:
+        """Tell every process to forget cached validation state for this license."""
+        record_change(
+            self.session, CHANGE_KIND_LICENSE, change_ref(lic.account_id, lic.license_key)
+        )
+
     def _audit(self, lic: License, caller: Caller, action: str, detail: dict[str, Any]) -> None:
         self.repo.add_event(
             LicenseEvent(
@@ -455,6 +489,9 @@ class LicenseService:
         previous = lic.status
         lic.status = to.value
         self._audit(lic, caller, action, {"from": previous, "to": to.value})
+        record_change(
+            self.session, CHANGE_KIND_LICENSE, change_ref(lic.account_id, lic.license_key)
+        )
         self.session.commit()
         return lic
 
