@@ -19,6 +19,7 @@ def _figures(result: WrkResult) -> dict[str, Any]:
         "p99_ms": round(result.p99_ms, 3),
         "requests": result.requests,
         "non_2xx": result.non_2xx,
+        "mismatched": result.mismatched,
         "socket_errors": result.socket_errors,
     }
 
@@ -30,6 +31,7 @@ def _medians(results: list[WrkResult]) -> dict[str, Any]:
         "p99_ms": round(median(r.p99_ms for r in results), 3),
         # Counts are summed: one bad round is enough to distrust the median.
         "non_2xx": sum(r.non_2xx for r in results),
+        "mismatched": sum(r.mismatched for r in results),
         "socket_errors": sum(r.socket_errors for r in results),
     }
 
@@ -43,6 +45,10 @@ def _problems(results: list[WrkResult]) -> list[str]:
     if non_2xx := sum(r.non_2xx for r in results):
         detail = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
         found.append(f"{non_2xx} non-2xx responses over {len(results)} rounds ({detail})")
+    if mismatched := sum(r.mismatched for r in results):
+        found.append(
+            f"{mismatched} 2xx responses without the expected content over {len(results)} rounds"
+        )
     if errors := sum(r.socket_errors for r in results):
         found.append(f"{errors} socket errors over {len(results)} rounds")
     if any(r.requests == 0 for r in results):
@@ -75,6 +81,36 @@ def summarise(
 def skipped(method: str, path: str, reason: str) -> dict[str, Any]:
     empty = dict.fromkeys(("rps", "p50_ms", "p99_ms", "non_2xx", "ratio_rps", "baseline"))
     return {"method": method, "path": path, "valid": False, "problems": [reason], **empty}
+
+
+def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets: rps ratio per row, and p99 growth from the smallest table size
+    to the largest per scenario. `met` is None when a figure is missing or invalid."""
+    found: list[dict[str, Any]] = []
+    for name, row in rows.items():
+        if (target := row.get("target_ratio")) is not None:
+            ratio = row.get("ratio_rps")
+            met = None if ratio is None or not row["valid"] else ratio >= target
+            found.append({"check": f"{name} rps / baseline rps", "value": ratio,
+                          "target": f">= {target}", "met": met})  # fmt: skip
+    families: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        if row.get("max_p99_growth") is not None and row.get("licenses_stored") is not None:
+            families.setdefault(row["scenario"], []).append(name)
+    for names in families.values():
+        if len(names) < 2:
+            continue
+        ordered = sorted(names, key=lambda n: rows[n]["licenses_stored"])
+        small, large = rows[ordered[0]], rows[ordered[-1]]
+        target = large["max_p99_growth"]
+        value = None
+        if small.get("p99_ms") and large.get("p99_ms") is not None:
+            value = round(large["p99_ms"] / small["p99_ms"], 3)
+        valid = small["valid"] and large["valid"]
+        found.append({"check": f"p99 {ordered[-1]} / p99 {ordered[0]}", "value": value,
+                      "target": f"<= {target}",
+                      "met": None if value is None or not valid else value <= target})  # fmt: skip
+    return found
 
 
 def _num(value: Any, digits: int) -> str:
@@ -112,15 +148,37 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
         notes += [f"- {name}: {problem}" for problem in row["problems"]]
     s, m = report["settings"], report["machine"]
+    if report.get("targets"):
+        lines += ["", "Targets (from the issue):"]
+        for t in report["targets"]:
+            verdict = {True: "met", False: "NOT met", None: "no valid figure"}[t["met"]]
+            lines.append(f"- {t['check']}: {_num(t['value'], 2)} (target {t['target']}): {verdict}")
+    lines += [""]
+    for seeded in report.get("seeding", []):
+        lines.append(
+            f"- Seeded (bench/seed.py) up to {seeded['target']:,} licenses: "
+            f"{seeded['inserted']:,} rows in {seeded['seconds']:.1f} s "
+            f"({seeded['rows_per_s']:,.0f} rows/s), {seeded['total']:,} stored"
+        )
     lines += [
-        "",
         f"- Cold start (spawn `quantumlock serve` to first 200 on /health): "
         f"{report['cold_start_s']:.2f} s (baseline app: {report['baseline_cold_start_s']:.2f} s)",
         _rss_line("quantumlock after the run", report["rss_mb"]["server"]),
         _rss_line("baseline after the run", report["rss_mb"]["baseline"]),
         f"- Settings: {s['duration_s']} s x {s['rounds']} rounds (medians), "
         f"{s['connections']} connections, {s['threads']} wrk threads, "
-        f"{s['workers']} server workers, database {s['database']}, access log on",
+        f"{s['workers']} server workers, database {s['database']}, access log on"
+        + (
+            f"; per-size rows share one server and database, topped up between sizes "
+            f"({', '.join(f'{n:,}' for n in s['licenses'])} licenses)"
+            if s.get("licenses")
+            else ""
+        )
+        + (
+            "; server settings: " + ", ".join(f"{k}={v}" for k, v in s["server_settings"].items())
+            if s.get("server_settings")
+            else ""
+        ),
         f"- Machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
         f"{m['date']}, commit {m['git_commit']}, load average "
         f"{m['load_avg_at_start'][0]:.2f} at start, {m['load_avg_at_end'][0]:.2f} at end",

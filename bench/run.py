@@ -3,14 +3,24 @@
 Both servers run side by side with the same uvicorn settings; each scenario is measured in
 rounds that alternate it with the baseline, and the medians are reported, so that machine
 drift (thermal, noisy neighbours) lands on both sides of the ratio.
+
+Scenarios that depend on how many licenses are stored (validate) are measured once per
+size in --licenses: the account is topped up to that many licenses by bench/seed.py, then
+the scenario and its own baseline runs are measured, then the next size. All sizes share
+one server and one database, without a restart: the server caches only the account's
+secret and keys (the same at any size), SQLite drops its per-connection page cache when
+another process writes, and a restart would not empty the OS page cache anyway. Scenarios
+that add licenses (generate) run last, on the largest table.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -27,11 +37,13 @@ from sqlalchemy.engine import make_url
 
 from bench import report, wrk
 from bench.scenarios import BASELINE, SCENARIOS, Request, Scenario, SetupContext, prepare
+from bench.seed import Sample
 from bench.servers import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_S = 2
 CLI_TIMEOUT_S = 120
+SEED_TIMEOUT_S = 1800
 # The CLI caps both at this; the whole run stays far below it, so the limiter never refuses.
 UNLIMITED = 1_000_000
 
@@ -44,7 +56,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--rounds", type=int, default=2, help="baseline/scenario rounds")
     parser.add_argument("--scenarios", default="me", help=f"comma list of: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--licenses",
+        default="1000,1000000",
+        help="licenses stored for the per-size scenarios (validate): comma list, 1k/1m ok",
+    )
     parser.add_argument("--database-url", help="default: SQLite in a fresh temp data dir")
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="QL_NAME=VALUE",
+        help="a server setting for this run (repeatable), e.g. QL_VALIDATION_CACHE_TTL=0",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
         "--keep-tmp", action="store_true", help="keep the temp dir (data, server logs)"
@@ -59,17 +83,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [n for n in args.scenario_names if n not in SCENARIOS]
     if unknown or not args.scenario_names:
         parser.error(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
+    args.server_settings = {}
+    for item in args.server_setting:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"QL_[A-Z0-9_]+", name):
+            parser.error(f"--server-setting {item!r}: expected QL_NAME=VALUE")
+        args.server_settings[name] = value
+    try:
+        args.license_counts = parse_counts(args.licenses)
+    except ValueError as exc:
+        parser.error(f"--licenses: {exc}")
     return args
 
 
-def server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def parse_counts(text: str) -> list[int]:
+    """ "1000,1m" -> [1000, 1000000]: sorted, since the table only grows during a run."""
+    counts = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([km]?)\s*", part.lower())
+        if match is None:
+            raise ValueError(f"{part!r} is not a count (e.g. 1000, 10k, 1m)")
+        count = round(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2)])
+        if count < 1:
+            raise ValueError("counts must be at least 1")
+        counts.add(count)
+    if not counts:
+        raise ValueError("no counts")
+    return sorted(counts)
+
+
+def count_label(count: int) -> str:
+    """1000 -> "1k", 1000000 -> "1m", 2500 -> "2.5k"; anything finer stays a number."""
+    for unit, size in (("m", 1_000_000), ("k", 1_000)):
+        if count >= size and (count * 10) % size == 0:
+            return f"{count / size:g}{unit}"
+    return str(count)
+
+
+def server_env(
+    data_dir: Path, database_url: str | None, settings: dict[str, str] | None = None
+) -> dict[str, str]:
     # The shell's QL_* settings would make runs incomparable: the server runs on defaults,
-    # which are the production settings (access log included).
+    # which are the production settings (access log included), plus only what the command
+    # line names with --server-setting (recorded in the report).
     env = {k: v for k, v in os.environ.items() if not k.startswith("QL_")}
     env["QL_DATA_DIR"] = str(data_dir)
     env["QL_ACCESS_LOG"] = "true"
     if database_url:
         env["QL_DATABASE_URL"] = database_url
+    env.update(settings or {})
     return env
 
 
@@ -93,14 +155,30 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def create_account(env: dict[str, str]) -> str:
+def create_account(env: dict[str, str]) -> tuple[str, str]:
+    """The new account's id and admin API key (live mode)."""
     cli(env, "init", "--no-bootstrap")
     out = cli(env, "accounts", "create", "--name", "bench", "--email", "bench@localhost",
               "--plan", "enterprise", "--json")  # fmt: skip
     created, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
     limits = ["--requests-per-minute", str(UNLIMITED), "--burst", str(UNLIMITED)]
     cli(env, "accounts", "set-limits", created["id"], *limits)
-    return str(created["api_key"])
+    return str(created["id"]), str(created["api_key"])
+
+
+def seed(env: dict[str, str], tmp: Path, account_id: str, total: int) -> dict[str, Any]:
+    """Top the account up to `total` live licenses; bench/seed.py prints its progress."""
+    out = tmp / f"seed-{total}.json"
+    command = [sys.executable, "-m", "bench.seed", "--account", account_id,
+               "--total", str(total), "--samples-out", str(out)]  # fmt: skip
+    try:
+        done = subprocess.run(command, env=env, cwd=ROOT, timeout=SEED_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"seeding {total:,} licenses took over {SEED_TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.seed exited {done.returncode}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
 
 
 def uvicorn_flags(port: int, workers: int) -> list[str]:
@@ -113,14 +191,21 @@ def uvicorn_flags(port: int, workers: int) -> list[str]:
 
 
 def preflight(base_url: str, request: Request) -> str | None:
-    """Why the endpoint is not worth measuring, or None when it answers as expected."""
+    """Why the endpoint is not worth measuring, or None when it answers as expected.
+
+    Every body of a rotating request is tried, so each license wrk will send is known good.
+    """
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+        for body in request.all_bodies():
+            if (problem := _preflight_one(client, request, body)) is not None:
+                return problem
+    return None
+
+
+def _preflight_one(client: httpx.Client, request: Request, body: str | None) -> str | None:
     try:
-        response = httpx.request(
-            request.method,
-            base_url + request.path,
-            headers=dict(request.headers),
-            content=request.body,
-            timeout=10.0,
+        response = client.request(
+            request.method, request.path, headers=dict(request.headers), content=body
         )
     except httpx.HTTPError as exc:
         return f"pre-flight request failed: {exc!r}"
@@ -129,6 +214,17 @@ def preflight(base_url: str, request: Request) -> str | None:
             f"pre-flight answered {response.status_code} (expected {request.expect_status}): "
             f"{response.text[:200]}"
         )
+    if request.expect_json:
+        try:
+            data = response.json()
+        except ValueError:
+            return f"pre-flight answer is not JSON: {response.text[:200]}"
+        if not isinstance(data, dict):
+            return f"pre-flight answer is not a JSON object: {response.text[:200]}"
+        if wrong := {k: data.get(k) for k, v in request.expect_json.items() if data.get(k) != v}:
+            return f"pre-flight answered {wrong}, expected {dict(request.expect_json)}"
+    if request.expect_text is not None and request.expect_text not in response.text:
+        return f"pre-flight answer lacks {request.expect_text!r}: {response.text[:200]}"
     return None
 
 
@@ -174,9 +270,9 @@ def machine_info() -> dict[str, Any]:
 def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[str, Any]:
     machine = machine_info()
     data_dir = tmp / "data"
-    env = server_env(data_dir, args.database_url)
+    env = server_env(data_dir, args.database_url, args.server_settings)
     print(f"Preparing a data dir in {tmp} ...", flush=True)
-    api_key = create_account(env)
+    account_id, api_key = create_account(env)
 
     ql = Server("quantumlock", [*cli_command(), "serve", "--host", "127.0.0.1",
                 "--port", str(port := free_port()), "--workers", str(args.workers)],
@@ -196,20 +292,11 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
     baseline = prepare(BASELINE, None)
     if (problem := preflight(hello.base_url, baseline)) is not None:
         raise RuntimeError(f"the baseline is broken: {problem}")
-    ctx = SetupContext(api_key=api_key, base_url=ql.base_url, data_dir=data_dir)
+    ctx = SetupContext(
+        api_key=api_key, base_url=ql.base_url, data_dir=data_dir, account_id=account_id
+    )
     results: dict[str, dict[str, Any]] = {}
-    ready: dict[str, Request] = {}
-    for name in args.scenario_names:
-        scenario: Scenario = SCENARIOS[name]
-        try:
-            request = prepare(scenario, ctx)
-        except Exception as exc:  # a broken setup skips its scenario, not the whole run
-            results[name] = report.skipped(scenario.method, scenario.path, f"setup: {exc!r}")
-            continue
-        if (problem := preflight(ql.base_url, request)) is not None:
-            results[name] = report.skipped(request.method, request.path, problem)
-            continue
-        ready[name] = request
+    seeding: list[dict[str, Any]] = []
 
     def run(name: str, server: Server, request: Request, seconds: int) -> wrk.WrkResult:
         result = wrk.run(
@@ -220,30 +307,93 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
             connections=args.connections,
             threads=args.threads,
         )
-        print(f"  {name:<12} {result.rps:>10,.0f} rps  p50 {result.p50_ms:7.2f} ms  "
-              f"p99 {result.p99_ms:7.2f} ms  non-2xx {result.non_2xx}", flush=True)  # fmt: skip
+        print(f"  {name:<14} {result.rps:>10,.0f} rps  p50 {result.p50_ms:7.2f} ms  "
+              f"p99 {result.p99_ms:7.2f} ms  non-2xx {result.non_2xx}"
+              + (f"  mismatched {result.mismatched}" if result.mismatched else ""),
+              flush=True)  # fmt: skip
         return result
 
-    print(f"Warming up ({WARMUP_S} s per endpoint) ...", flush=True)
-    run("baseline", hello, baseline, WARMUP_S)
-    for name, request in ready.items():
-        run(name, ql, request, WARMUP_S)
+    def phase(rows: dict[str, tuple[Scenario, SetupContext]]) -> None:
+        """Set up, check, warm up and measure some rows, each with its own baseline runs."""
+        ready: dict[str, Request] = {}
+        for row, (scenario, row_ctx) in rows.items():
+            try:
+                request = prepare(scenario, row_ctx)
+            except Exception as exc:  # a broken setup skips its scenario, not the whole run
+                results[row] = report.skipped(scenario.method, scenario.path, f"setup: {exc!r}")
+                continue
+            if (problem := preflight(ql.base_url, request)) is not None:
+                results[row] = report.skipped(request.method, request.path, problem)
+                continue
+            ready[row] = request
+        if not ready:
+            return
+        print(f"Warming up ({WARMUP_S} s per endpoint) ...", flush=True)
+        run("baseline", hello, baseline, WARMUP_S)
+        for row, request in ready.items():
+            run(row, ql, request, WARMUP_S)
+        runs: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
+        paired: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
+        for round_no in range(args.rounds):
+            print(f"Round {round_no + 1}/{args.rounds} ({args.duration} s each) ...", flush=True)
+            for row, request in ready.items():
+                # Odd rounds go scenario-first, so an order effect cancels out over the rounds.
+                baseline_first = round_no % 2 == 0
+                if baseline_first:
+                    paired[row].append(run("baseline", hello, baseline, args.duration))
+                runs[row].append(run(row, ql, request, args.duration))
+                if not baseline_first:
+                    paired[row].append(run("baseline", hello, baseline, args.duration))
+        for row, request in ready.items():
+            results[row] = report.summarise(request.method, request.path, runs[row], paired[row])
 
-    runs: dict[str, list[wrk.WrkResult]] = {name: [] for name in ready}
-    paired: dict[str, list[wrk.WrkResult]] = {name: [] for name in ready}
-    for round_no in range(args.rounds):
-        print(f"Round {round_no + 1}/{args.rounds} ({args.duration} s each) ...", flush=True)
-        for name, request in ready.items():
-            # Odd rounds go scenario-first, so an order effect cancels out over the rounds.
-            baseline_first = round_no % 2 == 0
-            if baseline_first:
-                paired[name].append(run("baseline", hello, baseline, args.duration))
-            runs[name].append(run(name, ql, request, args.duration))
-            if not baseline_first:
-                paired[name].append(run("baseline", hello, baseline, args.duration))
+    names = args.scenario_names
+    sized = [n for n in names if SCENARIOS[n].per_table_size]
+    writers = [n for n in names if SCENARIOS[n].writes_licenses and n not in sized]
+    others = [n for n in names if n not in sized and n not in writers]
+    phase({n: (SCENARIOS[n], ctx) for n in others})
+    row_names: dict[str, list[str]] = {n: [n] for n in others + writers}
+    stored: dict[str, int] = {}
+    for count in args.license_counts if sized else []:
+        label = count_label(count)
+        rows = {f"{n}@{label}": n for n in sized}
+        for row, n in rows.items():
+            row_names.setdefault(n, []).append(row)
+        print(f"Seeding the account up to {count:,} licenses ...", flush=True)
+        try:
+            seeded = seed(env, tmp, account_id, count)
+        except (RuntimeError, OSError, ValueError) as exc:
+            for row, n in rows.items():
+                s = SCENARIOS[n]
+                results[row] = report.skipped(s.method, s.path, f"seeding: {exc}")
+            continue
+        seeding.append({k: v for k, v in seeded.items() if k != "samples"} | {"target": count})
+        print(
+            f"Seeded {seeded['inserted']:,} licenses in {seeded['seconds']:.1f} s "
+            f"({seeded['rows_per_s']:,.0f} rows/s); {seeded['total']:,} stored",
+            flush=True,
+        )
+        samples = [Sample(**sample) for sample in seeded["samples"]]
+        row_ctx = dataclasses.replace(ctx, samples=samples)
+        phase({row: (SCENARIOS[n], row_ctx) for row, n in rows.items()})
+        for row in rows:
+            stored[row] = int(seeded["total"])
+            if seeded["total"] != count and row in results:
+                results[row]["valid"] = False
+                results[row]["problems"].append(
+                    f"{seeded['total']:,} licenses stored, not {count:,}"
+                )
+    phase({n: (SCENARIOS[n], ctx) for n in writers})
 
-    for name, request in ready.items():
-        results[name] = report.summarise(request.method, request.path, runs[name], paired[name])
+    scenarios: dict[str, dict[str, Any]] = {}
+    for name in names:
+        for row in row_names[name]:
+            scenarios[row] = results[row] | {
+                "scenario": name,
+                "licenses_stored": stored.get(row),
+                "target_ratio": SCENARIOS[name].target_ratio,
+                "max_p99_growth": SCENARIOS[name].max_p99_growth,
+            }
     database = (
         make_url(args.database_url).render_as_string(hide_password=True)
         if args.database_url
@@ -260,8 +410,12 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
             "rounds": args.rounds,
             "database": database,
             "access_log": True,
+            "server_settings": args.server_settings,
+            "licenses": args.license_counts if sized else None,
         },
-        "scenarios": {name: results[name] for name in args.scenario_names},
+        "scenarios": scenarios,
+        "seeding": seeding,
+        "targets": report.targets(scenarios),
         "cold_start_s": round(cold_start, 3),
         "baseline_cold_start_s": round(hello_cold_start, 3),
         "rss_mb": {"server": ql.rss(), "baseline": hello.rss()},

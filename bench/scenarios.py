@@ -7,9 +7,13 @@ server, before the warm-up; whatever it returns overrides the static request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bench.seed import Sample
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,9 @@ class SetupContext:
     api_key: str
     base_url: str
     data_dir: Path
+    account_id: str
+    # Seeded licenses that validate (active, unexpired), spread over the table.
+    samples: Sequence[Sample] = ()
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class Prepared:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None
     path: str | None = None
+    # Several bodies: wrk sends them in turn (one request each), and the pre-flight tries all.
+    bodies: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,20 @@ class Scenario:
     # Adds `Authorization: Bearer <key>` with the benchmark account's admin key.
     auth: bool = True
     expect_status: int = 200
+    # The pre-flight also wants these top-level fields in the JSON answer ...
+    expect_json: Mapping[str, Any] = field(default_factory=dict)
+    # ... and wrk counts every 2xx answer whose body lacks this text as a mismatch.
+    expect_text: str | None = None
     setup: Callable[[SetupContext], Prepared] | None = None
+    # Measured once per table size of --licenses (rows `name@1k`, `name@1m`, ...), each
+    # after seeding the account up to that many licenses.
+    per_table_size: bool = False
+    # Adds licenses while measured: runs after the per-size scenarios, on the largest table.
+    writes_licenses: bool = False
+    # Targets from the issue, checked in the report: the rps ratio to the baseline (at
+    # least), and p99 at the largest table size over p99 at the smallest (at most).
+    target_ratio: float | None = None
+    max_p99_growth: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,12 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None
     expect_status: int = 200
+    bodies: Sequence[str] = ()
+    expect_json: Mapping[str, Any] = field(default_factory=dict)
+    expect_text: str | None = None
+
+    def all_bodies(self) -> list[str | None]:
+        return list(self.bodies) if self.bodies else [self.body]
 
 
 def prepare(scenario: Scenario, ctx: SetupContext | None) -> Request:
@@ -59,6 +87,7 @@ def prepare(scenario: Scenario, ctx: SetupContext | None) -> Request:
             raise ValueError("an authenticated scenario needs a setup context")
         headers["Authorization"] = f"Bearer {ctx.api_key}"
     body, path = scenario.body, scenario.path
+    bodies: tuple[str, ...] = ()
     if scenario.setup is not None:
         if ctx is None:
             raise ValueError("a scenario with setup needs a setup context")
@@ -66,11 +95,67 @@ def prepare(scenario: Scenario, ctx: SetupContext | None) -> Request:
         headers.update(extra.headers)
         body = extra.body if extra.body is not None else body
         path = extra.path if extra.path is not None else path
-    return Request(scenario.method, path, headers, body, scenario.expect_status)
+        bodies = tuple(extra.bodies)
+    return Request(
+        scenario.method,
+        path,
+        headers,
+        body,
+        scenario.expect_status,
+        bodies,
+        scenario.expect_json,
+        scenario.expect_text,
+    )
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _validate_setup(ctx: SetupContext) -> Prepared:
+    if not ctx.samples:
+        raise ValueError("no seeded licenses to validate")
+    bodies = [
+        json.dumps({"license_key": s.license_key, "end_customer_id": s.end_customer_id})
+        for s in ctx.samples
+    ]
+    return Prepared(bodies=bodies)
+
+
+GENERATE_BODY = json.dumps(
+    {
+        "end_customer_id": "bench-generate",
+        "features": ["core", "reporting"],
+        "valid_days": 365,
+        "metadata": {"source": "bench.run"},
+    }
+)
 
 
 BASELINE = Scenario("GET", "/hello", auth=False)
 
 SCENARIOS: dict[str, Scenario] = {
     "me": Scenario("GET", "/api/v2/me"),
+    # Full online validation of seeded licenses (lookup, HMAC-SHA3-512 check, status,
+    # expiry), a different license per request, in turn over samples spread over the table.
+    "validate": Scenario(
+        "POST",
+        "/api/v1/licenses/validate",
+        headers=JSON,
+        expect_json={"valid": True, "code": "VALID"},
+        expect_text='"code":"VALID"',
+        setup=_validate_setup,
+        per_table_size=True,
+        target_ratio=0.6,
+        max_p99_growth=1.2,
+    ),
+    # Consumes quota: the bench account is enterprise (unlimited licenses per month).
+    "generate": Scenario(
+        "POST",
+        "/api/v1/licenses/generate",
+        headers=JSON,
+        body=GENERATE_BODY,
+        expect_status=201,
+        expect_text='"license_key":"QLOCK-',
+        writes_licenses=True,
+    ),
 }

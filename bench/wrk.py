@@ -10,11 +10,13 @@ from pathlib import Path
 from bench.scenarios import Request
 
 # wrk's own "Non-2xx or 3xx responses" line only counts status >= 400, so a redirect or a
-# 1xx would pass as success. The script counts every status itself; done() prints the
-# totals of all threads in lines this module parses.
+# 1xx would pass as success. The script counts every status itself, and 2xx answers that
+# lack the expected text (`expect`, nil for none); done() prints the totals of all threads
+# in lines this module parses.
 _COUNTER = """
 statuses = {}
 non2xx = 0
+mismatch = 0
 local threads = {}
 
 function setup(thread)
@@ -25,18 +27,39 @@ function response(status, headers, body)
   if status < 200 or status > 299 then
     non2xx = non2xx + 1
     statuses[status] = (statuses[status] or 0) + 1
+  elseif expect and not string.find(body, expect, 1, true) then
+    mismatch = mismatch + 1
   end
 end
 
 function done(summary, latency, requests)
-  local total = 0
+  local total, mismatched = 0, 0
   for _, thread in ipairs(threads) do
     total = total + thread:get("non2xx")
+    mismatched = mismatched + thread:get("mismatch")
     for status, count in pairs(thread:get("statuses")) do
       io.write(string.format("QLBENCH status %d %d\\n", status, count))
     end
   end
   io.write(string.format("QLBENCH non2xx %d\\n", total))
+  io.write(string.format("QLBENCH mismatch %d\\n", mismatched))
+end
+"""
+
+# Several bodies: each thread formats them once, then sends them in turn.
+_ROTATE = """
+local requests = {}
+local next_request = 0
+
+function init(args)
+  for i, body in ipairs(bodies) do
+    requests[i] = wrk.format(nil, nil, nil, body)
+  end
+end
+
+function request()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
 end
 """
 
@@ -62,7 +85,13 @@ def render_script(request: Request) -> str:
         lines.append(f"wrk.headers[{lua_string(name)}] = {lua_string(value)}")
     if request.body is not None:
         lines.append(f"wrk.body = {lua_string(request.body)}")
-    return "\n".join(lines) + "\n" + _COUNTER
+    expect = "nil" if request.expect_text is None else lua_string(request.expect_text)
+    lines.append(f"expect = {expect}")
+    script = "\n".join(lines) + "\n" + _COUNTER
+    if request.bodies:
+        listed = ",\n".join(f"  {lua_string(body)}" for body in request.bodies)
+        script += f"\nbodies = {{\n{listed}\n}}\n" + _ROTATE
+    return script
 
 
 @dataclass
@@ -74,6 +103,8 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     statuses: dict[int, int] = field(default_factory=dict)
+    # 2xx answers without the request's expect_text.
+    mismatched: int = 0
 
 
 class WrkError(RuntimeError):
@@ -104,6 +135,7 @@ def parse(output: str) -> WrkResult:
     own = re.search(r"^QLBENCH non2xx (\d+)$", output, re.MULTILINE)
     builtin = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     non_2xx = int(own.group(1)) if own else int(builtin.group(1)) if builtin else 0
+    mismatched = re.search(r"^QLBENCH mismatch (\d+)$", output, re.MULTILINE)
     return WrkResult(
         rps=float(need(r"^Requests/sec:\s+([\d.]+)").group(1)),
         p50_ms=_ms(p50.group(1), p50.group(2)),
@@ -112,6 +144,7 @@ def parse(output: str) -> WrkResult:
         non_2xx=non_2xx,
         socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
         statuses=statuses,
+        mismatched=int(mismatched.group(1)) if mismatched else 0,
     )
 
 
