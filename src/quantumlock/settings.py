@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # One JSON line per request (request id, key id, account id, route, status, latency).
     access_log: bool = True
+    # FastAPI's native OpenTelemetry instrumentation (needs an OpenTelemetry SDK configured).
+    otel: bool = False
     entropy_sources: str = "qcos_api,qiskit_local,cryptographic"
     qcos_api_url: str | None = None
     qcos_api_key: SecretStr | None = None

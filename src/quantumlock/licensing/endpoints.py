@@ -38,6 +38,9 @@ from quantumlock.web.responses import model_response
 from quantumlock.web.security import get_runtime, open_session, require
 
 router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
+# Validation, the hottest route of all, in a router of its own that the app includes first:
+# FastAPI tries routes in order, and each route passed over costs a few microseconds.
+validation_router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
 
 def service(request: Request, session: Session) -> LicenseService:
@@ -90,7 +93,9 @@ def generate(
         return model_response(GenerateOut.from_row(lic), 201)
 
 
-@router.post("/validate", response_model=ValidateOut, summary="Validate a license (online)")
+@validation_router.post(
+    "/validate", response_model=ValidateOut, summary="Validate a license (online)"
+)
 async def validate(
     request: Request, body: ValidateIn, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ class LicenseView:
     generated_at: datetime
     quantum_signature: str
     quantum_verified: bool
+    # The canonical bytes the HMAC covers, computed from the fields above on first use.
+    # A view never changes, so a cached view re-checks its signature without re-encoding.
+    signed_bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
 
 class LicenseRepository:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from datetime import UTC, datetime
 
 import orjson
 import structlog
@@ -34,6 +35,15 @@ class _BufferedStdout:
             self.drain()
         return len(text)
 
+    def write_info(self, text: str) -> None:
+        """An info line known to be one (the access log): no level sniffing."""
+        with self._lock:
+            self._lines.append(text)
+            self._size += len(text)
+            full = self._size >= self._limit
+        if full:
+            self.drain()
+
     def flush(self) -> None:
         pass  # structlog flushes after every line; draining is ours to time
 
@@ -48,8 +58,25 @@ class _BufferedStdout:
 _SINK = _BufferedStdout()
 
 
+_INFO_ENABLED = [True]
+
+
 def flush_logs() -> None:
     _SINK.drain()
+
+
+def access_log(**fields: object) -> None:
+    """One access-log line, in the same JSON shape structlog renders (event, level, timestamp).
+
+    The access log is written once per request, so it skips structlog's processor chain:
+    the line is built and rendered here in one orjson call.
+    """
+    if not _INFO_ENABLED[0]:
+        return
+    fields["event"] = "request"
+    fields["level"] = "info"
+    fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    _SINK.write_info(orjson.dumps(fields, default=str).decode() + "\n")
 
 
 def _orjson_dumps(event: object, **_: object) -> str:
@@ -59,6 +86,7 @@ def _orjson_dumps(event: object, **_: object) -> str:
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stdout. Nothing logged here ever carries a key or other secret."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _INFO_ENABLED[0] = numeric <= logging.INFO
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

@@ -18,7 +18,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quantumlock.observability.logging import flush_logs
+from quantumlock.observability.logging import access_log, flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.web.errors import error_body
 
@@ -153,8 +153,7 @@ class RequestContextMiddleware:
         template = getattr(route, "path", None) or "unmatched"
         self.metrics.observe_request(scope["method"], template, status, elapsed)
         if self.access_log:
-            log.info(
-                "request",
+            access_log(
                 request_id=state.get("request_id"),
                 method=scope["method"],
                 route=template,
