@@ -24,6 +24,7 @@ from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
+from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,16 +52,22 @@ class Runtime:
         engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
         sessions = make_session_factory(engine)
         master_key = settings.load_master_key()
+        metrics = Metrics()
+        limiter: Limiter = (
+            RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "rl:", metrics=metrics)
+            if settings.redis_url
+            else GcraLimiter()
+        )
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             hasher=KeyHasher(master_key),
-            limiter=GcraLimiter(),
+            limiter=limiter,
             key_cache=KeyCache(settings.key_cache_ttl),
             usage=UsageTracker(),
             changes=ChangeFeed(sessions, settings.change_poll_interval),
-            metrics=Metrics(),
+            metrics=metrics,
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
@@ -108,6 +115,8 @@ class Runtime:
             await asyncio.to_thread(self.flush_usage)
         except Exception:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
+        if isinstance(self.limiter, RedisLimiter):
+            await self.limiter.close()
         self.engine.dispose()
         flush_logs()
 

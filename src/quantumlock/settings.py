@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".quantumlock")
     database_url: str | None = None
     redis_url: str | None = None
+    # Every Redis key this deployment uses starts with this (several deployments, or test
+    # runs, can share one Redis).
+    redis_prefix: str = "ql:"
     master_key: SecretStr | None = None
     log_level: str = "INFO"
     metrics_enabled: bool = True

@@ -55,5 +55,17 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.limiter_decisions = Counter(
+            "quantumlock_limiter_decisions_total",
+            "Shared (Redis) rate-limit decisions by result: allowed, refused, failed_open.",
+            ["backend", "result"],
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "quantumlock_redis_errors_total",
+            "Redis errors by operation (ratelimit, pubsub).",
+            ["operation"],
+            registry=self.registry,
+        )
         self.key_cache_hit = self.key_cache.labels("hit")
         self.key_cache_miss = self.key_cache.labels("miss")

@@ -1,0 +1,177 @@
+"""The Redis GCRA backend against a real Redis (127.0.0.1:6379; required on CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from quantumlock.accounts.plans import RateLimit
+from quantumlock.accounts.service import AccountService
+from quantumlock.app import create_app
+from quantumlock.auth.keys import KeyHasher
+from quantumlock.observability.metrics import Metrics
+from quantumlock.ratelimit import Decision, GcraLimiter
+from quantumlock.ratelimit.redis_backend import RedisLimiter
+from quantumlock.settings import Settings
+from tests.conftest import MASTER_KEY, bearer
+
+REDIS_URL = os.environ.get("QL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def need_redis() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis must be reachable on CI (127.0.0.1:6379).")
+        pytest.skip("Redis not reachable on 127.0.0.1:6379")
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    need_redis()
+    value = f"qltest:{uuid.uuid4().hex[:12]}:"
+    yield value
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=value + "*"))
+    if keys:
+        client.delete(*keys)
+
+
+def with_nodes(prefix: str, scenario: Callable[[list[RedisLimiter]], Awaitable[None]]) -> None:
+    """Run `scenario` with three limiters on one Redis and prefix: three nodes."""
+
+    async def run() -> None:
+        nodes = [RedisLimiter(REDIS_URL, prefix=prefix, metrics=Metrics()) for _ in range(3)]
+        try:
+            await scenario(nodes)
+        finally:
+            for node in nodes:
+                await node.close()
+
+    asyncio.run(run())
+
+
+def test_burst_is_exact_under_concurrency_across_nodes(prefix: str) -> None:
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        # One request per minute refills nothing during the test: exactly the burst gets in.
+        limit = RateLimit(per_minute=1, burst=100)
+        decisions = await asyncio.gather(
+            *(limiters[i % 3].hit("acct:live", limit) for i in range(600))
+        )
+        assert sum(d.allowed for d in decisions) == 100
+        refused = [d for d in decisions if not d.allowed]
+        assert len(refused) == 500
+        assert all(d.remaining == 0 and 0 < d.retry_after <= 60 for d in refused)
+
+    with_nodes(prefix, scenario)
+
+
+def test_decisions_match_the_in_process_limiter(prefix: str) -> None:
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        limit = RateLimit(per_minute=60, burst=5)
+        memory = GcraLimiter()
+        shared = limiters[0]
+        for _ in range(5):
+            mine, theirs = await shared.hit("k", limit), await memory.hit("k", limit)
+            assert (mine.allowed, mine.limit, mine.remaining) == (
+                theirs.allowed,
+                theirs.limit,
+                theirs.remaining,
+            )
+            assert abs(mine.reset_at - theirs.reset_at) < 0.5
+        mine, theirs = await shared.hit("k", limit), await memory.hit("k", limit)
+        assert not mine.allowed and not theirs.allowed
+        assert abs(mine.retry_after - theirs.retry_after) < 0.5
+        assert 0.5 < mine.retry_after <= 1.0
+
+    with_nodes(prefix, scenario)
+
+
+def test_peek_does_not_consume(prefix: str) -> None:
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        limit = RateLimit(per_minute=1, burst=2)
+        first = await limiters[0].peek("p", limit)
+        assert first.allowed and first.remaining == 2
+        assert (await limiters[1].hit("p", limit)).remaining == 1
+        assert (await limiters[2].peek("p", limit)).remaining == 1
+        assert (await limiters[0].hit("p", limit)).remaining == 0
+        assert not (await limiters[1].hit("p", limit)).allowed
+
+    with_nodes(prefix, scenario)
+
+
+def test_bucket_keys_expire_when_full_again(prefix: str) -> None:
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        limit = RateLimit(per_minute=600, burst=10)  # 100 ms per request
+        for _ in range(3):
+            await limiters[0].hit("ttl", limit)
+        ttl_ms = redis.Redis.from_url(REDIS_URL).pttl(prefix + "ttl")
+        assert 0 < ttl_ms <= 300
+        assert (await limiters[0].peek("untouched", limit)).remaining == 10
+        assert redis.Redis.from_url(REDIS_URL).exists(prefix + "untouched") == 0
+
+    with_nodes(prefix, scenario)
+
+
+def test_unreachable_redis_fails_open_and_is_counted() -> None:
+    metrics = Metrics()
+
+    async def scenario() -> list[Decision]:
+        limiter = RedisLimiter("redis://127.0.0.1:1/0", metrics=metrics, timeout=0.2)
+        try:
+            limit = RateLimit(per_minute=1, burst=1)
+            return [await limiter.hit("x", limit) for _ in range(5)]
+        finally:
+            await limiter.close()
+
+    decisions = asyncio.run(scenario())
+    assert all(d.allowed for d in decisions)
+    errors = metrics.registry.get_sample_value(
+        "quantumlock_redis_errors_total", {"operation": "ratelimit"}
+    )
+    failed_open = metrics.registry.get_sample_value(
+        "quantumlock_limiter_decisions_total", {"backend": "redis", "result": "failed_open"}
+    )
+    # One connection attempt; the next calls within the back-off do not ask Redis again.
+    assert errors == 1
+    assert failed_open == 5
+
+
+def test_two_app_instances_share_one_limit_through_redis(
+    database_url: str, tmp_path: Path, prefix: str
+) -> None:
+    """Two app instances (two nodes) on one database and one Redis admit the burst once."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        master_key=MASTER_KEY,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+    )
+    node_a, node_b = create_app(settings), create_app(settings)
+    with TestClient(node_a) as a, TestClient(node_b) as b:
+        with node_a.state.runtime.sessions() as session:
+            service = AccountService(session)
+            created = service.create(
+                name="Shared", email="ops@shared.example", plan="enterprise",
+                hasher=KeyHasher(settings.load_master_key()),
+            )  # fmt: skip
+            service.set_limits(created.account.id, requests_per_minute=1, burst=10)
+        headers = bearer(created.admin_key.secret)
+        statuses = [(a if i % 2 else b).get("/api/v2/me", headers=headers) for i in range(30)]
+    assert [r.status_code for r in statuses].count(200) == 10
+    refused = [r for r in statuses if r.status_code == 429]
+    assert len(refused) == 20
+    assert refused[0].json()["code"] == "RATE_LIMIT_EXCEEDED"
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    assert refused[0].headers["X-RateLimit-Remaining"] == "0"
+    assert statuses[0].headers["X-RateLimit-Limit"] == "10"
