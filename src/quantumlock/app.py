@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(system.router)
     else:
-        app.add_api_route("/health", system.health, methods=["GET"], tags=["system"])
+        for path in ("/health", "/health/ready"):
+            app.add_api_route(path, system.health, methods=["GET"], tags=["system"])
+        app.add_api_route("/health/live", system.live, methods=["GET"], tags=["system"])
     install_openapi(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -13,7 +13,10 @@ from tests.conftest import AccountFixture, bearer
 def test_health_needs_no_auth(client: TestClient) -> None:
     resp = client.get("/health")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "version": __version__, "database": "ok"}
+    expected = {"status": "ok", "version": __version__, "database": "ok", "redis": "not configured"}
+    assert resp.json() == expected
+    assert client.get("/health/ready").json() == expected
+    assert client.get("/health/live").json() == {"status": "ok", "version": __version__}
 
 
 def test_metrics_count_requests_limits_and_auth_failures(

@@ -175,3 +175,23 @@ def test_two_app_instances_share_one_limit_through_redis(
     assert int(refused[0].headers["Retry-After"]) >= 1
     assert refused[0].headers["X-RateLimit-Remaining"] == "0"
     assert statuses[0].headers["X-RateLimit-Limit"] == "10"
+
+
+def test_health_reports_redis_and_stays_ready_without_it(
+    database_url: str, tmp_path: Path, prefix: str
+) -> None:
+    def health(redis_url: str) -> tuple[int, dict[str, str]]:
+        settings = Settings(
+            data_dir=tmp_path, database_url=database_url, master_key=MASTER_KEY,
+            redis_url=redis_url, redis_prefix=prefix,
+        )  # fmt: skip
+        with TestClient(create_app(settings)) as client:
+            resp = client.get("/health/ready")
+            return resp.status_code, resp.json()
+
+    status, body = health(REDIS_URL)
+    assert status == 200
+    assert (body["status"], body["redis"], body["database"]) == ("ok", "ok", "ok")
+    status, body = health("redis://127.0.0.1:1/0")
+    assert status == 200
+    assert (body["status"], body["redis"], body["database"]) == ("degraded", "unreachable", "ok")

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from quantumlock import __version__
+from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.runtime import Runtime
 from quantumlock.web.security import get_runtime
 
@@ -24,16 +25,30 @@ def _database_ok(runtime: Runtime) -> bool:
     return True
 
 
-@router.get("/health", summary="Service health (no auth)")
+@router.get("/health", summary="Readiness: dependencies checked (no auth)")
+@router.get("/health/ready", summary="Readiness: dependencies checked (no auth)")
 async def health(request: Request) -> JSONResponse:
+    """200 while this node can serve: the database answers. Redis is reported, not
+    required: without it rate limits fail open and the node keeps serving ("degraded")."""
     runtime = get_runtime(request)
     db_ok = await run_in_threadpool(_database_ok, runtime)
+    limiter = runtime.limiter
+    redis = "not configured"
+    if isinstance(limiter, RedisLimiter):
+        redis = "ok" if await limiter.ping() else "unreachable"
+    status = "ok" if db_ok and redis != "unreachable" else "degraded" if db_ok else "unavailable"
     body = {
-        "status": "ok" if db_ok else "degraded",
+        "status": status,
         "version": __version__,
         "database": "ok" if db_ok else "unreachable",
+        "redis": redis,
     }
     return JSONResponse(body, status_code=200 if db_ok else 503)
+
+
+@router.get("/health/live", summary="Liveness: the process answers (no auth)")
+async def live() -> JSONResponse:
+    return JSONResponse({"status": "ok", "version": __version__})
 
 
 @router.get("/metrics", summary="Prometheus metrics (no auth)", include_in_schema=False)
