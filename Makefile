@@ -21,7 +21,7 @@ run: install
 	$(BIN)/quantumlock serve --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
