@@ -17,7 +17,7 @@ from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.sealing import Sealer
-from quantumlock.db.changes import ChangeFeed
+from quantumlock.db.changes import ChangeFeed, ChangeNudges
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
@@ -58,6 +58,11 @@ class Runtime:
             if settings.redis_url
             else GcraLimiter()
         )
+        nudges = None
+        if settings.redis_url:
+            errors = metrics.redis_errors.labels("pubsub")
+            nudges = ChangeNudges(settings.redis_url, settings.redis_prefix, on_error=errors.inc)
+            nudges.install(sessions)
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -66,7 +71,7 @@ class Runtime:
             limiter=limiter,
             key_cache=KeyCache(settings.key_cache_ttl),
             usage=UsageTracker(),
-            changes=ChangeFeed(sessions, settings.change_poll_interval),
+            changes=ChangeFeed(sessions, settings.change_poll_interval, nudges),
             metrics=metrics,
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -195,3 +196,32 @@ def test_health_reports_redis_and_stays_ready_without_it(
     status, body = health("redis://127.0.0.1:1/0")
     assert status == 200
     assert (body["status"], body["redis"], body["database"]) == ("degraded", "unreachable", "ok")
+
+
+def test_a_revocation_reaches_another_node_by_redis_before_its_next_poll(
+    database_url: str, tmp_path: Path, prefix: str
+) -> None:
+    """Node B polls the change feed only every 5 s; the Redis nudge makes it see at once."""
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, master_key=MASTER_KEY,
+        redis_url=REDIS_URL, redis_prefix=prefix, change_poll_interval=5,
+    )  # fmt: skip
+    node_a, node_b = create_app(settings), create_app(settings)
+    with TestClient(node_a) as a, TestClient(node_b) as b:
+        with node_a.state.runtime.sessions() as session:
+            created = AccountService(session).create(
+                name="Nudged", email="ops@nudged.example", plan="business",
+                hasher=KeyHasher(settings.load_master_key()),
+            )  # fmt: skip
+        admin = bearer(created.admin_key.secret)
+        made = a.post("/api/v2/keys", headers=admin, json={"name": "victim"}).json()["data"]
+        victim = bearer(made["key"])
+        time.sleep(0.3)  # both nodes' subscriptions are up
+        assert b.get("/api/v2/me", headers=victim).status_code == 200  # cached on B now
+        assert a.delete(f"/api/v2/keys/{made['id']}", headers=admin).status_code == 204
+        started = time.monotonic()
+        while b.get("/api/v2/me", headers=victim).status_code == 200:
+            assert time.monotonic() - started < 2, "B still accepts the revoked key"
+            time.sleep(0.01)
+        assert time.monotonic() - started < 1
+        assert b.get("/api/v2/me", headers=victim).json()["code"] == "KEY_REVOKED"

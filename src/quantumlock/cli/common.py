@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import AppError
+from quantumlock.db.changes import ChangeNudges
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import current_revision, head_revision
 from quantumlock.settings import MasterKeyError, Settings
@@ -34,7 +35,11 @@ def open_session(cfg: Settings) -> Iterator[Session]:
     try:
         if current_revision(engine) != head_revision(cfg.resolved_database_url):
             fail("the database is not initialised or not up to date: run `quantumlock init`.")
-        with make_session_factory(engine)() as session:
+        factory = make_session_factory(engine)
+        if cfg.redis_url:
+            # Running nodes hear about this command's changes at once, not at their next poll.
+            ChangeNudges(cfg.redis_url, cfg.redis_prefix).install(factory)
+        with factory() as session:
             try:
                 yield session
             except AppError as exc:
