@@ -70,11 +70,15 @@ class RedisLimiter:
         *,
         prefix: str = "ql:rl:",
         metrics: Metrics | None = None,
-        timeout: float = 0.25,
+        timeout: float = 1.0,
         max_connections: int = 64,
     ) -> None:
         # A blocking pool: under a burst, decisions queue for a connection (up to `timeout`)
-        # instead of failing; a script round trip takes well under a millisecond.
+        # instead of failing; a script round trip takes well under a millisecond. The timeout
+        # is generous on purpose: on a saturated node the event loop itself can lag by
+        # hundreds of milliseconds, and a timeout there would fail open, i.e. over-admit.
+        # A Redis that is down refuses connections at once; only a black-holed one costs
+        # up to `timeout`, once per back-off period.
         pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
