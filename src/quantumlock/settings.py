@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # Every Redis key this deployment uses starts with this (several deployments, or test
     # runs, can share one Redis).
     redis_prefix: str = "ql:"
+    # Peers whose X-Forwarded-For is believed (comma list of addresses/CIDRs, or "*"):
+    # set it to the load balancer's address when nodes sit behind one.
+    forwarded_allow_ips: str = "127.0.0.1"
     master_key: SecretStr | None = None
     log_level: str = "INFO"
     metrics_enabled: bool = True

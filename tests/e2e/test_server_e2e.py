@@ -222,3 +222,19 @@ def test_sdk_against_the_real_server(server: Server) -> None:
             assert limited.value.retry_after == 2
         sdk.keys.revoke(new.id)
         assert new.id not in {k.id for k in sdk.keys.list()}
+
+
+def test_failed_auth_is_limited_per_forwarded_client_behind_a_trusted_proxy(
+    server: Server,
+) -> None:
+    """The server trusts X-Forwarded-For from 127.0.0.1 (QL_FORWARDED_ALLOW_IPS default):
+    behind a load balancer, one client's failures do not lock out the others."""
+    bad = {"Authorization": "Bearer qcos_live_" + "x" * 38}
+    with server.client() as client:
+        statuses = [
+            client.get("/api/v2/me", headers={**bad, "X-Forwarded-For": "203.0.113.7"}).status_code
+            for _ in range(40)
+        ]
+        other = client.get("/api/v2/me", headers={**bad, "X-Forwarded-For": "203.0.113.8"})
+    assert statuses.count(401) == 30 and statuses.count(429) == 10
+    assert other.status_code == 401

@@ -101,6 +101,10 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,  # the app writes its own JSON access log
+        # Behind a load balancer, the client address (per-address brute-force guard, logs)
+        # comes from X-Forwarded-For, trusted only from these peers.
+        proxy_headers=True,
+        forwarded_allow_ips=cfg.forwarded_allow_ips,
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

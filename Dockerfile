@@ -1,0 +1,20 @@
+# One QuantumLock node. Stateless: state lives in PostgreSQL and Redis (see compose.yaml).
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /data quantumlock \
+    && mkdir -p /data && chown quantumlock /data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER quantumlock
+ENV QL_DATA_DIR=/data \
+    PYTHONUNBUFFERED=1
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status == 200 else 1)"]
+# QL_DATABASE_URL, QL_REDIS_URL and QL_MASTER_KEY come from the environment.
+CMD ["quantumlock", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
