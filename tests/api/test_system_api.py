@@ -54,3 +54,19 @@ def test_access_log_has_context_and_never_a_secret(
     assert me[0]["account_id"] == account.id and me[0]["key_id"].startswith("key_")
     assert me[0]["request_id"].startswith("req_") and me[0]["latency_ms"] > 0
     assert me[0]["method"] == "GET" and me[0]["level"] == "info"
+
+
+def test_metrics_count_validation_cache_hits_and_misses(
+    client: TestClient, account: AccountFixture
+) -> None:
+    made = client.post(
+        "/api/v1/licenses/generate", headers=account.headers, json={"end_customer_id": "c-1"}
+    ).json()
+    body = {"license_key": made["license_key"], "end_customer_id": "c-1"}
+    for _ in range(3):
+        assert client.post("/api/v1/licenses/validate", headers=account.headers, json=body).json()[
+            "valid"
+        ]
+    text = client.get("/metrics").text
+    assert 'quantumlock_validation_cache_total{result="miss"} 1.0' in text
+    assert 'quantumlock_validation_cache_total{result="hit"} 2.0' in text

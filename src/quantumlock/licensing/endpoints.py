@@ -107,10 +107,13 @@ async def validate(
     view = runtime.validation_cache.get((account_id, mode, key))
     secret = runtime.secret_cache.hmac_secret(account_id)
     if view is None or secret is None:
+        runtime.metrics.validation_cache_miss.inc()
         view, secret = await runtime.validation_cache.load_once(
             (account_id, mode, key),
             lambda: run_in_threadpool(_load_from_database, request, account_id, mode, key),
         )
+    else:
+        runtime.metrics.validation_cache_hit.inc()
     if view is None:
         result = Validation(Code.NOT_FOUND, None)
     else:

@@ -67,5 +67,13 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        self.validation_cache = Counter(
+            "quantumlock_validation_cache_total",
+            "License validation cache lookups by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.validation_cache_hit = self.validation_cache.labels("hit")
+        self.validation_cache_miss = self.validation_cache.labels("miss")
         self.key_cache_hit = self.key_cache.labels("hit")
         self.key_cache_miss = self.key_cache.labels("miss")
