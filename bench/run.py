@@ -1,22 +1,28 @@
 """Benchmark the QuantumLock server against a bare FastAPI app: `python -m bench.run --help`.
 
-Both servers run side by side with the same uvicorn settings; each scenario is measured in
-rounds that alternate it with the baseline, and the medians are reported, so that machine
-drift (thermal, noisy neighbours) lands on both sides of the ratio.
+One command measures a matrix of configurations (database x server workers; by default
+SQLite and PostgreSQL, 1 and 2 workers) and writes ONE combined report, latest.json and
+latest.md. In each configuration the QuantumLock server and the baseline run side by side
+with the same uvicorn settings; each scenario is measured in rounds that alternate it with
+the baseline, and the medians are reported, so that machine drift (thermal, noisy
+neighbours) lands on both sides of the ratio.
 
-Scenarios that depend on how many licenses are stored (validate) are measured once per
-size in --licenses: the account is topped up to that many licenses by bench/seed.py, then
-the scenario and its own baseline runs are measured, then the next size. All sizes share
-one server and one database, without a restart: the server caches only the account's
-secret and keys (the same at any size), SQLite drops its per-connection page cache when
-another process writes, and a restart would not empty the OS page cache anyway. Scenarios
-that add licenses (generate) run last, on the largest table.
+Each database is made once (a fresh SQLite data dir, a fresh PostgreSQL database) and
+shared by its worker counts, and so is its seeding: scenarios that depend on how many
+licenses are stored (validate) are measured once per size in --licenses; the account is
+topped up to that many licenses by bench/seed.py, then every worker count of that
+database is measured at that size (its own server and baseline, started for it and
+stopped after), then the next size. A restart between sizes costs nothing that matters:
+the server caches only the account's secret and keys and recent validations (the warm-up
+refills them), and the OS page cache outlives it. Scenarios that do not depend on the
+table (me, entropy, encrypt) run at the first size; scenarios that add licenses (generate)
+run last, on the largest table, after every worker count has measured validate on it.
+A database made for the run is removed at its end.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -26,6 +32,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -33,10 +41,20 @@ from types import FrameType
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import make_url
+import psycopg
 
-from bench import report, wrk
-from bench.scenarios import BASELINE, SCENARIOS, Request, Scenario, SetupContext, prepare
+from bench import databases, report, wrk
+from bench.scenarios import (
+    BASELINE,
+    ROUTE_NOT_AVAILABLE,
+    SCENARIOS,
+    Request,
+    RouteNotAvailable,
+    Scenario,
+    SetupContext,
+    missing_route,
+    prepare,
+)
 from bench.seed import Sample
 from bench.servers import Server, free_port
 
@@ -48,20 +66,74 @@ SEED_TIMEOUT_S = 1800
 UNLIMITED = 1_000_000
 
 
+QUICK = {"duration": 5, "rounds": 1, "licenses": "1000,100000"}
+FULL = {"duration": 10, "rounds": 2, "licenses": "1000,1000000"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One cell of the matrix: a database kind and a number of server workers."""
+
+    database: str
+    workers: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.database}/w{self.workers}"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK['duration']} s rounds, {QUICK['rounds']} round, "
+        f"{QUICK['licenses']} licenses (flags given explicitly still win)",
+    )
+    parser.add_argument(
+        "--duration", type=int, help=f"seconds per measurement (default {FULL['duration']})"
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    parser.add_argument("--rounds", type=int, default=2, help="baseline/scenario rounds")
-    parser.add_argument("--scenarios", default="me", help=f"comma list of: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--rounds", type=int, help=f"baseline/scenario rounds (default {FULL['rounds']})"
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma list of: {', '.join(SCENARIOS)} (default: all)",
+    )
     parser.add_argument(
         "--licenses",
-        default="1000,1000000",
-        help="licenses stored for the per-size scenarios (validate): comma list, 1k/1m ok",
+        help="licenses stored for the per-size scenarios (validate): comma list, 1k/1m ok "
+        f"(default {FULL['licenses']})",
     )
-    parser.add_argument("--database-url", help="default: SQLite in a fresh temp data dir")
+    parser.add_argument(
+        "--databases",
+        help=f"comma list of: {', '.join(databases.KINDS)} (default: both); "
+        "each is made fresh for the run and removed at its end",
+    )
+    parser.add_argument("--workers-list", help="comma list of server worker counts (default: 1,2)")
+    parser.add_argument("--workers", type=int, help="one worker count: --workers-list N")
+    parser.add_argument(
+        "--matrix",
+        help="exactly these configurations, DATABASE:WORKERS, e.g. sqlite:1,postgres:2 "
+        "(instead of --databases x --workers-list)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="measure this database (kept as it is) instead of --databases",
+    )
+    parser.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get("QL_BENCH_PG_DSN", databases.DEFAULT_PG_DSN),
+        help="where --databases postgres makes its fresh database "
+        "(default: $QL_BENCH_PG_DSN or %(default)r)",
+    )
     parser.add_argument(
         "--server-setting",
         action="append",
@@ -74,7 +146,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep-tmp", action="store_true", help="keep the temp dir (data, server logs)"
     )
     args = parser.parse_args(argv)
-    for name in ("duration", "connections", "threads", "workers", "rounds"):
+    defaults = QUICK if args.quick else FULL
+    for name in ("duration", "rounds", "licenses"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    for name in ("duration", "connections", "threads", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.connections < args.threads:
@@ -93,7 +169,62 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.license_counts = parse_counts(args.licenses)
     except ValueError as exc:
         parser.error(f"--licenses: {exc}")
+    try:
+        args.configs = parse_matrix(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    values = []
+    for part in text.split(","):
+        if not part.strip().isdigit() or int(part) < 1:
+            raise ValueError(f"{flag}: {part!r} is not a worker count")
+        values.append(int(part))
+    return list(dict.fromkeys(values))
+
+
+def _kinds(text: str, flag: str) -> list[str]:
+    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    if not kinds or any(k not in databases.KINDS for k in kinds):
+        raise ValueError(f"{flag}: expected a comma list of {', '.join(databases.KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
+def parse_matrix(args: argparse.Namespace) -> list[Config]:
+    """The configurations to measure, grouped by database (each is seeded once)."""
+    if args.workers is not None and args.workers_list is not None:
+        raise ValueError("--workers and --workers-list exclude each other")
+    if args.matrix is not None:
+        if args.databases or args.workers or args.workers_list or args.database_url:
+            raise ValueError(
+                "--matrix names the configurations: leave out --databases, --workers, "
+                "--workers-list and --database-url"
+            )
+        configs = []
+        for item in args.matrix.split(","):
+            kind, sep, workers = item.strip().partition(":")
+            if not sep:
+                raise ValueError(f"--matrix: {item!r} is not DATABASE:WORKERS")
+            configs += [
+                Config(k, w) for k in _kinds(kind, "--matrix") for w in _ints(workers, "--matrix")
+            ]
+    else:
+        if args.workers is not None:
+            workers_list = _ints(str(args.workers), "--workers")
+        else:
+            workers_list = _ints(args.workers_list or "1,2", "--workers-list")
+        if args.database_url:
+            if args.databases:
+                raise ValueError("--database-url and --databases exclude each other")
+            kinds = ["url"]
+        else:
+            kinds = _kinds(args.databases or ",".join(databases.KINDS), "--databases")
+        configs = [Config(k, w) for k in kinds for w in workers_list]
+    configs = list(dict.fromkeys(configs))
+    order = list(dict.fromkeys(c.database for c in configs))
+    return sorted(configs, key=lambda c: order.index(c.database))
 
 
 def parse_counts(text: str) -> list[int]:
@@ -166,9 +297,9 @@ def create_account(env: dict[str, str]) -> tuple[str, str]:
     return str(created["id"]), str(created["api_key"])
 
 
-def seed(env: dict[str, str], tmp: Path, account_id: str, total: int) -> dict[str, Any]:
+def seed(env: dict[str, str], out_dir: Path, account_id: str, total: int) -> dict[str, Any]:
     """Top the account up to `total` live licenses; bench/seed.py prints its progress."""
-    out = tmp / f"seed-{total}.json"
+    out = out_dir / f"seed-{total}.json"
     command = [sys.executable, "-m", "bench.seed", "--account", account_id,
                "--total", str(total), "--samples-out", str(out)]  # fmt: skip
     try:
@@ -209,6 +340,10 @@ def _preflight_one(client: httpx.Client, request: Request, body: str | None) -> 
         )
     except httpx.HTTPError as exc:
         return f"pre-flight request failed: {exc!r}"
+    if response.status_code != request.expect_status and missing_route(
+        response.status_code, response.text
+    ):
+        return f"{ROUTE_NOT_AVAILABLE}: {request.method} {request.path}"
     if response.status_code != request.expect_status:
         return (
             f"pre-flight answered {response.status_code} (expected {request.expect_status}): "
@@ -267,45 +402,75 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[str, Any]:
-    machine = machine_info()
-    data_dir = tmp / "data"
-    env = server_env(data_dir, args.database_url, args.server_settings)
-    print(f"Preparing a data dir in {tmp} ...", flush=True)
-    account_id, api_key = create_account(env)
+@dataclass
+class Measured:
+    """What one configuration gathered over its sessions (one per stage of the run)."""
 
-    ql = Server("quantumlock", [*cli_command(), "serve", "--host", "127.0.0.1",
-                "--port", str(port := free_port()), "--workers", str(args.workers)],
-                env, ROOT, port, tmp)  # fmt: skip
-    servers.append(ql)
-    ql.start()
-    # Alone on the machine while it starts: the hello server comes up only afterwards.
-    cold_start = ql.wait_ready("/health")
-    print(f"quantumlock ready on {ql.base_url} after {cold_start:.2f} s", flush=True)
-    hello_cmd = [sys.executable, "-m", "uvicorn", "bench.hello_app:app"]
-    hello = Server("hello", [*hello_cmd, *uvicorn_flags(port := free_port(), args.workers)],
-                   env, ROOT, port, tmp)  # fmt: skip
-    servers.append(hello)
-    hello.start()
-    hello_cold_start = hello.wait_ready("/hello")
+    config: Config
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stored: dict[str, int] = field(default_factory=dict)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the configuration's own
+    row_problems: dict[str, list[str]] = field(default_factory=dict)
 
-    baseline = prepare(BASELINE, None)
-    if (problem := preflight(hello.base_url, baseline)) is not None:
-        raise RuntimeError(f"the baseline is broken: {problem}")
-    ctx = SetupContext(
-        api_key=api_key, base_url=ql.base_url, data_dir=data_dir, account_id=account_id
-    )
-    results: dict[str, dict[str, Any]] = {}
-    seeding: list[dict[str, Any]] = []
 
-    def run(name: str, server: Server, request: Request, seconds: int) -> wrk.WrkResult:
+@dataclass(frozen=True)
+class Stage:
+    """Rows measured by every worker count of a database between two seedings."""
+
+    label: str
+    rows: dict[str, str]  # row name -> scenario name
+    samples: tuple[Sample, ...] = ()
+    licenses: int | None = None  # stored when the stage runs, as bench/seed.py counted
+
+
+def _scenario_skip(name: str, reason: str) -> dict[str, Any]:
+    scenario = SCENARIOS[name]
+    return report.skipped(scenario.method, scenario.path, reason)
+
+
+class Session:
+    """One configuration's QuantumLock server and baseline, up for one stage."""
+
+    def __init__(self, args: argparse.Namespace, log_dir: Path, env: dict[str, str]) -> None:
+        self.args = args
+        self.log_dir = log_dir
+        self.env = env
+        self.baseline = prepare(BASELINE, None)
+
+    def start(self, servers: list[Server], workers: int) -> dict[str, Any]:
+        """Start both servers; their cold starts (the QuantumLock one alone on the machine)."""
+        command = [*cli_command(), "serve", "--host", "127.0.0.1", "--port",
+                   str(port := free_port()), "--workers", str(workers)]  # fmt: skip
+        self.ql = Server("quantumlock", command, self.env, ROOT, port, self.log_dir)
+        servers.append(self.ql)
+        self.ql.start()
+        cold_start = self.ql.wait_ready("/health")
+        print(f"quantumlock ready on {self.ql.base_url} after {cold_start:.2f} s", flush=True)
+        hello_cmd = [sys.executable, "-m", "uvicorn", "bench.hello_app:app"]
+        command = [*hello_cmd, *uvicorn_flags(port := free_port(), workers)]
+        self.hello = Server("hello", command, self.env, ROOT, port, self.log_dir)
+        servers.append(self.hello)
+        self.hello.start()
+        hello_cold_start = self.hello.wait_ready("/hello")
+        if (problem := preflight(self.hello.base_url, self.baseline)) is not None:
+            raise RuntimeError(f"the baseline is broken: {problem}")
+        return {
+            "cold_start_s": round(cold_start, 3),
+            "baseline_cold_start_s": round(hello_cold_start, 3),
+        }
+
+    def rss(self) -> dict[str, Any]:
+        return {"server": self.ql.rss(), "baseline": self.hello.rss()}
+
+    def _run(self, name: str, server: Server, request: Request, seconds: int) -> wrk.WrkResult:
         result = wrk.run(
             server.base_url + request.path,
             request,
-            script=tmp / f"{name}.lua",
+            script=self.log_dir / f"{name}.lua",
             duration=seconds,
-            connections=args.connections,
-            threads=args.threads,
+            connections=self.args.connections,
+            threads=self.args.threads,
         )
         print(f"  {name:<14} {result.rps:>10,.0f} rps  p50 {result.p50_ms:7.2f} ms  "
               f"p99 {result.p99_ms:7.2f} ms  non-2xx {result.non_2xx}"
@@ -313,25 +478,33 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
               flush=True)  # fmt: skip
         return result
 
-    def phase(rows: dict[str, tuple[Scenario, SetupContext]]) -> None:
+    def phase(self, rows: dict[str, tuple[Scenario, SetupContext]]) -> dict[str, dict[str, Any]]:
         """Set up, check, warm up and measure some rows, each with its own baseline runs."""
+        args, results = self.args, {}
         ready: dict[str, Request] = {}
-        for row, (scenario, row_ctx) in rows.items():
+        for row, (scenario, ctx) in rows.items():
             try:
-                request = prepare(scenario, row_ctx)
+                request = prepare(scenario, ctx)
+            except RouteNotAvailable as exc:
+                results[row] = report.skipped(
+                    scenario.method, scenario.path, f"{ROUTE_NOT_AVAILABLE}: {exc}"
+                )
+                continue
             except Exception as exc:  # a broken setup skips its scenario, not the whole run
                 results[row] = report.skipped(scenario.method, scenario.path, f"setup: {exc!r}")
                 continue
-            if (problem := preflight(ql.base_url, request)) is not None:
+            if (problem := preflight(self.ql.base_url, request)) is not None:
                 results[row] = report.skipped(request.method, request.path, problem)
                 continue
             ready[row] = request
+        for row, result in results.items():
+            print(f"  {row:<14} skipped: {result['problems'][0]}", flush=True)
         if not ready:
-            return
+            return results
         print(f"Warming up ({WARMUP_S} s per endpoint) ...", flush=True)
-        run("baseline", hello, baseline, WARMUP_S)
+        self._run("baseline", self.hello, self.baseline, WARMUP_S)
         for row, request in ready.items():
-            run(row, ql, request, WARMUP_S)
+            self._run(row, self.ql, request, WARMUP_S)
         runs: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
         paired: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
         for round_no in range(args.rounds):
@@ -340,65 +513,203 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
                 # Odd rounds go scenario-first, so an order effect cancels out over the rounds.
                 baseline_first = round_no % 2 == 0
                 if baseline_first:
-                    paired[row].append(run("baseline", hello, baseline, args.duration))
-                runs[row].append(run(row, ql, request, args.duration))
+                    paired[row].append(self._run("baseline", self.hello, self.baseline,
+                                                 args.duration))  # fmt: skip
+                runs[row].append(self._run(row, self.ql, request, args.duration))
                 if not baseline_first:
-                    paired[row].append(run("baseline", hello, baseline, args.duration))
+                    paired[row].append(self._run("baseline", self.hello, self.baseline,
+                                                 args.duration))  # fmt: skip
         for row, request in ready.items():
             results[row] = report.summarise(request.method, request.path, runs[row], paired[row])
+        return results
 
+
+def stages(args: argparse.Namespace) -> tuple[list[str], list[str], list[str]]:
+    """The scenarios split into: table-independent, per table size, adding licenses."""
     names = args.scenario_names
     sized = [n for n in names if SCENARIOS[n].per_table_size]
     writers = [n for n in names if SCENARIOS[n].writes_licenses and n not in sized]
     others = [n for n in names if n not in sized and n not in writers]
-    phase({n: (SCENARIOS[n], ctx) for n in others})
-    row_names: dict[str, list[str]] = {n: [n] for n in others + writers}
-    stored: dict[str, int] = {}
-    for count in args.license_counts if sized else []:
-        label = count_label(count)
-        rows = {f"{n}@{label}": n for n in sized}
-        for row, n in rows.items():
-            row_names.setdefault(n, []).append(row)
-        print(f"Seeding the account up to {count:,} licenses ...", flush=True)
-        try:
-            seeded = seed(env, tmp, account_id, count)
-        except (RuntimeError, OSError, ValueError) as exc:
-            for row, n in rows.items():
-                s = SCENARIOS[n]
-                results[row] = report.skipped(s.method, s.path, f"seeding: {exc}")
-            continue
-        seeding.append({k: v for k, v in seeded.items() if k != "samples"} | {"target": count})
-        print(
-            f"Seeded {seeded['inserted']:,} licenses in {seeded['seconds']:.1f} s "
-            f"({seeded['rows_per_s']:,.0f} rows/s); {seeded['total']:,} stored",
-            flush=True,
-        )
-        samples = [Sample(**sample) for sample in seeded["samples"]]
-        row_ctx = dataclasses.replace(ctx, samples=samples)
-        phase({row: (SCENARIOS[n], row_ctx) for row, n in rows.items()})
-        for row in rows:
-            stored[row] = int(seeded["total"])
-            if seeded["total"] != count and row in results:
-                results[row]["valid"] = False
-                results[row]["problems"].append(
-                    f"{seeded['total']:,} licenses stored, not {count:,}"
-                )
-    phase({n: (SCENARIOS[n], ctx) for n in writers})
+    return others, sized, writers
 
-    scenarios: dict[str, dict[str, Any]] = {}
-    for name in names:
-        for row in row_names[name]:
-            scenarios[row] = results[row] | {
-                "scenario": name,
-                "licenses_stored": stored.get(row),
-                "target_ratio": SCENARIOS[name].target_ratio,
-                "max_p99_growth": SCENARIOS[name].max_p99_growth,
+
+def measure_database(
+    args: argparse.Namespace,
+    tmp: Path,
+    servers: list[Server],
+    db: databases.Database,
+    measured: list[Measured],
+) -> list[dict[str, Any]]:
+    """Every configuration of one database, stage by stage; the seeding done for them."""
+    base = tmp / db.kind
+    data_dir = base / "data"
+    base.mkdir(parents=True)
+    env = server_env(data_dir, db.url, args.server_settings)
+    print(f"\n== {db.label}: preparing ({base}) ...", flush=True)
+    account_id, api_key = create_account(env)
+    others, sized, writers = stages(args)
+    seeding: list[dict[str, Any]] = []
+    # (seed up to this many first, or None; the stage's label; its rows -> scenarios)
+    plan: list[tuple[int | None, str, dict[str, str]]] = []
+    if sized:
+        for index, count in enumerate(args.license_counts):
+            label = count_label(count)
+            rows = {n: n for n in others} if index == 0 else {}
+            plan.append((count, label, rows | {f"{n}@{label}": n for n in sized}))
+        if writers:
+            plan.append((None, "writers", {n: n for n in writers}))
+    else:
+        plan.append((None, "no seeding", {n: n for n in others + writers}))
+    licenses: int | None = None
+    for count, label, rows in plan:
+        samples: tuple[Sample, ...] = ()
+        if count is not None:
+            print(f"\n== {db.label}: seeding the account up to {count:,} licenses ...", flush=True)
+            try:
+                seeded = seed(env, base, account_id, count)
+            except (RuntimeError, OSError, ValueError) as exc:
+                for m in measured:
+                    m.rows.update({r: _scenario_skip(n, f"seeding: {exc}") for r, n in rows.items()
+                                   if n in sized})  # fmt: skip
+                rows = {r: n for r, n in rows.items() if n not in sized}
+                label += " (seeding failed)"
+            else:
+                seeding.append(
+                    {k: v for k, v in seeded.items() if k != "samples"} | {"target": count}
+                )
+                print(
+                    f"Seeded {seeded['inserted']:,} licenses in {seeded['seconds']:.1f} s "
+                    f"({seeded['rows_per_s']:,.0f} rows/s); {seeded['total']:,} stored",
+                    flush=True,
+                )
+                licenses = int(seeded["total"])
+                samples = tuple(Sample(**sample) for sample in seeded["samples"])
+                for m in measured:
+                    for row, name in rows.items():
+                        if name not in sized:
+                            continue
+                        m.stored[row] = licenses
+                        if licenses != count:
+                            m.row_problems.setdefault(row, []).append(
+                                f"{licenses:,} licenses stored, not {count:,}"
+                            )
+        if not rows:
+            continue
+        stage = Stage(label, rows, samples, licenses)
+        for m in measured:
+            run_stage(args, base, servers, env, (account_id, api_key, data_dir), stage, m)
+    return seeding
+
+
+def run_stage(
+    args: argparse.Namespace,
+    base: Path,
+    servers: list[Server],
+    env: dict[str, str],
+    account: tuple[str, str, Path],
+    stage: Stage,
+    m: Measured,
+) -> None:
+    """One configuration's servers, up for one stage's rows, then stopped."""
+    account_id, api_key, data_dir = account
+    workers = m.config.workers
+    log_dir = base / f"w{workers}-{re.sub(r'[^a-z0-9]+', '-', stage.label.lower())}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"\n== {m.config.key}, stage {stage.label}: {', '.join(stage.rows)}", flush=True)
+    session = Session(args, log_dir, env)
+    record: dict[str, Any] = {"stage": stage.label, "licenses": stage.licenses}
+    first = len(servers)  # ours are the ones start() appends
+    try:
+        record |= session.start(servers, workers)
+        ctx = SetupContext(api_key=api_key, base_url=session.ql.base_url, data_dir=data_dir,
+                           account_id=account_id, samples=stage.samples)  # fmt: skip
+        m.rows.update(session.phase({row: (SCENARIOS[n], ctx) for row, n in stage.rows.items()}))
+        record["rss_mb"] = session.rss()
+    except (RuntimeError, wrk.WrkError) as exc:
+        problem = f"stage {stage.label}: {exc}"
+        for server in servers[first:]:
+            if tail := server.stderr_tail():
+                problem += f"\n--- {server.name} stderr (tail) ---\n{tail}"
+        print(f"{m.config.key}: {problem}", file=sys.stderr, flush=True)
+        m.problems.append(problem)
+        record["error"] = str(exc)
+        for row, name in stage.rows.items():
+            m.rows.setdefault(row, _scenario_skip(name, f"not measured: {exc}"))
+        args.keep_tmp = True  # the server logs are the evidence
+    finally:
+        for server in reversed(servers[first:]):
+            server.stop()
+        del servers[first:]
+    m.sessions.append(record)
+
+
+def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[str, Any]:
+    machine = machine_info()
+    started = time.monotonic()
+    _, sized, _ = stages(args)
+    row_order: list[str] = []
+    for name in args.scenario_names:
+        if name in sized:
+            row_order += [f"{name}@{count_label(c)}" for c in args.license_counts]
+        else:
+            row_order.append(name)
+    by_database: dict[str, list[Measured]] = {}
+    for config in args.configs:
+        by_database.setdefault(config.database, []).append(Measured(config))
+    database_info: dict[str, dict[str, Any]] = {}
+    for kind, measured in by_database.items():
+        label = databases.LABELS.get(kind) or databases.given(args.database_url).label
+        info: dict[str, Any] = {"label": label, "seeding": [], "problems": []}
+        database_info[kind] = info
+        try:
+            db = databases.make(kind, pg_dsn=args.postgres_dsn, url=args.database_url)
+        except RuntimeError as exc:
+            print(f"\n== {kind}: skipped: {exc}", file=sys.stderr, flush=True)
+            info["problems"].append(f"not measured: {exc}")
+            continue
+        info["label"] = db.label
+        try:
+            info["seeding"] = measure_database(args, tmp, servers, db, measured)
+        except RuntimeError as exc:  # the database could not be prepared
+            print(f"\n== {db.label}: failed: {exc}", file=sys.stderr, flush=True)
+            info["problems"].append(f"failed: {exc}")
+        finally:
+            if db.drop is not None:
+                try:
+                    db.drop()
+                except psycopg.Error as exc:
+                    info["problems"].append(f"could not drop the database: {exc}")
+
+    configurations: dict[str, dict[str, Any]] = {}
+    for kind, measured in by_database.items():
+        info = database_info[kind]
+        for m in measured:
+            scenarios: dict[str, dict[str, Any]] = {}
+            for row in row_order:
+                name = row.partition("@")[0]
+                reason = "; ".join(info["problems"]) or "not measured"
+                result = m.rows.get(row) or _scenario_skip(name, reason)
+                scenarios[row] = result | {
+                    "scenario": name,
+                    "licenses_stored": m.stored.get(row),
+                    "target_ratio": SCENARIOS[name].target_ratio,
+                    "max_p99_ms": SCENARIOS[name].max_p99_ms,
+                    "max_p99_growth": SCENARIOS[name].max_p99_growth,
+                }
+            for row, problems in m.row_problems.items():  # fewer licenses than asked for
+                if row in scenarios and scenarios[row]["problems"] is not None:
+                    scenarios[row]["valid"] = False
+                    scenarios[row]["problems"] += problems
+            config = {
+                "database": kind,
+                "database_label": info["label"],
+                "workers": m.config.workers,
+                "scenarios": scenarios,
+                "sessions": m.sessions,
+                "problems": info["problems"] + m.problems,
             }
-    database = (
-        make_url(args.database_url).render_as_string(hide_password=True)
-        if args.database_url
-        else "SQLite (fresh temp data dir)"
-    )
+            config["targets"] = report.targets(config, connections=args.connections)
+            configurations[m.config.key] = config
     return {
         "machine": machine,
         "settings": {
@@ -406,19 +717,17 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
             "warmup_s": WARMUP_S,
             "connections": args.connections,
             "threads": args.threads,
-            "workers": args.workers,
             "rounds": args.rounds,
-            "database": database,
+            "quick": args.quick,
+            "scenarios": args.scenario_names,
+            "matrix": [c.key for c in args.configs],
             "access_log": True,
             "server_settings": args.server_settings,
             "licenses": args.license_counts if sized else None,
         },
-        "scenarios": scenarios,
-        "seeding": seeding,
-        "targets": report.targets(scenarios),
-        "cold_start_s": round(cold_start, 3),
-        "baseline_cold_start_s": round(hello_cold_start, 3),
-        "rss_mb": {"server": ql.rss(), "baseline": hello.rss()},
+        "databases": database_info,
+        "configurations": configurations,
+        "run_seconds": round(time.monotonic() - started, 1),
     }
 
 
@@ -437,11 +746,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="ql-bench-"))
     servers: list[Server] = []
-    keep = args.keep_tmp
+    keep = False
     try:
         result = measure(args, tmp, servers)
+        keep = args.keep_tmp  # measure() sets it when a server failed: its logs are evidence
     except KeyboardInterrupt:
         print("\nInterrupted; stopping the servers.", file=sys.stderr)
+        keep = args.keep_tmp
         return 130
     except (RuntimeError, wrk.WrkError) as exc:
         keep = True  # the server logs are the evidence
@@ -460,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     table = report.write(args.out, result)
     print(f"\nWrote {args.out / 'latest.json'} and {args.out / 'latest.md'}\n\n{table}")
-    return 0 if all(row["valid"] for row in result["scenarios"].values()) else 1
+    return 0 if report.all_valid(result) else 1
 
 
 if __name__ == "__main__":
