@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
+        # 1 MiB of data is 1.4 MiB of base64, plus the JSON around it.
+        body_limits={"/api/v1/quantum/crypto/": max(settings.max_body_bytes, 2 * 1024 * 1024)},
     )
     return app
 

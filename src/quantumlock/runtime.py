@@ -19,6 +19,7 @@ from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.entropy.service import EntropyService
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
@@ -44,6 +45,7 @@ class Runtime:
     sealer: Sealer
     secret_cache: SecretCache
     validation_cache: ValidationCache
+    entropy: EntropyService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +69,9 @@ class Runtime:
             sealer=Sealer(master_key),
             secret_cache=SecretCache(),
             validation_cache=ValidationCache(settings.validation_cache_ttl),
+            entropy=EntropyService(
+                [n.strip() for n in settings.entropy_sources.split(",") if n.strip()]
+            ),
         )
         runtime.changes.subscribe(runtime._on_change)
         return runtime
