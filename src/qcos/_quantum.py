@@ -29,10 +29,18 @@ class Quantum(_SyncResource):
         return self._client._run(ops.entropy(bits, encoding, source))
 
     def create_key(
-        self, algorithm: str, *, exportable: bool = False, source: str | None = None
+        self,
+        algorithm: str,
+        *,
+        exportable: bool = False,
+        source: str | None = None,
+        key: bytes | None = None,
     ) -> QuantumKey:
-        """`key` holds the raw material only when `exportable` — and only in this answer."""
-        return self._client._run(ops.create_key(algorithm, exportable, source))
+        """`key` holds the raw material only when `exportable` — and only in this answer.
+
+        Passing `key` imports your own material (the export format) instead of drawing it.
+        """
+        return self._client._run(ops.create_key(algorithm, exportable, source, key))
 
     def rsa(
         self, bits: int = 3072, *, exportable: bool = False, source: str | None = None
@@ -58,7 +66,11 @@ class Quantum(_SyncResource):
         algorithm: str | None = None,
         aad: bytes | None = None,
     ) -> Encrypted:
-        """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created."""
+        """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created.
+
+        With `key_id` and no `algorithm`, the server's default (AES-256-GCM) is asked for:
+        name the algorithm of a ChaCha20-Poly1305 key.
+        """
         return self._client._run(ops.encrypt(plaintext, key_id, algorithm, aad))
 
     def decrypt(
@@ -88,7 +100,11 @@ class Quantum(_SyncResource):
     def sign(
         self, message: bytes, *, key_id: str | None = None, algorithm: str | None = None
     ) -> Signature:
-        """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created."""
+        """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created.
+
+        With `key_id` and no `algorithm`, the server's default (SHA3-512-RSA) is asked for:
+        name the algorithm of a non-RSA key.
+        """
         return self._client._run(ops.sign(message, key_id, algorithm))
 
     def verify(
@@ -101,7 +117,11 @@ class Quantum(_SyncResource):
         key_id: str | None = None,
         public_key: str | None = None,
     ) -> bool:
-        """A wrong signature is False, not an exception. A `Signature` carries the rest."""
+        """A wrong signature is False, not an exception. A `Signature` carries the rest.
+
+        Without `quantum_nonce` the message is checked as-is (a signature made elsewhere);
+        a signature from `sign` always needs its nonce.
+        """
         return self._client._run(
             ops.verify(
                 message,
@@ -138,9 +158,14 @@ class AsyncQuantum(_AsyncResource):
         return await self._client._run(ops.entropy(bits, encoding, source))
 
     async def create_key(
-        self, algorithm: str, *, exportable: bool = False, source: str | None = None
+        self,
+        algorithm: str,
+        *,
+        exportable: bool = False,
+        source: str | None = None,
+        key: bytes | None = None,
     ) -> QuantumKey:
-        return await self._client._run(ops.create_key(algorithm, exportable, source))
+        return await self._client._run(ops.create_key(algorithm, exportable, source, key))
 
     async def rsa(
         self, bits: int = 3072, *, exportable: bool = False, source: str | None = None

@@ -59,8 +59,12 @@ def entropy(bits: int, encoding: str, source: str | None) -> Operation[Entropy]:
     )
 
 
-def create_key(algorithm: str, exportable: bool, source: str | None) -> Operation[QuantumKey]:
-    body = _without_none(algorithm=algorithm, exportable=exportable, source=source)
+def create_key(
+    algorithm: str, exportable: bool, source: str | None, key: bytes | None
+) -> Operation[QuantumKey]:
+    body = _without_none(
+        algorithm=algorithm, exportable=exportable, source=source, key=_optional_b64(key)
+    )
     return Operation("POST", f"{_QUANTUM}/keys", QuantumKey.from_dict, json=body, unwrap=False)
 
 
@@ -92,7 +96,8 @@ def delete_key(key_id: str) -> Operation[None]:
 def encrypt(
     plaintext: bytes, key_id: str | None, algorithm: str | None, aad: bytes | None
 ) -> Operation[Encrypted]:
-    # With an existing key the key decides the algorithm; without one, the SDK's default.
+    # With an existing key and no algorithm the server applies its default; without a key,
+    # the SDK's default names the new key's algorithm.
     if algorithm is None and key_id is None:
         algorithm = DEFAULT_CIPHER
     body = _without_none(
@@ -176,8 +181,8 @@ def verify(
         raw = signature.signature
     else:
         raw = signature
-    if quantum_nonce is None or algorithm is None:
-        raise TypeError("verify needs quantum_nonce= and algorithm= (or a Signature)")
+    if algorithm is None:
+        raise TypeError("verify needs algorithm= (or a Signature)")
     if key_id is None and public_key is None:
         raise TypeError("verify needs key_id= or public_key= (or a Signature)")
     body = _without_none(

@@ -186,6 +186,17 @@ def test_create_key_exportable_gives_bytes_once(mode: str) -> None:
     assert material.hex() not in repr(key) and str(list(material)) not in repr(key)
 
 
+def test_create_key_can_import_material(mode: str) -> None:
+    rec = Recorder(v1({**KEY_OBJECT, "source": "imported", "key": None}, 201))
+    key = call(mode, rec, "quantum.create_key", "ChaCha20-Poly1305", key=b"\x07" * 32)
+    assert sent(rec.requests[0]) == {
+        "algorithm": "ChaCha20-Poly1305",
+        "exportable": False,
+        "key": b64(b"\x07" * 32),
+    }
+    assert key.source == "imported" and key.key is None
+
+
 def test_rsa_sends_bits(mode: str) -> None:
     rec = Recorder(
         v1({**KEY_OBJECT, "algorithm": "RSA", "type": "rsa", "bits": 2048, "key": None}, 201)
@@ -348,13 +359,24 @@ def test_verify_with_a_signature_uses_the_servers_key(mode: str) -> None:
     assert "key_id" not in sent(rec.requests[0])
 
 
-def test_verify_needs_nonce_algorithm_and_a_key(mode: str) -> None:
+def test_verify_needs_an_algorithm_and_a_key(mode: str) -> None:
     rec = Recorder(v1({"valid": True}))
     with pytest.raises(TypeError):
-        call(mode, rec, "quantum.verify", b"m", b"s", algorithm="Ed25519", key_id="k")
+        call(mode, rec, "quantum.verify", b"m", b"s", quantum_nonce="00", key_id="k")
     with pytest.raises(TypeError):
         call(mode, rec, "quantum.verify", b"m", b"s", quantum_nonce="00", algorithm="Ed25519")
     assert rec.requests == []
+
+
+def test_verify_without_a_nonce_checks_the_message_as_is(mode: str) -> None:
+    rec = Recorder(v1({"valid": True, "algorithm": "Ed25519", "key_id": None}))
+    assert call(mode, rec, "quantum.verify", b"m", b"s", algorithm="Ed25519", public_key=PEM)
+    assert sent(rec.requests[0]) == {
+        "message": b64(b"m"),
+        "signature": b64(b"s"),
+        "algorithm": "Ed25519",
+        "public_key": PEM,
+    }
 
 
 @pytest.mark.parametrize("valid", ["true", 1, None])
