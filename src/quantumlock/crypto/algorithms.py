@@ -215,8 +215,13 @@ def key_fits(algorithm: str, key: PublicKey) -> bool:
     return False
 
 
-def verify(algorithm: str, key: PublicKey, signature: bytes, data: bytes) -> bool:
-    """True only if the signature is valid; the hybrid needs both halves valid."""
+def verify(
+    algorithm: str, key: PublicKey, signature: bytes, data: bytes, context: bytes | None = None
+) -> bool:
+    """True only if the signature is valid; the hybrid needs both halves valid.
+
+    `context` is ML-DSA's FIPS 204 context string (empty when None).
+    """
     try:
         if isinstance(key, tuple):
             if len(signature) != ED25519_SIG_BYTES + ML_DSA_65_SIG_BYTES:
@@ -225,7 +230,9 @@ def verify(algorithm: str, key: PublicKey, signature: bytes, data: bytes) -> boo
             key[1].verify(signature[ED25519_SIG_BYTES:], data)
         elif isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, rsa_pss(), hashes.SHA3_512())
-        elif isinstance(key, ed25519.Ed25519PublicKey | mldsa.MLDSA65PublicKey):
+        elif isinstance(key, mldsa.MLDSA65PublicKey):
+            key.verify(signature, data, context)
+        elif isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
         else:
             return False

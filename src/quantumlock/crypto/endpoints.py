@@ -244,6 +244,7 @@ def verify(
     message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
     signature = decode_b64(body.signature, "signature", max_bytes=MAX_SIGNATURE)
     nonce = None if body.quantum_nonce is None else decode_nonce(body.quantum_nonce)
+    context = None if body.context is None else decode_b64(body.context, "context", max_bytes=255)
     with open_session(request) as session:
         result = crypto(request, session).verify(
             caller_of(principal),
@@ -253,6 +254,7 @@ def verify(
             algorithm=body.algorithm,
             key_id=body.key_id,
             public_key=body.public_key,
+            context=context,
         )
         out = VerifyOut(valid=result.valid, algorithm=body.algorithm, key_id=result.key_id)
         return model_response(out)

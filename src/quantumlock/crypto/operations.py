@@ -147,11 +147,14 @@ class CryptoService:
         algorithm: str,
         key_id: str | None,
         public_key: str | None,
+        context: bytes | None = None,
     ) -> Verified:
         """With a nonce: the contract's bound bytes. Without: the bare message (external
-        signatures, known-answer tests)."""
+        signatures, known-answer tests). `context`: ML-DSA-65's context string."""
         if algorithm not in alg.SIGNATURE_ALGORITHMS:
             raise ValidationFailed(f"Unknown signature algorithm {algorithm!r}.", field="algorithm")
+        if context is not None and algorithm != alg.ML_DSA_65:
+            raise ValidationFailed("context applies to ML-DSA-65 only.", field="context")
         if (key_id is None) == (public_key is None):
             raise ValidationFailed("Give exactly one of key_id and public_key.", field="key_id")
         if key_id is not None:
@@ -168,4 +171,4 @@ class CryptoService:
         if not alg.key_fits(algorithm, key):
             raise ValidationFailed(f"public_key is not a key for {algorithm}.", field="public_key")
         data = alg.signed_bytes(algorithm, nonce, message)
-        return Verified(alg.verify(algorithm, key, signature, data), key_id)
+        return Verified(alg.verify(algorithm, key, signature, data, context), key_id)

@@ -196,6 +196,12 @@ class VerifyIn(BaseModel):
         description="SubjectPublicKeyInfo PEM (hybrid: Ed25519 block then ML-DSA-65 block). "
         "Exactly one of key_id and public_key.",
     )
+    context: str | None = Field(
+        default=None,
+        max_length=b64_chars(255),
+        description="ML-DSA-65 only: the FIPS 204 context string (base64, at most 255 bytes) "
+        "of a signature made elsewhere; absent means empty.",
+    )
 
 
 class VerifyOut(BaseModel):
