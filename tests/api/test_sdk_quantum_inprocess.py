@@ -11,7 +11,8 @@ import dataclasses
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from fastapi import FastAPI
@@ -188,6 +189,42 @@ def test_ed25519_signature_verifies_locally(client: TestClient, account: Account
     public = serialization.load_pem_public_key(sig.public_key.encode())
     assert isinstance(public, Ed25519PublicKey)
     public.verify(sig.signature, signed_bytes("Ed25519", sig.quantum_nonce, b"hello"))
+
+
+def test_rsa_pss_sha3_signature_and_exported_rsa_key_check_out_locally(
+    client: TestClient, account: AccountFixture
+) -> None:
+    sdk = sdk_for(client, account.admin_key)
+    sig = sdk.quantum.sign(b"firmware", algorithm="SHA3-512-RSA")
+    assert sig.key_id.startswith("key_rsa_") and sdk.quantum.verify(b"firmware", sig)
+    public = serialization.load_pem_public_key(sig.public_key.encode())
+    assert isinstance(public, rsa.RSAPublicKey) and public.key_size == 3072
+    public.verify(
+        sig.signature,
+        signed_bytes("SHA3-512-RSA", sig.quantum_nonce, b"firmware"),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA3_512()), salt_length=64),
+        hashes.SHA3_512(),
+    )
+
+    pair = sdk.quantum.rsa(2048, exportable=True)
+    assert (pair.algorithm, pair.type, pair.bits) == ("RSA", "rsa", 2048)
+    assert pair.key is not None and pair.public_key is not None
+    private = serialization.load_der_private_key(pair.key, password=None)
+    assert isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048
+    assert (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+        == pair.public_key
+    )
+    # The exported private key signs what the server's copy verifies.
+    message = b"signed outside"
+    signature = private.sign(
+        message, padding.PSS(mgf=padding.MGF1(hashes.SHA3_512()), salt_length=64), hashes.SHA3_512()
+    )
+    assert sdk.quantum.verify(message, signature, algorithm="SHA3-512-RSA", key_id=pair.key_id)
+    with pytest.raises(ValidationError):
+        sdk.quantum.rsa(1024)
 
 
 def test_scopes_are_enforced(client: TestClient, account: AccountFixture) -> None:
