@@ -116,11 +116,13 @@ class Quantum(_SyncResource):
         algorithm: str | None = None,
         key_id: str | None = None,
         public_key: str | None = None,
+        context: bytes | None = None,
     ) -> bool:
         """A wrong signature is False, not an exception. A `Signature` carries the rest.
 
         Without `quantum_nonce` the message is checked as-is (a signature made elsewhere);
-        a signature from `sign` always needs its nonce.
+        a signature from `sign` always needs its nonce. `context` is the FIPS 204 context
+        of an ML-DSA-65 signature made elsewhere (absent = empty).
         """
         return self._client._run(
             ops.verify(
@@ -130,6 +132,7 @@ class Quantum(_SyncResource):
                 algorithm=algorithm,
                 key_id=key_id,
                 public_key=public_key,
+                context=context,
             )
         )
 
@@ -228,6 +231,7 @@ class AsyncQuantum(_AsyncResource):
         algorithm: str | None = None,
         key_id: str | None = None,
         public_key: str | None = None,
+        context: bytes | None = None,
     ) -> bool:
         return await self._client._run(
             ops.verify(
@@ -237,6 +241,7 @@ class AsyncQuantum(_AsyncResource):
                 algorithm=algorithm,
                 key_id=key_id,
                 public_key=public_key,
+                context=context,
             )
         )
 

@@ -170,6 +170,7 @@ def verify(
     algorithm: str | None,
     key_id: str | None,
     public_key: str | None,
+    context: bytes | None = None,
 ) -> Operation[bool]:
     if isinstance(signature, Signature):
         quantum_nonce = quantum_nonce or signature.quantum_nonce
@@ -192,6 +193,7 @@ def verify(
         algorithm=algorithm,
         key_id=key_id,
         public_key=public_key,
+        context=_optional_b64(context),
     )
     return Operation("POST", f"{_CRYPTO}/verify", _valid, json=body, unwrap=False, retry_safe=True)
 

@@ -12,8 +12,8 @@ import dataclasses
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric import mldsa, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -189,6 +189,38 @@ def test_ed25519_signature_verifies_locally(client: TestClient, account: Account
     public = serialization.load_pem_public_key(sig.public_key.encode())
     assert isinstance(public, Ed25519PublicKey)
     public.verify(sig.signature, signed_bytes("Ed25519", sig.quantum_nonce, b"hello"))
+
+
+def test_exported_hybrid_key_checks_both_halves_locally(
+    client: TestClient, account: AccountFixture
+) -> None:
+    sdk = sdk_for(client, account.admin_key)
+    key = sdk.quantum.create_key("Ed25519+ML-DSA-65", exportable=True)
+    assert key.key is not None and len(key.key) == 64
+    ed = Ed25519PrivateKey.from_private_bytes(key.key[:32])
+    pq = mldsa.MLDSA65PrivateKey.from_seed_bytes(key.key[32:])
+    sig = sdk.quantum.sign(b"both", key_id=key.key_id, algorithm="Ed25519+ML-DSA-65")
+    assert len(sig.signature) == 64 + 3309
+    data = signed_bytes("Ed25519+ML-DSA-65", sig.quantum_nonce, b"both")
+    ed.public_key().verify(sig.signature[:64], data)
+    pq.public_key().verify(sig.signature[64:], data)
+    # Only one half valid is not enough.
+    half = sig.signature[:64] + pq.sign(b"something else")
+    assert sdk.quantum.verify(b"both", dataclasses.replace(sig, signature=half)) is False
+
+
+def test_ml_dsa_signature_made_elsewhere_with_a_context(
+    client: TestClient, account: AccountFixture
+) -> None:
+    sdk = sdk_for(client, account.admin_key)
+    key = sdk.quantum.create_key("ML-DSA-65", exportable=True)
+    assert key.key is not None and key.public_key is not None
+    local = mldsa.MLDSA65PrivateKey.from_seed_bytes(key.key)
+    signature = local.sign(b"outside", b"app-v2")
+    check = {"algorithm": "ML-DSA-65", "public_key": key.public_key}
+    assert sdk.quantum.verify(b"outside", signature, context=b"app-v2", **check) is True
+    assert sdk.quantum.verify(b"outside", signature, **check) is False
+    assert sdk.quantum.verify(b"outside", signature, context=b"app-v3", **check) is False
 
 
 def test_rsa_pss_sha3_signature_and_exported_rsa_key_check_out_locally(

@@ -377,6 +377,14 @@ def test_verify_without_a_nonce_checks_the_message_as_is(mode: str) -> None:
         "algorithm": "Ed25519",
         "public_key": PEM,
     }
+    call(mode, rec, "quantum.verify", b"m", b"s", algorithm="ML-DSA-65", key_id="k", context=b"c")
+    assert sent(rec.requests[1]) == {
+        "message": b64(b"m"),
+        "signature": b64(b"s"),
+        "algorithm": "ML-DSA-65",
+        "key_id": "k",
+        "context": b64(b"c"),
+    }
 
 
 @pytest.mark.parametrize("valid", ["true", 1, None])
