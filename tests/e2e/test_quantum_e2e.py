@@ -299,3 +299,21 @@ def test_cli_sign_verify(server: Server, tenants: tuple[Tenant, Tenant], tmp_pat
     )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["algorithm"] == "Ed25519+ML-DSA-65"
+
+
+def test_cli_without_or_with_a_wrong_key_fails_cleanly(
+    server: Server, tenants: tuple[Tenant, Tenant]
+) -> None:
+    env = {k: v for k, v in server.env.items() if k != "QCOS_API_KEY"}
+    missing = subprocess.run(
+        [*CLI, "entropy", "--base-url", server.base_url],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert missing.returncode == 2 and b"no API key" in missing.stderr
+    wrong = replace(tenants[0], api_key=tenants[0].api_key[:-6] + "AAAAAA")
+    refused = run_cli(server, wrong, "crypto", "sign", "--in", "-", stdin=b"x")
+    assert refused.returncode == 2 and b"UNAUTHORIZED" in refused.stderr
+    assert b"Traceback" not in refused.stderr and wrong.api_key.encode() not in refused.stderr
