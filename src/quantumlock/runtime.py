@@ -69,10 +69,13 @@ class Runtime:
             sealer=Sealer(master_key),
             secret_cache=SecretCache(),
             validation_cache=ValidationCache(settings.validation_cache_ttl),
-            entropy=EntropyService(
-                [n.strip() for n in settings.entropy_sources.split(",") if n.strip()]
+            entropy=EntropyService.from_settings(
+                settings.entropy_sources,
+                settings.qcos_api_url,
+                settings.qcos_api_key.get_secret_value() if settings.qcos_api_key else None,
             ),
         )
+        runtime.entropy.bind_metrics(runtime.metrics.registry)
         runtime.changes.subscribe(runtime._on_change)
         return runtime
 
