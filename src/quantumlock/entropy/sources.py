@@ -293,7 +293,7 @@ class QcosApiSource:
             )
         except httpx.TimeoutException:
             raise self._fail("timed out") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._fail(f"unreachable ({type(exc).__name__})") from None
         self.latency_ms = round((time.perf_counter() - started) * 1000)
         if resp.status_code != 200:
