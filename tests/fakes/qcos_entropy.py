@@ -2,7 +2,7 @@
 
 It speaks the reference's `POST /api/v1/quantum/entropy` shape, checks the bearer key, and
 can be told to misbehave: `mode` = "ok" | "fail" (HTTP 500) | "slow" (sleeps `delay` s) |
-"stuck" (all-zero bytes) | "biased" (each bit 1 with probability 0.9) | "malformed".
+"stuck" (all-zero bytes) | "biased" (each bit 1 with probability 0.9, runs capped) | "malformed".
 `hardware` decides whether it claims hardware (`quantum_verified`, QUANTUM_SECURED).
 """
 
@@ -27,6 +27,21 @@ from starlette.routing import Route
 FAKE_KEY = "fake-qcos-key-123"
 
 
+def biased_bytes(nbytes: int, p_one: float) -> bytes:
+    """Bits that are 1 with probability `p_one`, runs capped at 30 (under every repetition
+    count cut-off), so only the adaptive proportion test can see the bias."""
+    rng = random.Random(os.urandom(8))
+    bits: list[str] = []
+    run = 0
+    while len(bits) < nbytes * 8:
+        bit = "1" if rng.random() < p_one else "0"
+        run = run + 1 if bits and bits[-1] == bit else 1
+        if run > 30:
+            bit, run = ("0" if bit == "1" else "1"), 1
+        bits.append(bit)
+    return int("".join(bits), 2).to_bytes(nbytes, "big")
+
+
 class FakeQcos:
     def __init__(self) -> None:
         self.mode = "ok"
@@ -39,8 +54,7 @@ class FakeQcos:
         if self.mode == "stuck":
             return bytes(n)
         if self.mode == "biased":
-            rng = random.Random(os.urandom(16))
-            return bytes(sum((rng.random() < 0.9) << i for i in range(8)) for _ in range(n))
+            return biased_bytes(n, 0.9)
         return os.urandom(n)
 
     async def entropy(self, request: Request) -> JSONResponse:

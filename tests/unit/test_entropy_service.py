@@ -8,7 +8,6 @@ tests, the conditioner and the real sources are the real ones.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,22 +26,7 @@ from quantumlock.entropy.sources import (
     qiskit_installed,
 )
 from quantumlock.entropy.types import RawSample, SecurityLevel
-from tests.fakes.qcos_entropy import FAKE_KEY, FakeQcos, running_fake_qcos
-
-
-def biased_bytes(nbytes: int, p_one: float) -> bytes:
-    """Bits that are 1 with probability `p_one`, runs capped at 30 (under every RCT cutoff),
-    so only the adaptive proportion test can see the bias."""
-    rng = random.Random(os.urandom(8))
-    bits: list[str] = []
-    run = 0
-    while len(bits) < nbytes * 8:
-        bit = "1" if rng.random() < p_one else "0"
-        run = run + 1 if bits and bits[-1] == bit else 1
-        if run > 30:
-            bit, run = ("0" if bit == "1" else "1"), 1
-        bits.append(bit)
-    return int("".join(bits), 2).to_bytes(nbytes, "big")
+from tests.fakes.qcos_entropy import FAKE_KEY, FakeQcos, biased_bytes, running_fake_qcos
 
 
 class ScriptedSource:
