@@ -272,9 +272,14 @@ def test_qiskit_local_is_simulated_and_health_tested() -> None:
 
 
 @needs_qiskit
-def test_qiskit_runs_are_freshly_seeded() -> None:
-    source = QiskitLocalSource(8)
-    assert source.read(64).data != source.read(64).data
+def test_qiskit_runs_are_freshly_seeded_and_batches_hand_out_each_bit_once() -> None:
+    unbatched = QiskitLocalSource(8, batch_bytes=1)  # every read is its own run
+    assert unbatched.read(64).data != unbatched.read(64).data
+    batched = QiskitLocalSource(16, batch_bytes=4096)
+    reads = [batched.read(32).data for _ in range(200)]  # spans two simulator runs
+    assert len(set(reads)) == 200
+    joined = b"".join(reads)
+    assert all(joined.count(r) == 1 for r in reads[::20])
 
 
 def test_qiskit_missing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

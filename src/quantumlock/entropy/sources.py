@@ -58,7 +58,7 @@ def qiskit_installed() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("qiskit", "qiskit_aer"))
 
 
-def _simulator_and_circuit(qubits: int) -> tuple[Any, Any]:
+def simulator_and_circuit(qubits: int) -> tuple[Any, Any]:
     """Import qiskit lazily; build, transpile and cache the circuit once per process."""
     with _QISKIT_LOCK:
         cached = _QISKIT_CACHE.get(qubits)
@@ -83,6 +83,11 @@ class QiskitLocalSource:
     The ideal circuit gives exactly one bit per measurement; we claim 0.9 so the health
     tests' cut-offs leave a margin, and rely on the conditioner's OS CSPRNG input for
     security either way.
+
+    Runs are batched: one simulator run costs ~4 ms of fixed overhead whatever its size, so
+    each run makes at least `batch_bytes` and later reads take from that buffer, in order,
+    each bit once. The health tests still see one continuous stream (the service tests
+    bytes as they are handed out), and a read never returns bits another read returned.
     """
 
     name = "qiskit_local"
@@ -90,11 +95,14 @@ class QiskitLocalSource:
     min_entropy = 0.9
     simulator_name = "aer_simulator"
 
-    def __init__(self, qubits: int = 16) -> None:
+    def __init__(self, qubits: int = 16, batch_bytes: int = 4096) -> None:
         if not 1 <= qubits <= 30:  # AerSimulator's default width limit
             raise ValueError("qubits must be 1-30")
         self.qubits = qubits
+        self.batch_bytes = batch_bytes
         self._error: str | None = None
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
 
     def available(self) -> bool:
         return self._error is None and qiskit_installed()
@@ -110,10 +118,19 @@ class QiskitLocalSource:
         return {"simulator": self.simulator_name, "qubits": self.qubits}
 
     def read(self, nbytes: int) -> RawSample:
+        with self._lock:
+            if len(self._buffer) < nbytes:
+                self._buffer += self._run(max(self.batch_bytes, nbytes - len(self._buffer)))
+            data = bytes(self._buffer[:nbytes])
+            del self._buffer[:nbytes]
+        return RawSample(data, qubits=self.qubits)
+
+    def _run(self, nbytes: int) -> bytes:
+        """`nbytes` fresh bytes from one simulator run."""
         if not qiskit_installed():
             raise SourceUnavailable(self.unavailable_reason())
         try:
-            simulator, circuit = _simulator_and_circuit(self.qubits)
+            simulator, circuit = simulator_and_circuit(self.qubits)
         except Exception as exc:  # a broken install: report it, keep serving from the others
             self._error = f"qiskit could not be loaded ({type(exc).__name__})"
             raise SourceUnavailable(self._error) from exc
@@ -131,7 +148,7 @@ class QiskitLocalSource:
         bits = "".join(memory).replace(" ", "")[:bits_needed]
         if len(bits) != bits_needed:
             raise SourceUnavailable("simulator returned too few measurements")
-        return RawSample(int(bits, 2).to_bytes(nbytes, "big"), qubits=self.qubits)
+        return int(bits, 2).to_bytes(nbytes, "big")
 
 
 # -- qcos_api ---------------------------------------------------------------------------------
