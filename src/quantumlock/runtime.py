@@ -117,6 +117,7 @@ class Runtime:
         except Exception:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
         self.engine.dispose()
+        self.entropy.close()
         flush_logs()
 
     async def _log_flush_loop(self) -> None:

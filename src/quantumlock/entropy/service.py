@@ -123,6 +123,13 @@ class EntropyService:
             registry=registry,
         )
 
+    def close(self) -> None:
+        """Release what sources hold (qcos_api's HTTP connection pool)."""
+        for state in self.states.values():
+            close = getattr(state.source, "close", None)
+            if callable(close):
+                close()
+
     # -- drawing ---------------------------------------------------------------------------
 
     def draw(self, nbytes: int, *, source: str | None = None) -> Draw:
