@@ -228,6 +228,17 @@ def test_qcos_circuit_breaker_and_timeouts(fake_qcos: FakeQcos) -> None:
     assert breaker.opened_at is None and breaker.failures == 0
 
 
+def test_health_tries_a_hanging_remote_once(fake_qcos: FakeQcos) -> None:
+    source = QcosApiSource(fake_qcos.url, FAKE_KEY, read_timeout=0.2)
+    service = EntropyService([source, CryptographicSource()])
+    fake_qcos.mode, fake_qcos.delay = "slow", 0.5
+    report = service.health()
+    assert fake_qcos.calls == 1  # the start-up attempt; the test draw does not retry it
+    assert report.backends == ["cryptographic"]
+    assert report.test_draw is not None and report.test_draw.source == "cryptographic"
+    assert report.sources["qcos_api"].reason == "timed out"
+
+
 def test_half_open_failure_reopens_at_once() -> None:
     clock = Clock()
     breaker = CircuitBreaker(threshold=3, cooldown=30, clock=clock)

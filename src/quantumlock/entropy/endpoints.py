@@ -67,7 +67,7 @@ def health_body(report: HealthReport) -> HealthOut:
             available=bool(qiskit and qiskit.available),
             healthy=bool(qiskit and qiskit.healthy),
             simulator=qiskit_d.get("simulator", "aer_simulator"),
-            qubits=qiskit_d.get("qubits"),
+            qubits=qiskit_d.get("qubits") if qiskit and qiskit.available else None,
             reason=qiskit.reason if qiskit else NOT_ENABLED,
         ),
         cryptographic=CryptographicHealth(

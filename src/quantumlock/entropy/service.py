@@ -152,8 +152,13 @@ class EntropyService:
                 raise QuantumUnavailable(
                     f"Entropy source {source!r} is unavailable: {exc}."
                 ) from None
+        return self._first_healthy(nbytes, skip=())
+
+    def _first_healthy(self, nbytes: int, skip: Sequence[str]) -> Draw:
         reasons = []
         for name in self.names:
+            if name in skip:
+                continue
             try:
                 return self._draw_from(self.states[name], nbytes)
             except SourceUnavailable as exc:
@@ -218,15 +223,17 @@ class EntropyService:
 
     def health(self, test_bytes: int = 8) -> HealthReport:
         """Per-source state (starting up sources that can be), plus one small fallback draw."""
-        for state in self.states.values():
+        failed_now: list[str] = []
+        for name, state in self.states.items():
             if not state.healthy:
                 try:
                     with state.lock:
                         self._admit(state)
                 except SourceUnavailable:
-                    pass  # reported below
+                    failed_now.append(name)  # reported below; not tried again right now
         try:
-            test_draw: Draw | None = self.draw(test_bytes)
+            # Skipping what just failed keeps a hanging remote from costing two timeouts.
+            test_draw: Draw | None = self._first_healthy(test_bytes, skip=failed_now)
         except QuantumUnavailable:
             test_draw = None
         sources: dict[str, SourceHealth] = {}
