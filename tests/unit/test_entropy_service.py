@@ -52,6 +52,8 @@ class ScriptedSource:
 
     def read(self, nbytes: int) -> RawSample:
         self.reads += 1
+        if self.mode == "broken":
+            raise RuntimeError("driver crashed")
         if self.mode == "stuck":
             data = b"\xaa" * (nbytes - 8) + bytes(8)  # ends in 64 zero bits
         elif self.mode == "biased":
@@ -120,6 +122,16 @@ def test_unhealthy_source_is_skipped_then_readmitted_after_a_new_startup_test(mo
     assert service.draw(8).source == "device"
     assert device.reads == reads + 2  # a new start-up test, then the draw
     assert service.health().backends == ["device", "cryptographic"]
+
+
+def test_a_crashing_source_is_unavailable_not_an_error() -> None:
+    device = ScriptedSource()
+    device.mode = "broken"
+    service = EntropyService([device, CryptographicSource()])
+    assert service.draw(8).source == "cryptographic"
+    assert service.states["device"].reason == "read failed (RuntimeError)"
+    with pytest.raises(QuantumUnavailable, match=r"read failed \(RuntimeError\)"):
+        service.draw(8, source="device")
 
 
 def test_a_failing_startup_test_keeps_the_source_out() -> None:

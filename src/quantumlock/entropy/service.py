@@ -217,6 +217,10 @@ class EntropyService:
         except SourceUnavailable as exc:
             state.reason = str(exc)
             raise
+        except Exception as exc:  # a plug-in source's bug must not take the service down
+            state.reason = f"read failed ({type(exc).__name__})"
+            log.warning("entropy_source_error", source=src.name, error=type(exc).__name__)
+            raise SourceUnavailable(state.reason) from None
         return raw
 
     # -- health ----------------------------------------------------------------------------
