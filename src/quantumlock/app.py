@@ -12,6 +12,7 @@ from quantumlock import __version__
 from quantumlock.accounts.endpoints import router as customers_router
 from quantumlock.auth.endpoints import router as keys_router
 from quantumlock.crypto.endpoints import router as quantum_keys_router
+from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
 from quantumlock.entropy.endpoints import router as entropy_router
 from quantumlock.licensing.endpoints import router as licenses_router
 from quantumlock.observability.logging import configure_logging
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(licenses_router)
     app.include_router(customers_router)
     app.include_router(quantum_keys_router)
+    app.include_router(key_exchange_router)
     app.include_router(entropy_router)
     if settings.metrics_enabled:
         app.include_router(system.router)
