@@ -66,7 +66,7 @@ class Runtime:
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
-            sealer=Sealer(master_key),
+            sealer=settings.make_sealer(),
             secret_cache=SecretCache(),
             validation_cache=ValidationCache(settings.validation_cache_ttl),
             entropy=EntropyService.from_settings(
