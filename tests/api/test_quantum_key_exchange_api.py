@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from quantumlock.core.clock import utcnow
+from quantumlock.crypto.exchange_repository import KeyExchangeRepository
 from quantumlock.crypto.models import KeyExchangeSession
 from quantumlock.crypto.sealing import Sealer, SealingError
 from tests.api.test_auth_api import assert_error, create_key
@@ -374,3 +375,32 @@ def test_scope_and_auth(client: TestClient, account: AccountFixture) -> None:
     assert_error(post(client, keys_only), 403, "INSUFFICIENT_SCOPE")
     assert ok(client, crypto_only)["session_id"].startswith("session_")
     assert_error(client.post(KEX, json={}), 401, "UNAUTHORIZED")
+
+
+def test_two_readers_of_an_open_session_cannot_both_spend_it(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """The conditional UPDATE itself: both transactions saw the session open; one wins."""
+    start = ok(client, account.admin_key)
+    sid = start["session_id"]
+    sessions = app.state.runtime.sessions
+    with sessions() as first, sessions() as second:
+        a, b = KeyExchangeRepository(first), KeyExchangeRepository(second)
+        seen_a, seen_b = a.get(sid, account.id, "live"), b.get(sid, account.id, "live")
+        assert seen_a is not None and seen_b is not None
+        assert seen_a.completed_at is None and seen_b.completed_at is None
+        assert a.spend(sid, account.id, "live", utcnow()) is True
+        first.commit()
+        assert b.spend(sid, account.id, "live", utcnow()) is False
+        second.rollback()
+        # Wrong tenant or mode, or an expired session, is never spent.
+        assert a.spend(sid, account.id, "test", utcnow()) is False
+        first.rollback()
+    other = ok(client, account.admin_key)["session_id"]
+    with sessions() as s:
+        repo = KeyExchangeRepository(s)
+        assert repo.spend(other, account.id, "test", utcnow()) is False
+        assert repo.spend(other, "acct_nobody", "live", utcnow()) is False
+        assert repo.spend(other, account.id, "live", utcnow() + timedelta(minutes=11)) is False
+        assert repo.spend(other, account.id, "live", utcnow()) is True
+        s.commit()
