@@ -12,15 +12,19 @@ retired, every blob opens with the new key alone.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
 from sqlalchemy import select, update
@@ -28,7 +32,9 @@ from sqlalchemy import select, update
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.sealed_columns import count_by_key, verify_all
 from quantumlock.crypto.sealing import KeyringFile, Sealer, SealingError, key_id
+from quantumlock.crypto.service import key_aad
 from quantumlock.db.engine import make_engine, make_session_factory
+from tests.conftest import PG_DSN, need_postgres
 from tests.e2e.conftest import CLI, Server, free_port, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -77,14 +83,30 @@ def start_file_keyed_server(tmp: Path, database_url: str | None) -> Server:
     raise AssertionError(f"server did not become healthy:\n{log_path.read_text()}")
 
 
+@contextmanager
+def own_postgres_database() -> Iterator[str]:
+    """A database of its own: the shared test database holds blobs sealed by other tests
+    under another master key, and rotation must see only this server's."""
+    need_postgres()
+    name = f"ql_rot_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def rot_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    url = request.getfixturevalue("postgres_database") if request.param == "postgres" else None
-    srv = start_file_keyed_server(tmp_path, url)
-    try:
-        yield srv, url or f"sqlite:///{tmp_path / 'data' / 'quantumlock.db'}"
-    finally:
-        stop_server(srv)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(own_postgres_database()) if request.param == "postgres" else None
+        srv = start_file_keyed_server(tmp_path, url)
+        try:
+            yield srv, url or f"sqlite:///{tmp_path / 'data' / 'quantumlock.db'}"
+        finally:
+            stop_server(srv)
 
 
 def ok(resp: httpx.Response, status: int = 200) -> Any:
@@ -244,6 +266,20 @@ def test_rotate_master_while_serving(rot_server: tuple[Server, str]) -> None:
             assert decrypt() == b"before rotation"
             assert license_valid()
             assert server.process.poll() is None
+
+            # A blob no key of the ring opens is skipped and reported, not fatal to the pass.
+            with sessions() as s:
+                foreign = Sealer(os.urandom(32)).seal(b"x", key_aad(signer["key_id"]))
+                s.execute(
+                    update(QuantumKey)
+                    .where(QuantumKey.id == signer["key_id"])
+                    .values(sealed=foreign)
+                )
+                s.commit()
+            broken = server.cli("keystore", "rotate-master", "--rewrap-only", "--json", check=False)
+            assert broken.returncode == 1, broken.stderr
+            assert json.loads(broken.stdout)["tables"]["quantum_keys.sealed"]["unreadable"] == 1
+            assert server.cli("keystore", "retire-master", check=False).returncode != 0
     finally:
         engine.dispose()
     assert "Traceback" not in server.log_path.read_text()

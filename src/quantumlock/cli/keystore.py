@@ -104,12 +104,10 @@ def rotate_master(
         time.sleep(RELOAD_INTERVAL * 1.5)
     sealer = Sealer(ring.keys)
     with _sessions(cfg) as sessions:
-        try:
-            reports = rewrap_all(sessions, sealer, batch=batch)
-        except SealingError as exc:
-            fail(f"a sealed blob does not open with this keyring: {exc}")
+        reports = rewrap_all(sessions, sealer, batch=batch)
         counts = _counts_json(sessions)
     stale = _stale(counts, sealer.current_key_id)
+    unreadable = sum(r.unreadable for r in reports.values())
     if as_json:
         print_json(
             {
@@ -117,8 +115,11 @@ def rotate_master(
                 "new_key": not rewrap_only,
                 "tables": {name: vars(r) for name, r in reports.items()},
                 "still_under_old_keys": stale,
+                "unreadable": unreadable,
             }
         )
+        if unreadable:
+            raise typer.Exit(1)
         return
     if not rewrap_only:
         console.print(
@@ -127,7 +128,12 @@ def rotate_master(
     for name, r in reports.items():
         console.print(
             f"  {name}: {r.rewrapped} re-wrapped, {r.already_current} already current, "
-            f"{r.changed_meanwhile} changed meanwhile"
+            f"{r.changed_meanwhile} changed meanwhile, {r.unreadable} unreadable"
+        )
+    if unreadable:
+        fail(
+            f"{unreadable} blob(s) open under no key of the keyring and were left as they are "
+            "(`quantumlock keystore status` shows their key ids)."
         )
     if stale:
         console.print(

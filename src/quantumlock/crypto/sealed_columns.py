@@ -81,6 +81,7 @@ class RewrapReport:
     rewrapped: int = 0
     already_current: int = 0
     changed_meanwhile: int = 0  # deleted or rewritten by the service during the pass
+    unreadable: int = 0  # opens under no key of the keyring: left as it is, reported
 
 
 def rewrap_all(
@@ -90,6 +91,8 @@ def rewrap_all(
 
     One transaction per batch. Each row is updated only if its blob is still the one read
     (a conditional UPDATE), so a key destroyed or a session spent meanwhile is left alone.
+    A blob that opens under no key of the ring is counted as unreadable and skipped: one
+    damaged row must not stop the others from moving to the new key.
     """
     reports: dict[str, RewrapReport] = {}
     for col in SEALED_COLUMNS:
@@ -97,7 +100,11 @@ def rewrap_all(
         with sessions() as session:
             for rows in _batches(session, col, batch):
                 for pk, blob in rows:
-                    new = sealer.rewrap(blob, col.aad(pk))
+                    try:
+                        new = sealer.rewrap(blob, col.aad(pk))
+                    except SealingError:
+                        report.unreadable += 1
+                        continue
                     if new == blob:
                         report.already_current += 1
                         continue
