@@ -52,6 +52,8 @@ class ShakeStream:
 
     def below(self, upper: int) -> int:
         """Uniform in [0, upper) by rejection sampling."""
+        if upper < 1:
+            raise ValueError("upper must be positive")
         nbits = upper.bit_length()
         nbytes = (nbits + 7) // 8
         while True:
@@ -62,8 +64,8 @@ class ShakeStream:
 
 def is_probable_prime(w: int, rounds: int, stream: ShakeStream) -> bool:
     """Miller-Rabin (FIPS 186-5 B.3.1) with witnesses drawn from `stream`."""
-    if w < 3 or w % 2 == 0:
-        return w == 2
+    if w < 5 or w % 2 == 0:
+        return w in (2, 3)
     m, a = w - 1, 0
     while m % 2 == 0:
         m //= 2
