@@ -299,6 +299,33 @@ def test_ml_dsa_65_kat_keygen_and_verify(client: TestClient, account: AccountFix
         )
 
 
+def test_ml_dsa_65_wycheproof_verify(client: TestClient, account: AccountFixture) -> None:
+    vectors = json.loads((DATA / "wycheproof_mldsa_65_verify_subset.json").read_text())
+    ran = 0
+    for group in vectors["testGroups"]:
+        pem = (
+            mldsa.MLDSA65PublicKey.from_public_bytes(h(group["publicKey"]))
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        for test in group["tests"]:
+            assert "ctx" not in test  # the subset holds context-free tests only
+            message, signature = h(test["msg"]), h(test["sig"])
+            base = {"message": b64(message), "algorithm": "ML-DSA-65", "public_key": pem}
+            valid = verify(client, account.admin_key, **base, signature=b64(signature))
+            assert valid is (test["result"] == "valid"), test["tcId"]
+            ran += 1
+            if test["result"] == "valid":
+                broken = bytearray(signature)
+                broken[-100] ^= 0x01
+                assert not verify(client, account.admin_key, **base, signature=b64(bytes(broken)))
+                other = base | {"message": b64(message + b"!")}
+                assert not verify(client, account.admin_key, **other, signature=b64(signature))
+    assert ran == 1
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir() if p.name != "README.md"))
 def test_every_vector_file_has_a_stated_origin(name: str) -> None:
     assert name in (DATA / "README.md").read_text()
