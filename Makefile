@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench entropy-report clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,quantum]'
 	touch $(STAMP)
 
 run: install
@@ -34,6 +34,12 @@ lint: install
 bench: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# 1 Mbit per entropy source through `ent`, raw and conditioned; and qiskit_local throughput.
+entropy-report: install
+	@command -v ent >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq ent)
+	$(BIN)/python -m bench.entropy_report
+	$(BIN)/python -m bench.entropy_throughput
 
 clean:
 	rm -rf $(VENV) .quantumlock .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,8 @@ client = Client()                 # reads QCOS_API_KEY and QCOS_BASE_URL
 print(client.me().scopes)
 lic = client.licenses.generate("customer@company.com", features=["premium"])
 client.licenses.validate(lic.license_key, "customer@company.com").valid
+enc = client.quantum.encrypt(b"secret")   # bytes in, bytes out: no base64 by hand
+assert client.quantum.decrypt(enc) == b"secret"
 
 `qcos.verify_license_file` and `qcos.LicenseVerification` (offline checks) live in
 `qcos.licensing` and are loaded on first use: they need `cryptography`, the rest of the SDK
@@ -20,9 +22,11 @@ from qcos._errors import (
     AuthenticationError,
     ConfigurationError,
     ConflictError,
+    DecryptionError,
     NotFoundError,
     PermissionDeniedError,
     QCOSError,
+    QuantumUnavailableError,
     RateLimitError,
     ValidationError,
 )
@@ -36,6 +40,16 @@ from qcos._licensing_models import (
     LicenseValidation,
 )
 from qcos._models import ApiKey, CreatedKey, Me, RateLimitInfo
+from qcos._quantum_models import (
+    Encrypted,
+    Entropy,
+    KeyExchange,
+    QuantumHealth,
+    QuantumKey,
+    QuantumKeyList,
+    Signature,
+    SourceHealth,
+)
 from qcos._version import __version__
 
 if TYPE_CHECKING:
@@ -77,7 +91,11 @@ __all__ = [
     "CreatedKey",
     "Customer",
     "CustomerStats",
+    "DecryptionError",
+    "Encrypted",
+    "Entropy",
     "GeneratedLicense",
+    "KeyExchange",
     "License",
     "LicensePage",
     "LicenseSummary",
@@ -86,8 +104,14 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "QCOSError",
+    "QuantumHealth",
+    "QuantumKey",
+    "QuantumKeyList",
+    "QuantumUnavailableError",
     "RateLimitError",
     "RateLimitInfo",
+    "Signature",
+    "SourceHealth",
     "ValidationError",
     "__version__",
 ]

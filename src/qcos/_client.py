@@ -13,6 +13,7 @@ import httpx
 
 from qcos import _operations as ops
 from qcos._errors import (
+    _BY_CODE,
     _BY_STATUS,
     APIConnectionError,
     APIError,
@@ -22,6 +23,7 @@ from qcos._errors import (
 )
 from qcos._models import Me
 from qcos._operations import Operation
+from qcos._quantum import AsyncQuantum, Quantum
 from qcos._resources import AsyncCustomers, AsyncKeys, AsyncLicenses, Customers, Keys, Licenses
 from qcos._version import __version__
 
@@ -77,6 +79,9 @@ def error_from_response(response: httpx.Response) -> QCOSError:
     }
     if response.status_code == 429:
         return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
+    by_code = _BY_CODE.get(code)
+    if by_code is not None:
+        return by_code(detail, **common)
     return _BY_STATUS.get(response.status_code, APIError)(detail, **common)
 
 
@@ -194,6 +199,7 @@ class Client(_BaseClient):
         self.keys = Keys(self)
         self.licenses = Licenses(self)
         self.customers = Customers(self)
+        self.quantum = Quantum(self)
 
     def me(self) -> Me:
         return self._run(ops.me())
@@ -254,6 +260,7 @@ class AsyncClient(_BaseClient):
         self.keys = AsyncKeys(self)
         self.licenses = AsyncLicenses(self)
         self.customers = AsyncCustomers(self)
+        self.quantum = AsyncQuantum(self)
 
     async def me(self) -> Me:
         return await self._run(ops.me())

@@ -81,6 +81,15 @@ class RateLimitError(APIError):
         super().__init__(detail, **kwargs)
 
 
+class DecryptionError(ValidationError):
+    """400 DECRYPTION_FAILED: wrong key, iv, tag, aad or ciphertext (deliberately not which)."""
+
+
+class QuantumUnavailableError(APIError):
+    """503 QUANTUM_UNAVAILABLE: the entropy source asked for is not installed, reachable or
+    healthy. Ask again without `source` to let the server fall back."""
+
+
 def _rebuild(cls: type[QCOSError], args: tuple[Any, ...]) -> QCOSError:
     error = cls.__new__(cls)
     error.args = args
@@ -95,4 +104,9 @@ _BY_STATUS: dict[int, type[APIError]] = {
     409: ConflictError,
     # Not part of the contract (which uses 400), but what a stock FastAPI route answers.
     422: ValidationError,
+}
+# Codes that name a narrower failure than their status does.
+_BY_CODE: dict[str, type[APIError]] = {
+    "DECRYPTION_FAILED": DecryptionError,
+    "QUANTUM_UNAVAILABLE": QuantumUnavailableError,
 }

@@ -29,9 +29,13 @@ class Operation(Generic[T]):
     json: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     unwrap: bool = True  # /api/v2 bodies are {"data": ...}; /api/v1 bodies are bare
+    # A POST that changes nothing on the server (decrypt, verify…) may say so; None = by method.
+    retry_safe: bool | None = None
 
     @property
     def idempotent(self) -> bool:
+        if self.retry_safe is not None:
+            return self.retry_safe
         return self.method in {"GET", "HEAD", "DELETE", "PUT"}
 
 

@@ -11,6 +11,9 @@ from fastapi import FastAPI
 from quantumlock import __version__
 from quantumlock.accounts.endpoints import router as customers_router
 from quantumlock.auth.endpoints import router as keys_router
+from quantumlock.crypto.endpoints import router as quantum_keys_router
+from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
+from quantumlock.entropy.endpoints import router as entropy_router
 from quantumlock.licensing.endpoints import router as licenses_router
 from quantumlock.licensing.endpoints import validation_router
 from quantumlock.observability.logging import configure_logging
@@ -61,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(licenses_router)
     app.include_router(customers_router)
+    app.include_router(quantum_keys_router)
+    app.include_router(key_exchange_router)
+    app.include_router(entropy_router)
     if settings.metrics_enabled:
         app.include_router(system.router)
     else:
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
+        # 1 MiB of data is 1.4 MiB of base64, plus the JSON around it.
+        body_limits={"/api/v1/quantum/crypto/": max(settings.max_body_bytes, 2 * 1024 * 1024)},
     )
     return app
 

@@ -19,6 +19,7 @@ from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed, ChangeNudges
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.entropy.service import EntropyService
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
@@ -45,6 +46,7 @@ class Runtime:
     sealer: Sealer
     secret_cache: SecretCache
     validation_cache: ValidationCache
+    entropy: EntropyService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -76,10 +78,16 @@ class Runtime:
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
-            sealer=Sealer(master_key),
+            sealer=settings.make_sealer(),
             secret_cache=SecretCache(),
             validation_cache=ValidationCache(settings.validation_cache_ttl),
+            entropy=EntropyService.from_settings(
+                settings.entropy_sources,
+                settings.qcos_api_url,
+                settings.qcos_api_key.get_secret_value() if settings.qcos_api_key else None,
+            ),
         )
+        runtime.entropy.bind_metrics(runtime.metrics.registry)
         runtime.changes.subscribe(runtime._on_change)
         return runtime
 
@@ -123,6 +131,7 @@ class Runtime:
         if isinstance(self.limiter, RedisLimiter):
             await self.limiter.close()
         self.engine.dispose()
+        self.entropy.close()
         flush_logs()
 
     async def _log_flush_loop(self) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from quantumlock.crypto.sealing import Keyring, KeyringError, KeyringFile, Sealer, decode_key
 
 MASTER_KEY_FILE = "master.key"
 
@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (comma list of addresses/CIDRs, or "*"):
     # set it to the load balancer's address when nodes sit behind one.
     forwarded_allow_ips: str = "127.0.0.1"
+    # One base64 key, or a comma list (first current) during a master-key rotation.
     master_key: SecretStr | None = None
+    api_key_root: SecretStr | None = None
     log_level: str = "INFO"
     metrics_enabled: bool = True
     # One JSON line per request (request id, key id, account id, route, status, latency).
@@ -67,26 +69,44 @@ class Settings(BaseSettings):
     def master_key_path(self) -> Path:
         return self.data_dir / MASTER_KEY_FILE
 
-    def load_master_key(self) -> bytes:
-        """The 32-byte master key from QL_MASTER_KEY or the data dir's key file."""
-        if self.master_key is not None:
-            raw = self.master_key.get_secret_value().strip()
-            source = "QL_MASTER_KEY"
-        elif self.master_key_path.exists():
-            raw = self.master_key_path.read_text().strip()
-            source = str(self.master_key_path)
-        else:
-            raise MasterKeyError(
-                f"No master key: set QL_MASTER_KEY or run `quantumlock init` "
-                f"(expected {self.master_key_path})."
-            )
+    @property
+    def keyring_file(self) -> KeyringFile | None:
+        """The master key file, unless QL_MASTER_KEY overrides it (then nothing to re-read)."""
+        return None if self.master_key is not None else KeyringFile(self.master_key_path)
+
+    def load_keyring(self) -> Keyring:
+        """Master keys, current first: QL_MASTER_KEY (a comma list) or the data dir's file
+        (one base64 key a line). With QL_MASTER_KEY, QL_API_KEY_ROOT may name the API-key
+        pepper's root; without it the last key listed is the root (the oldest)."""
         try:
-            key = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise MasterKeyError(f"Master key in {source} is not valid base64.") from None
-        if len(key) != 32:
-            raise MasterKeyError(f"Master key in {source} must decode to 32 bytes.")
-        return key
+            if self.master_key is not None:
+                text = self.master_key.get_secret_value().replace(",", "\n")
+                ring = Keyring.parse(text, "QL_MASTER_KEY")
+                if self.api_key_root is not None:
+                    root = decode_key(self.api_key_root.get_secret_value(), "QL_API_KEY_ROOT")
+                    ring = Keyring(ring.keys, root)
+                return ring
+            file = KeyringFile(self.master_key_path)
+            if not file.path.exists():
+                raise MasterKeyError(
+                    f"No master key: set QL_MASTER_KEY or run `quantumlock init` "
+                    f"(expected {self.master_key_path})."
+                )
+            return file.read()
+        except KeyringError as exc:
+            raise MasterKeyError(str(exc)) from None
+
+    def load_master_key(self) -> bytes:
+        """The key API-key hashes are peppered with: the first master key ever used.
+
+        Sealing uses the whole keyring (`make_sealer`); API keys exist only as HMACs, so
+        their pepper cannot follow a master-key rotation.
+        """
+        return self.load_keyring().api_key_root
+
+    def make_sealer(self) -> Sealer:
+        """A Sealer over the keyring that picks up a rotated key file without a restart."""
+        return Sealer(self.load_keyring().keys, source=self.keyring_file)
 
 
 class MasterKeyError(RuntimeError):

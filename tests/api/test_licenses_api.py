@@ -14,6 +14,7 @@ from sqlalchemy import update
 from qcos.licensing import verify_license_file
 from quantumlock.accounts.service import AccountService
 from quantumlock.core.clock import as_utc
+from quantumlock.entropy.sources import qiskit_installed
 from quantumlock.licensing.models import License
 from quantumlock.licensing.service import Caller, LicenseService
 from tests.api.test_auth_api import assert_error, create_key
@@ -78,9 +79,12 @@ def test_generate_matches_the_reference_shape(client: TestClient, account: Accou
     assert re.fullmatch(r"QLOCK-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", body["license_key"])
     assert re.fullmatch(r"[0-9a-f]{128}", body["quantum_signature"])
     assert body["features"] == ["premium", "api_access"]
-    # Honest: no quantum source delivered these bits.
+    # Honest: the key's bits came from the first healthy source of the default list
+    # (qcos_api has no URL here): the simulator when installed, else the OS CSPRNG.
     assert body["quantum_verified"] is False and body["qcos_fidelity"] is None
-    assert body["security_level"] == "CRYPTOGRAPHIC"
+    assert body["security_level"] == (
+        "QUANTUM_SIMULATED" if qiskit_installed() else "CRYPTOGRAPHIC"
+    )
     assert body["valid_until"].endswith("Z") and body["generated_at"].endswith("Z")
     assert resp.headers["x-quota-limit"] == "100000"
     assert resp.headers["x-quota-remaining"] == "99999"

@@ -15,9 +15,11 @@ from qcos import (
     Client,
     ConfigurationError,
     ConflictError,
+    DecryptionError,
     NotFoundError,
     PermissionDeniedError,
     QCOSError,
+    QuantumUnavailableError,
     RateLimitError,
     ValidationError,
 )
@@ -36,7 +38,8 @@ from tests.sdk.conftest import BASE, KEY, KEY_ROW, ME, SECRET, Recorder, api_err
         (409, "CONFLICT", ConflictError),
         (429, "RATE_LIMIT_EXCEEDED", RateLimitError),
         (500, "INTERNAL_ERROR", APIError),
-        (503, "QUANTUM_UNAVAILABLE", APIError),
+        (400, "DECRYPTION_FAILED", DecryptionError),
+        (503, "QUANTUM_UNAVAILABLE", QuantumUnavailableError),
         (418, "TEAPOT", APIError),
     ],
 )

@@ -12,7 +12,6 @@ from quantumlock.accounts.plans import limits_of_account
 from quantumlock.accounts.service import AccountService
 from quantumlock.cli.common import console, fail, open_session, print_json, settings, split_csv
 from quantumlock.core.clock import isoformat
-from quantumlock.crypto.sealing import Sealer
 from quantumlock.licensing.schemas import LicenseOut, SigningKeyOut
 from quantumlock.licensing.service import Caller, LicenseService, SecretCache
 
@@ -26,7 +25,7 @@ CLI_ACTOR = "cli"
 
 
 def _service(session: Any) -> LicenseService:
-    return LicenseService(session, Sealer(settings().load_master_key()), SecretCache())
+    return LicenseService(session, settings().make_sealer(), SecretCache())
 
 
 def _caller(account_id: str, test: bool) -> Caller:

@@ -10,7 +10,7 @@ import typer
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.auth.keys import KeyHasher
-from quantumlock.cli import accounts, keys, licenses
+from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import console, fail, open_session, settings
 from quantumlock.db import migrate
 from quantumlock.settings import MasterKeyError
@@ -24,6 +24,9 @@ app = typer.Typer(
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(keys.app, name="keys")
 app.add_typer(licenses.app, name="licenses")
+app.add_typer(crypto.app, name="crypto")
+app.add_typer(keystore.app, name="keystore")
+app.command("entropy")(entropy.entropy)
 
 BOOTSTRAP_FILE = "admin-key.json"
 

@@ -26,6 +26,14 @@ class ValidationFailed(AppError):
         super().__init__(detail, errors=errors)
 
 
+class DecryptionFailed(AppError):
+    """Wrong key, tag, nonce, associated data or ciphertext: deliberately one answer."""
+
+    status_code = 400
+    code = "DECRYPTION_FAILED"
+    default_detail = "Decryption failed: wrong key, nonce, tag, associated data or ciphertext."
+
+
 class Unauthorized(AppError):
     status_code = 401
     code = "UNAUTHORIZED"

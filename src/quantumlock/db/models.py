@@ -2,6 +2,7 @@
 
 from quantumlock.accounts.models import Account
 from quantumlock.auth.models import ApiKey
+from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
 from quantumlock.db.base import Base, ChangeEvent
 from quantumlock.licensing.models import (
     AccountSecret,
@@ -18,9 +19,11 @@ __all__ = [
     "AccountSecret",
     "ApiKey",
     "ChangeEvent",
+    "KeyExchangeSession",
     "License",
     "LicenseEvent",
     "LicenseUsage",
+    "QuantumKey",
     "SigningKey",
     "metadata",
 ]

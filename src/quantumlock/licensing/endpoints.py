@@ -45,7 +45,7 @@ validation_router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
 def service(request: Request, session: Session) -> LicenseService:
     runtime = get_runtime(request)
-    return LicenseService(session, runtime.sealer, runtime.secret_cache)
+    return LicenseService(session, runtime.sealer, runtime.secret_cache, runtime.entropy.draw)
 
 
 def caller_of(principal: Principal) -> Caller:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,8 @@ from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationF
 from quantumlock.core.ids import new_id
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import record_change
+from quantumlock.entropy.service import EntropyService
+from quantumlock.entropy.types import Draw
 from quantumlock.licensing import signing
 from quantumlock.licensing.cache import ValidationCache, change_ref
 from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
@@ -29,6 +31,11 @@ HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
 MAX_METADATA_BYTES = 16 * 1024
 KEY_ATTEMPTS = 5
+KEY_BYTES = 6  # QLOCK-XXXX-XXXX-XXXX: 12 hex characters
+
+# For callers that pass no entropy (the CLI, stats): the OS CSPRNG, still health-tested and
+# conditioned, and reported honestly as CRYPTOGRAPHIC.
+_OS_ENTROPY = EntropyService(["cryptographic"])
 
 
 class Status(StrEnum):
@@ -175,11 +182,20 @@ def fields_of(lic: License | LicenseView) -> dict[str, Any]:
 
 
 class LicenseService:
-    def __init__(self, session: Session, sealer: Sealer, cache: SecretCache) -> None:
+    def __init__(
+        self,
+        session: Session,
+        sealer: Sealer,
+        cache: SecretCache,
+        entropy: Callable[[int], Draw] | None = None,
+    ) -> None:
+        """`entropy`: where key bytes, account secrets and signing seeds come from (the
+        server passes `runtime.entropy.draw`); a license reports the source of its key."""
         self.session = session
         self.repo = LicenseRepository(session)
         self.sealer = sealer
         self.cache = cache
+        self.entropy = entropy or _OS_ENTROPY.draw
 
     # -- secrets -------------------------------------------------------------------------
 
@@ -190,7 +206,7 @@ class LicenseService:
         aad = f"{account_id}:{HMAC_PURPOSE}".encode()
         row = self.repo.secret(account_id, HMAC_PURPOSE)
         if row is None:
-            secret = secrets.token_bytes(64)
+            secret = self.entropy(64).data
             try:
                 self.repo.add_secret(
                     AccountSecret(
@@ -221,7 +237,11 @@ class LicenseService:
         return cached
 
     def _new_signing_key(self, account_id: str) -> SigningKey:
-        keys = signing.KeyPair.generate()
+        seed = self.entropy(64).data  # Ed25519 private key ‖ ML-DSA-65 seed
+        keys = signing.KeyPair(
+            ed25519.Ed25519PrivateKey.from_private_bytes(seed[:32]),
+            mldsa.MLDSA65PrivateKey.from_seed_bytes(seed[32:]),
+        )
         kid = new_id("sk", 16)
         row = SigningKey(
             kid=kid,
@@ -311,6 +331,9 @@ class LicenseService:
         self.session.commit()
 
         for _attempt in range(KEY_ATTEMPTS):
+            # Drawn before the write transaction: a simulator run or a remote call must not
+            # hold the database's write lock.
+            key_draw = self.entropy(KEY_BYTES)
             now = utcnow().replace(microsecond=0)
             quota: Quota | None = None
             if caller.mode == "live":  # test-mode licenses are free and uncounted
@@ -325,7 +348,16 @@ class LicenseService:
                     )
                 quota = Quota(limits.licenses_per_month, used, next_period_start(now))
             lic = self._build(
-                caller, secret, key, keys, now, end_customer_id, features, valid_days, metadata
+                caller,
+                secret,
+                key,
+                keys,
+                key_draw,
+                now,
+                end_customer_id,
+                features,
+                valid_days,
+                metadata,
             )
             self.repo.add(lic)
             try:
@@ -344,13 +376,14 @@ class LicenseService:
         secret: bytes,
         key: SigningKey,
         keys: signing.KeyPair,
+        key_draw: Draw,
         now: datetime,
         end_customer_id: str,
         features: list[str],
         valid_days: int,
         metadata: dict[str, Any],
     ) -> License:
-        raw = secrets.token_hex(6).upper()
+        raw = key_draw.data.hex().upper()
         license_key = f"QLOCK-{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
         valid_until = now + timedelta(days=valid_days)
         lic = License(
@@ -365,10 +398,10 @@ class LicenseService:
             valid_until=valid_until,
             generated_at=now,
             created_at=utcnow(),  # full precision: listing order within a second
-            # Honest until the entropy service supplies the bits (ARCHITECTURE §6).
-            quantum_verified=False,
-            qcos_fidelity=None,
-            security_level="CRYPTOGRAPHIC",
+            # What actually produced the key's bits (ARCHITECTURE §6).
+            quantum_verified=key_draw.quantum_verified,
+            qcos_fidelity=key_draw.fidelity,
+            security_level=key_draw.security_level.value,
             signing_kid=key.kid,
         )
         lic.quantum_signature = signing.quantum_signature(secret, fields_of(lic))

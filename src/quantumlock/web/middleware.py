@@ -12,6 +12,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -41,11 +42,20 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, access_log: bool = True
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        access_log: bool = True,
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
+        # Path prefix -> a larger body limit (e.g. the crypto routes, whose base64 payloads
+        # may carry 1 MiB of data).
+        self.body_limits = tuple((body_limits or {}).items())
         self.access_log = access_log
         # Request ids need to be unique, not secret: a random per-process prefix and a
         # counter avoid a getrandom(2) per request.
@@ -82,16 +92,20 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        limit = self.max_body
+        for prefix, larger in self.body_limits:
+            if scope["path"].startswith(prefix):
+                limit = larger
         try:
             if scope["method"] in _BODY_METHODS:
-                receive = await self._buffer_body(scope, receive)
+                receive = await self._buffer_body(scope, receive, limit)
             await self.app(scope, receive, send_wrapper)
         except _BodyTooLarge:
             await self._send_error(
                 send_wrapper,
                 413,
                 "PAYLOAD_TOO_LARGE",
-                f"Request body exceeds {self.max_body} bytes.",
+                f"Request body exceeds {limit} bytes.",
                 request_id,
             )
         except Exception:
@@ -104,10 +118,10 @@ class RequestContextMiddleware:
         finally:
             self._observe(scope, state, status_holder[0], time.perf_counter() - start)
 
-    async def _buffer_body(self, scope: Scope, receive: Receive) -> Receive:
+    async def _buffer_body(self, scope: Scope, receive: Receive, limit: int) -> Receive:
         """Read the whole body up front (bounded), then replay it to the app."""
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _BodyTooLarge
         chunks: list[bytes] = []
         size = 0
@@ -119,7 +133,7 @@ class RequestContextMiddleware:
                 break
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_body:
+            if size > limit:
                 raise _BodyTooLarge
             chunks.append(body)
             if not message.get("more_body", False):

@@ -1,0 +1,214 @@
+"""What each `client.quantum` method sends and how it reads the answer (sync and async twins).
+
+Retries: a call the server can safely see twice (health, entropy, decrypt, verify, and encrypt
+or sign with an existing key) is marked `retry_safe`; one that creates state (a key, a
+key-exchange session, or a session spent by completing it) is retried only on a 429 with a
+short Retry-After, like `licenses.generate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qcos._operations import Operation, _segment, _without_none
+from qcos._quantum_models import (
+    Encrypted,
+    Entropy,
+    KeyExchange,
+    QuantumHealth,
+    QuantumKey,
+    QuantumKeyList,
+    Signature,
+    b64decode,
+    b64encode,
+)
+
+_QUANTUM = "/api/v1/quantum"
+_CRYPTO = f"{_QUANTUM}/crypto"
+DEFAULT_CIPHER = "AES-256-GCM"
+DEFAULT_SIGNATURE = "Ed25519"
+
+
+def _no_content(_: Any) -> None:
+    return None
+
+
+def _optional_b64(value: bytes | None) -> str | None:
+    return None if value is None else b64encode(value)
+
+
+def _plaintext(body: Any) -> bytes:
+    return b64decode(body["plaintext"])
+
+
+def _valid(body: Any) -> bool:
+    valid = body["valid"]
+    if not isinstance(valid, bool):
+        raise TypeError("valid is not a boolean")
+    return valid
+
+
+def health() -> Operation[QuantumHealth]:
+    return Operation("GET", f"{_QUANTUM}/health", QuantumHealth.from_dict, unwrap=False)
+
+
+def entropy(bits: int, encoding: str, source: str | None) -> Operation[Entropy]:
+    body = _without_none(bits=bits, encoding=encoding, source=source)
+    return Operation(
+        "POST", f"{_QUANTUM}/entropy", Entropy.from_dict, json=body, unwrap=False, retry_safe=True
+    )
+
+
+def create_key(
+    algorithm: str, exportable: bool, source: str | None, key: bytes | None
+) -> Operation[QuantumKey]:
+    body = _without_none(
+        algorithm=algorithm, exportable=exportable, source=source, key=_optional_b64(key)
+    )
+    return Operation("POST", f"{_QUANTUM}/keys", QuantumKey.from_dict, json=body, unwrap=False)
+
+
+def rsa(bits: int, exportable: bool, source: str | None) -> Operation[QuantumKey]:
+    body = _without_none(bits=bits, exportable=exportable, source=source)
+    return Operation("POST", f"{_QUANTUM}/rsa", QuantumKey.from_dict, json=body, unwrap=False)
+
+
+def list_keys(skip: int, limit: int) -> Operation[QuantumKeyList]:
+    return Operation(
+        "GET",
+        f"{_QUANTUM}/keys",
+        QuantumKeyList.from_dict,
+        params={"skip": skip, "limit": limit},
+        unwrap=False,
+    )
+
+
+def get_key(key_id: str) -> Operation[QuantumKey]:
+    return Operation(
+        "GET", f"{_QUANTUM}/keys/{_segment(key_id)}", QuantumKey.from_dict, unwrap=False
+    )
+
+
+def delete_key(key_id: str) -> Operation[None]:
+    return Operation("DELETE", f"{_QUANTUM}/keys/{_segment(key_id)}", _no_content, unwrap=False)
+
+
+def encrypt(
+    plaintext: bytes, key_id: str | None, algorithm: str | None, aad: bytes | None
+) -> Operation[Encrypted]:
+    # With an existing key and no algorithm the server applies its default; without a key,
+    # the SDK's default names the new key's algorithm.
+    if algorithm is None and key_id is None:
+        algorithm = DEFAULT_CIPHER
+    body = _without_none(
+        plaintext=b64encode(plaintext), key_id=key_id, algorithm=algorithm, aad=_optional_b64(aad)
+    )
+    return Operation(
+        "POST",
+        f"{_CRYPTO}/encrypt",
+        Encrypted.from_dict,
+        json=body,
+        unwrap=False,
+        retry_safe=key_id is not None,  # without a key id, each call creates a key
+    )
+
+
+def decrypt(
+    encrypted: Encrypted | None,
+    *,
+    ciphertext: bytes | None,
+    iv: bytes | None,
+    tag: bytes | None,
+    key_id: str | None,
+    aad: bytes | None,
+    algorithm: str | None,
+) -> Operation[bytes]:
+    if encrypted is not None:
+        if any(v is not None for v in (ciphertext, iv, tag, key_id)):
+            raise TypeError("pass either an Encrypted or ciphertext=/iv=/tag=/key_id=, not both")
+        ciphertext, iv, tag, key_id = (
+            encrypted.ciphertext,
+            encrypted.iv,
+            encrypted.tag,
+            encrypted.key_id,
+        )
+        algorithm = algorithm or encrypted.algorithm
+    if ciphertext is None or iv is None or tag is None or key_id is None:
+        raise TypeError("decrypt needs an Encrypted, or ciphertext=, iv=, tag= and key_id=")
+    body = _without_none(
+        ciphertext=b64encode(ciphertext),
+        key_id=key_id,
+        iv=b64encode(iv),
+        tag=b64encode(tag),
+        aad=_optional_b64(aad),
+        algorithm=algorithm,
+    )
+    return Operation(
+        "POST", f"{_CRYPTO}/decrypt", _plaintext, json=body, unwrap=False, retry_safe=True
+    )
+
+
+def sign(message: bytes, key_id: str | None, algorithm: str | None) -> Operation[Signature]:
+    if algorithm is None and key_id is None:
+        algorithm = DEFAULT_SIGNATURE
+    body = _without_none(message=b64encode(message), key_id=key_id, algorithm=algorithm)
+    return Operation(
+        "POST",
+        f"{_CRYPTO}/sign",
+        Signature.from_dict,
+        json=body,
+        unwrap=False,
+        retry_safe=key_id is not None,  # without a key id, each call creates a signing key
+    )
+
+
+def verify(
+    message: bytes,
+    signature: bytes | Signature,
+    *,
+    quantum_nonce: str | None,
+    algorithm: str | None,
+    key_id: str | None,
+    public_key: str | None,
+    context: bytes | None = None,
+) -> Operation[bool]:
+    if isinstance(signature, Signature):
+        quantum_nonce = quantum_nonce or signature.quantum_nonce
+        algorithm = algorithm or signature.algorithm
+        if key_id is None and public_key is None:
+            # The server's own copy of the key, not the PEM that travelled with the signature:
+            # whoever forges a signature can also ship a matching public key.
+            key_id = signature.key_id
+        raw = signature.signature
+    else:
+        raw = signature
+    if algorithm is None:
+        raise TypeError("verify needs algorithm= (or a Signature)")
+    if key_id is None and public_key is None:
+        raise TypeError("verify needs key_id= or public_key= (or a Signature)")
+    body = _without_none(
+        message=b64encode(message),
+        signature=b64encode(raw),
+        quantum_nonce=quantum_nonce,
+        algorithm=algorithm,
+        key_id=key_id,
+        public_key=public_key,
+        context=_optional_b64(context),
+    )
+    return Operation("POST", f"{_CRYPTO}/verify", _valid, json=body, unwrap=False, retry_safe=True)
+
+
+def key_exchange(
+    peer_public_key: bytes | None, session_id: str | None, key_bits: int, algorithm: str
+) -> Operation[KeyExchange]:
+    body = _without_none(
+        peer_public_key=_optional_b64(peer_public_key),
+        session_id=session_id,
+        key_bits=key_bits,
+        algorithm=algorithm,
+    )
+    # Never retried on a lost connection: completing spends the session (a retry would be a
+    # 409), and starting twice leaves a stray session.
+    return Operation(
+        "POST", f"{_CRYPTO}/key-exchange", KeyExchange.from_dict, json=body, unwrap=False
+    )

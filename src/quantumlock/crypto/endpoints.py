@@ -1,0 +1,260 @@
+"""/api/v1/quantum/keys, /quantum/rsa and /quantum/crypto/{encrypt,decrypt,sign,verify}.
+
+Sync handlers on purpose: drawing entropy blocks and RSA generation is CPU-bound, so both
+run in the request's worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.scopes import Scope
+from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
+from quantumlock.crypto.operations import CryptoService
+from quantumlock.crypto.schemas import (
+    MAX_AAD,
+    MAX_DATA,
+    MAX_SIGNATURE,
+    DecryptIn,
+    DecryptOut,
+    EncryptIn,
+    EncryptOut,
+    KeyCreatedOut,
+    KeyCreateIn,
+    KeyList,
+    KeyOut,
+    RsaCreatedOut,
+    RsaCreateIn,
+    SignIn,
+    SignOut,
+    VerifyIn,
+    VerifyOut,
+)
+from quantumlock.crypto.service import Caller, CreatedKey, KeystoreService
+from quantumlock.web.responses import model_response
+from quantumlock.web.security import get_runtime, open_session, require
+
+router = APIRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
+
+
+def caller_of(principal: Principal) -> Caller:
+    return Caller(principal.account_id, principal.mode.value, principal.key_id)
+
+
+def keystore(request: Request, session: Session) -> KeystoreService:
+    runtime = get_runtime(request)
+    return KeystoreService(session, runtime.sealer, runtime.entropy)
+
+
+def crypto(request: Request, session: Session) -> CryptoService:
+    runtime = get_runtime(request)
+    return CryptoService(session, runtime.sealer, runtime.entropy)
+
+
+def _exported(created: CreatedKey) -> str | None:
+    return None if created.exported is None else encode_b64(created.exported)
+
+
+def _aad(value: str | None) -> bytes | None:
+    return None if value is None else decode_b64(value, "aad", max_bytes=MAX_AAD)
+
+
+# -- keystore ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/keys",
+    status_code=201,
+    response_model=KeyCreatedOut,
+    summary="Create (or import) a key",
+    description="Material is drawn from the entropy service (or imported with `key`), sealed "
+    "under the master key, and returned once, in `key`, only if `exportable`.",
+)
+def create_key(
+    request: Request, body: KeyCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
+) -> Response:
+    material = None if body.key is None else decode_b64(body.key, "key", max_bytes=64)
+    with open_session(request) as session:
+        created = keystore(request, session).create(
+            caller_of(principal),
+            body.algorithm,
+            exportable=body.exportable,
+            source=body.source,
+            material=material,
+        )
+        out = KeyCreatedOut(**KeyOut.fields_of(created.key), key=_exported(created))
+        return model_response(out, 201)
+
+
+@router.get("/keys", response_model=KeyList, summary="List keys (never material), newest first")
+def list_keys(
+    request: Request,
+    skip: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = require(Scope.QUANTUM_KEYS),
+) -> Response:
+    with open_session(request) as session:
+        total, rows = keystore(request, session).list(caller_of(principal), skip=skip, limit=limit)
+        page = KeyList(keys=[KeyOut.from_row(r) for r in rows], total=total, skip=skip, limit=limit)
+        return model_response(page)
+
+
+@router.get("/keys/{key_id}", response_model=KeyOut, summary="Get a key (never material)")
+def get_key(
+    request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
+) -> Response:
+    with open_session(request) as session:
+        row = keystore(request, session).get(caller_of(principal), key_id)
+        return model_response(KeyOut.from_row(row))
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    summary="Destroy a key",
+    description="The sealed material is overwritten with NULL; the id is 404 afterwards.",
+)
+def delete_key(
+    request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
+) -> Response:
+    with open_session(request) as session:
+        keystore(request, session).destroy(caller_of(principal), key_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/rsa",
+    status_code=201,
+    response_model=RsaCreatedOut,
+    summary="Generate an RSA key from quantum-seeded primes",
+    description="Primes come from a SHAKE-256 stream seeded with 64 bytes from the entropy "
+    "service, Miller-Rabin tested (FIPS 186-5). The key signs with SHA3-512-RSA.",
+)
+def create_rsa(
+    request: Request, body: RsaCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
+) -> Response:
+    with open_session(request) as session:
+        created = keystore(request, session).create_rsa(
+            caller_of(principal), body.bits, exportable=body.exportable, source=body.source
+        )
+        out = RsaCreatedOut(**KeyOut.fields_of(created.key), key=_exported(created), bits=body.bits)
+        return model_response(out, 201)
+
+
+# -- operations --------------------------------------------------------------------------
+
+
+@router.post(
+    "/crypto/encrypt",
+    response_model=EncryptOut,
+    summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
+    description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
+    "1 MiB decoded. The 12-byte IV comes from the entropy service.",
+)
+def encrypt(
+    request: Request, body: EncryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+) -> Response:
+    plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
+    aad = _aad(body.aad)
+    with open_session(request) as session:
+        done = crypto(request, session).encrypt(
+            caller_of(principal), plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
+        )
+        out = EncryptOut(
+            ciphertext=encode_b64(done.ciphertext),
+            key_id=done.key.id,
+            iv=encode_b64(done.iv),
+            tag=encode_b64(done.tag),
+            algorithm=done.key.algorithm,
+            quantum_secured=done.key.quantum_verified,
+            key_version=done.key.version,
+        )
+        return model_response(out)
+
+
+@router.post(
+    "/crypto/decrypt",
+    response_model=DecryptOut,
+    summary="Decrypt what /crypto/encrypt produced",
+    description="A wrong key, tag, iv, aad or ciphertext is 400 DECRYPTION_FAILED (one answer "
+    "for all); a key that is not an encryption key is 400 VALIDATION_ERROR.",
+)
+def decrypt(
+    request: Request, body: DecryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+) -> Response:
+    ciphertext = decode_b64(body.ciphertext, "ciphertext", max_bytes=MAX_DATA)
+    iv = decode_b64(body.iv, "iv", max_bytes=12, exact=12)
+    tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)
+    aad = _aad(body.aad)
+    with open_session(request) as session:
+        plaintext, key = crypto(request, session).decrypt(
+            caller_of(principal),
+            ciphertext,
+            key_id=body.key_id,
+            iv=iv,
+            tag=tag,
+            aad=aad,
+            algorithm=body.algorithm,
+        )
+        out = DecryptOut(plaintext=encode_b64(plaintext), key_id=key.id, algorithm=key.algorithm)
+        return model_response(out)
+
+
+@router.post(
+    "/crypto/sign",
+    response_model=SignOut,
+    summary="Sign with a fresh quantum nonce bound into the signed bytes",
+    description="Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "
+    "message. SHA3-512-RSA is RSA-PSS with SHA3-512, MGF1-SHA3-512, salt = 64 bytes. The "
+    "hybrid signature is Ed25519 (64 bytes) followed by ML-DSA-65 (3309 bytes).",
+)
+def sign(
+    request: Request, body: SignIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+) -> Response:
+    message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
+    with open_session(request) as session:
+        done = crypto(request, session).sign(
+            caller_of(principal), message, key_id=body.key_id, algorithm=body.algorithm
+        )
+        assert done.key.public_key is not None  # noqa: S101 (signing keys have one)
+        out = SignOut(
+            signature=encode_b64(done.signature),
+            key_id=done.key.id,
+            public_key=done.key.public_key,
+            algorithm=body.algorithm,
+            quantum_nonce=done.nonce.hex(),
+        )
+        return model_response(out)
+
+
+@router.post(
+    "/crypto/verify",
+    response_model=VerifyOut,
+    summary="Verify a signature with a keystore key or a given public key",
+    description="With `quantum_nonce` the signed bytes are rebuilt as /crypto/sign made them; "
+    "with `quantum_nonce` null or absent the message is verified as-is (no binding), for "
+    "signatures made elsewhere. A wrong signature is `valid: false`; malformed base64, hex "
+    "or PEM is 400.",
+)
+def verify(
+    request: Request, body: VerifyIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+) -> Response:
+    message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
+    signature = decode_b64(body.signature, "signature", max_bytes=MAX_SIGNATURE)
+    nonce = None if body.quantum_nonce is None else decode_nonce(body.quantum_nonce)
+    context = None if body.context is None else decode_b64(body.context, "context", max_bytes=255)
+    with open_session(request) as session:
+        result = crypto(request, session).verify(
+            caller_of(principal),
+            message,
+            signature,
+            nonce=nonce,
+            algorithm=body.algorithm,
+            key_id=body.key_id,
+            public_key=body.public_key,
+            context=context,
+        )
+        out = VerifyOut(valid=result.valid, algorithm=body.algorithm, key_id=result.key_id)
+        return model_response(out)

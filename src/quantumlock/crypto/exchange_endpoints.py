@@ -1,0 +1,54 @@
+"""/api/v1/quantum/crypto/key-exchange. Sync: drawing entropy blocks (worker thread)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.scopes import Scope
+from quantumlock.crypto.encoding import decode_b64, encode_b64
+from quantumlock.crypto.exchange_schemas import MAX_PUBLIC, KeyExchangeIn, KeyExchangeOut
+from quantumlock.crypto.exchange_service import KeyExchangeService
+from quantumlock.web.responses import model_response
+from quantumlock.web.security import get_runtime, open_session, require
+
+router = APIRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore and crypto"])
+
+
+@router.post(
+    "/key-exchange",
+    response_model=KeyExchangeOut,
+    summary="Key exchange: X25519 or hybrid X25519 + ML-KEM-768",
+    description="No peer key, no session: initiate (a session that expires in 10 minutes). "
+    "Peer key, no session: respond, with the shared secret at once. Peer key and session: "
+    "complete the session (single use: again is 409 CONFLICT, expired or unknown 404).",
+)
+def key_exchange(
+    request: Request, body: KeyExchangeIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+) -> Response:
+    peer = (
+        None
+        if body.peer_public_key is None
+        else decode_b64(body.peer_public_key, "peer_public_key", max_bytes=MAX_PUBLIC)
+    )
+    runtime = get_runtime(request)
+    with open_session(request) as session:
+        step = KeyExchangeService(session, runtime.sealer, runtime.entropy).exchange(
+            principal.account_id,
+            principal.mode.value,
+            algorithm=body.algorithm,
+            key_bits=body.key_bits,
+            peer_public_key=peer,
+            session_id=body.session_id,
+            algorithm_given="algorithm" in body.model_fields_set,
+            key_bits_given="key_bits" in body.model_fields_set,
+        )
+    out = KeyExchangeOut(
+        session_id=step.session_id,
+        public_key=encode_b64(step.public_key),
+        shared_secret=None if step.shared_secret is None else encode_b64(step.shared_secret),
+        algorithm=step.algorithm,
+        key_bits=step.key_bits,
+        expires_at=step.expires_at,
+    )
+    return model_response(out)

@@ -1,0 +1,58 @@
+"""Keystore and key-exchange tables. Secret material is only ever stored sealed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quantumlock.db.base import Base
+
+
+class QuantumKey(Base):
+    """A tenant's key: symmetric, signing, key-agreement or RSA."""
+
+    __tablename__ = "quantum_keys"
+    __table_args__ = (Index("ix_quantum_keys_listing", "account_id", "mode", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)  # key_quantum_… etc.
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE")
+    )
+    mode: Mapped[str] = mapped_column(String(8))  # live | test
+    type: Mapped[str] = mapped_column(String(16))  # symmetric | signing | key_agreement | rsa
+    algorithm: Mapped[str] = mapped_column(String(32))
+    bits: Mapped[int | None] = mapped_column(Integer, default=None)  # RSA modulus size
+    source: Mapped[str] = mapped_column(String(32))
+    security_level: Mapped[str] = mapped_column(String(32))
+    quantum_verified: Mapped[bool] = mapped_column(Boolean)
+    fidelity: Mapped[float | None] = mapped_column(Float, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    exportable: Mapped[bool] = mapped_column(Boolean)
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)  # PEM
+    # Sealed under the master key (crypto.sealing); NULL once the key is destroyed.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None] = mapped_column(default=None)
+    destroyed_by: Mapped[str | None] = mapped_column(String(32), default=None)  # API key id
+
+
+class KeyExchangeSession(Base):
+    """The initiator's half of a key exchange: single use, expires after 10 minutes."""
+
+    __tablename__ = "key_exchange_sessions"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)  # session_…
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(8))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    key_bits: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private half, sealed; NULL once the session is completed.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)

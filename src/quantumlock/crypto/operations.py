@@ -1,0 +1,174 @@
+"""Encrypt, decrypt, sign and verify with keystore keys (or, to verify, a given public key).
+
+Inputs arrive decoded (bytes); the service checks that the key suits the operation and
+never lets a cryptographic failure become anything but DECRYPTION_FAILED or `valid: false`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from quantumlock.core.errors import DecryptionFailed, ValidationFailed
+from quantumlock.crypto import algorithms as alg
+from quantumlock.crypto.models import QuantumKey
+from quantumlock.crypto.sealing import Sealer
+from quantumlock.crypto.service import Caller, KeystoreService
+from quantumlock.entropy.service import EntropyService
+
+# Keys that sign with SHA3-512-RSA when created on the fly.
+DEFAULT_RSA_BITS = 3072
+
+
+@dataclass(frozen=True, slots=True)
+class Encrypted:
+    key: QuantumKey
+    ciphertext: bytes
+    iv: bytes
+    tag: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    key: QuantumKey
+    signature: bytes
+    nonce: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    valid: bool
+    key_id: str | None
+
+
+class CryptoService:
+    def __init__(self, session: Session, sealer: Sealer, entropy: EntropyService) -> None:
+        self.keys = KeystoreService(session, sealer, entropy)
+        self.entropy = entropy
+
+    # -- AEAD --------------------------------------------------------------------------
+
+    def _symmetric_key(self, caller: Caller, key_id: str, algorithm: str | None) -> QuantumKey:
+        key = self.keys.get(caller, key_id)
+        if key.type != "symmetric":
+            raise ValidationFailed(
+                f"Key {key_id!r} is a {key.algorithm} key, not an encryption key.", field="key_id"
+            )
+        if algorithm is not None and algorithm != key.algorithm:
+            raise ValidationFailed(
+                f"Key {key_id!r} is a {key.algorithm} key, not {algorithm}.", field="algorithm"
+            )
+        return key
+
+    def encrypt(
+        self,
+        caller: Caller,
+        plaintext: bytes,
+        *,
+        key_id: str | None,
+        algorithm: str,
+        aad: bytes | None,
+    ) -> Encrypted:
+        if algorithm not in alg.SYMMETRIC:
+            raise ValidationFailed(
+                f"Unknown encryption algorithm {algorithm!r}.", field="algorithm"
+            )
+        if key_id is None:
+            key = self.keys.create(caller, algorithm).key
+        else:
+            key = self._symmetric_key(caller, key_id, algorithm)
+        iv = self.entropy.draw(alg.IV_BYTES).data
+        ciphertext, tag = alg.aead_encrypt(
+            key.algorithm, self.keys.material(key), iv, plaintext, aad
+        )
+        return Encrypted(key, ciphertext, iv, tag)
+
+    def decrypt(
+        self,
+        caller: Caller,
+        ciphertext: bytes,
+        *,
+        key_id: str,
+        iv: bytes,
+        tag: bytes,
+        aad: bytes | None,
+        algorithm: str | None,
+    ) -> tuple[bytes, QuantumKey]:
+        if algorithm is not None and algorithm not in alg.SYMMETRIC:
+            raise ValidationFailed(
+                f"Unknown encryption algorithm {algorithm!r}.", field="algorithm"
+            )
+        key = self._symmetric_key(caller, key_id, algorithm)
+        plaintext = alg.aead_decrypt(
+            key.algorithm, self.keys.material(key), iv, ciphertext, tag, aad
+        )
+        if plaintext is None:
+            raise DecryptionFailed()
+        return plaintext, key
+
+    # -- signatures ---------------------------------------------------------------------
+
+    def _signing_key(self, caller: Caller, key_id: str, algorithm: str) -> QuantumKey:
+        key = self.keys.get(caller, key_id)
+        fits = (
+            key.algorithm == alg.RSA
+            if algorithm == alg.SHA3_512_RSA
+            else key.algorithm == algorithm
+        )
+        if not fits:
+            raise ValidationFailed(
+                f"Key {key_id!r} is a {key.algorithm} key: it cannot sign or verify {algorithm}.",
+                field="key_id",
+            )
+        return key
+
+    def sign(self, caller: Caller, message: bytes, *, key_id: str | None, algorithm: str) -> Signed:
+        if algorithm not in alg.SIGNATURE_ALGORITHMS:
+            raise ValidationFailed(f"Unknown signature algorithm {algorithm!r}.", field="algorithm")
+        if key_id is not None:
+            key = self._signing_key(caller, key_id, algorithm)
+        elif algorithm == alg.SHA3_512_RSA:
+            key = self.keys.create_rsa(caller, DEFAULT_RSA_BITS).key
+        else:
+            key = self.keys.create(caller, algorithm).key
+        nonce = self.entropy.draw(alg.NONCE_BYTES).data
+        data = alg.signed_bytes(algorithm, nonce, message)
+        signature = alg.sign(algorithm, key.algorithm, self.keys.material(key), data)
+        return Signed(key, signature, nonce)
+
+    def verify(
+        self,
+        caller: Caller,
+        message: bytes,
+        signature: bytes,
+        *,
+        nonce: bytes | None,
+        algorithm: str,
+        key_id: str | None,
+        public_key: str | None,
+        context: bytes | None = None,
+    ) -> Verified:
+        """With a nonce: the contract's bound bytes. Without: the bare message (external
+        signatures, known-answer tests). `context`: ML-DSA-65's context string."""
+        if algorithm not in alg.SIGNATURE_ALGORITHMS:
+            raise ValidationFailed(f"Unknown signature algorithm {algorithm!r}.", field="algorithm")
+        if context is not None and algorithm != alg.ML_DSA_65:
+            raise ValidationFailed("context applies to ML-DSA-65 only.", field="context")
+        if (key_id is None) == (public_key is None):
+            raise ValidationFailed("Give exactly one of key_id and public_key.", field="key_id")
+        if key_id is not None:
+            row = self._signing_key(caller, key_id, algorithm)
+            assert row.public_key is not None  # noqa: S101 (signing and RSA keys have one)
+            pem = row.public_key
+        else:
+            assert public_key is not None  # noqa: S101
+            pem = public_key
+        try:
+            key = alg.load_public(pem)
+        except alg.KeyFormatError as exc:
+            raise ValidationFailed(str(exc), field="public_key") from None
+        if not alg.key_fits(algorithm, key):
+            raise ValidationFailed(f"public_key is not a key for {algorithm}.", field="public_key")
+        data = alg.signed_bytes(algorithm, nonce, message)
+        return Verified(alg.verify(algorithm, key, signature, data, context), key_id)

@@ -1,0 +1,174 @@
+"""The tenant keystore: create, import, list, read and destroy keys.
+
+Material is drawn from the entropy service, sealed at once under the master key
+(AAD `quantum-key:` + key id) and leaves the server only in the creation response of an
+exportable key. Every lookup is scoped to the caller's account and mode, so another
+tenant's id is simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.orm import Session
+
+from quantumlock.core.clock import utcnow
+from quantumlock.core.errors import NotFound, ValidationFailed
+from quantumlock.core.ids import new_id
+from quantumlock.crypto import algorithms as alg
+from quantumlock.crypto import rsa_keygen
+from quantumlock.crypto.models import QuantumKey
+from quantumlock.crypto.repository import QuantumKeyRepository
+from quantumlock.crypto.sealing import Sealer
+from quantumlock.entropy.service import EntropyService
+from quantumlock.entropy.types import Draw, SecurityLevel
+
+ID_LENGTH = 24
+IMPORTED = "imported"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account_id: str
+    mode: str  # live | test
+    key_id: str  # the API key acting
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: QuantumKey
+    exported: bytes | None  # the raw material, only for an exportable key
+
+
+def key_aad(key_id: str) -> bytes:
+    return b"quantum-key:" + key_id.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Provenance:
+    source: str
+    security_level: str
+    quantum_verified: bool
+    fidelity: float | None
+
+    @classmethod
+    def of(cls, draw: Draw) -> _Provenance:
+        return cls(draw.source, draw.security_level.value, draw.quantum_verified, draw.fidelity)
+
+
+_IMPORTED = _Provenance(IMPORTED, SecurityLevel.CRYPTOGRAPHIC.value, False, None)
+
+
+class KeystoreService:
+    def __init__(self, session: Session, sealer: Sealer, entropy: EntropyService) -> None:
+        self.session = session
+        self.repo = QuantumKeyRepository(session)
+        self.sealer = sealer
+        self.entropy = entropy
+
+    def create(
+        self,
+        caller: Caller,
+        algorithm: str,
+        *,
+        exportable: bool = False,
+        source: str | None = None,
+        material: bytes | None = None,
+    ) -> CreatedKey:
+        """A new key of `algorithm`, from fresh entropy or from imported `material`."""
+        kind = alg.KINDS.get(algorithm)
+        if kind is None or algorithm not in alg.KEY_ALGORITHMS:
+            raise ValidationFailed(f"Unknown key algorithm {algorithm!r}.", field="algorithm")
+        if material is not None:
+            if source is not None:
+                raise ValidationFailed(
+                    "An imported key has no entropy source: omit source.", field="source"
+                )
+            if len(material) != kind.material_bytes:
+                raise ValidationFailed(
+                    f"A {algorithm} key is {kind.material_bytes} bytes, not {len(material)}.",
+                    field="key",
+                )
+            provenance = _IMPORTED
+        else:
+            assert kind.material_bytes is not None  # noqa: S101 (RSA is not created here)
+            draw = self.entropy.draw(kind.material_bytes, source=source)
+            material, provenance = draw.data, _Provenance.of(draw)
+        return self._store(caller, algorithm, material, provenance, exportable, bits=None)
+
+    def create_rsa(
+        self, caller: Caller, bits: int, *, exportable: bool = False, source: str | None = None
+    ) -> CreatedKey:
+        """An RSA key whose primes come from a SHAKE-256 stream seeded by the entropy service.
+
+        CPU-bound for about a second: call it from a worker thread, never the event loop.
+        """
+        if bits not in rsa_keygen.ALLOWED_BITS:
+            raise ValidationFailed("bits must be 2048, 3072 or 4096.", field="bits")
+        draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
+        private = rsa_keygen.generate_private_key(draw.data, bits)
+        der = private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return self._store(caller, alg.RSA, der, _Provenance.of(draw), exportable, bits=bits)
+
+    def _store(
+        self,
+        caller: Caller,
+        algorithm: str,
+        material: bytes,
+        provenance: _Provenance,
+        exportable: bool,
+        *,
+        bits: int | None,
+    ) -> CreatedKey:
+        kind = alg.KINDS[algorithm]
+        key_id = new_id(kind.prefix, ID_LENGTH)
+        row = QuantumKey(
+            id=key_id,
+            account_id=caller.account_id,
+            mode=caller.mode,
+            type=kind.type,
+            algorithm=algorithm,
+            bits=bits,
+            source=provenance.source,
+            security_level=provenance.security_level,
+            quantum_verified=provenance.quantum_verified,
+            fidelity=provenance.fidelity,
+            version=1,
+            exportable=exportable,
+            public_key=alg.public_pem(algorithm, material),
+            sealed=self.sealer.seal(material, key_aad(key_id)),
+            created_at=utcnow(),
+        )
+        self.repo.add(row)
+        self.session.commit()
+        return CreatedKey(row, material if exportable else None)
+
+    def get(self, caller: Caller, key_id: str) -> QuantumKey:
+        row = self.repo.get(caller.account_id, caller.mode, key_id)
+        if row is None:
+            raise NotFound(f"Key {key_id!r} not found.")
+        return row
+
+    def list(self, caller: Caller, *, skip: int, limit: int) -> tuple[int, Sequence[QuantumKey]]:
+        return self.repo.list(caller.account_id, caller.mode, skip=skip, limit=limit)
+
+    def destroy(self, caller: Caller, key_id: str) -> None:
+        """Overwrite the sealed material with NULL and record who did it; final."""
+        if not self.repo.destroy(
+            caller.account_id, caller.mode, key_id, by=caller.key_id, at=utcnow()
+        ):
+            self.session.rollback()
+            raise NotFound(f"Key {key_id!r} not found.")
+        self.session.commit()
+
+    def material(self, key: QuantumKey) -> bytes:
+        """The key's raw material, opened from its sealed blob (never leaves the server)."""
+        if key.sealed is None:
+            raise NotFound(f"Key {key.id!r} not found.")
+        return self.sealer.open(key.sealed, key_aad(key.id))

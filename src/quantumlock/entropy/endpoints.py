@@ -1,0 +1,114 @@
+"""/api/v1/quantum/health and /api/v1/quantum/entropy: thin routers over EntropyService.
+
+Both handlers are sync on purpose: a draw blocks (simulator, HTTP to qcos_api), so FastAPI
+runs them in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from quantumlock.auth.principal import Principal
+from quantumlock.auth.scopes import Scope
+from quantumlock.core.clock import utcnow
+from quantumlock.entropy.schemas import (
+    CryptographicHealth,
+    EntropyIn,
+    EntropyOut,
+    HealthOut,
+    QcosApiHealth,
+    QiskitLocalHealth,
+    TestResult,
+)
+from quantumlock.entropy.service import HealthReport, SourceHealth
+from quantumlock.web.responses import model_response
+from quantumlock.web.security import get_runtime, require
+
+router = APIRouter(prefix="/api/v1/quantum", tags=["quantum"])
+
+NOT_ENABLED = "not enabled (QL_ENTROPY_SOURCES)"
+
+
+def encode(data: bytes, bits: int, encoding: str) -> str:
+    """The first `bits` bits of `data` (MSB first) in `encoding`."""
+    nbytes = -(-bits // 8)
+    value = int.from_bytes(data[:nbytes], "big")
+    spare = nbytes * 8 - bits
+    if encoding == "raw":
+        return format(value >> spare, f"0{bits}b")
+    out = ((value >> spare) << spare).to_bytes(nbytes, "big")  # unused low bits are zero
+    return out.hex() if encoding == "hex" else base64.b64encode(out).decode()
+
+
+def _source(report: HealthReport, name: str) -> tuple[SourceHealth | None, dict[str, Any]]:
+    found = report.sources.get(name)
+    return found, (found.details if found else {})
+
+
+def health_body(report: HealthReport) -> HealthOut:
+    qcos, qcos_d = _source(report, "qcos_api")
+    qiskit, qiskit_d = _source(report, "qiskit_local")
+    crypto, _ = _source(report, "cryptographic")
+    draw = report.test_draw
+    return HealthOut(
+        available=report.available,
+        backends=report.backends,
+        qcos_api=QcosApiHealth(
+            available=bool(qcos and qcos.available),
+            healthy=bool(qcos and qcos.healthy),
+            url=qcos_d.get("url"),
+            latency_ms=qcos_d.get("latency_ms"),
+            reason=qcos.reason if qcos else NOT_ENABLED,
+        ),
+        qiskit_local=QiskitLocalHealth(
+            available=bool(qiskit and qiskit.available),
+            healthy=bool(qiskit and qiskit.healthy),
+            simulator=qiskit_d.get("simulator", "aer_simulator"),
+            qubits=qiskit_d.get("qubits") if qiskit and qiskit.available else None,
+            reason=qiskit.reason if qiskit else NOT_ENABLED,
+        ),
+        cryptographic=CryptographicHealth(
+            available=bool(crypto and crypto.available),
+            healthy=bool(crypto and crypto.healthy),
+            reason=crypto.reason if crypto else NOT_ENABLED,
+        ),
+        test_result=None
+        if draw is None
+        else TestResult(
+            bits=len(draw.data) * 8,
+            source=draw.source,
+            entropy=draw.data.hex(),
+            security_level=draw.security_level.value,
+            quantum_verified=draw.quantum_verified,
+        ),
+    )
+
+
+@router.get("/health", response_model=HealthOut, summary="Entropy sources: availability, health")
+def quantum_health(
+    request: Request, principal: Principal = require(Scope.QUANTUM_ENTROPY)
+) -> Response:
+    return model_response(health_body(get_runtime(request).entropy.health()))
+
+
+@router.post("/entropy", response_model=EntropyOut, summary="Health-tested, conditioned entropy")
+def quantum_entropy(
+    request: Request, body: EntropyIn, principal: Principal = require(Scope.QUANTUM_ENTROPY)
+) -> Response:
+    draw = get_runtime(request).entropy.draw(-(-body.bits // 8), source=body.source)
+    out = EntropyOut(
+        entropy=encode(draw.data, body.bits, body.encoding),
+        bits=body.bits,
+        encoding=body.encoding,
+        source=draw.source,
+        qubits=draw.qubits,
+        fidelity=draw.fidelity,
+        quantum_verified=draw.quantum_verified,
+        security_level=draw.security_level.value,
+        timestamp=utcnow().replace(microsecond=0),
+        job_id=draw.job_id,
+    )
+    return model_response(out)
