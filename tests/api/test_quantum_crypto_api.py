@@ -351,3 +351,26 @@ def pss_sha3_512_valid(public: rsa.RSAPublicKey, message: bytes, signature: byte
         return False
     salt = bytes(db[-s_len:])
     return hashlib.sha3_512(b"\x00" * 8 + m_hash + salt).digest() == h
+
+
+def test_a_given_key_decides_the_algorithm_when_none_is_named(
+    client: TestClient, account: AccountFixture
+) -> None:
+    key = account.admin_key
+    chacha = new_key(client, key, "ChaCha20-Poly1305")["key_id"]
+    enc = ok(client, ENC, key, plaintext=b64(b"x"), key_id=chacha)
+    assert enc["algorithm"] == "ChaCha20-Poly1305"
+    fields = {k: enc[k] for k in ("ciphertext", "key_id", "iv", "tag")}
+    assert unb64(ok(client, DEC, key, **fields)["plaintext"]) == b"x"
+    assert ok(client, ENC, key, plaintext=b64(b"x"))["algorithm"] == "AES-256-GCM"
+    signer = new_key(client, key, "Ed25519")["key_id"]
+    sig = ok(client, SIGN, key, message=b64(b"m"), key_id=signer)
+    assert sig["algorithm"] == "Ed25519"
+    verified = ok(
+        client, VERIFY, key, message=b64(b"m"), signature=sig["signature"],
+        quantum_nonce=sig["quantum_nonce"], algorithm="Ed25519", key_id=signer,
+    )  # fmt: skip
+    assert verified["valid"] is True
+    # Naming another algorithm for the key is still refused.
+    wrong = post(client, ENC, key, plaintext=b64(b"x"), key_id=chacha, algorithm="AES-256-GCM")
+    assert_error(wrong, 400, "VALIDATION_ERROR")

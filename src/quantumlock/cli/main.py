@@ -13,6 +13,7 @@ from quantumlock.auth.keys import KeyHasher
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import console, fail, open_session, settings
 from quantumlock.db import migrate
+from quantumlock.observability.logging import configure_cli_logging
 from quantumlock.settings import MasterKeyError
 
 app = typer.Typer(
@@ -21,6 +22,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
+
+
+@app.callback()
+def _setup() -> None:
+    configure_cli_logging()
+
+
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(keys.app, name="keys")
 app.add_typer(licenses.app, name="licenses")

@@ -223,7 +223,7 @@ def sign(
             signature=encode_b64(done.signature),
             key_id=done.key.id,
             public_key=done.key.public_key,
-            algorithm=body.algorithm,
+            algorithm=done.algorithm,
             quantum_nonce=done.nonce.hex(),
         )
         return model_response(out)

@@ -34,6 +34,7 @@ class Signed:
     key: QuantumKey
     signature: bytes
     nonce: bytes
+    algorithm: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +68,18 @@ class CryptoService:
         plaintext: bytes,
         *,
         key_id: str | None,
-        algorithm: str,
+        algorithm: str | None,
         aad: bytes | None,
     ) -> Encrypted:
-        if algorithm not in alg.SYMMETRIC:
+        """`algorithm` None: the key's own, or AES-256-GCM for a new key."""
+        if algorithm is None and key_id is None:
+            algorithm = alg.AES_256_GCM
+        if algorithm is not None and algorithm not in alg.SYMMETRIC:
             raise ValidationFailed(
                 f"Unknown encryption algorithm {algorithm!r}.", field="algorithm"
             )
         if key_id is None:
+            assert algorithm is not None  # noqa: S101 - defaulted above
             key = self.keys.create(caller, algorithm).key
         else:
             key = self._symmetric_key(caller, key_id, algorithm)
@@ -123,7 +128,17 @@ class CryptoService:
             )
         return key
 
-    def sign(self, caller: Caller, message: bytes, *, key_id: str | None, algorithm: str) -> Signed:
+    def sign(
+        self, caller: Caller, message: bytes, *, key_id: str | None, algorithm: str | None
+    ) -> Signed:
+        """`algorithm` None: the key's own (SHA3-512-RSA for an RSA key), or SHA3-512-RSA
+        with a new RSA-3072 key."""
+        if algorithm is None:
+            if key_id is None:
+                algorithm = alg.SHA3_512_RSA
+            else:
+                own = self.keys.get(caller, key_id).algorithm
+                algorithm = alg.SHA3_512_RSA if own == alg.RSA else own
         if algorithm not in alg.SIGNATURE_ALGORITHMS:
             raise ValidationFailed(f"Unknown signature algorithm {algorithm!r}.", field="algorithm")
         if key_id is not None:
@@ -135,7 +150,7 @@ class CryptoService:
         nonce = self.entropy.draw(alg.NONCE_BYTES).data
         data = alg.signed_bytes(algorithm, nonce, message)
         signature = alg.sign(algorithm, key.algorithm, self.keys.material(key), data)
-        return Signed(key, signature, nonce)
+        return Signed(key, signature, nonce, algorithm)
 
     def verify(
         self,

@@ -125,7 +125,11 @@ class EncryptIn(BaseModel):
 
     plaintext: Data
     key_id: KeyId | None = Field(default=None, description="null creates a non-exportable key")
-    algorithm: AeadAlgorithm = "AES-256-GCM"
+    algorithm: AeadAlgorithm | None = Field(
+        default=None,
+        description="null: the key's own algorithm, or AES-256-GCM when a key is created; "
+        "if given with `key_id`, it must be the key's",
+    )
     aad: Aad | None = None
 
 
@@ -166,7 +170,11 @@ class SignIn(BaseModel):
         default=None,
         description="null creates a signing key of `algorithm` (RSA-3072 for SHA3-512-RSA)",
     )
-    algorithm: SignatureAlgorithm = "SHA3-512-RSA"
+    algorithm: SignatureAlgorithm | None = Field(
+        default=None,
+        description="null: the key's own algorithm (SHA3-512-RSA for an RSA key), or "
+        "SHA3-512-RSA with a new RSA-3072 key; if given with `key_id`, it must fit the key",
+    )
 
 
 class SignOut(BaseModel):

@@ -100,3 +100,20 @@ def configure_logging(level: str = "INFO") -> None:
     )
     # Libraries that use stdlib logging (uvicorn, sqlalchemy, alembic) go to stderr as text.
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+
+
+def configure_cli_logging() -> None:
+    """Commands print their results on stdout (often JSON for scripts): log lines go to
+    stderr, and only warnings and errors."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_orjson_dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
