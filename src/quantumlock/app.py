@@ -62,11 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Hot routes first: the router tries routes in order.
     app.include_router(validation_router)
     app.include_router(keys_router)
+    app.include_router(entropy_router)
+    app.include_router(key_exchange_router)
+    app.include_router(quantum_keys_router)
     app.include_router(licenses_router)
     app.include_router(customers_router)
-    app.include_router(quantum_keys_router)
-    app.include_router(key_exchange_router)
-    app.include_router(entropy_router)
     if settings.metrics_enabled:
         app.include_router(system.router)
     else:

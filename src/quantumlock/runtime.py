@@ -16,6 +16,7 @@ from quantumlock.accounts.service import CHANGE_KIND_ACCOUNT
 from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
+from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed, ChangeNudges
 from quantumlock.db.engine import make_engine, make_session_factory
@@ -47,6 +48,7 @@ class Runtime:
     secret_cache: SecretCache
     validation_cache: ValidationCache
     entropy: EntropyService
+    key_material: KeyMaterialCache
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -86,6 +88,7 @@ class Runtime:
                 settings.qcos_api_url,
                 settings.qcos_api_key.get_secret_value() if settings.qcos_api_key else None,
             ),
+            key_material=KeyMaterialCache(settings.key_material_cache_ttl),
         )
         runtime.entropy.bind_metrics(runtime.metrics.registry)
         runtime.changes.subscribe(runtime._on_change)
@@ -98,6 +101,8 @@ class Runtime:
             self.key_cache.invalidate_account(ref)
         elif kind == CHANGE_KIND_LICENSE:
             self.validation_cache.invalidate(*parse_change_ref(ref))
+        elif kind == CHANGE_KIND_QUANTUM_KEY:
+            self.key_material.invalidate(ref)
 
     def flush_usage(self) -> None:
         pending = self.usage.drain()

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     key_cache_ttl: float = Field(default=30.0, gt=0)
     # Seconds a license row stays in the validation cache (0 disables it).
     validation_cache_ttl: float = Field(default=2.0, ge=0, le=60)
+    # Seconds an opened symmetric keystore key stays in memory for encrypt/decrypt
+    # (0 disables it: every call reads and unseals the key).
+    key_material_cache_ttl: float = Field(default=30.0, ge=0, le=3600)
     # last_used_at is kept in memory and written in batches at this interval.
     last_used_flush_interval: float = Field(default=5.0, gt=0)
 

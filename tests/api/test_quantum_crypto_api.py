@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi.testclient import TestClient
 
+from quantumlock.app import create_app
+from quantumlock.settings import Settings
 from tests.api.test_auth_api import assert_error
 from tests.api.test_quantum_keys_api import KEYS, RSA_URL, b64, new_key, unb64
 from tests.conftest import AccountFixture, bearer
@@ -374,3 +377,41 @@ def test_a_given_key_decides_the_algorithm_when_none_is_named(
     # Naming another algorithm for the key is still refused.
     wrong = post(client, ENC, key, plaintext=b64(b"x"), key_id=chacha, algorithm="AES-256-GCM")
     assert_error(wrong, 400, "VALIDATION_ERROR")
+
+
+def test_a_destroyed_key_stops_working_at_once_though_it_was_cached(
+    client: TestClient, account: AccountFixture
+) -> None:
+    key = account.admin_key
+    kid = new_key(client, key, "AES-256-GCM")["key_id"]
+    enc = ok(client, ENC, key, plaintext=b64(b"cached"), key_id=kid)  # now in the cache
+    again = ok(client, ENC, key, plaintext=b64(b"cached"), key_id=kid)  # served from it
+    assert again["iv"] != enc["iv"]
+    assert client.delete(f"/api/v1/quantum/keys/{kid}", headers=bearer(key)).status_code == 204
+    assert_error(post(client, ENC, key, plaintext=b64(b"x"), key_id=kid), 404, "NOT_FOUND")
+    fields = {k: enc[k] for k in ("ciphertext", "key_id", "iv", "tag")}
+    assert_error(post(client, DEC, key, **fields), 404, "NOT_FOUND")
+
+
+def test_a_key_destroyed_through_another_node_leaves_this_nodes_cache_within_a_second(
+    settings: Settings, client: TestClient, account: AccountFixture
+) -> None:
+    key = account.admin_key
+    kid = new_key(client, key, "ChaCha20-Poly1305")["key_id"]
+    ok(client, ENC, key, plaintext=b64(b"x"), key_id=kid)  # cached on this node
+    with TestClient(create_app(settings)) as other:
+        assert other.delete(f"/api/v1/quantum/keys/{kid}", headers=bearer(key)).status_code == 204
+    started = time.monotonic()
+    while post(client, ENC, key, plaintext=b64(b"x"), key_id=kid).status_code == 200:
+        assert time.monotonic() - started < 1.0, "the destroyed key still encrypts"
+        time.sleep(0.02)
+
+
+def test_another_tenant_never_gets_a_cached_key(
+    client: TestClient, account: AccountFixture, make_account: Any
+) -> None:
+    kid = new_key(client, account.admin_key, "AES-256-GCM")["key_id"]
+    ok(client, ENC, account.admin_key, plaintext=b64(b"x"), key_id=kid)  # cached
+    other = make_account(name="Other Corp")
+    wrong = post(client, ENC, other.admin_key, plaintext=b64(b"x"), key_id=kid)
+    assert_error(wrong, 404, "NOT_FOUND")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from quantumlock.accounts.schemas import CustomerOut
 from quantumlock.accounts.service import AccountService
@@ -11,9 +11,10 @@ from quantumlock.auth.scopes import Scope
 from quantumlock.licensing.schemas import StatsOut
 from quantumlock.licensing.service import LicenseService
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+router = PrefixRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
 @router.get("/me", response_model=CustomerOut, summary="Account information")

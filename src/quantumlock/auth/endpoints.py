@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 
 from quantumlock.auth.principal import Principal
@@ -23,9 +23,10 @@ from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.auth.service import ApiKeyService
 from quantumlock.core.clock import as_utc, isoformat
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
-router = APIRouter(prefix="/api/v2", tags=["keys"])
+router = PrefixRouter(prefix="/api/v2", tags=["keys"])
 
 
 @router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")

@@ -6,13 +6,14 @@ run in the request's worker thread, never on the event loop.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
-from quantumlock.crypto.operations import CryptoService
+from quantumlock.crypto.operations import CryptoService, decrypt_cached, encrypt_cached
 from quantumlock.crypto.schemas import (
     MAX_AAD,
     MAX_DATA,
@@ -34,9 +35,10 @@ from quantumlock.crypto.schemas import (
 )
 from quantumlock.crypto.service import Caller, CreatedKey, KeystoreService
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
-router = APIRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
+router = PrefixRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -50,7 +52,7 @@ def keystore(request: Request, session: Session) -> KeystoreService:
 
 def crypto(request: Request, session: Session) -> CryptoService:
     runtime = get_runtime(request)
-    return CryptoService(session, runtime.sealer, runtime.entropy)
+    return CryptoService(session, runtime.sealer, runtime.entropy, runtime.key_material)
 
 
 def _exported(created: CreatedKey) -> str | None:
@@ -119,8 +121,11 @@ def get_key(
 def delete_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
+    caller = caller_of(principal)
     with open_session(request) as session:
-        keystore(request, session).destroy(caller_of(principal), key_id)
+        keystore(request, session).destroy(caller, key_id)
+    # At once here; other processes hear it through the change feed.
+    get_runtime(request).key_material.invalidate(key_id)
     return Response(status_code=204)
 
 
@@ -153,14 +158,40 @@ def create_rsa(
     description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
     "1 MiB decoded. The 12-byte IV comes from the entropy service.",
 )
-def encrypt(
+async def encrypt(
     request: Request, body: EncryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
     aad = _aad(body.aad)
+    runtime = get_runtime(request)
+    caller = caller_of(principal)
+    # A cached key and an IV that needs no blocking work: answered on the event loop.
+    if body.key_id is not None:
+        fast = encrypt_cached(
+            runtime.key_material, runtime.entropy, caller, plaintext,
+            key_id=body.key_id, algorithm=body.algorithm, aad=aad,
+        )  # fmt: skip
+        if fast is not None:
+            return model_response(
+                EncryptOut(
+                    ciphertext=encode_b64(fast.ciphertext),
+                    key_id=fast.key.id,
+                    iv=encode_b64(fast.iv),
+                    tag=encode_b64(fast.tag),
+                    algorithm=fast.key.algorithm,
+                    quantum_secured=fast.key.quantum_verified,
+                    key_version=fast.key.version,
+                )
+            )
+    return await run_in_threadpool(_encrypt, request, body, caller, plaintext, aad)
+
+
+def _encrypt(
+    request: Request, body: EncryptIn, caller: Caller, plaintext: bytes, aad: bytes | None
+) -> Response:
     with open_session(request) as session:
         done = crypto(request, session).encrypt(
-            caller_of(principal), plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
+            caller, plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
         )
         out = EncryptOut(
             ciphertext=encode_b64(done.ciphertext),
@@ -181,23 +212,43 @@ def encrypt(
     description="A wrong key, tag, iv, aad or ciphertext is 400 DECRYPTION_FAILED (one answer "
     "for all); a key that is not an encryption key is 400 VALIDATION_ERROR.",
 )
-def decrypt(
+async def decrypt(
     request: Request, body: DecryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
     ciphertext = decode_b64(body.ciphertext, "ciphertext", max_bytes=MAX_DATA)
     iv = decode_b64(body.iv, "iv", max_bytes=12, exact=12)
     tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)
     aad = _aad(body.aad)
+    runtime = get_runtime(request)
+    caller = caller_of(principal)
+    fast = decrypt_cached(
+        runtime.key_material, caller, ciphertext,
+        key_id=body.key_id, iv=iv, tag=tag, aad=aad, algorithm=body.algorithm,
+    )  # fmt: skip
+    if fast is not None:
+        plaintext, cached = fast
+        return model_response(
+            DecryptOut(
+                plaintext=encode_b64(plaintext), key_id=cached.id, algorithm=cached.algorithm
+            )
+        )
+    return await run_in_threadpool(_decrypt, request, body, caller, ciphertext, iv, tag, aad)
+
+
+def _decrypt(
+    request: Request,
+    body: DecryptIn,
+    caller: Caller,
+    ciphertext: bytes,
+    iv: bytes,
+    tag: bytes,
+    aad: bytes | None,
+) -> Response:
     with open_session(request) as session:
         plaintext, key = crypto(request, session).decrypt(
-            caller_of(principal),
-            ciphertext,
-            key_id=body.key_id,
-            iv=iv,
-            tag=tag,
-            aad=aad,
+            caller, ciphertext, key_id=body.key_id, iv=iv, tag=tag, aad=aad,
             algorithm=body.algorithm,
-        )
+        )  # fmt: skip
         out = DecryptOut(plaintext=encode_b64(plaintext), key_id=key.id, algorithm=key.algorithm)
         return model_response(out)
 

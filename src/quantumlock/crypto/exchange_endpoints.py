@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
@@ -10,9 +10,10 @@ from quantumlock.crypto.encoding import decode_b64, encode_b64
 from quantumlock.crypto.exchange_schemas import MAX_PUBLIC, KeyExchangeIn, KeyExchangeOut
 from quantumlock.crypto.exchange_service import KeyExchangeService
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
-router = APIRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore and crypto"])
+router = PrefixRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore and crypto"])
 
 
 @router.post(

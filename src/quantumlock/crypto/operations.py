@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import DecryptionFailed, ValidationFailed
 from quantumlock.crypto import algorithms as alg
+from quantumlock.crypto.cache import CachedKey, KeyMaterialCache
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.crypto.service import Caller, KeystoreService
@@ -44,9 +45,26 @@ class Verified:
 
 
 class CryptoService:
-    def __init__(self, session: Session, sealer: Sealer, entropy: EntropyService) -> None:
+    def __init__(
+        self,
+        session: Session,
+        sealer: Sealer,
+        entropy: EntropyService,
+        cache: KeyMaterialCache | None = None,
+    ) -> None:
         self.keys = KeystoreService(session, sealer, entropy)
         self.entropy = entropy
+        self.cache = cache
+
+    def _opened(self, caller: Caller, key: QuantumKey) -> bytes:
+        """A symmetric key's material, remembered in the cache for the fast path."""
+        material = self.keys.material(key)
+        if self.cache is not None:
+            self.cache.put(
+                (caller.account_id, caller.mode, key.id),
+                CachedKey(key.id, key.algorithm, key.version, key.quantum_verified, material),
+            )
+        return material
 
     # -- AEAD --------------------------------------------------------------------------
 
@@ -85,7 +103,7 @@ class CryptoService:
             key = self._symmetric_key(caller, key_id, algorithm)
         iv = self.entropy.draw(alg.IV_BYTES).data
         ciphertext, tag = alg.aead_encrypt(
-            key.algorithm, self.keys.material(key), iv, plaintext, aad
+            key.algorithm, self._opened(caller, key), iv, plaintext, aad
         )
         return Encrypted(key, ciphertext, iv, tag)
 
@@ -106,7 +124,7 @@ class CryptoService:
             )
         key = self._symmetric_key(caller, key_id, algorithm)
         plaintext = alg.aead_decrypt(
-            key.algorithm, self.keys.material(key), iv, ciphertext, tag, aad
+            key.algorithm, self._opened(caller, key), iv, ciphertext, tag, aad
         )
         if plaintext is None:
             raise DecryptionFailed()
@@ -187,3 +205,74 @@ class CryptoService:
             raise ValidationFailed(f"public_key is not a key for {algorithm}.", field="public_key")
         data = alg.signed_bytes(algorithm, nonce, message)
         return Verified(alg.verify(algorithm, key, signature, data, context), key_id)
+
+
+# -- the fast path: cached symmetric keys, no database, no worker thread ----------------------
+
+# Larger payloads take the worker-thread path: AEAD over a megabyte holds the event loop.
+FAST_PATH_MAX_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FastEncrypted:
+    key: CachedKey
+    ciphertext: bytes
+    iv: bytes
+    tag: bytes
+
+
+def cached_key(
+    cache: KeyMaterialCache, caller: Caller, key_id: str, algorithm: str | None
+) -> CachedKey | None:
+    """The cached key if it suits `algorithm`; None sends the caller to the full path,
+    which also produces every error (unknown key, wrong algorithm, another tenant's id)."""
+    key = cache.get((caller.account_id, caller.mode, key_id))
+    if key is None or (algorithm is not None and algorithm != key.algorithm):
+        return None
+    return key
+
+
+def encrypt_cached(
+    cache: KeyMaterialCache,
+    entropy: EntropyService,
+    caller: Caller,
+    plaintext: bytes,
+    *,
+    key_id: str,
+    algorithm: str | None,
+    aad: bytes | None,
+) -> FastEncrypted | None:
+    """CryptoService.encrypt for a cached key, when nothing would block; else None."""
+    if len(plaintext) > FAST_PATH_MAX_BYTES:
+        return None
+    key = cached_key(cache, caller, key_id, algorithm)
+    if key is None:
+        return None
+    iv = entropy.draw_nowait(alg.IV_BYTES)
+    if iv is None:
+        return None
+    ciphertext, tag = alg.aead_encrypt(key.algorithm, key.material, iv.data, plaintext, aad)
+    return FastEncrypted(key, ciphertext, iv.data, tag)
+
+
+def decrypt_cached(
+    cache: KeyMaterialCache,
+    caller: Caller,
+    ciphertext: bytes,
+    *,
+    key_id: str,
+    iv: bytes,
+    tag: bytes,
+    aad: bytes | None,
+    algorithm: str | None,
+) -> tuple[bytes, CachedKey] | None:
+    """CryptoService.decrypt for a cached key; None when the key is not cached."""
+    if len(ciphertext) > FAST_PATH_MAX_BYTES:
+        return None
+    key = cached_key(cache, caller, key_id, algorithm)
+    if key is None:
+        return None
+    plaintext = alg.aead_decrypt(key.algorithm, key.material, iv, ciphertext, tag, aad)
+    if plaintext is None:
+        raise DecryptionFailed()
+    return plaintext, key

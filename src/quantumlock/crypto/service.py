@@ -19,9 +19,11 @@ from quantumlock.core.errors import NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto import rsa_keygen
+from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.repository import QuantumKeyRepository
 from quantumlock.crypto.sealing import Sealer
+from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw, SecurityLevel
 
@@ -165,6 +167,8 @@ class KeystoreService:
         ):
             self.session.rollback()
             raise NotFound(f"Key {key_id!r} not found.")
+        # Other processes drop the key from their in-memory caches (crypto.cache).
+        record_change(self.session, CHANGE_KIND_QUANTUM_KEY, key_id)
         self.session.commit()
 
     def material(self, key: QuantumKey) -> bytes:

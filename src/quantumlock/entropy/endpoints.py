@@ -1,7 +1,8 @@
 """/api/v1/quantum/health and /api/v1/quantum/entropy: thin routers over EntropyService.
 
-Both handlers are sync on purpose: a draw blocks (simulator, HTTP to qcos_api), so FastAPI
-runs them in a worker thread, never on the event loop.
+/health is sync: it may start up sources (simulator runs, HTTP), so it runs in a worker
+thread. /entropy is async: a draw that needs no blocking work (the OS CSPRNG, or bits the
+simulator already buffered) is made on the event loop; anything else goes to a worker thread.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
@@ -25,9 +27,10 @@ from quantumlock.entropy.schemas import (
 )
 from quantumlock.entropy.service import HealthReport, SourceHealth
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, require
 
-router = APIRouter(prefix="/api/v1/quantum", tags=["quantum"])
+router = PrefixRouter(prefix="/api/v1/quantum", tags=["quantum"])
 
 NOT_ENABLED = "not enabled (QL_ENTROPY_SOURCES)"
 
@@ -95,10 +98,14 @@ def quantum_health(
 
 
 @router.post("/entropy", response_model=EntropyOut, summary="Health-tested, conditioned entropy")
-def quantum_entropy(
+async def quantum_entropy(
     request: Request, body: EntropyIn, principal: Principal = require(Scope.QUANTUM_ENTROPY)
 ) -> Response:
-    draw = get_runtime(request).entropy.draw(-(-body.bits // 8), source=body.source)
+    entropy = get_runtime(request).entropy
+    nbytes = -(-body.bits // 8)
+    draw = entropy.draw_nowait(nbytes, source=body.source)
+    if draw is None:
+        draw = await run_in_threadpool(entropy.draw, nbytes, source=body.source)
     out = EntropyOut(
         entropy=encode(draw.data, body.bits, body.encoding),
         bits=body.bits,

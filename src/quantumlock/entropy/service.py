@@ -165,11 +165,50 @@ class EntropyService:
                 reasons.append(f"{name}: {exc}")
         raise QuantumUnavailable("No entropy source is available (" + "; ".join(reasons) + ").")
 
+    def draw_nowait(self, nbytes: int, *, source: str | None = None) -> Draw | None:
+        """The draw `draw` would make, if it needs no blocking work, else None.
+
+        Blocking work is a network call, a simulator run, a start-up test, or waiting for
+        another thread's read of the same source. The source is the one `draw` would pick
+        (the first usable in order, or the forced one), never a faster substitute, so a
+        caller on the event loop may use this first and fall back to `draw` in a thread.
+        """
+        if not 1 <= nbytes <= MAX_DRAW_BYTES:
+            raise ValueError(f"nbytes must be 1-{MAX_DRAW_BYTES}")
+        if source is not None:
+            forced = self.states.get(source)
+            candidates = [forced] if forced is not None else []
+        else:
+            candidates = [self.states[name] for name in self.names]
+        raw_needed = raw_bytes_needed(nbytes)
+        for state in candidates:
+            src = state.source
+            if not src.available() or (state.failed and self.clock() < state.retry_at):
+                if source is not None:
+                    return None  # `draw` reports why
+                continue  # `draw` would skip it too
+            ready = getattr(src, "ready", None)
+            if not state.healthy or ready is None or not ready(raw_needed):
+                return None
+            if not state.lock.acquire(blocking=False):
+                return None
+            try:
+                raw = self._read_tested(state, raw_needed)
+            except SourceUnavailable:
+                return None  # recorded; `draw` moves on to the next source
+            finally:
+                state.lock.release()
+            return self._finish(state, raw, nbytes)
+        return None
+
     def _draw_from(self, state: SourceState, nbytes: int) -> Draw:
-        src = state.source
         with state.lock:
             self._admit(state)
             raw = self._read_tested(state, raw_bytes_needed(nbytes))
+        return self._finish(state, raw, nbytes)
+
+    def _finish(self, state: SourceState, raw: RawSample, nbytes: int) -> Draw:
+        src = state.source
         data = self.conditioner.condition(raw.data, nbytes, src.name)
         level = raw.security_level or src.security_level
         quantum = level is not SecurityLevel.CRYPTOGRAPHIC

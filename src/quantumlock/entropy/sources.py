@@ -44,6 +44,10 @@ class CryptographicSource:
     def describe(self) -> dict[str, Any]:
         return {}
 
+    def ready(self, nbytes: int) -> bool:
+        """The OS CSPRNG never blocks once the system is up."""
+        return True
+
     def read(self, nbytes: int) -> RawSample:
         return RawSample(os.urandom(nbytes))
 
@@ -116,6 +120,10 @@ class QiskitLocalSource:
 
     def describe(self) -> dict[str, Any]:
         return {"simulator": self.simulator_name, "qubits": self.qubits}
+
+    def ready(self, nbytes: int) -> bool:
+        """A read of `nbytes` would come from the buffer, without a simulator run."""
+        return len(self._buffer) >= nbytes
 
     def read(self, nbytes: int) -> RawSample:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -35,12 +35,13 @@ from quantumlock.licensing.service import (
     normalise_key,
 )
 from quantumlock.web.responses import model_response
+from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
-router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
+router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
 # FastAPI tries routes in order, and each route passed over costs a few microseconds.
-validation_router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
+validation_router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
 
 def service(request: Request, session: Session) -> LicenseService:
