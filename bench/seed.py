@@ -264,7 +264,7 @@ def seed(
         raise ValueError("pass exactly one of count and total")
     url = settings.resolved_database_url
     engine = make_engine(url, pool_size=1)
-    sealer = Sealer(settings.load_master_key())
+    sealer = settings.make_sealer()
     try:
         with make_session_factory(engine)() as session:
             account_id = _pick_account(session, account_id)

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.db.migrate import upgrade
 from quantumlock.settings import Settings
 
@@ -107,7 +106,7 @@ class AccountFixture:
 @pytest.fixture
 def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-def]
     sessions = app.state.runtime.sessions
-    hasher = KeyHasher(settings.load_master_key())
+    hasher = settings.api_key_hasher()
 
     def make(plan: str = "business", name: str = "ACME Corp") -> AccountFixture:
         with sessions() as session:

@@ -55,7 +55,6 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
         sessions = make_session_factory(engine)
-        master_key = settings.load_master_key()
         metrics = Metrics()
         limiter: Limiter = (
             RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "rl:", metrics=metrics)
@@ -71,7 +70,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            hasher=KeyHasher(master_key),
+            hasher=settings.api_key_hasher(),
             limiter=limiter,
             key_cache=KeyCache(settings.key_cache_ttl),
             usage=UsageTracker(),

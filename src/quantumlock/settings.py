@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quantumlock.auth.keys import KeyHasher
 from quantumlock.crypto.sealing import Keyring, KeyringError, KeyringFile, Sealer, decode_key
 
 MASTER_KEY_FILE = "master.key"
@@ -27,7 +28,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     # One base64 key, or a comma list (first current) during a master-key rotation.
     master_key: SecretStr | None = None
-    api_key_root: SecretStr | None = None
+    # With QL_MASTER_KEY after a rotation: the API-key pepper (`quantumlock keystore status`
+    # prints it), since the first master key it came from is no longer listed.
+    api_key_pepper: SecretStr | None = None
     log_level: str = "INFO"
     metrics_enabled: bool = True
     # One JSON line per request (request id, key id, account id, route, status, latency).
@@ -79,15 +82,15 @@ class Settings(BaseSettings):
 
     def load_keyring(self) -> Keyring:
         """Master keys, current first: QL_MASTER_KEY (a comma list) or the data dir's file
-        (one base64 key a line). With QL_MASTER_KEY, QL_API_KEY_ROOT may name the API-key
-        pepper's root; without it the last key listed is the root (the oldest)."""
+        (one base64 key a line). With QL_MASTER_KEY, QL_API_KEY_PEPPER may give the API-key
+        pepper; without it the pepper comes from the last key listed (the oldest)."""
         try:
             if self.master_key is not None:
                 text = self.master_key.get_secret_value().replace(",", "\n")
                 ring = Keyring.parse(text, "QL_MASTER_KEY")
-                if self.api_key_root is not None:
-                    root = decode_key(self.api_key_root.get_secret_value(), "QL_API_KEY_ROOT")
-                    ring = Keyring(ring.keys, root)
+                if self.api_key_pepper is not None:
+                    pepper = decode_key(self.api_key_pepper.get_secret_value(), "QL_API_KEY_PEPPER")
+                    ring = Keyring(ring.keys, pepper)
                 return ring
             file = KeyringFile(self.master_key_path)
             if not file.path.exists():
@@ -99,13 +102,10 @@ class Settings(BaseSettings):
         except KeyringError as exc:
             raise MasterKeyError(str(exc)) from None
 
-    def load_master_key(self) -> bytes:
-        """The key API-key hashes are peppered with: the first master key ever used.
-
-        Sealing uses the whole keyring (`make_sealer`); API keys exist only as HMACs, so
-        their pepper cannot follow a master-key rotation.
-        """
-        return self.load_keyring().api_key_root
+    def api_key_hasher(self) -> KeyHasher:
+        """The API-key hasher: its pepper does not follow master-key rotations (API keys
+        exist only as HMACs); sealing uses the whole keyring (`make_sealer`)."""
+        return KeyHasher.from_pepper(self.load_keyring().api_key_pepper)
 
     def make_sealer(self) -> Sealer:
         """A Sealer over the keyring that picks up a rotated key file without a restart."""

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from quantumlock.accounts.plans import RateLimit
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import Decision, GcraLimiter
 from quantumlock.ratelimit.redis_backend import RedisLimiter
@@ -164,7 +163,7 @@ def test_two_app_instances_share_one_limit_through_redis(
             service = AccountService(session)
             created = service.create(
                 name="Shared", email="ops@shared.example", plan="enterprise",
-                hasher=KeyHasher(settings.load_master_key()),
+                hasher=settings.api_key_hasher(),
             )  # fmt: skip
             service.set_limits(created.account.id, requests_per_minute=1, burst=10)
         headers = bearer(created.admin_key.secret)
@@ -211,7 +210,7 @@ def test_a_revocation_reaches_another_node_by_redis_before_its_next_poll(
         with node_a.state.runtime.sessions() as session:
             created = AccountService(session).create(
                 name="Nudged", email="ops@nudged.example", plan="business",
-                hasher=KeyHasher(settings.load_master_key()),
+                hasher=settings.api_key_hasher(),
             )  # fmt: skip
         admin = bearer(created.admin_key.secret)
         made = a.post("/api/v2/keys", headers=admin, json={"name": "victim"}).json()["data"]

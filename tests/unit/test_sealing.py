@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from quantumlock.auth.keys import KeyHasher
 from quantumlock.crypto.sealing import (
     RELOAD_INTERVAL,
     Keyring,
@@ -22,6 +23,7 @@ from quantumlock.crypto.sealing import (
     KeyringFile,
     Sealer,
     SealingError,
+    api_key_pepper_of,
     key_id,
 )
 from quantumlock.settings import MasterKeyError, Settings
@@ -111,11 +113,15 @@ def test_rewrap_changes_only_the_wrapped_data_key() -> None:
 def test_keyring_text_roundtrip_and_errors(tmp_path: Path) -> None:
     a, b = secrets.token_bytes(32), secrets.token_bytes(32)
     one = Keyring.parse(b64(a) + "\n", "f")
-    assert one.keys == (a,) and one.api_key_root == a
-    ring = Keyring((b, a), a)
+    assert one.keys == (a,) and one.api_key_pepper == api_key_pepper_of(a)
+    ring = Keyring((b, a), api_key_pepper_of(a))
     assert Keyring.parse(ring.format(), "f") == ring
-    # Without an explicit root line the oldest (last) key is the root.
-    assert Keyring.parse(f"{b64(b)}\n{b64(a)}\n", "f").api_key_root == a
+    # Without a recorded pepper, the oldest (last) key gives it.
+    assert Keyring.parse(f"{b64(b)}\n{b64(a)}\n", "f").api_key_pepper == api_key_pepper_of(a)
+    # A retired first key leaves the file: only its pepper stays, and it is not the key.
+    retired = Keyring((b,), api_key_pepper_of(a)).format()
+    assert b64(a) not in retired and b64(api_key_pepper_of(a)) in retired
+    assert Keyring.parse(retired, "f").keys == (b,)
     for bad in ("", "# only a comment\n", "not base64!\n", b64(bytes(31)) + "\n"):
         with pytest.raises(KeyringError):
             Keyring.parse(bad, "f")
@@ -131,16 +137,21 @@ def test_settings_keyring_from_env_and_file(tmp_path: Path) -> None:
     a, b = secrets.token_bytes(32), secrets.token_bytes(32)
     env = Settings(data_dir=tmp_path, master_key=f"{b64(b)},{b64(a)}")
     assert env.load_keyring().keys == (b, a) and env.keyring_file is None
-    assert env.load_master_key() == a  # the API-key pepper root: the oldest key
-    rooted = Settings(data_dir=tmp_path, master_key=b64(b), api_key_root=b64(a))
-    assert rooted.load_master_key() == a and rooted.load_keyring().keys == (b,)
+    # API-key hashes keep the pepper of the oldest key: the same digests as before rotation.
+    assert env.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
+    peppered = Settings(
+        data_dir=tmp_path, master_key=b64(b), api_key_pepper=b64(api_key_pepper_of(a))
+    )
+    assert peppered.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
+    assert peppered.load_keyring().keys == (b,)
     with pytest.raises(MasterKeyError):
         Settings(data_dir=tmp_path, master_key="nope").load_keyring()
     with pytest.raises(MasterKeyError, match="No master key"):
         Settings(data_dir=tmp_path).load_keyring()
-    KeyringFile(tmp_path / "master.key").write(Keyring((b, a), a))
+    KeyringFile(tmp_path / "master.key").write(Keyring((b, a), api_key_pepper_of(a)))
     from_file = Settings(data_dir=tmp_path)
-    assert from_file.load_keyring().keys == (b, a) and from_file.load_master_key() == a
+    assert from_file.load_keyring().keys == (b, a)
+    assert from_file.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
     sealer = from_file.make_sealer()
     assert sealer.current_key_id == key_id(b).hex()
     assert sealer.key_ids == [key_id(b).hex(), key_id(a).hex()]

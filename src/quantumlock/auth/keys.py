@@ -77,5 +77,12 @@ class KeyHasher:
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"quantumlock/api-key-pepper/v1"
         ).derive(master_key)
 
+    @classmethod
+    def from_pepper(cls, pepper: bytes) -> KeyHasher:
+        """A hasher from the derived pepper itself (what a rotated keyring records)."""
+        hasher = cls.__new__(cls)
+        hasher._pepper = pepper
+        return hasher
+
     def digest(self, key: str) -> bytes:
         return hmac.digest(self._pepper, key.encode(), "sha256")

@@ -5,7 +5,6 @@ from rich.table import Table
 
 from quantumlock.accounts.plans import Plan
 from quantumlock.accounts.service import AccountService
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.cli.common import console, fail, open_session, print_json, settings
 from quantumlock.core.clock import isoformat
 
@@ -23,7 +22,7 @@ def create(
     cfg = settings()
     with open_session(cfg) as session:
         created = AccountService(session).create(
-            name=name, email=email, plan=plan.value, hasher=KeyHasher(cfg.load_master_key())
+            name=name, email=email, plan=plan.value, hasher=cfg.api_key_hasher()
         )
     if as_json:
         print_json({"id": created.account.id, "api_key": created.admin_key.secret})

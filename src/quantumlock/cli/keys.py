@@ -7,7 +7,7 @@ from rich.table import Table
 
 from quantumlock.accounts.plans import effective_limits
 from quantumlock.accounts.service import AccountService
-from quantumlock.auth.keys import KeyHasher, KeyType, Mode
+from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.schemas import ApiKeyOut
 from quantumlock.auth.scopes import ALL_SCOPES
@@ -67,7 +67,7 @@ def create(
     """Create a key. With --scopes and no --type it is a restricted (qcos_rkey_) key."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = ApiKeyService(session, KeyHasher(cfg.load_master_key()))
+        service = ApiKeyService(session, cfg.api_key_hasher())
         issued = service.create(
             _operator(account, session),
             name=name,
@@ -92,7 +92,7 @@ def list_keys(
     cfg = settings()
     with open_session(cfg) as session:
         AccountService(session).get(account)
-        service = ApiKeyService(session, KeyHasher(cfg.load_master_key()))
+        service = ApiKeyService(session, cfg.api_key_hasher())
         rows = [
             ApiKeyOut.from_row(k).model_dump(mode="json")
             for k in service.list_for_account(account, include_revoked=include_revoked)
@@ -120,7 +120,7 @@ def revoke(key_id: str = typer.Argument(..., help="Key id (key_…).")) -> None:
     """Revoke a key. Running servers refuse it within a second."""
     cfg = settings()
     with open_session(cfg) as session:
-        ApiKeyService(session, KeyHasher(cfg.load_master_key())).revoke_by_id(key_id)
+        ApiKeyService(session, cfg.api_key_hasher()).revoke_by_id(key_id)
     console.print(f"Revoked {key_id}.")
 
 
@@ -133,7 +133,7 @@ def rotate(
     """Issue a replacement key; the old one expires after the grace period."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = ApiKeyService(session, KeyHasher(cfg.load_master_key()))
+        service = ApiKeyService(session, cfg.api_key_hasher())
         rotated = service.rotate_by_id(key_id, grace_period)
         data = ApiKeyOut.from_row(rotated.new.key).model_dump(mode="json")
         previous = ApiKeyOut.from_row(rotated.previous).model_dump(mode="json")

@@ -9,6 +9,7 @@ new key's id (and within a second when they seal), so none needs a restart.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Iterator
@@ -97,7 +98,7 @@ def rotate_master(
         if file is None:
             console.print(ENV_ROTATE_STEPS, highlight=False)
             raise typer.Exit(2)
-        ring = Keyring((secrets.token_bytes(32), *ring.keys), ring.api_key_root)
+        ring = Keyring((secrets.token_bytes(32), *ring.keys), ring.api_key_pepper)
         file.write(ring)
         # Nodes re-check the key file at most once a second when sealing: after this pause
         # every node seals under the new key, so the pass below leaves little behind.
@@ -174,14 +175,15 @@ def retire_master(as_json: bool = AS_JSON) -> None:
         console.print(
             "QL_MASTER_KEY is set, so the key file cannot be rewritten. Every blob opens with "
             f"the current key {current.current_key_id}: set QL_MASTER_KEY to it alone on "
-            "every node (if the last key listed was the first ever used, also set "
-            "QL_API_KEY_ROOT to it, since API-key hashes depend on it), and restart the "
+            "every node, together with "
+            f"QL_API_KEY_PEPPER={base64.b64encode(ring.api_key_pepper).decode()} (API-key "
+            "hashes depend on it; keep it as secret as the master key), and restart the "
             "nodes one by one.",
             highlight=False,
         )
         raise typer.Exit(2)
     if dropped:
-        file.write(Keyring(ring.keys[:1], ring.api_key_root))
+        file.write(Keyring(ring.keys[:1], ring.api_key_pepper))
     if as_json:
         print_json({"current": current.current_key_id, "retired": dropped, "verified": opened})
         return

@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from quantumlock.accounts.service import AccountService
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import console, fail, open_session, settings
 from quantumlock.db import migrate
@@ -59,7 +58,7 @@ def init(
         _write_private(cfg.master_key_path, base64.b64encode(secrets.token_bytes(32)).decode())
         console.print(f"Created master key {cfg.master_key_path} (0600). Back it up.")
     try:
-        hasher = KeyHasher(cfg.load_master_key())
+        hasher = cfg.api_key_hasher()
     except MasterKeyError as exc:
         fail(str(exc))
     migrate.upgrade(cfg.resolved_database_url)
@@ -94,7 +93,7 @@ def serve(
 
     cfg = settings()
     try:
-        cfg.load_master_key()
+        cfg.load_keyring()
     except MasterKeyError as exc:
         fail(str(exc))
     with open_session(cfg):

@@ -44,7 +44,8 @@ _NONCE = 12
 _WRAPPED = 32 + 16
 _MIN_V1 = 1 + 2 * _NONCE + _WRAPPED + 16
 _MIN_V2 = _MIN_V1 + KEY_ID_LEN
-ROOT_PREFIX = "api-key-root:"
+PEPPER_PREFIX = "api-key-pepper:"
+PEPPER_INFO = b"quantumlock/api-key-pepper/v1"
 RELOAD_INTERVAL = 1.0  # seconds between keyring file checks when sealing
 
 
@@ -77,41 +78,51 @@ def decode_key(text: str, where: str) -> bytes:
     return key
 
 
+def api_key_pepper_of(master_key: bytes) -> bytes:
+    """The API-key pepper a master key gives (auth.keys.KeyHasher derives it the same way)."""
+    return _derive(master_key, PEPPER_INFO)
+
+
 @dataclass(frozen=True)
 class Keyring:
-    """Master keys, current first; `api_key_root` is what API-key hashes are peppered with.
+    """Master keys, current first, and the pepper API-key hashes are made with.
 
-    API keys are stored only as HMACs, so they cannot be re-hashed under a new key: the
-    pepper's root stays the first master key ever used (recorded explicitly once a rotation
-    writes the file). It is never used to seal.
+    API keys are stored only as HMACs, so they cannot be re-hashed under a new master key:
+    the pepper stays the one derived from the first master key ever used. Once a rotation
+    writes the file it records the derived pepper itself, never that first key, so a
+    retired master key really leaves the file (the pepper opens no sealed blob).
     """
 
     keys: tuple[bytes, ...]
-    api_key_root: bytes
+    api_key_pepper: bytes
+
+    def __repr__(self) -> str:  # never key material
+        return f"Keyring({len(self.keys)} keys)"
 
     @classmethod
     def parse(cls, text: str, where: str) -> Keyring:
         keys: list[bytes] = []
-        root: bytes | None = None
+        pepper: bytes | None = None
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            if line.startswith(ROOT_PREFIX):
-                root = decode_key(line[len(ROOT_PREFIX) :], f"{where} line {number}")
+            if line.startswith(PEPPER_PREFIX):
+                pepper = decode_key(line[len(PEPPER_PREFIX) :], f"{where} line {number}")
             else:
                 keys.append(decode_key(line, f"{where} line {number}"))
         if not keys:
             raise KeyringError(f"No master key in {where}.")
-        return cls(tuple(keys), root if root is not None else keys[-1])
+        # Without a recorded pepper the oldest key listed is the first ever used.
+        return cls(tuple(keys), pepper if pepper is not None else api_key_pepper_of(keys[-1]))
 
     def format(self) -> str:
         lines = [
             "# QuantumLock master keys (base64). The first is current; the others only open",
             "# older blobs until `quantumlock keystore retire-master` drops them.",
             *(base64.b64encode(k).decode() for k in self.keys),
-            "# Root of the API-key pepper (API keys cannot be re-hashed); never used to seal.",
-            ROOT_PREFIX + " " + base64.b64encode(self.api_key_root).decode(),
+            "# The API-key pepper (API keys cannot be re-hashed); it opens no sealed blob.",
+            PEPPER_PREFIX + " " + base64.b64encode(self.api_key_pepper).decode(),
         ]
         return "\n".join(lines) + "\n"
 
