@@ -68,8 +68,8 @@ class Quantum(_SyncResource):
     ) -> Encrypted:
         """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created.
 
-        With `key_id` and no `algorithm`, the server's default (AES-256-GCM) is asked for:
-        name the algorithm of a ChaCha20-Poly1305 key.
+        With `key_id` and no `algorithm` the key's own algorithm is used; without `key_id`
+        a new AES-256-GCM key is made (or one of `algorithm`).
         """
         return self._client._run(ops.encrypt(plaintext, key_id, algorithm, aad))
 
@@ -102,8 +102,8 @@ class Quantum(_SyncResource):
     ) -> Signature:
         """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created.
 
-        With `key_id` and no `algorithm`, the server's default (SHA3-512-RSA) is asked for:
-        name the algorithm of a non-RSA key.
+        With `key_id` and no `algorithm` the key's own algorithm is used (SHA3-512-RSA for
+        an RSA key); without `key_id` a new key of `algorithm` (default: RSA-3072) is made.
         """
         return self._client._run(ops.sign(message, key_id, algorithm))
 

@@ -99,17 +99,6 @@ def bad_document(what: str, source: str) -> NoReturn:
     fail(f"{what} {source} lacks a field or holds malformed base64.", USAGE)
 
 
-def key_algorithm(client: Client, key_id: str) -> str:
-    """The algorithm an existing key works with, so `--key-id` alone is enough.
-
-    The API falls back to its default algorithm (AES-256-GCM, SHA3-512-RSA) when none is
-    named, which a ChaCha20 or Ed25519 key refuses; asking the keystore (scope quantum:keys)
-    spares the user from repeating what the key already knows.
-    """
-    algorithm = client.quantum.get_key(key_id).algorithm
-    return "SHA3-512-RSA" if algorithm == "RSA" else algorithm
-
-
 def _aad(text: str | None) -> bytes | None:
     return None if text is None else text.encode()
 
@@ -118,7 +107,7 @@ def _aad(text: str | None) -> bytes | None:
 def encrypt(
     source: str = typer.Option(STDIO, "--in", help="Plaintext file, or - for stdin."),
     key_id: str | None = typer.Option(
-        None, "--key-id", help="An existing key (key_quantum_…); its algorithm is looked up."
+        None, "--key-id", help="An existing key (key_quantum_…); its own algorithm is used."
     ),
     algorithm: str | None = typer.Option(
         None,
@@ -138,8 +127,7 @@ def encrypt(
     """Encrypt a file; prints the JSON envelope (key_id, algorithm, iv, tag, ciphertext)."""
     plaintext = read_input(source)
     with api_client(api_key, base_url) as client:
-        if key_id is not None and algorithm is None:
-            algorithm = key_algorithm(client, key_id)
+        # With --key-id alone the server uses the key's own algorithm.
         encrypted = client.quantum.encrypt(
             plaintext, key_id=key_id, algorithm=algorithm, aad=_aad(aad)
         )
@@ -178,7 +166,7 @@ def decrypt(
 def sign(
     source: str = typer.Option(..., "--in", help="Message file, or - for stdin."),
     key_id: str | None = typer.Option(
-        None, "--key-id", help="An existing signing key; its algorithm is looked up."
+        None, "--key-id", help="An existing signing key; its own algorithm is used."
     ),
     algorithm: str | None = typer.Option(
         None,
@@ -195,8 +183,6 @@ def sign(
     """Sign a file; prints the signature JSON that `crypto verify --signature` takes."""
     message = read_input(source)
     with api_client(api_key, base_url) as client:
-        if key_id is not None and algorithm is None:
-            algorithm = key_algorithm(client, key_id)
         signature = client.quantum.sign(message, key_id=key_id, algorithm=algorithm)
     write_json(signature.to_dict(), out)
 
