@@ -85,7 +85,7 @@ def generate(
 
 @app.command("validate")
 def validate(
-    license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+    license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
     account: str = ACCOUNT,
     customer: str = typer.Option(..., "--customer", help="End customer id."),
     features: str | None = typer.Option(None, "--features", help="Required features."),
@@ -168,7 +168,7 @@ def list_licenses(
 
 def _lifecycle(action: str, doc: str) -> None:
     def command(
-        license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+        license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
         account: str = ACCOUNT,
         test: bool = TEST_MODE,
         as_json: bool = AS_JSON,
@@ -189,7 +189,7 @@ _lifecycle("reinstate", "Reinstate a suspended license.")
 
 @app.command("renew")
 def renew(
-    license_key: str = typer.Argument(..., help="QLOCK-XXXX-XXXX-XXXX"),
+    license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
     account: str = ACCOUNT,
     valid_days: int = typer.Option(..., "--valid-days", min=1, max=3650),
     test: bool = TEST_MODE,

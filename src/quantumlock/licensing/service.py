@@ -31,7 +31,7 @@ HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
 MAX_METADATA_BYTES = 16 * 1024
 KEY_ATTEMPTS = 5
-KEY_BYTES = 6  # QLOCK-XXXX-XXXX-XXXX: 12 hex characters
+KEY_BYTES = 6  # QLOCK- and three groups of four hex digits: 12 hex characters
 
 # For callers that pass no entropy (the CLI, stats): the OS CSPRNG, still health-tested and
 # conditioned, and reported honestly as CRYPTOGRAPHIC.
