@@ -2,11 +2,14 @@
 
 The vectors live in tests/data/ in their own formats; tests/data/README.md says where each
 file comes from. Keys are imported through POST /quantum/keys (`key`), then the vectors'
-ciphertexts are decrypted and their signatures verified through the crypto routes.
+ciphertexts are decrypted and their signatures verified through the crypto routes; for
+X25519 the public key the keystore derives from an imported private key is compared with
+the published one.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import mldsa
+from cryptography.hazmat.primitives.asymmetric import mldsa, x25519
 from fastapi.testclient import TestClient
 
 from tests.api.test_auth_api import assert_error
@@ -29,6 +32,11 @@ ML_DSA_65_SIG = 3309
 
 def h(text: str) -> bytes:
     return bytes.fromhex(text)
+
+
+def b64url(text: str) -> bytes:
+    """Unpadded base64url, as in JWK (RFC 7517)."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 # -- parsers for the vectors' own formats ------------------------------------------------
@@ -324,6 +332,59 @@ def test_ml_dsa_65_wycheproof_verify(client: TestClient, account: AccountFixture
                 other = base | {"message": b64(message + b"!")}
                 assert not verify(client, account.admin_key, **other, signature=b64(signature))
     assert ran == 1
+
+
+# -- X25519: public-key derivation in the keystore (Wycheproof JWK, RFC 7748) ------------
+#
+# Only the key-derivation half of X25519 can be checked through the API. The shared-secret
+# half cannot: POST /quantum/crypto/key-exchange draws a fresh key pair for every session
+# and takes no imported key (there is no `key_id`), so a published private key never meets
+# a published peer key there; and its `shared_secret` is an HKDF-SHA256 output over the raw
+# X25519 value, not the value the vectors publish.
+
+
+def imported_x25519_public(client: TestClient, api_key: str, private: bytes) -> bytes:
+    made = new_key(client, api_key, "X25519", key=b64(private))
+    assert made["source"] == "imported"
+    loaded = serialization.load_pem_public_key(made["public_key"].encode())
+    assert isinstance(loaded, x25519.X25519PublicKey)
+    return loaded.public_bytes_raw()
+
+
+def test_x25519_wycheproof_jwk_public_key(client: TestClient, account: AccountFixture) -> None:
+    """Each Wycheproof private JWK carries its scalar `d` and its own public key `x`:
+    importing `d` into the keystore must give back `x`.
+
+    tcId 102 ("RFC 8037, Section A.6") is RFC 7748 §6.1's Alice: `d` is her private key a,
+    `x` her public key X25519(a, 9) = 8520f009…4e6a. The tests' `public` / `shared` fields
+    (the Diffie-Hellman half) are not used: the key-exchange route cannot take an imported
+    key, see above.
+    """
+    vectors = json.loads((DATA / "wycheproof_x25519_jwk_subset.json").read_text())
+    ran = []
+    for group in vectors["testGroups"]:
+        assert group["curve"] == "curve25519"
+        for test in group["tests"]:
+            private = test["private"]
+            assert (private["kty"], private["crv"]) == ("OKP", "X25519")
+            public = imported_x25519_public(client, account.admin_key, b64url(private["d"]))
+            assert public == b64url(private["x"]), test["tcId"]
+            ran.append(test["tcId"])
+    assert ran == [*range(1, 11), 100, 101, 102]
+
+
+def test_x25519_rfc7748_base_point(client: TestClient, account: AccountFixture) -> None:
+    """RFC 7748 §5.2, first iteration: scalar k = 9 with u = 9 (the base point), so the
+    output is the public key of the private key k. (The other §5.2 vectors use another u
+    and would need the exchange.)"""
+    fields = dict(
+        line.split(" = ", 1)
+        for line in (DATA / "x25519_rfc7748_pyca.txt").read_text().splitlines()
+        if " = " in line
+    )
+    assert fields["INPUT_U"] == "09" + "00" * 31  # the base point
+    public = imported_x25519_public(client, account.admin_key, h(fields["INPUT_SCALAR"]))
+    assert public == h(fields["OUTPUT_U"])
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir() if p.name != "README.md"))
