@@ -34,6 +34,7 @@ from quantumlock.crypto.schemas import (
     VerifyOut,
 )
 from quantumlock.crypto.service import Caller, CreatedKey, KeystoreService
+from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
@@ -155,12 +156,14 @@ def create_rsa(
     "/crypto/encrypt",
     response_model=EncryptOut,
     summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
+    openapi_extra=json_body_openapi(EncryptIn),
     description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
     "1 MiB decoded. The 12-byte IV comes from the entropy service.",
 )
 async def encrypt(
-    request: Request, body: EncryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+    request: Request, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
+    body = await json_body(request, EncryptIn)
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
     aad = _aad(body.aad)
     runtime = get_runtime(request)
@@ -209,12 +212,14 @@ def _encrypt(
     "/crypto/decrypt",
     response_model=DecryptOut,
     summary="Decrypt what /crypto/encrypt produced",
+    openapi_extra=json_body_openapi(DecryptIn),
     description="A wrong key, tag, iv, aad or ciphertext is 400 DECRYPTION_FAILED (one answer "
     "for all); a key that is not an encryption key is 400 VALIDATION_ERROR.",
 )
 async def decrypt(
-    request: Request, body: DecryptIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
+    request: Request, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
+    body = await json_body(request, DecryptIn)
     ciphertext = decode_b64(body.ciphertext, "ciphertext", max_bytes=MAX_DATA)
     iv = decode_b64(body.iv, "iv", max_bytes=12, exact=12)
     tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)

@@ -26,6 +26,7 @@ from quantumlock.entropy.schemas import (
     TestResult,
 )
 from quantumlock.entropy.service import HealthReport, SourceHealth
+from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, require
@@ -97,10 +98,16 @@ def quantum_health(
     return model_response(health_body(get_runtime(request).entropy.health()))
 
 
-@router.post("/entropy", response_model=EntropyOut, summary="Health-tested, conditioned entropy")
+@router.post(
+    "/entropy",
+    response_model=EntropyOut,
+    summary="Health-tested, conditioned entropy",
+    openapi_extra=json_body_openapi(EntropyIn),
+)
 async def quantum_entropy(
-    request: Request, body: EntropyIn, principal: Principal = require(Scope.QUANTUM_ENTROPY)
+    request: Request, principal: Principal = require(Scope.QUANTUM_ENTROPY)
 ) -> Response:
+    body = await json_body(request, EntropyIn)
     entropy = get_runtime(request).entropy
     nbytes = -(-body.bits // 8)
     draw = entropy.draw_nowait(nbytes, source=body.source)

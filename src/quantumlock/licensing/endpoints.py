@@ -34,6 +34,7 @@ from quantumlock.licensing.service import (
     evaluate,
     normalise_key,
 )
+from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
@@ -95,11 +96,15 @@ def generate(
 
 
 @validation_router.post(
-    "/validate", response_model=ValidateOut, summary="Validate a license (online)"
+    "/validate",
+    response_model=ValidateOut,
+    summary="Validate a license (online)",
+    openapi_extra=json_body_openapi(ValidateIn),
 )
 async def validate(
-    request: Request, body: ValidateIn, principal: Principal = require(Scope.LICENSES_VALIDATE)
+    request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
+    body = await json_body(request, ValidateIn)
     runtime = get_runtime(request)
     account_id, mode = principal.account_id, principal.mode.value
     key = normalise_key(body.license_key)

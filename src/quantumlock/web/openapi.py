@@ -8,6 +8,8 @@ from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from quantumlock.web.body import body_schemas
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "HTTPBearer": {
         "type": "http",
@@ -53,7 +55,11 @@ def install_openapi(app: FastAPI) -> None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = SECURITY_SCHEMES
+        # Request bodies the hot routes parse themselves (quantumlock.web.body).
+        for name, body_schema in body_schemas().items():
+            components.setdefault("schemas", {}).setdefault(name, body_schema)
         for path, methods, dependant in _api_routes(app):
             scopes = route_scopes(dependant)
             if scopes is None:

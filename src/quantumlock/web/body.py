@@ -1,0 +1,58 @@
+"""JSON request bodies parsed by pydantic straight from the bytes, for the hottest routes.
+
+A route that declares `body: Model` has FastAPI read the body, parse its Content-Type with
+`email.message`, decode the JSON with the standard library and then validate the resulting
+dict. `Model.model_validate_json` does the decoding and the validation in one pass in
+pydantic-core: about 10 µs less per request (a tenth of a cached license validation
+in-process). The errors are the same `RequestValidationError`, so the answer is the same
+400 `VALIDATION_ERROR`; `json_body_openapi` keeps the request body in the OpenAPI document.
+
+FastAPI documents this pattern ("Path Operation Advanced Configuration": `openapi_extra` with
+a body read in the handler). Routes that are not hot keep the plain `body: Model` form.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+# Models whose schemas install_openapi adds to components/schemas.
+BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request body as `model`; a 400 VALIDATION_ERROR (via the app's handler) if not."""
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads `model` with `json_body`."""
+    BODY_MODELS[model.__name__] = model
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def body_schemas() -> dict[str, Any]:
+    """components/schemas entries for every model registered by `json_body_openapi`."""
+    out: dict[str, Any] = {}
+    for name, model in BODY_MODELS.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[name] = schema
+    return out
