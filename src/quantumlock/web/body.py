@@ -9,6 +9,8 @@ in-process). The errors are the same `RequestValidationError`, so the answer is 
 
 FastAPI documents this pattern ("Path Operation Advanced Configuration": `openapi_extra` with
 a body read in the handler). Routes that are not hot keep the plain `body: Model` form.
+One difference: the Content-Type is not looked at, so a JSON body labelled `text/plain`
+(or not labelled) is accepted here, where FastAPI's strict check would refuse it.
 """
 
 from __future__ import annotations
