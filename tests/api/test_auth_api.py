@@ -326,6 +326,14 @@ def test_brute_force_guard_per_client_address(
     assert body["retry_after"] >= 1 and int(resp.headers["retry-after"]) >= 1
     # The address is refused before any key is looked at, even a good one.
     assert client.get("/api/v2/me", headers=bearer(account.admin_key)).status_code == 429
+    # A well-formed key never seen before costs no database lookup while the address is
+    # blocked: the guard comes before the key-cache miss is resolved.
+    registry = app.state.runtime.metrics.registry
+    misses = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
+    resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    assert resp.status_code == 429
+    after = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
+    assert after == misses
 
 
 def test_openapi_declares_scopes_and_both_header_styles(client: TestClient) -> None:

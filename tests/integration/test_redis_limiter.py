@@ -109,6 +109,38 @@ def test_peek_does_not_consume(prefix: str) -> None:
     with_nodes(prefix, scenario)
 
 
+def test_admit_matches_the_in_process_limiter(prefix: str) -> None:
+    """Guard peek + key hit in one script: the same decisions as GcraLimiter.admit."""
+
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        guard_limit = RateLimit(per_minute=1, burst=2)
+        limit = RateLimit(per_minute=1, burst=3)
+        memory = GcraLimiter()
+
+        async def both(node: RedisLimiter) -> None:
+            mine = await node.admit("k", limit, guard="g", guard_limit=guard_limit)
+            theirs = await memory.admit("k", limit, guard="g", guard_limit=guard_limit)
+            assert mine[0].allowed == theirs[0].allowed
+            assert mine[0].remaining == theirs[0].remaining
+            assert (mine[1] is None) == (theirs[1] is None)
+            if mine[1] is not None and theirs[1] is not None:
+                assert (mine[1].allowed, mine[1].remaining) == (
+                    theirs[1].allowed,
+                    theirs[1].remaining,
+                )
+
+        for i in range(4):  # 3 admitted, then the key's bucket refuses
+            await both(limiters[i % 3])
+        for node in (limiters[0], limiters[1]):  # two failures fill the guard on any node
+            await node.hit("g", guard_limit)
+            await memory.hit("g", guard_limit)
+        await both(limiters[2])  # the guard refuses; the key's bucket is untouched
+        guard, decision = await limiters[2].admit("k", limit, guard="g", guard_limit=guard_limit)
+        assert not guard.allowed and decision is None and 0 < guard.retry_after <= 60
+
+    with_nodes(prefix, scenario)
+
+
 def test_bucket_keys_expire_when_full_again(prefix: str) -> None:
     async def scenario(limiters: list[RedisLimiter]) -> None:
         limit = RateLimit(per_minute=600, burst=10)  # 100 ms per request

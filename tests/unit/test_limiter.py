@@ -117,3 +117,33 @@ def test_a_full_bucket_admits_exactly_burst(per_minute: int, burst: int) -> None
 def test_emission_interval_rounds_up() -> None:
     assert emission_interval_ns(RateLimit(60, 1)) == NS
     assert emission_interval_ns(RateLimit(7, 1)) * 7 >= 60 * NS
+
+
+def test_admit_peeks_the_guard_then_hits_the_key() -> None:
+    import asyncio
+
+    clock = FakeClock()
+    limiter = GcraLimiter(clock)
+    guard_limit = RateLimit(per_minute=1, burst=2)
+    limit = RateLimit(per_minute=60, burst=3)
+
+    async def scenario() -> None:
+        guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
+        assert guard.allowed and guard.remaining == 2  # peeked, not consumed
+        assert decision is not None and decision.allowed and decision.remaining == 2
+        # Two failures fill the guard; from then on the key's bucket is not even touched.
+        assert (await limiter.hit("g", guard_limit)).allowed
+        assert (await limiter.hit("g", guard_limit)).allowed
+        guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
+        assert not guard.allowed and guard.retry_after > 0
+        assert decision is None
+        assert (await limiter.peek("k", limit)).remaining == 2
+        # With the guard open again, admit spends the key's bucket down to a refusal.
+        clock.advance(61)
+        for remaining in (2, 1, 0):
+            guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
+            assert guard.allowed and decision is not None and decision.remaining == remaining
+        _, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
+        assert decision is not None and not decision.allowed
+
+    asyncio.run(scenario())

@@ -21,3 +21,11 @@ class Limiter(Protocol):
     async def hit(self, key: str, limit: RateLimit) -> Decision: ...
 
     async def peek(self, key: str, limit: RateLimit) -> Decision: ...
+
+    async def admit(
+        self, key: str, limit: RateLimit, *, guard: str, guard_limit: RateLimit
+    ) -> tuple[Decision, Decision | None]:
+        """`peek(guard)` then, only if the guard allows, `hit(key)`, as one decision (one
+        Redis round trip). Returns (guard decision, key decision or None if the guard
+        refused)."""
+        ...

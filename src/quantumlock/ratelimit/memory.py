@@ -32,25 +32,28 @@ class GcraLimiter:
         self._last_prune = clock_ns()
 
     def decide(self, key: str, limit: RateLimit, *, consume: bool = True) -> Decision:
+        with self._lock:
+            return self._decide(key, limit, consume, self._clock())
+
+    def _decide(self, key: str, limit: RateLimit, consume: bool, now: int) -> Decision:
         interval = emission_interval_ns(limit)
         capacity = limit.burst * interval
-        with self._lock:
-            now = self._clock()
-            tat = max(self._tat.get(key, now), now)
-            new_tat = tat + interval
-            if new_tat - now <= capacity:
-                if consume:
-                    self._tat[key] = new_tat
-                    after = new_tat
-                else:
-                    after = tat
-                remaining = (now + capacity - after) // interval
-                decision = Decision(True, limit.burst, int(remaining), after / NS, 0.0)
+        # Caller holds the lock.
+        tat = max(self._tat.get(key, now), now)
+        new_tat = tat + interval
+        if new_tat - now <= capacity:
+            if consume:
+                self._tat[key] = new_tat
+                after = new_tat
             else:
-                retry = (new_tat - now - capacity) / NS
-                decision = Decision(False, limit.burst, 0, tat / NS, retry)
-            if now - self._last_prune > _PRUNE_EVERY_NS:
-                self._prune(now)
+                after = tat
+            remaining = (now + capacity - after) // interval
+            decision = Decision(True, limit.burst, int(remaining), after / NS, 0.0)
+        else:
+            retry = (new_tat - now - capacity) / NS
+            decision = Decision(False, limit.burst, 0, tat / NS, retry)
+        if now - self._last_prune > _PRUNE_EVERY_NS:
+            self._prune(now)
         return decision
 
     def _prune(self, now: int) -> None:
@@ -63,3 +66,13 @@ class GcraLimiter:
 
     async def peek(self, key: str, limit: RateLimit) -> Decision:
         return self.decide(key, limit, consume=False)
+
+    async def admit(
+        self, key: str, limit: RateLimit, *, guard: str, guard_limit: RateLimit
+    ) -> tuple[Decision, Decision | None]:
+        with self._lock:
+            now = self._clock()
+            checked = self._decide(guard, guard_limit, False, now)
+            if not checked.allowed:
+                return checked, None
+            return checked, self._decide(key, limit, True, now)

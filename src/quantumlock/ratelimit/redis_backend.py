@@ -35,28 +35,50 @@ US = 1_000_000
 _BACKOFF_S = 1.0
 _WARN_EVERY_S = 10.0
 
-# KEYS[1] bucket; ARGV: interval µs, burst, consume (1|0).
+# One GCRA decision on `key` at `now` (µs), consuming if `consume`.
 # Returns {allowed, remaining, tat-after µs, retry-after µs}.
-_GCRA = """
+_GCRA_FUNCTION = """
+local function gcra(key, now, interval, burst, consume)
+  local capacity = burst * interval
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  if new_tat - now <= capacity then
+    local after = tat
+    if consume then
+      after = new_tat
+      local ttl_ms = math.ceil((new_tat - now) / 1000)
+      redis.call('SET', key, string.format('%d', new_tat), 'PX', ttl_ms)
+    end
+    return {1, math.floor((now + capacity - after) / interval), string.format('%d', after), 0}
+  end
+  return {0, 0, string.format('%d', tat), string.format('%d', new_tat - now - capacity)}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local capacity = burst * interval
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-if new_tat - now <= capacity then
-  local after = tat
-  if ARGV[3] == '1' then
-    after = new_tat
-    local ttl_ms = math.ceil((new_tat - now) / 1000)
-    redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-  end
-  return {1, math.floor((now + capacity - after) / interval), string.format('%d', after), 0}
-end
-return {0, 0, string.format('%d', tat), string.format('%d', new_tat - now - capacity)}
 """
+
+# KEYS[1] bucket; ARGV: interval µs, burst, consume (1|0).
+_GCRA = (
+    _GCRA_FUNCTION
+    + """
+return gcra(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1')
+"""
+)
+
+# KEYS[1] guard, KEYS[2] bucket; ARGV: guard interval, guard burst, interval, burst.
+# Peeks the guard and, only if it allows, consumes from the bucket: the guard's decision
+# followed by the bucket's ({} when the guard refused).
+_ADMIT = (
+    _GCRA_FUNCTION
+    + """
+local guard = gcra(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), false)
+if guard[1] == 0 then
+  return {guard}
+end
+return {guard, gcra(KEYS[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]), true)}
+"""
+)
 
 
 def emission_interval_us(limit: RateLimit) -> int:
@@ -88,6 +110,7 @@ class RedisLimiter:
         )
         self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._script = self._redis.register_script(_GCRA)
+        self._admit = self._redis.register_script(_ADMIT)
         self._prefix = prefix
         self._counts = (
             None
@@ -107,6 +130,32 @@ class RedisLimiter:
     async def peek(self, key: str, limit: RateLimit) -> Decision:
         return await self._decide(key, limit, consume=False)
 
+    async def admit(
+        self, key: str, limit: RateLimit, *, guard: str, guard_limit: RateLimit
+    ) -> tuple[Decision, Decision | None]:
+        """The guard's peek and the key's hit in one script: one round trip per request."""
+        if time.monotonic() < self._down_until:
+            return self._fail_open(guard_limit, count=False), self._fail_open(limit)
+        try:
+            reply: Any = await self._admit(
+                keys=[self._prefix + guard, self._prefix + key],
+                args=[
+                    emission_interval_us(guard_limit),
+                    guard_limit.burst,
+                    emission_interval_us(limit),
+                    limit.burst,
+                ],
+            )
+        except (RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + _BACKOFF_S
+            self._note_error(exc)
+            return self._fail_open(guard_limit, count=False), self._fail_open(limit)
+        # Limiter metrics count the key's decision, or the guard's when it refused.
+        checked = self._decision(reply[0], guard_limit, count=len(reply) < 2)
+        if len(reply) < 2:
+            return checked, None
+        return checked, self._decision(reply[1], limit)
+
     async def _decide(self, key: str, limit: RateLimit, *, consume: bool) -> Decision:
         if time.monotonic() < self._down_until:
             return self._fail_open(limit)
@@ -119,15 +168,18 @@ class RedisLimiter:
             self._down_until = time.monotonic() + _BACKOFF_S
             self._note_error(exc)
             return self._fail_open(limit)
+        return self._decision(reply, limit)
+
+    def _decision(self, reply: Any, limit: RateLimit, *, count: bool = True) -> Decision:
         allowed, remaining, tat_us, retry_us = (int(v) for v in reply)
-        if self._counts is not None:
+        if count and self._counts is not None:
             self._counts[1 if allowed else 0].inc()
         if allowed:
             return Decision(True, limit.burst, remaining, tat_us / US, 0.0)
         return Decision(False, limit.burst, 0, tat_us / US, retry_us / US)
 
-    def _fail_open(self, limit: RateLimit) -> Decision:
-        if self._counts is not None:
+    def _fail_open(self, limit: RateLimit, *, count: bool = True) -> Decision:
+        if count and self._counts is not None:
             self._counts[2].inc()
         return Decision(True, limit.burst, limit.burst, time.time(), 0.0)
 

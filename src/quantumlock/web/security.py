@@ -29,6 +29,7 @@ from quantumlock.core.errors import (
     RateLimited,
     Unauthorized,
 )
+from quantumlock.ratelimit.base import Decision
 from quantumlock.runtime import Runtime
 from quantumlock.web.errors import retry_after_seconds
 
@@ -69,25 +70,39 @@ def presented_key(request: Request) -> str | None:
 
 
 async def _fail(runtime: Runtime, request: Request, error: Unauthorized) -> NoReturn:
+    """Count a failed authentication against the client address, and refuse it.
+
+    GCRA refuses exactly when a peek would, and a refused hit writes nothing: so one `hit`
+    both answers "was this address already blocked?" (429) and records the failure (401).
+    """
+    decision = await runtime.limiter.hit(_guard_key(request), runtime.auth_failure_limit)
+    if not decision.allowed:
+        _refuse_blocked(runtime, decision)
     runtime.metrics.auth_failures.labels(error.code).inc()
-    await runtime.limiter.hit("authfail:" + client_address(request), runtime.auth_failure_limit)
     raise error
 
 
-async def authenticate(request: Request, required: frozenset[Scope] = frozenset()) -> Principal:
-    """Authenticate the request's key, apply its rate limit, then check `required` scopes."""
-    runtime = get_runtime(request)
-    # A client that keeps presenting bad keys is refused before its next key is looked at.
-    guard = await runtime.limiter.peek(
-        "authfail:" + client_address(request), runtime.auth_failure_limit
-    )
-    if not guard.allowed:
-        runtime.metrics.rate_limited.labels("auth_failures").inc()
-        raise RateLimited(
-            "Too many failed authentication attempts from this address.",
-            retry_after=retry_after_seconds(guard.retry_after),
-        )
+def _guard_key(request: Request) -> str:
+    return "authfail:" + client_address(request)
 
+
+def _refuse_blocked(runtime: Runtime, guard: Decision) -> NoReturn:
+    runtime.metrics.rate_limited.labels("auth_failures").inc()
+    raise RateLimited(
+        "Too many failed authentication attempts from this address.",
+        retry_after=retry_after_seconds(guard.retry_after),
+    )
+
+
+async def authenticate(request: Request, required: frozenset[Scope] = frozenset()) -> Principal:
+    """Authenticate the request's key, apply its rate limit, then check `required` scopes.
+
+    A client address that keeps presenting bad keys (the brute-force guard) is refused with
+    429 before its next key is looked up in the database; a key already in the cache costs
+    no lookup, so there the guard is checked together with the key's own bucket, in one
+    limiter call (one Redis round trip in cluster mode).
+    """
+    runtime = get_runtime(request)
     secret = presented_key(request)
     if not secret:
         await _fail(runtime, request, Unauthorized("Missing API key."))
@@ -101,6 +116,9 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
         # and a key already in the cache is known to be well formed.
         if key_type_of(secret) is None:
             await _fail(runtime, request, Unauthorized("Invalid API key."))
+        guard = await runtime.limiter.peek(_guard_key(request), runtime.auth_failure_limit)
+        if not guard.allowed:
+            _refuse_blocked(runtime, guard)
         runtime.metrics.key_cache_miss.inc()
         found = await run_in_threadpool(_resolve, runtime, digest)
         runtime.key_cache.put(digest, found)
@@ -129,7 +147,11 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
         family = "v1"
         bucket = f"v1:acct:{principal.account_id}:{principal.mode.value}"
         limit = principal.v1_limit()
-    decision = await runtime.limiter.hit(bucket, limit)
+    guard, decision = await runtime.limiter.admit(
+        bucket, limit, guard=_guard_key(request), guard_limit=runtime.auth_failure_limit
+    )
+    if decision is None:
+        _refuse_blocked(runtime, guard)
     state["rate_limit"] = decision
     if not decision.allowed:
         runtime.metrics.rate_limited.labels(family).inc()
