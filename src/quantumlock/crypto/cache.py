@@ -9,9 +9,9 @@ Only symmetric keys are cached: signing and key-agreement keys take the database
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
+
+from quantumlock.core.ttlcache import TtlCache
 
 CHANGE_KIND_QUANTUM_KEY = "quantum_key"
 
@@ -30,36 +30,10 @@ class CachedKey:
         return f"CachedKey(id={self.id!r}, algorithm={self.algorithm!r})"
 
 
-class KeyMaterialCache:
+class KeyMaterialCache(TtlCache[CacheKey, CachedKey]):
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: dict[CacheKey, tuple[float, CachedKey]] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return self._ttl > 0
-
-    def get(self, key: CacheKey) -> CachedKey | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: CacheKey, value: CachedKey) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            if len(self._entries) >= self._max:
-                now = time.monotonic()
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self._max:
-                    self._entries.clear()
-            self._entries[key] = (time.monotonic() + self._ttl, value)
+        super().__init__(ttl, max_entries)
 
     def invalidate(self, key_id: str) -> None:
         """Forget a key (key ids are unique across tenants; destroying one is rare)."""
-        with self._lock:
-            for cached in [k for k in self._entries if k[2] == key_id]:
-                del self._entries[cached]
+        self.discard_where(lambda cached: cached[2] == key_id)

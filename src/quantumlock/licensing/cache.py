@@ -12,43 +12,18 @@ database, bypassing the service, is seen once its entry expires: the TTL (QL_VAL
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Awaitable, Callable
 
+from quantumlock.core.ttlcache import TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
 
 
-class ValidationCache:
+class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: dict[CacheKey, tuple[float, LicenseView]] = {}
-        self._lock = threading.Lock()
+        super().__init__(ttl, max_entries)
         self._inflight: dict[CacheKey, asyncio.Future[tuple[LicenseView | None, bytes]]] = {}
-
-    @property
-    def enabled(self) -> bool:
-        return self._ttl > 0
-
-    def get(self, key: CacheKey) -> LicenseView | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: CacheKey, view: LicenseView) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            if len(self._entries) >= self._max:
-                now = time.monotonic()
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self._max:
-                    self._entries.clear()
-            self._entries[key] = (time.monotonic() + self._ttl, view)
 
     async def load_once(
         self, key: CacheKey, load: Callable[[], Awaitable[tuple[LicenseView | None, bytes]]]
@@ -62,9 +37,7 @@ class ValidationCache:
         return await asyncio.shield(pending)
 
     def invalidate(self, account_id: str, license_key: str) -> None:
-        with self._lock:
-            for mode in ("live", "test"):
-                self._entries.pop((account_id, mode, license_key), None)
+        self.discard((account_id, "live", license_key), (account_id, "test", license_key))
 
 
 def change_ref(account_id: str, license_key: str) -> str:
