@@ -43,7 +43,10 @@ def test_keys_are_unique() -> None:
 def test_any_single_character_typo_is_rejected_without_lookup(data: st.DataObject) -> None:
     key = generate_key(KeyType.LIVE)
     position = data.draw(st.integers(min_value=10, max_value=len(key) - 1))
-    replacement = data.draw(st.sampled_from(BASE62).filter(lambda c: c != key[position]))
+    # An offset rather than a filtered choice: the key is random (not drawn by hypothesis),
+    # and a filter's number of draws would depend on it, which hypothesis reports as flaky.
+    offset = data.draw(st.integers(min_value=1, max_value=len(BASE62) - 1))
+    replacement = BASE62[(BASE62.index(key[position]) + offset) % len(BASE62)]
     typo = key[:position] + replacement + key[position + 1 :]
     assert key_type_of(typo) is None
 
