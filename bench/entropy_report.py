@@ -135,13 +135,21 @@ def measure(label: str, source: EntropySource) -> list[Row]:
     return [row(label, "raw", source, raw, raw_s), row(label, "conditioned", source, cond, cond_s)]
 
 
-def render(rows: list[Row], notes: list[str]) -> str:
+def package_versions(
+    dists: tuple[str, ...] = ("qiskit", "qiskit-aer", "cryptography"),
+) -> list[str]:
+    """ "name version" (or "name not installed") for the report headers."""
     versions = []
-    for dist in ("qiskit", "qiskit-aer", "cryptography"):
+    for dist in dists:
         try:
             versions.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{dist} not installed")
+    return versions
+
+
+def render(rows: list[Row], notes: list[str]) -> str:
+    versions = package_versions()
     ent_version = subprocess.run(
         ["dpkg-query", "-W", "-f=${Version}", "ent"], capture_output=True, text=True
     ).stdout

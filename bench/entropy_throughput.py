@@ -21,9 +21,9 @@ import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
+from bench.entropy_report import package_versions
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.sources import (
     CryptographicSource,
@@ -91,12 +91,7 @@ def main() -> None:
             table[label].append(best[label])
         print(n, {label: f"{r:,.0f} B/s" for label, (r, _) in best.items()}, flush=True)
 
-    versions = []
-    for dist in ("qiskit", "qiskit-aer", "cryptography"):
-        try:
-            versions.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist} not installed")
+    versions = package_versions()
     lines = [
         "# Entropy throughput: output bytes/s (ms per draw)",
         "",

@@ -12,6 +12,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +46,11 @@ def need_postgres() -> None:
     pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this worker, dropped at the end."""
+@contextmanager
+def fresh_postgres_database(prefix: str = "ql_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database (its SQLAlchemy URL), dropped when the block ends."""
     need_postgres()
-    name = f"ql_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -57,6 +58,13 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this worker, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(

@@ -66,11 +66,8 @@ class Quantum(_SyncResource):
         algorithm: str | None = None,
         aad: bytes | None = None,
     ) -> Encrypted:
-        """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created.
-
-        With `key_id` and no `algorithm` the key's own algorithm is used; without `key_id`
-        a new AES-256-GCM key is made (or one of `algorithm`).
-        """
+        """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created;
+        with `key_id` and no `algorithm` the key's own algorithm is used."""
         return self._client._run(ops.encrypt(plaintext, key_id, algorithm, aad))
 
     def decrypt(
@@ -100,11 +97,9 @@ class Quantum(_SyncResource):
     def sign(
         self, message: bytes, *, key_id: str | None = None, algorithm: str | None = None
     ) -> Signature:
-        """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created.
-
-        With `key_id` and no `algorithm` the key's own algorithm is used (SHA3-512-RSA for
-        an RSA key); without `key_id` a new key of `algorithm` (default: RSA-3072) is made.
-        """
+        """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created;
+        with `key_id` and no `algorithm` the key's own algorithm is used (SHA3-512-RSA for
+        an RSA key)."""
         return self._client._run(ops.sign(message, key_id, algorithm))
 
     def verify(

@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import MASTER_KEY, PG_DSN, need_postgres
+from tests.conftest import MASTER_KEY, fresh_postgres_database, need_postgres
 from tests.e2e.conftest import CLI, free_port
 
 pytestmark = pytest.mark.xdist_group("cluster")
@@ -163,10 +163,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     need_postgres()
     binary = need_redis_server()
     tmp = tmp_path_factory.mktemp("cluster")
-    name = f"ql_cluster_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with fresh_postgres_database("ql_cluster") as database_url:
+        yield from _cluster(binary, tmp, database_url)
+
+
+def _cluster(binary: str, tmp: Path, database_url: str) -> Iterator[Cluster]:
     redis = RedisServer(binary, free_port(), tmp / "redis.log")
     redis.start()
     env = {
@@ -191,5 +192,3 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for node in nodes:
             node.stop()
         redis.stop()
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

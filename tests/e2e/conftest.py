@@ -53,7 +53,11 @@ def start_server(tmp: Path, database_url: str | None) -> Server:
     env.pop("QL_DATABASE_URL", None)
     if database_url:
         env["QL_DATABASE_URL"] = database_url
-    port = free_port()
+    return init_and_serve(tmp, env)
+
+
+def init_and_serve(tmp: Path, env: dict[str, str]) -> Server:
+    """`quantumlock init --no-bootstrap`, then `serve` on a free port until /health is 200."""
     init = subprocess.run(
         [*CLI, "init", "--no-bootstrap"],
         env=env,
@@ -63,6 +67,7 @@ def start_server(tmp: Path, database_url: str | None) -> Server:
         check=False,
     )
     assert init.returncode == 0, init.stderr
+    port = free_port()
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

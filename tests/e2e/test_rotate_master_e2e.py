@@ -15,16 +15,11 @@ import base64
 import contextlib
 import json
 import os
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
 from sqlalchemy import select, update
@@ -34,8 +29,8 @@ from quantumlock.crypto.sealed_columns import count_by_key, verify_all
 from quantumlock.crypto.sealing import KeyringFile, Sealer, SealingError, key_id
 from quantumlock.crypto.service import key_aad
 from quantumlock.db.engine import make_engine, make_session_factory
-from tests.conftest import PG_DSN, need_postgres
-from tests.e2e.conftest import CLI, Server, free_port, stop_server
+from tests.conftest import fresh_postgres_database
+from tests.e2e.conftest import Server, init_and_serve, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -55,47 +50,15 @@ def start_file_keyed_server(tmp: Path, database_url: str | None) -> Server:
         env.pop(name, None)
     if database_url:
         env["QL_DATABASE_URL"] = database_url
-    init = subprocess.run(
-        [*CLI, "init", "--no-bootstrap"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert init.returncode == 0, init.stderr
+    server = init_and_serve(tmp, env)
     assert (tmp / "data" / "master.key").exists()
-    log_path = tmp / "server.log"
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(f"http://127.0.0.1:{port}", env, process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(server.base_url + "/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not become healthy:\n{log_path.read_text()}")
+    return server
 
 
-@contextmanager
-def own_postgres_database() -> Iterator[str]:
+def own_postgres_database() -> contextlib.AbstractContextManager[str]:
     """A database of its own: the shared test database holds blobs sealed by other tests
     under another master key, and rotation must see only this server's."""
-    need_postgres()
-    name = f"ql_rot_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return fresh_postgres_database("ql_rot")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

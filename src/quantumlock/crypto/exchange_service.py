@@ -156,23 +156,9 @@ class KeyExchangeService:
         if hybrid:
             kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(private[X25519_LEN:])
             a_public += kem.public_key().public_bytes_raw()
-        now = utcnow()
-        session_id = new_id(SESSION_PREFIX, 24)
-        row = KeyExchangeSession(
-            id=session_id,
-            account_id=account_id,
-            mode=mode,
-            algorithm=algorithm,
-            key_bits=key_bits,
-            public_key=a_public,
-            sealed=self.sealer.seal(private, session_aad(session_id)),
-            created_at=now,
-            expires_at=now + SESSION_TTL,
-        )
-        self.repo.purge_expired(now)
-        self.repo.add(row)
-        self.session.commit()
-        return ExchangeStep(session_id, a_public, None, algorithm, key_bits, row.expires_at)
+        self.repo.purge_expired(utcnow())
+        row = self._store(account_id, mode, algorithm, key_bits, a_public, private=private)
+        return ExchangeStep(row.id, a_public, None, algorithm, key_bits, row.expires_at)
 
     def _respond(
         self, account_id: str, mode: str, algorithm: str, key_bits: int, a_public: bytes
@@ -193,6 +179,22 @@ class KeyExchangeService:
             ikm += kem_secret
             b_public += ciphertext
         secret = derive_secret(algorithm, ikm, a_public, b_public, key_bits)
+        # Nothing to keep: the responder's side is done when it answers.
+        row = self._store(account_id, mode, algorithm, key_bits, b_public, private=None)
+        return ExchangeStep(row.id, b_public, secret, algorithm, key_bits, row.expires_at)
+
+    def _store(
+        self,
+        account_id: str,
+        mode: str,
+        algorithm: str,
+        key_bits: int,
+        public: bytes,
+        *,
+        private: bytes | None,
+    ) -> KeyExchangeSession:
+        """A session row: the initiator's, open, with its private half sealed; or the
+        responder's, completed at once, with nothing sealed."""
         now = utcnow()
         session_id = new_id(SESSION_PREFIX, 24)
         row = KeyExchangeSession(
@@ -201,15 +203,15 @@ class KeyExchangeService:
             mode=mode,
             algorithm=algorithm,
             key_bits=key_bits,
-            public_key=b_public,
-            sealed=None,  # nothing to keep: the responder's side is done
+            public_key=public,
+            sealed=None if private is None else self.sealer.seal(private, session_aad(session_id)),
             created_at=now,
             expires_at=now + SESSION_TTL,
-            completed_at=now,
+            completed_at=now if private is None else None,
         )
         self.repo.add(row)
         self.session.commit()
-        return ExchangeStep(session_id, b_public, secret, algorithm, key_bits, row.expires_at)
+        return row
 
     def _complete(
         self,

@@ -4,6 +4,7 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import structlog
@@ -83,17 +84,22 @@ def _orjson_dumps(event: object, **_: object) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
+def _processors() -> list[Any]:
+    """One JSON line per event: level, UTC ISO timestamp, exception text."""
+    return [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps),
+    ]
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stdout. Nothing logged here ever carries a key or other secret."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _INFO_ENABLED[0] = numeric <= logging.INFO
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_orjson_dumps),
-        ],
+        processors=_processors(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=_SINK),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
@@ -106,12 +112,7 @@ def configure_cli_logging() -> None:
     """Commands print their results on stdout (often JSON for scripts): log lines go to
     stderr, and only warnings and errors."""
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_orjson_dumps),
-        ],
+        processors=_processors(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
