@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from quantumlock.core import ttlcache
-from quantumlock.core.ttlcache import TtlCache
+from quantumlock.core.ttlcache import SingleFlight, TtlCache
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # SingleFlight is built on asyncio futures
 
 
 @pytest.fixture
@@ -51,3 +58,91 @@ def test_discard_and_discard_where(clock: list[float]) -> None:
     assert cache.get(("a", "x")) is None and cache.get(("a", "y")) == 1
     cache.discard_where(lambda key: key[1] == "x")
     assert cache.get(("b", "x")) is None and cache.get(("a", "y")) == 1
+
+
+def test_an_entry_is_due_for_refresh_between_half_and_three_quarters_of_its_ttl(
+    clock: list[float],
+) -> None:
+    cache: TtlCache[str, int] = TtlCache(ttl=2.0, max_entries=10)
+    cache.put("a", 1)
+    assert cache.lookup("a") == (1, False)
+    clock[0] += 0.99  # before half the TTL: never due
+    assert cache.lookup("a") == (1, False)
+    clock[0] += 0.51  # past three quarters: always due, still served
+    assert cache.lookup("a") == (1, True)
+    clock[0] += 0.6  # past the TTL: gone, whatever was due
+    assert cache.lookup("a") == (None, False)
+
+
+def test_refresh_points_are_spread_so_entries_loaded_together_are_not_reloaded_together(
+    clock: list[float],
+) -> None:
+    cache: TtlCache[int, int] = TtlCache(ttl=2.0, max_entries=1000)
+    for i in range(200):
+        cache.put(i, i)
+    due_at = []
+    for step in range(1, 101):  # walk from 0.5 to 0.75 of the TTL in 100 steps
+        clock[0] = 1000.0 + 1.0 + step * 0.005
+        due_at.append(sum(cache.lookup(i)[1] for i in range(200)))
+    # Not one instant: the count of due entries climbs over the window.
+    assert due_at[0] < 20 and due_at[-1] == 200
+    assert len(set(due_at)) > 20
+
+
+def test_a_put_from_a_load_that_began_before_an_invalidation_is_dropped(
+    clock: list[float],
+) -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=5.0, max_entries=10)
+    started = cache.generation  # a load reads the row ...
+    cache.discard("lic")  # ... the license is revoked meanwhile ...
+    cache.put("lic", "active (stale)", generation=started)  # ... and the load finishes
+    assert cache.get("lic") is None
+    cache.put("lic", "revoked", generation=cache.generation)
+    assert cache.get("lic") == "revoked"
+    started = cache.generation
+    cache.discard_where(lambda key: False)
+    cache.put("lic", "stale again", generation=started)
+    assert cache.get("lic") == "revoked"
+
+
+@pytest.mark.anyio
+async def test_single_flight_shares_one_load_between_concurrent_callers() -> None:
+    flight: SingleFlight[str, int] = SingleFlight()
+    calls = 0
+    release = asyncio.Event()
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return 42
+
+    waiters = [asyncio.ensure_future(flight.load("k", load)) for _ in range(10)]
+    await asyncio.sleep(0)
+    flight.refresh("k", load)  # already in flight: no second load
+    assert len(flight) == 1
+    release.set()
+    assert await asyncio.gather(*waiters) == [42] * 10
+    assert calls == 1 and len(flight) == 0
+
+
+@pytest.mark.anyio
+async def test_a_background_refresh_returns_at_once_and_a_failed_one_is_forgotten() -> None:
+    flight: SingleFlight[str, int] = SingleFlight()
+    release = asyncio.Event()
+
+    async def failing() -> int:
+        await release.wait()
+        raise RuntimeError("database away")
+
+    flight.refresh("k", failing)
+    assert len(flight) == 1
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(flight) == 0
+
+    async def ok() -> int:
+        return 7
+
+    assert await flight.load("k", ok) == 7

@@ -14,12 +14,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from quantumlock.auth.principal import Principal
+from quantumlock.core.ttlcache import SingleFlight, refresh_point
 
 # Returned by KeyCache.get when the cache has nothing to say about a key.
 MISS: object = object()
+
+Found = tuple[bytes, Principal] | None  # (stored hash, principal); None: no such key
 
 
 class KeyCache:
@@ -27,50 +31,91 @@ class KeyCache:
         self._ttl = ttl
         self._max = max_entries
         self._max_negative = max_negative
-        self._positive: dict[bytes, tuple[float, bytes, Principal]] = {}
+        # digest -> (expires at, due for refresh at, stored hash, principal)
+        self._positive: dict[bytes, tuple[float, float, bytes, Principal]] = {}
         self._negative: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._loads: SingleFlight[bytes, Found] = SingleFlight()
+        self.generation = 0
         self.hits = 0
         self.misses = 0
 
-    def get(self, digest: bytes) -> tuple[bytes, Principal] | object | None:
-        """(stored hash, principal), None for a known-absent key, or MISS."""
+    def lookup(self, digest: bytes) -> tuple[Found | object, bool]:
+        """((stored hash, principal), None for a known-absent key, or MISS; due for refresh).
+
+        A known key in use is reloaded in the background before its entry expires (see
+        `quantumlock.core.ttlcache`): without that, every request that arrived in the
+        instant the entry expired waited for its own database lookup.
+        """
         now = time.monotonic()
         entry = self._positive.get(digest)
         if entry is not None and entry[0] > now:
             self.hits += 1
-            return entry[1], entry[2]
+            return (entry[2], entry[3]), entry[1] <= now
         negative = self._negative.get(digest)
         if negative is not None and negative > now:
             self.hits += 1
-            return None
+            return None, False
         self.misses += 1
-        return MISS
+        return MISS, False
 
-    def put(self, digest: bytes, found: tuple[bytes, Principal] | None) -> None:
-        expires = time.monotonic() + self._ttl
+    def get(self, digest: bytes) -> Found | object:
+        return self.lookup(digest)[0]
+
+    def put(self, digest: bytes, found: Found, *, generation: int | None = None) -> None:
+        """Remember a lookup; with `generation`, only if nothing was invalidated since."""
+        now = time.monotonic()
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if found is None:
-                self._negative[digest] = expires
+                self._negative[digest] = now + self._ttl
                 while len(self._negative) > self._max_negative:
                     self._negative.popitem(last=False)
                 return
             if len(self._positive) >= self._max:
                 self._positive.clear()  # rare; cheaper than LRU bookkeeping on every hit
-            self._positive[digest] = (expires, found[0], found[1])
+            self._positive[digest] = (
+                now + self._ttl,
+                refresh_point(now, self._ttl),
+                found[0],
+                found[1],
+            )
+
+    def _loader(
+        self, digest: bytes, load: Callable[[], Awaitable[Found]]
+    ) -> Callable[[], Awaitable[Found]]:
+        async def load_and_store() -> Found:
+            generation = self.generation
+            found = await load()
+            self.put(digest, found, generation=generation)
+            return found
+
+        return load_and_store
+
+    async def load_once(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> Found:
+        """A miss: every concurrent request with the same key shares one database lookup."""
+        return await self._loads.load(digest, self._loader(digest, load))
+
+    def refresh(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> None:
+        """An entry due for refresh: reload it in the background (once), keep serving it."""
+        self._loads.refresh(digest, self._loader(digest, load))
 
     def invalidate_key(self, key_id: str) -> None:
         with self._lock:
-            for digest in [d for d, e in self._positive.items() if e[2].key_id == key_id]:
+            self.generation += 1
+            for digest in [d for d, e in self._positive.items() if e[3].key_id == key_id]:
                 del self._positive[digest]
 
     def invalidate_account(self, account_id: str) -> None:
         with self._lock:
-            for digest in [d for d, e in self._positive.items() if e[2].account_id == account_id]:
+            self.generation += 1
+            for digest in [d for d, e in self._positive.items() if e[3].account_id == account_id]:
                 del self._positive[digest]
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._positive.clear()
             self._negative.clear()
 

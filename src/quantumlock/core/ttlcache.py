@@ -1,27 +1,56 @@
-"""A bounded, per-process map whose entries expire after a fixed TTL.
+"""A bounded, per-process map whose entries expire after a fixed TTL, refreshed ahead of time.
 
 Reads take no lock (a dict lookup is atomic under the GIL); writes do. When the map is
 full, expired entries are dropped, and if that frees nothing the map starts over: rarer
 and cheaper than LRU bookkeeping on every hit. A TTL of 0 disables the cache.
+
+Refresh-ahead: an entry becomes *due* for refresh at a random point between half and
+three quarters of its TTL. `lookup` still serves it, and tells the caller to reload it in
+the background. Under steady traffic an entry is replaced before it expires, so no request
+waits for the database; and the random point spreads the reloads of entries that were
+loaded together (the validation cache's 2 s TTL had every hot license expire in the same
+instant: a burst of reloads every 2 s that held requests for 100-300 ms). An entry is
+never served after its TTL, so the TTL still bounds how stale a read can be.
+
+Invalidation races: a load that began before an invalidation may finish after it, with
+the old row. `generation` counts invalidations; a `put` that carries the generation its
+load began under is dropped if any invalidation happened since.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import threading
 import time
-from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+import structlog
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
+
+log = structlog.get_logger("quantumlock.cache")
+
+# An entry is due for refresh this far into its TTL (a uniform draw per entry).
+REFRESH_FROM, REFRESH_TO = 0.5, 0.75
+
+
+def refresh_point(now: float, ttl: float) -> float:
+    # Spreading reloads needs no secrecy: the module PRNG is the right tool here.
+    return now + ttl * random.uniform(REFRESH_FROM, REFRESH_TO)  # noqa: S311
 
 
 class TtlCache(Generic[K, V]):
     def __init__(self, ttl: float, max_entries: int) -> None:
         self._ttl = ttl
         self._max = max_entries
-        self._entries: dict[K, tuple[float, V]] = {}
+        # key -> (expires at, due for refresh at, value)
+        self._entries: dict[K, tuple[float, float, V]] = {}
         self._lock = threading.Lock()
+        self.generation = 0
 
     @property
     def enabled(self) -> bool:
@@ -31,25 +60,77 @@ class TtlCache(Generic[K, V]):
         entry = self._entries.get(key)
         if entry is None or entry[0] <= time.monotonic():
             return None
-        return entry[1]
+        return entry[2]
 
-    def put(self, key: K, value: V) -> None:
+    def lookup(self, key: K) -> tuple[V | None, bool]:
+        """(value, due for a background refresh); (None, False) when absent or expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None, False
+        now = time.monotonic()
+        if entry[0] <= now:
+            return None, False
+        return entry[2], entry[1] <= now
+
+    def put(self, key: K, value: V, *, generation: int | None = None) -> None:
+        """Store `value`; with `generation`, only if nothing was invalidated since then."""
         if not self.enabled:
             return
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
+            now = time.monotonic()
             if len(self._entries) >= self._max:
-                now = time.monotonic()
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
                 if len(self._entries) >= self._max:
                     self._entries.clear()
-            self._entries[key] = (time.monotonic() + self._ttl, value)
+            self._entries[key] = (now + self._ttl, refresh_point(now, self._ttl), value)
 
     def discard(self, *keys: K) -> None:
         with self._lock:
+            self.generation += 1
             for key in keys:
                 self._entries.pop(key, None)
 
     def discard_where(self, matches: Callable[[K], bool]) -> None:
         with self._lock:
+            self.generation += 1
             for key in [k for k in self._entries if matches(k)]:
                 del self._entries[key]
+
+
+class SingleFlight(Generic[K, R]):
+    """At most one load per key at a time; everyone who asks meanwhile shares its result.
+
+    `load` waits for the result (a cache miss); `refresh` starts one in the background and
+    returns at once (an entry due for refresh, still served). A background load that fails
+    is logged and forgotten: the entry it would have replaced stays until its TTL.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[K, asyncio.Future[R]] = {}
+
+    def _start(self, key: K, factory: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(factory())
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return pending
+
+    async def load(self, key: K, factory: Callable[[], Awaitable[R]]) -> R:
+        # shield: one caller going away must not cancel the load the others wait for.
+        return await asyncio.shield(self._start(key, factory))
+
+    def refresh(self, key: K, factory: Callable[[], Awaitable[R]]) -> None:
+        if key in self._inflight:
+            return
+        self._start(key, factory).add_done_callback(_log_failure)
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("cache_refresh_failed", error=type(future.exception()).__name__)

@@ -55,6 +55,8 @@ class CryptoService:
         self.keys = KeystoreService(session, sealer, entropy)
         self.entropy = entropy
         self.cache = cache
+        # A key destroyed while this request reads it must not come back into the cache.
+        self._generation = cache.generation if cache is not None else 0
 
     def _opened(self, caller: Caller, key: QuantumKey) -> bytes:
         """A symmetric key's material, remembered in the cache for the fast path."""
@@ -63,6 +65,7 @@ class CryptoService:
             self.cache.put(
                 (caller.account_id, caller.mode, key.id),
                 CachedKey(key.id, key.algorithm, key.version, key.quantum_verified, material),
+                generation=self._generation,
             )
         return material
 

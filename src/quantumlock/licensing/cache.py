@@ -6,35 +6,45 @@ no query. Lifecycle changes (revoke, suspend, reinstate, renew) remove the entry
 this process and, through the change feed, in every other one within the poll interval.
 Every hit still re-checks the HMAC over the cached fields. A row edited directly in the
 database, bypassing the service, is seen once its entry expires: the TTL (QL_VALIDATION_CACHE_TTL,
-2 s by default, 0 disables the cache) bounds that window.
+2 s by default, 0 disables the cache) bounds that window. Entries in use are reloaded in the
+background before they expire (see `quantumlock.core.ttlcache`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
-from quantumlock.core.ttlcache import TtlCache
+from quantumlock.core.ttlcache import SingleFlight, TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
+Loaded = tuple[LicenseView | None, bytes]  # the row (None: no such license), account secret
 
 
 class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
         super().__init__(ttl, max_entries)
-        self._inflight: dict[CacheKey, asyncio.Future[tuple[LicenseView | None, bytes]]] = {}
+        self._loads: SingleFlight[CacheKey, Loaded] = SingleFlight()
 
-    async def load_once(
-        self, key: CacheKey, load: Callable[[], Awaitable[tuple[LicenseView | None, bytes]]]
-    ) -> tuple[LicenseView | None, bytes]:
-        """Concurrent misses for one key share a single load instead of all querying."""
-        pending = self._inflight.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(load())
-            self._inflight[key] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return await asyncio.shield(pending)
+    def _loader(
+        self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]
+    ) -> Callable[[], Awaitable[Loaded]]:
+        async def load_and_store() -> Loaded:
+            generation = self.generation
+            view, secret = await load()
+            if view is not None:
+                self.put(key, view, generation=generation)
+            return view, secret
+
+        return load_and_store
+
+    async def load_once(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> Loaded:
+        """A miss: concurrent misses for one key share a single load instead of all querying."""
+        return await self._loads.load(key, self._loader(key, load))
+
+    def refresh(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> None:
+        """An entry due for refresh: reload it in the background (once), keep serving it."""
+        self._loads.refresh(key, self._loader(key, load))
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))

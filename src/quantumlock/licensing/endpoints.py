@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Literal
 
 from fastapi import Query, Request, Response
@@ -34,6 +35,7 @@ from quantumlock.licensing.service import (
     evaluate,
     normalise_key,
 )
+from quantumlock.runtime import Runtime
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
@@ -46,7 +48,10 @@ validation_router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
 
 def service(request: Request, session: Session) -> LicenseService:
-    runtime = get_runtime(request)
+    return service_of(get_runtime(request), session)
+
+
+def service_of(runtime: Runtime, session: Session) -> LicenseService:
     return LicenseService(session, runtime.sealer, runtime.secret_cache, runtime.entropy.draw)
 
 
@@ -108,18 +113,23 @@ async def validate(
     runtime = get_runtime(request)
     account_id, mode = principal.account_id, principal.mode.value
     key = normalise_key(body.license_key)
-    # A cached row is judged right here on the event loop; a miss takes one worker thread,
-    # shared by every concurrent request for the same license.
-    view = runtime.validation_cache.get((account_id, mode, key))
+    # A cached row is judged right here on the event loop (and reloaded in the background
+    # when due); a miss takes one worker thread, shared by every concurrent request for
+    # the same license.
+    cache_key = (account_id, mode, key)
+    view, due = runtime.validation_cache.lookup(cache_key)
     secret = runtime.secret_cache.hmac_secret(account_id)
+
+    def load() -> Awaitable[tuple[LicenseView | None, bytes]]:
+        return run_in_threadpool(_load_from_database, runtime, account_id, mode, key)
+
     if view is None or secret is None:
         runtime.metrics.validation_cache_miss.inc()
-        view, secret = await runtime.validation_cache.load_once(
-            (account_id, mode, key),
-            lambda: run_in_threadpool(_load_from_database, request, account_id, mode, key),
-        )
+        view, secret = await runtime.validation_cache.load_once(cache_key, load)
     else:
         runtime.metrics.validation_cache_hit.inc()
+        if due:
+            runtime.validation_cache.refresh(cache_key, load)
     if view is None:
         result = Validation(Code.NOT_FOUND, None)
     else:
@@ -138,13 +148,11 @@ async def validate(
 
 
 def _load_from_database(
-    request: Request, account_id: str, mode: str, key: str
+    runtime: Runtime, account_id: str, mode: str, key: str
 ) -> tuple[LicenseView | None, bytes]:
-    runtime = get_runtime(request)
-    with open_session(request) as session:
-        return service(request, session).load_for_validation(
-            account_id, mode, key, runtime.validation_cache
-        )
+    # Takes the runtime, not the request: a background refresh outlives its request.
+    with runtime.sessions() as session:
+        return service_of(runtime, session).load_for_validation(account_id, mode, key)
 
 
 @router.get("", response_model=LicenseList, summary="List licenses")

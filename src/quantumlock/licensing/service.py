@@ -23,7 +23,7 @@ from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw
 from quantumlock.licensing import signing
-from quantumlock.licensing.cache import ValidationCache, change_ref
+from quantumlock.licensing.cache import change_ref
 from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
 from quantumlock.licensing.repository import LicenseRepository, LicenseView
 
@@ -435,23 +435,19 @@ class LicenseService:
         end_customer_id: str,
         required_features: Sequence[str] = (),
         now: datetime | None = None,
-        cache: ValidationCache | None = None,
     ) -> Validation:
         """Writes nothing and counts nothing: validation is the shipped app's hot path."""
-        lic, secret = self.load_for_validation(account_id, mode, license_key, cache)
+        lic, secret = self.load_for_validation(account_id, mode, license_key)
         if lic is None:
             return Validation(Code.NOT_FOUND, None)
         return evaluate(lic, secret, end_customer_id, required_features, now)
 
     def load_for_validation(
-        self, account_id: str, mode: str, license_key: str, cache: ValidationCache | None = None
+        self, account_id: str, mode: str, license_key: str
     ) -> tuple[LicenseView | None, bytes]:
-        """The row validation judges (cached if a cache is given) and the account's secret."""
-        key = normalise_key(license_key)
-        lic = self.repo.view(account_id, mode, key)
+        """The row validation judges and the account's secret (b"" when there is no row)."""
+        lic = self.repo.view(account_id, mode, normalise_key(license_key))
         secret = self._hmac_secret(account_id) if lic is not None else b""
-        if lic is not None and cache is not None:
-            cache.put((account_id, mode, key), lic)
         return lic, secret
 
     # -- reading -------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from quantumlock.auth.cache import MISS
+from quantumlock.auth.cache import MISS, Found
 from quantumlock.auth.keys import KEY_LENGTH, key_type_of
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope, sort_scopes
@@ -110,7 +111,7 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
         await _fail(runtime, request, Unauthorized("Invalid API key."))
 
     digest = runtime.hasher.digest(secret)
-    cached = runtime.key_cache.get(digest)
+    cached, due = runtime.key_cache.lookup(digest)
     if cached is MISS:
         # Only now check the checksum: a typo is refused without a database round trip,
         # and a key already in the cache is known to be well formed.
@@ -120,11 +121,12 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
         if not guard.allowed:
             _refuse_blocked(runtime, guard)
         runtime.metrics.key_cache_miss.inc()
-        found = await run_in_threadpool(_resolve, runtime, digest)
-        runtime.key_cache.put(digest, found)
+        found = await runtime.key_cache.load_once(digest, _loader(runtime, digest))
     else:
         runtime.metrics.key_cache_hit.inc()
-        found = cast("tuple[bytes, Principal] | None", cached)
+        found = cast("Found", cached)
+        if due:
+            runtime.key_cache.refresh(digest, _loader(runtime, digest))
     if found is None:
         await _fail(runtime, request, Unauthorized("Invalid API key."))
     stored_hash, principal = found
@@ -167,9 +169,13 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     return principal
 
 
-def _resolve(runtime: Runtime, digest: bytes) -> tuple[bytes, Principal] | None:
+def _resolve(runtime: Runtime, digest: bytes) -> Found:
     with runtime.sessions() as session:
         return ApiKeyService(session, runtime.hasher).resolve(digest)
+
+
+def _loader(runtime: Runtime, digest: bytes) -> Callable[[], Awaitable[Found]]:
+    return lambda: run_in_threadpool(_resolve, runtime, digest)
 
 
 @functools.cache
