@@ -15,12 +15,13 @@ from quantumlock.crypto.endpoints import router as quantum_keys_router
 from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
 from quantumlock.entropy.endpoints import router as entropy_router
 from quantumlock.licensing.endpoints import router as licenses_router
-from quantumlock.licensing.endpoints import validation_router
+from quantumlock.licensing.endpoints import validate_fast, validation_router
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
 from quantumlock.web import system
 from quantumlock.web.errors import install_error_handlers
+from quantumlock.web.fastpath import FastRoutes
 from quantumlock.web.middleware import RequestContextMiddleware
 from quantumlock.web.openapi import install_openapi
 
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.add_api_route(path, system.health, methods=["GET"], tags=["system"])
         app.add_api_route("/health/live", system.live, methods=["GET"], tags=["system"])
     install_openapi(app)
+    fast_routes = FastRoutes(app)
+    if settings.fast_paths:
+        fast_routes.add("POST", "/api/v1/licenses/validate", validate_fast)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=runtime.metrics,
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         # 1 MiB of data is 1.4 MiB of base64, plus the JSON around it.
         body_limits={"/api/v1/quantum/crypto/": max(settings.max_body_bytes, 2 * 1024 * 1024)},
+        fast_routes=fast_routes,
     )
     return app
 

@@ -60,9 +60,10 @@ class LicenseView:
     generated_at: datetime
     quantum_signature: str
     quantum_verified: bool
-    # The canonical bytes the HMAC covers, computed from the fields above on first use.
-    # A view never changes, so a cached view re-checks its signature without re-encoding.
-    signed_bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # The account secret this view's signature was found good with. A view never changes
+    # once loaded, so the HMAC over it is checked once per load, not once per cached hit:
+    # a row tampered with in the database is caught when it is (re)loaded, as before.
+    verified_with: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
 
 class LicenseRepository:

@@ -149,11 +149,10 @@ def evaluate(
     now: datetime | None = None,
 ) -> Validation:
     """The validation rules, on a loaded row; pure, so cached rows go through them too."""
-    if lic.signed_bytes is None:
-        object.__setattr__(lic, "signed_bytes", signing.signed_bytes(fields_of(lic)))
-    assert lic.signed_bytes is not None  # noqa: S101 - set just above
-    if not signing.signature_matches_bytes(secret, lic.signed_bytes, lic.quantum_signature):
-        return Validation(Code.SIGNATURE_INVALID, lic)
+    if lic.verified_with != secret:
+        if not signing.signature_matches(secret, fields_of(lic), lic.quantum_signature):
+            return Validation(Code.SIGNATURE_INVALID, lic)
+        object.__setattr__(lic, "verified_with", secret)
     # Checked before status, so a caller with the wrong customer learns nothing more.
     if lic.end_customer_id != end_customer_id:
         return Validation(Code.CUSTOMER_MISMATCH, lic)

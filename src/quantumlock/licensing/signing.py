@@ -54,17 +54,8 @@ def signed_fields(
     }
 
 
-def signed_bytes(fields: dict[str, Any]) -> bytes:
-    """The bytes `quantum_signature` covers: the canonical JSON of the fields."""
-    return canonical_json(fields)
-
-
 def quantum_signature(secret: bytes, fields: dict[str, Any]) -> str:
     return hmac.new(secret, canonical_json(fields), "sha3_512").hexdigest()
-
-
-def signature_matches_bytes(secret: bytes, data: bytes, stored: str) -> bool:
-    return hmac.compare_digest(hmac.new(secret, data, "sha3_512").hexdigest(), stored)
 
 
 def signature_matches(secret: bytes, fields: dict[str, Any], stored: str) -> bool:

@@ -70,6 +70,10 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
+    return validation_error_response(request_id_of(request), exc)
+
+
+def validation_error_response(request_id: str, exc: RequestValidationError) -> JSONResponse:
     errors = _clean_validation_errors(exc.errors())
     if errors and errors[0].get("type") == "json_invalid":
         detail = "Request body is not valid JSON."
@@ -80,7 +84,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         detail = "Request validation failed."
     return JSONResponse(
-        error_body(detail, "VALIDATION_ERROR", request_id_of(request), errors=errors),
+        error_body(detail, "VALIDATION_ERROR", request_id, errors=errors),
         status_code=400,
     )
 

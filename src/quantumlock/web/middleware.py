@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quantumlock.observability.logging import access_log, flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.web.errors import error_body
+from quantumlock.web.fastpath import FastRoutes
 
 log = structlog.get_logger("quantumlock.http")
 
@@ -49,8 +50,11 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         access_log: bool = True,
         body_limits: Mapping[str, int] | None = None,
+        fast_routes: FastRoutes | None = None,
     ) -> None:
         self.app = app
+        # Routes answered here, past FastAPI's routing (quantumlock.web.fastpath).
+        self.fast = fast_routes
         self.metrics = metrics
         self.max_body = max_body_bytes
         # Path prefix -> a larger body limit (e.g. the crypto routes, whose base64 payloads
@@ -99,7 +103,8 @@ class RequestContextMiddleware:
         try:
             if scope["method"] in _BODY_METHODS:
                 receive = await self._buffer_body(scope, receive, limit)
-            await self.app(scope, receive, send_wrapper)
+            if not (self.fast and await self.fast.dispatch(scope, receive, send_wrapper)):
+                await self.app(scope, receive, send_wrapper)
         except _BodyTooLarge:
             await self._send_error(
                 send_wrapper,
