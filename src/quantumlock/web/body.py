@@ -29,12 +29,26 @@ BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 async def json_body(request: Request, model: type[M]) -> M:
     """The request body as `model`; a 400 VALIDATION_ERROR (via the app's handler) if not."""
-    raw = await request.body()
+    raw = await _body(request)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+
+
+async def _body(request: Request) -> bytes:
+    # RequestContextMiddleware buffers every request body and replays it as one message,
+    # so one receive() is the whole body; Request.body() would get there through an async
+    # generator (~8 us more per request). Anything else takes the general path.
+    message = await request.receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")
+        return body
+    chunks = [message.get("body", b"")] if message["type"] == "http.request" else []
+    async for chunk in request.stream():
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
