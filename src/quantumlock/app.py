@@ -15,7 +15,7 @@ from quantumlock.crypto.endpoints import router as quantum_keys_router
 from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
 from quantumlock.entropy.endpoints import router as entropy_router
 from quantumlock.licensing.endpoints import router as licenses_router
-from quantumlock.licensing.endpoints import validate_fast, validation_router
+from quantumlock.licensing.endpoints import validation_router
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
@@ -24,6 +24,14 @@ from quantumlock.web.errors import install_error_handlers
 from quantumlock.web.fastpath import FastRoutes
 from quantumlock.web.middleware import RequestContextMiddleware
 from quantumlock.web.openapi import install_openapi
+
+# The hottest routes, answered past FastAPI's routing (quantumlock.web.fastpath).
+FAST_PATHS = (
+    "/api/v1/licenses/validate",
+    "/api/v1/quantum/entropy",
+    "/api/v1/quantum/crypto/encrypt",
+    "/api/v1/quantum/crypto/decrypt",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     fast_routes = FastRoutes(app)
     if settings.fast_paths:
-        fast_routes.add("POST", "/api/v1/licenses/validate", validate_fast)
+        for path in FAST_PATHS:
+            fast_routes.add("POST", path)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=runtime.metrics,

@@ -59,9 +59,9 @@ class Settings(BaseSettings):
     key_material_cache_ttl: float = Field(default=30.0, ge=0, le=3600)
     # last_used_at is kept in memory and written in batches at this interval.
     last_used_flush_interval: float = Field(default=5.0, gt=0)
-    # Serve the hottest routes (online validation) straight from the ASGI middleware instead
-    # of FastAPI's routing and dependency machinery: same code, same answers, ~2x less CPU
-    # per request (see quantumlock.web.fastpath). False serves them through FastAPI too.
+    # Serve the hottest routes (validate, entropy, encrypt, decrypt) straight from the ASGI
+    # middleware instead of FastAPI's routing and dependency machinery: same code, same
+    # answers, much less CPU per request (quantumlock.web.fastpath). False: all via FastAPI.
     fast_paths: bool = True
 
     @field_validator("log_level")

@@ -1,14 +1,17 @@
-"""Validation served past FastAPI (quantumlock.web.fastpath) answers exactly as FastAPI does.
+"""The hot routes served past FastAPI (quantumlock.web.fastpath) answer exactly as FastAPI does.
 
-Two apps on one database: the default one, which serves POST /api/v1/licenses/validate from
-the middleware, and one with QL_FAST_PATHS=false, which serves it through the FastAPI route.
-One battery of requests (every validation code, every error the route can give) goes to
-each, in the same order, each app with its own fresh rate-limit state; the answers must be
-the same but for request ids and timestamps.
+Two apps on one database: the default one, which serves validate, entropy, encrypt and
+decrypt from the middleware, and one with QL_FAST_PATHS=false, which serves them through
+their FastAPI routes. One battery of requests per route (every answer and error it can give)
+goes to each app, in the same order, each app with its own fresh rate-limit state; the
+answers must be the same but for request ids, timestamps and fresh random output (entropy,
+IVs, ciphertexts, new key ids), which are compared by shape.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,31 +21,37 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from quantumlock.app import create_app
-from quantumlock.licensing import endpoints
 from quantumlock.settings import Settings
+from quantumlock.web.fastpath import FastRoutes
 from tests.api.test_auth_api import create_key
 from tests.api.test_licenses_api import GEN, VAL, generate
 from tests.conftest import AccountFixture, bearer
 
 Call = Callable[[TestClient], Response]
+ENTROPY = "/api/v1/quantum/entropy"
+ENCRYPT = "/api/v1/quantum/crypto/encrypt"
+DECRYPT = "/api/v1/quantum/crypto/decrypt"
+KEYS = "/api/v1/quantum/keys"
 
 
 @pytest.fixture
-def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts requests the fast handler served (patched before the apps are built)."""
-    calls: list[int] = []
-    served = endpoints.validate_fast
+def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests the fast path answered."""
+    calls: list[str] = []
+    dispatch = FastRoutes.dispatch
 
-    async def counting(request: Any) -> Any:
-        calls.append(1)
-        return await served(request)
+    async def counting(self: FastRoutes, scope: Any, receive: Any, send: Any) -> bool:
+        answered = await dispatch(self, scope, receive, send)
+        if answered:
+            calls.append(scope["path"])
+        return answered
 
-    monkeypatch.setattr("quantumlock.app.validate_fast", counting)
+    monkeypatch.setattr(FastRoutes, "dispatch", counting)
     return calls
 
 
 @pytest.fixture
-def both(settings: Settings, fast_calls: list[int]) -> Iterator[tuple[TestClient, TestClient]]:
+def both(settings: Settings, fast_calls: list[str]) -> Iterator[tuple[TestClient, TestClient]]:
     fast = create_app(settings)
     slow = create_app(settings.model_copy(update={"fast_paths": False}))
     with (
@@ -56,13 +65,29 @@ def body(license_key: str, customer: str = "customer@company.com", **extra: Any)
     return {"license_key": license_key, "end_customer_id": customer, **extra}
 
 
-def normalised(resp: Response) -> tuple[Any, ...]:
+# Fields whose values are fresh randomness (or a fresh id) on every call: compared by shape.
+RANDOM_FIELDS = ("entropy", "ciphertext", "iv", "tag", "job_id")
+
+
+def shape(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    charset = "hex" if re.fullmatch(r"[0-9a-f]*", value) else "other"
+    return ("random", len(value), charset)
+
+
+def normalised(resp: Response, known_ids: frozenset[str] = frozenset()) -> tuple[Any, ...]:
     try:
         data: Any = resp.json()
     except ValueError:
         data = resp.text
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k not in ("request_id", "timestamp")}
+        for name in RANDOM_FIELDS:
+            if name in data:
+                data[name] = shape(data[name])
+        if isinstance(data.get("key_id"), str) and data["key_id"] not in known_ids:
+            data["key_id"] = ("new key", data["key_id"].split("_")[1])
     headers = {
         name: resp.headers.get(name)
         for name in ("content-type", "x-ratelimit-limit", "retry-after", "allow")
@@ -72,6 +97,34 @@ def normalised(resp: Response) -> tuple[Any, ...]:
         for name in ("x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset")
     )
     return resp.status_code, data, headers, present
+
+
+def answer_both(
+    both: tuple[TestClient, TestClient],
+    calls: list[Call],
+    fast_calls: list[str],
+    known_ids: frozenset[str] = frozenset(),
+) -> list[tuple[Any, ...]]:
+    """Run the battery on the fast app, then on the framework app; the answers must match."""
+    fast, slow = both
+    fast_answers = []
+    for call in calls:
+        before = len(fast_calls)
+        resp = call(fast)
+        # Every POST that got past the body-size check is answered by the fast path.
+        expected = int(resp.request.method == "POST" and resp.status_code != 413)
+        assert len(fast_calls) - before == expected, (resp.request.method, resp.status_code)
+        fast_answers.append(normalised(resp, known_ids))
+    served_fast = len(fast_calls)
+    slow_answers = [normalised(call(slow), known_ids) for call in calls]
+    assert len(fast_calls) == served_fast, "the QL_FAST_PATHS=false app used the fast path"
+    for i, (a, b) in enumerate(zip(fast_answers, slow_answers, strict=True)):
+        assert a == b, f"request {i}: fast {a} != framework {b}"
+    return fast_answers
+
+
+def codes_of(answers: list[tuple[Any, ...]]) -> set[str]:
+    return {a[1].get("code") for a in answers if isinstance(a[1], dict) and "code" in a[1]}
 
 
 def battery(account: AccountFixture, make_account: Any, client: TestClient) -> list[Call]:
@@ -134,25 +187,16 @@ def battery(account: AccountFixture, make_account: Any, client: TestClient) -> l
     return calls
 
 
-def test_fast_and_framework_paths_answer_alike(
+def test_validate_answers_alike(
     both: tuple[TestClient, TestClient],
     client: TestClient,
     account: AccountFixture,
     make_account: Any,
-    fast_calls: list[int],
+    fast_calls: list[str],
 ) -> None:
-    fast, slow = both
     # Set up through a third app, so that neither app's rate-limit state is touched first.
-    calls = battery(account, make_account, client)
-    fast_answers = [normalised(call(fast)) for call in calls]
-    served_fast = len(fast_calls)
-    slow_answers = [normalised(call(slow)) for call in calls]
-    assert len(fast_calls) == served_fast, "the QL_FAST_PATHS=false app used the fast path"
-    for i, (a, b) in enumerate(zip(fast_answers, slow_answers, strict=True)):
-        assert a == b, f"request {i}: fast {a} != framework {b}"
-    statuses = [answer[0] for answer in fast_answers]
-    assert {200, 400, 401, 403, 405, 413, 429} <= set(statuses)
-    codes = {a[1].get("code") for a in fast_answers if isinstance(a[1], dict)}
+    answers = answer_both(both, battery(account, make_account, client), fast_calls)
+    assert {200, 400, 401, 403, 405, 413, 429} <= {a[0] for a in answers}
     assert {
         "VALID",
         "NOT_FOUND",
@@ -165,10 +209,117 @@ def test_fast_and_framework_paths_answer_alike(
         "KEY_REVOKED",
         "INSUFFICIENT_SCOPE",
         "RATE_LIMIT_EXCEEDED",
-    } <= codes
-    # Every POST that got past the body-size check was answered by the fast handler.
-    posts_answered = sum(1 for s in statuses if s != 413) - 2  # minus GET and PUT (405)
-    assert served_fast == posts_answered
+    } <= codes_of(answers)
+    assert set(fast_calls) == {VAL}
+
+
+def test_entropy_answers_alike(
+    both: tuple[TestClient, TestClient],
+    client: TestClient,
+    account: AccountFixture,
+    fast_calls: list[str],
+) -> None:
+    admin = account.admin_key
+    no_scope = create_key(client, admin, scopes=["licenses:read"])["key"]
+
+    def post(payload: Any, key: str | None = admin) -> Call:
+        headers = bearer(key) if key else {}
+        if isinstance(payload, bytes):
+            return lambda c: c.post(ENTROPY, content=payload, headers=headers)
+        return lambda c: c.post(ENTROPY, json=payload, headers=headers)
+
+    calls = [
+        post({}),
+        post({"bits": 1}),
+        post({"bits": 7, "encoding": "raw"}),
+        post({"bits": 4096, "encoding": "base64"}),
+        post({"bits": 256, "source": "cryptographic"}),
+        post({"bits": 256, "source": "qcos_api"}),  # not configured: 503
+        post({"bits": 0}),
+        post({"bits": 4097}),
+        post({"bits": "256"}),
+        post({"bits": 1.5}),
+        post({"encoding": "bogus"}),
+        post({"source": "nowhere"}),
+        post({"bits": 8, "extra": 1}),
+        post(b"{"),
+        post(b""),
+        post({}, key=None),
+        post({}, key=no_scope),
+        lambda c: c.get(ENTROPY, headers=bearer(admin)),
+    ]
+    answers = answer_both(both, calls, fast_calls)
+    assert {200, 400, 401, 403, 405, 503} <= {a[0] for a in answers}
+    assert {"QUANTUM_UNAVAILABLE", "VALIDATION_ERROR", "UNAUTHORIZED"} <= codes_of(answers)
+    assert set(fast_calls) == {ENTROPY}
+
+
+def test_encrypt_and_decrypt_answer_alike(
+    both: tuple[TestClient, TestClient],
+    client: TestClient,
+    account: AccountFixture,
+    make_account: Any,
+    fast_calls: list[str],
+) -> None:
+    admin = account.admin_key
+
+    def new_key(key: str, algorithm: str) -> str:
+        made = client.post(KEYS, json={"algorithm": algorithm}, headers=bearer(key))
+        assert made.status_code == 201, made.text
+        return str(made.json()["key_id"])
+
+    aes, chacha, ed = (new_key(admin, a) for a in ("AES-256-GCM", "ChaCha20-Poly1305", "Ed25519"))
+    theirs = new_key(make_account(name="Other Corp").admin_key, "AES-256-GCM")
+    no_scope = create_key(client, admin, scopes=["quantum:keys"])["key"]
+    plaintext = base64.b64encode(b"attack at dawn" * 10).decode()
+    sealed = client.post(
+        ENCRYPT,
+        json={"plaintext": plaintext, "key_id": aes, "aad": "aGVhZGVy"},
+        headers=bearer(admin),
+    ).json()
+    opened = {k: sealed[k] for k in ("ciphertext", "key_id", "iv", "tag")}
+
+    def post(path: str, payload: Any, key: str | None = admin) -> Call:
+        headers = bearer(key) if key else {}
+        if isinstance(payload, bytes):
+            return lambda c: c.post(path, content=payload, headers=headers)
+        return lambda c: c.post(path, json=payload, headers=headers)
+
+    huge = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
+    calls = [
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": aes}),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": aes}),  # now from the key cache
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": chacha, "aad": "aGVhZGVy"}),
+        post(ENCRYPT, {"plaintext": plaintext}),  # creates a key
+        post(ENCRYPT, {"plaintext": plaintext, "algorithm": "ChaCha20-Poly1305"}),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": aes, "algorithm": "ChaCha20-Poly1305"}),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": ed}),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": theirs}),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": "key_quantum_nope"}),
+        post(ENCRYPT, {"plaintext": "not base64!", "key_id": aes}),
+        post(ENCRYPT, {"plaintext": huge, "key_id": aes}),
+        post(ENCRYPT, {"key_id": aes}),
+        post(ENCRYPT, b"{]"),
+        post(ENCRYPT, b"x" * (3 * 1024 * 1024)),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": aes}, key=no_scope),
+        post(ENCRYPT, {"plaintext": plaintext, "key_id": aes}, key=None),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy"}),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy"}),  # now from the key cache
+        post(DECRYPT, opened),  # no AAD: fails like a wrong tag
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy", "tag": base64.b64encode(bytes(16)).decode()}),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy", "iv": base64.b64encode(bytes(8)).decode()}),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy", "key_id": theirs}),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy", "key_id": ed}),
+        post(DECRYPT, {**opened, "aad": "aGVhZGVy", "algorithm": "ChaCha20-Poly1305"}),
+        post(DECRYPT, {"ciphertext": opened["ciphertext"]}),
+        lambda c: c.get(DECRYPT, headers=bearer(admin)),
+    ]
+    known = frozenset({aes, chacha, ed, theirs})
+    answers = answer_both(both, calls, fast_calls, known)
+    assert {200, 400, 401, 403, 404, 405, 413} <= {a[0] for a in answers}
+    assert {"DECRYPTION_FAILED", "VALIDATION_ERROR", "NOT_FOUND"} <= codes_of(answers)
+    assert answers[16][1]["plaintext"] == plaintext
+    assert set(fast_calls) == {ENCRYPT, DECRYPT}
 
 
 def test_the_fast_route_is_documented_and_labelled_like_the_framework_route(

@@ -39,7 +39,7 @@ from quantumlock.runtime import Runtime
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import authenticate, get_runtime, open_session, require
+from quantumlock.web.security import get_runtime, open_session, require
 
 router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
@@ -100,26 +100,16 @@ def generate(
         return model_response(GenerateOut.from_row(lic), 201)
 
 
-VALIDATE_SCOPES = (Scope.LICENSES_VALIDATE,)
-
-
 @validation_router.post(
     "/validate",
     response_model=ValidateOut,
     summary="Validate a license (online)",
     openapi_extra=json_body_openapi(ValidateIn),
 )
-async def validate(request: Request, principal: Principal = require(*VALIDATE_SCOPES)) -> Response:
-    return await validate_license(get_runtime(request), principal, request)
-
-
-async def validate_fast(request: Request) -> Response:
-    """The same route, served past FastAPI's machinery (quantumlock.web.fastpath)."""
-    principal = await authenticate(request, frozenset(VALIDATE_SCOPES))
-    return await validate_license(get_runtime(request), principal, request)
-
-
-async def validate_license(runtime: Runtime, principal: Principal, request: Request) -> Response:
+async def validate(
+    request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
+) -> Response:
+    runtime = get_runtime(request)
     body = await json_body(request, ValidateIn)
     account_id, mode = principal.account_id, principal.mode.value
     key = normalise_key(body.license_key)

@@ -1,23 +1,24 @@
 """Hot routes served straight from the ASGI middleware, past FastAPI's route machinery.
 
-Online validation is what every shipped copy of a customer's application calls. Through
-FastAPI, a cached validation spent more than half of its CPU time in the framework:
-routing, `solve_dependencies` for the one auth dependency, the request/response wrappers
-and the exception middleware (in-process: 229 µs per request through FastAPI, 99 µs on this
-path, 72 µs for a hello-world endpoint, on the same machine).
+Online validation is what every shipped copy of a customer's application calls, and entropy
+and encryption are called per operation. Through FastAPI, a cached validation spent more
+than half of its CPU time in the framework: routing, `solve_dependencies` for the one auth
+dependency, the request/response wrappers and the exception middleware (in-process on the
+build VM: 229 µs per request through FastAPI, 130 µs here, 73 µs for a hello-world route).
 
-A fast route is still declared as a normal FastAPI route, which documents it (OpenAPI, its
-scopes) and serves it when `QL_FAST_PATHS=false`. Here the same path and method are
-answered by a handler that calls the *same* code the FastAPI route calls (`authenticate`,
-the body parser, the service), and renders errors with the app's own error functions:
-tests/api/test_fast_paths_api.py sends one battery of requests both ways and requires the
-same answers. What a fast route does not get from FastAPI: dependency injection (it calls
-`authenticate` itself) and the app-level exception handlers (it renders `AppError` and
-`RequestValidationError` itself; anything else still ends as the middleware's 500).
+A fast route is an ordinary FastAPI route, which documents it (OpenAPI, scopes) and serves
+it when `QL_FAST_PATHS=false`. `FastRoutes.add` accepts only a route whose whole signature
+is `(request, principal = require(...))` and which returns a Response itself: then
+answering it here means calling the *same* two functions FastAPI would call (the route's
+auth dependency, then its endpoint) and nothing else, and rendering `AppError` and
+`RequestValidationError` with the app's own error functions. Anything else still ends as
+the middleware's 500. tests/api/test_fast_paths_api.py sends one battery of requests both
+ways and requires the same answers.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from fastapi import FastAPI
@@ -39,11 +40,11 @@ class FastRoutes:
         self._app = app
         self._routes: dict[tuple[str, str], tuple[APIRoute, Handler]] = {}
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        """Serve `method path` with `handler`; the app must declare the same route."""
+    def add(self, method: str, path: str) -> None:
+        """Serve the app's route `method path` from here (see the module docstring)."""
         for route in _api_routes(self._app.routes):
             if route.path == path and method in (route.methods or ()):
-                self._routes[(method, path)] = (route, handler)
+                self._routes[(method, path)] = (route, _handler(route))
                 return
         raise LookupError(f"No FastAPI route {method} {path} to serve fast")
 
@@ -80,3 +81,48 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
         router = getattr(route, "original_router", None)
         if router is not None:
             yield from _api_routes(router.routes)
+
+
+def _handler(route: APIRoute) -> Handler:
+    """`route`'s auth dependency, then its endpoint: what FastAPI would call, nothing else."""
+    dependant = route.dependant
+    if (
+        not inspect.iscoroutinefunction(route.endpoint)
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.request_param_name is None
+        or len(dependant.dependencies) != 1
+    ):
+        raise TypeError(f"{route.path}: only `async def f(request, principal=require(...))` fits")
+    auth = dependant.dependencies[0]
+    if (
+        auth.name is None
+        or auth.call is None
+        or not inspect.iscoroutinefunction(auth.call)
+        or auth.dependencies
+        or auth.request_param_name is None
+        or auth.path_params
+        or auth.query_params
+        or auth.header_params
+        or auth.cookie_params
+        or auth.body_params
+    ):
+        raise TypeError(f"{route.path}: its one dependency must take the request alone")
+    endpoint, authenticate = route.endpoint, auth.call
+    request_name, auth_request_name, principal_name = (
+        dependant.request_param_name,
+        auth.request_param_name,
+        auth.name,
+    )
+
+    async def handle(request: Request) -> Response:
+        principal = await authenticate(**{auth_request_name: request})
+        response = await endpoint(**{request_name: request, principal_name: principal})
+        if not isinstance(response, Response):
+            raise TypeError(f"{route.path}: a fast route's endpoint must return a Response")
+        return response
+
+    return handle
