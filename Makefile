@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench entropy-report clean
+.PHONY: install run test lint bench entropy-report stack-check clean
 
 install: $(STAMP)
 
@@ -24,8 +24,8 @@ test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy src
 
 # The whole matrix (SQLite and PostgreSQL x 1 and 2 workers; me, validate at 1k and 1M
@@ -34,6 +34,13 @@ lint: install
 bench: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# compose.yaml's topology run natively (this machine has no Docker engine): the image's build
+# (pip wheel + a clean venv), init, three nodes with 2 workers each on a fresh PostgreSQL
+# database and a Redis prefix, nginx with deploy/nginx.conf, and checks through the LB.
+stack-check: install
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+	$(BIN)/python deploy/stack_check.py
 
 # 1 Mbit per entropy source through `ent`, raw and conditioned; and qiskit_local throughput.
 entropy-report: install
