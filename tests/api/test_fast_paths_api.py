@@ -61,6 +61,16 @@ def both(settings: Settings, fast_calls: list[str]) -> Iterator[tuple[TestClient
         yield a, b
 
 
+def posting(
+    path: str, payload: Any, key: str | None, extra_headers: dict[str, str] | None = None
+) -> Call:
+    """A POST of `payload` (JSON, or raw bytes/str as they are) with `key` as a Bearer key."""
+    headers = {**(bearer(key) if key else {}), **(extra_headers or {})}
+    if isinstance(payload, (bytes, str)):
+        return lambda c: c.post(path, content=payload, headers=headers)
+    return lambda c: c.post(path, json=payload, headers=headers)
+
+
 def body(license_key: str, customer: str = "customer@company.com", **extra: Any) -> dict[str, Any]:
     return {"license_key": license_key, "end_customer_id": customer, **extra}
 
@@ -144,12 +154,8 @@ def battery(account: AccountFixture, make_account: Any, client: TestClient) -> l
     small = make_account(plan="free", name="Small Corp")
     mine = generate(client, small.admin_key)["license_key"]
 
-    def post(key: str | None, payload: Any, **kw: Any) -> Call:
-        headers = bearer(key) if key else {}
-        headers.update(kw.pop("headers", {}))
-        if isinstance(payload, (bytes, str)):
-            return lambda c: c.post(VAL, content=payload, headers=headers)
-        return lambda c: c.post(VAL, json=payload, headers=headers)
+    def post(key: str | None, payload: Any, headers: dict[str, str] | None = None) -> Call:
+        return posting(VAL, payload, key, headers)
 
     calls: list[Call] = [
         post(admin, body(live)),
@@ -223,10 +229,7 @@ def test_entropy_answers_alike(
     no_scope = create_key(client, admin, scopes=["licenses:read"])["key"]
 
     def post(payload: Any, key: str | None = admin) -> Call:
-        headers = bearer(key) if key else {}
-        if isinstance(payload, bytes):
-            return lambda c: c.post(ENTROPY, content=payload, headers=headers)
-        return lambda c: c.post(ENTROPY, json=payload, headers=headers)
+        return posting(ENTROPY, payload, key)
 
     calls = [
         post({}),
@@ -280,10 +283,7 @@ def test_encrypt_and_decrypt_answer_alike(
     opened = {k: sealed[k] for k in ("ciphertext", "key_id", "iv", "tag")}
 
     def post(path: str, payload: Any, key: str | None = admin) -> Call:
-        headers = bearer(key) if key else {}
-        if isinstance(payload, bytes):
-            return lambda c: c.post(path, content=payload, headers=headers)
-        return lambda c: c.post(path, json=payload, headers=headers)
+        return posting(path, payload, key)
 
     huge = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
     calls = [
