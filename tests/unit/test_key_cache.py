@@ -97,3 +97,33 @@ async def test_a_background_refresh_replaces_the_entry(clock: list[float]) -> No
         await asyncio.sleep(0)
     entry, due = cache.lookup(b"digest")
     assert cast("tuple[bytes, Principal]", entry)[1].account_id == "cust_new" and not due
+
+
+@pytest.mark.anyio
+async def test_a_miss_after_a_revocation_does_not_join_a_lookup_that_began_before_it(
+    clock: list[float],
+) -> None:
+    cache = KeyCache(ttl=30.0)
+    release = asyncio.Event()
+    answers = iter([found(account_id="cust_before"), None])  # read before, then after a revoke
+
+    async def lookup() -> Found:
+        answer = next(answers)
+        await release.wait()
+        return answer
+
+    before = asyncio.ensure_future(cache.load_once(b"digest", lookup))
+    await asyncio.sleep(0)
+    cache.invalidate_key("key_a")  # the key is revoked while the first lookup is in flight
+    after = asyncio.ensure_future(cache.load_once(b"digest", lookup))
+    release.set()
+    assert cast("tuple[bytes, Principal]", await before)[1].account_id == "cust_before"
+    assert await after is None  # its own lookup, which sees the revocation
+    assert cache.lookup(b"digest") == (None, False)
+
+
+def test_a_reload_that_finds_the_key_gone_drops_the_cached_principal(clock: list[float]) -> None:
+    cache = KeyCache(ttl=30.0)
+    cache.put(b"digest", found())
+    cache.put(b"digest", None, generation=cache.generation)
+    assert cache.lookup(b"digest") == (None, False)

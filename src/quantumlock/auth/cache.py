@@ -35,7 +35,7 @@ class KeyCache:
         self._positive: dict[bytes, tuple[float, float, bytes, Principal]] = {}
         self._negative: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
-        self._loads: SingleFlight[bytes, Found] = SingleFlight()
+        self._loads: SingleFlight[tuple[bytes, int], Found] = SingleFlight()
         self.generation = 0
         self.hits = 0
         self.misses = 0
@@ -59,9 +59,6 @@ class KeyCache:
         self.misses += 1
         return MISS, False
 
-    def get(self, digest: bytes) -> Found | object:
-        return self.lookup(digest)[0]
-
     def put(self, digest: bytes, found: Found, *, generation: int | None = None) -> None:
         """Remember a lookup; with `generation`, only if nothing was invalidated since."""
         now = time.monotonic()
@@ -69,6 +66,8 @@ class KeyCache:
             if generation is not None and generation != self.generation:
                 return
             if found is None:
+                # A reload that finds the key gone must not leave the old principal served.
+                self._positive.pop(digest, None)
                 self._negative[digest] = now + self._ttl
                 while len(self._negative) > self._max_negative:
                     self._negative.popitem(last=False)
@@ -83,10 +82,9 @@ class KeyCache:
             )
 
     def _loader(
-        self, digest: bytes, load: Callable[[], Awaitable[Found]]
+        self, digest: bytes, generation: int, load: Callable[[], Awaitable[Found]]
     ) -> Callable[[], Awaitable[Found]]:
         async def load_and_store() -> Found:
-            generation = self.generation
             found = await load()
             self.put(digest, found, generation=generation)
             return found
@@ -94,12 +92,15 @@ class KeyCache:
         return load_and_store
 
     async def load_once(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> Found:
-        """A miss: every concurrent request with the same key shares one database lookup."""
-        return await self._loads.load(digest, self._loader(digest, load))
+        """A miss: every concurrent request with the same key shares one database lookup,
+        but never one that began before the latest invalidation (a revoke in between)."""
+        generation = self.generation
+        return await self._loads.load((digest, generation), self._loader(digest, generation, load))
 
     def refresh(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> None:
         """An entry due for refresh: reload it in the background (once), keep serving it."""
-        self._loads.refresh(digest, self._loader(digest, load))
+        generation = self.generation
+        self._loads.refresh((digest, generation), self._loader(digest, generation, load))
 
     def invalidate_key(self, key_id: str) -> None:
         with self._lock:

@@ -14,7 +14,9 @@ never served after its TTL, so the TTL still bounds how stale a read can be.
 
 Invalidation races: a load that began before an invalidation may finish after it, with
 the old row. `generation` counts invalidations; a `put` that carries the generation its
-load began under is dropped if any invalidation happened since.
+load began under is dropped if any invalidation happened since, and a request that misses
+after an invalidation starts a load of its own rather than joining one that began before
+it (the caches key their in-flight loads by (key, generation)).
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ class TtlCache(Generic[K, V]):
                     self._entries.clear()
             self._entries[key] = (now + self._ttl, refresh_point(now, self._ttl), value)
 
+    def forget(self, key: K, *, generation: int) -> None:
+        """Drop `key` (a reload found it gone), unless an invalidation came in between."""
+        with self._lock:
+            if generation == self.generation:
+                self._entries.pop(key, None)
+
     def discard(self, *keys: K) -> None:
         with self._lock:
             self.generation += 1
@@ -103,8 +111,8 @@ class SingleFlight(Generic[K, R]):
     """At most one load per key at a time; everyone who asks meanwhile shares its result.
 
     `load` waits for the result (a cache miss); `refresh` starts one in the background and
-    returns at once (an entry due for refresh, still served). A background load that fails
-    is logged and forgotten: the entry it would have replaced stays until its TTL.
+    returns at once (an entry due for refresh, still served). A load that fails is logged
+    (by exception type only) and forgotten; a failed refresh leaves its entry until its TTL.
     """
 
     def __init__(self) -> None:
@@ -113,9 +121,18 @@ class SingleFlight(Generic[K, R]):
     def _start(self, key: K, factory: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
         pending = self._inflight.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(factory())
-            self._inflight[key] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+            started = asyncio.ensure_future(factory())
+            self._inflight[key] = started
+
+            def done(future: asyncio.Future[R]) -> None:
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+                # Retrieved here, so a load whose every waiter went away is not reported
+                # as "exception never retrieved"; waiters still get it through shield.
+                _log_failure(future)
+
+            started.add_done_callback(done)
+            pending = started
         return pending
 
     async def load(self, key: K, factory: Callable[[], Awaitable[R]]) -> R:
@@ -123,9 +140,8 @@ class SingleFlight(Generic[K, R]):
         return await asyncio.shield(self._start(key, factory))
 
     def refresh(self, key: K, factory: Callable[[], Awaitable[R]]) -> None:
-        if key in self._inflight:
-            return
-        self._start(key, factory).add_done_callback(_log_failure)
+        if key not in self._inflight:
+            self._start(key, factory)
 
     def __len__(self) -> int:
         return len(self._inflight)
@@ -133,4 +149,4 @@ class SingleFlight(Generic[K, R]):
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.warning("cache_refresh_failed", error=type(future.exception()).__name__)
+        log.warning("cache_load_failed", error=type(future.exception()).__name__)

@@ -4,7 +4,7 @@ A shipped application validates the same license again and again (at start-up, o
 timer); serving those from memory keeps them on the event loop, with no worker thread and
 no query. Lifecycle changes (revoke, suspend, reinstate, renew) remove the entry at once in
 this process and, through the change feed, in every other one within the poll interval.
-Every hit still re-checks the HMAC over the cached fields. A row edited directly in the
+The HMAC over a row is checked each time the row is loaded. A row edited directly in the
 database, bypassing the service, is seen once its entry expires: the TTL (QL_VALIDATION_CACHE_TTL,
 2 s by default, 0 disables the cache) bounds that window. Entries in use are reloaded in the
 background before they expire (see `quantumlock.core.ttlcache`).
@@ -24,27 +24,31 @@ Loaded = tuple[LicenseView | None, bytes]  # the row (None: no such license), ac
 class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
         super().__init__(ttl, max_entries)
-        self._loads: SingleFlight[CacheKey, Loaded] = SingleFlight()
+        self._loads: SingleFlight[tuple[CacheKey, int], Loaded] = SingleFlight()
 
     def _loader(
-        self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]
+        self, key: CacheKey, generation: int, load: Callable[[], Awaitable[Loaded]]
     ) -> Callable[[], Awaitable[Loaded]]:
         async def load_and_store() -> Loaded:
-            generation = self.generation
             view, secret = await load()
             if view is not None:
                 self.put(key, view, generation=generation)
+            else:
+                self.forget(key, generation=generation)
             return view, secret
 
         return load_and_store
 
     async def load_once(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> Loaded:
-        """A miss: concurrent misses for one key share a single load instead of all querying."""
-        return await self._loads.load(key, self._loader(key, load))
+        """A miss: concurrent misses for one key share a single load instead of all querying
+        (but never one that began before the latest invalidation)."""
+        generation = self.generation
+        return await self._loads.load((key, generation), self._loader(key, generation, load))
 
     def refresh(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> None:
         """An entry due for refresh: reload it in the background (once), keep serving it."""
-        self._loads.refresh(key, self._loader(key, load))
+        generation = self.generation
+        self._loads.refresh((key, generation), self._loader(key, generation, load))
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))

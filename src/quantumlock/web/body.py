@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,10 +43,12 @@ async def _body(request: Request) -> bytes:
     # so one receive() is the whole body; Request.body() would get there through an async
     # generator (~8 us more per request). Anything else takes the general path.
     message = await request.receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
+    if message["type"] != "http.request":
+        raise ClientDisconnect
+    if not message.get("more_body", False):
         body: bytes = message.get("body", b"")
         return body
-    chunks = [message.get("body", b"")] if message["type"] == "http.request" else []
+    chunks = [message.get("body", b"")]
     async for chunk in request.stream():
         chunks.append(chunk)
     return b"".join(chunks)

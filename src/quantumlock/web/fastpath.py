@@ -57,9 +57,8 @@ class FastRoutes:
         if found is None:
             return False
         route, handler = found
-        # What Starlette would have set: the app (for its state) and the matched route
-        # (for the metrics' and access log's route label).
-        scope["app"] = self._app
+        # What routing would have set: the matched route (the metrics' and access log's
+        # route label). Starlette has set scope["app"] before any middleware runs.
         scope["route"] = route
         request = Request(scope, receive)
         response: Response
