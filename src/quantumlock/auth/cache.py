@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from quantumlock.auth.principal import Principal
-from quantumlock.core.ttlcache import SingleFlight, refresh_point
+from quantumlock.core.ttlcache import CacheLoads, refresh_point
 
 # Returned by KeyCache.get when the cache has nothing to say about a key.
 MISS: object = object()
@@ -35,8 +35,11 @@ class KeyCache:
         self._positive: dict[bytes, tuple[float, float, bytes, Principal]] = {}
         self._negative: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
-        self._loads: SingleFlight[tuple[bytes, int], Found] = SingleFlight()
         self.generation = 0
+        self._loads: CacheLoads[bytes, Found] = CacheLoads(
+            lambda: self.generation,
+            lambda digest, found, generation: self.put(digest, found, generation=generation),
+        )
         self.hits = 0
         self.misses = 0
 
@@ -81,26 +84,14 @@ class KeyCache:
                 found[1],
             )
 
-    def _loader(
-        self, digest: bytes, generation: int, load: Callable[[], Awaitable[Found]]
-    ) -> Callable[[], Awaitable[Found]]:
-        async def load_and_store() -> Found:
-            found = await load()
-            self.put(digest, found, generation=generation)
-            return found
-
-        return load_and_store
-
     async def load_once(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> Found:
         """A miss: every concurrent request with the same key shares one database lookup,
         but never one that began before the latest invalidation (a revoke in between)."""
-        generation = self.generation
-        return await self._loads.load((digest, generation), self._loader(digest, generation, load))
+        return await self._loads.load(digest, load)
 
     def refresh(self, digest: bytes, load: Callable[[], Awaitable[Found]]) -> None:
         """An entry due for refresh: reload it in the background (once), keep serving it."""
-        generation = self.generation
-        self._loads.refresh((digest, generation), self._loader(digest, generation, load))
+        self._loads.refresh(digest, load)
 
     def invalidate_key(self, key_id: str) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ Invalidation races: a load that began before an invalidation may finish after it
 the old row. `generation` counts invalidations; a `put` that carries the generation its
 load began under is dropped if any invalidation happened since, and a request that misses
 after an invalidation starts a load of its own rather than joining one that began before
-it (the caches key their in-flight loads by (key, generation)).
+it (`CacheLoads`).
 """
 
 from __future__ import annotations
@@ -145,6 +145,41 @@ class SingleFlight(Generic[K, R]):
 
     def __len__(self) -> int:
         return len(self._inflight)
+
+
+class CacheLoads(Generic[K, R]):
+    """The loads of a cache whose entries can be invalidated (the module docstring's races).
+
+    Concurrent loads of one key share a single flight, but only within one `generation`:
+    a request that misses after an invalidation starts its own load rather than joining
+    one that read the old row. The result goes to `store` with the generation its load
+    began under, so the cache can drop it if an invalidation came in between.
+    """
+
+    def __init__(self, generation: Callable[[], int], store: Callable[[K, R, int], None]):
+        self._generation = generation
+        self._store = store
+        self._flights: SingleFlight[tuple[K, int], R] = SingleFlight()
+
+    def _flight(
+        self, key: K, fetch: Callable[[], Awaitable[R]]
+    ) -> tuple[tuple[K, int], Callable[[], Awaitable[R]]]:
+        generation = self._generation()
+
+        async def fetch_and_store() -> R:
+            result = await fetch()
+            self._store(key, result, generation)
+            return result
+
+        return (key, generation), fetch_and_store
+
+    async def load(self, key: K, fetch: Callable[[], Awaitable[R]]) -> R:
+        """A miss: wait for the (shared) load."""
+        return await self._flights.load(*self._flight(key, fetch))
+
+    def refresh(self, key: K, fetch: Callable[[], Awaitable[R]]) -> None:
+        """An entry due for refresh: reload it in the background (once); keep serving it."""
+        self._flights.refresh(*self._flight(key, fetch))
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

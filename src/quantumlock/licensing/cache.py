@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from quantumlock.core.ttlcache import SingleFlight, TtlCache
+from quantumlock.core.ttlcache import CacheLoads, TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
@@ -24,31 +24,23 @@ Loaded = tuple[LicenseView | None, bytes]  # the row (None: no such license), ac
 class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
         super().__init__(ttl, max_entries)
-        self._loads: SingleFlight[tuple[CacheKey, int], Loaded] = SingleFlight()
+        self._loads: CacheLoads[CacheKey, Loaded] = CacheLoads(lambda: self.generation, self._store)
 
-    def _loader(
-        self, key: CacheKey, generation: int, load: Callable[[], Awaitable[Loaded]]
-    ) -> Callable[[], Awaitable[Loaded]]:
-        async def load_and_store() -> Loaded:
-            view, secret = await load()
-            if view is not None:
-                self.put(key, view, generation=generation)
-            else:
-                self.forget(key, generation=generation)
-            return view, secret
-
-        return load_and_store
+    def _store(self, key: CacheKey, loaded: Loaded, generation: int) -> None:
+        view = loaded[0]
+        if view is not None:
+            self.put(key, view, generation=generation)
+        else:
+            self.forget(key, generation=generation)
 
     async def load_once(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> Loaded:
         """A miss: concurrent misses for one key share a single load instead of all querying
         (but never one that began before the latest invalidation)."""
-        generation = self.generation
-        return await self._loads.load((key, generation), self._loader(key, generation, load))
+        return await self._loads.load(key, load)
 
     def refresh(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> None:
         """An entry due for refresh: reload it in the background (once), keep serving it."""
-        generation = self.generation
-        self._loads.refresh((key, generation), self._loader(key, generation, load))
+        self._loads.refresh(key, load)
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))

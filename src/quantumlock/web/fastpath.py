@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -85,37 +86,24 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 def _handler(route: APIRoute) -> Handler:
     """`route`'s auth dependency, then its endpoint: what FastAPI would call, nothing else."""
     dependant = route.dependant
+    request_name = _request_only(dependant)
     if (
         not inspect.iscoroutinefunction(route.endpoint)
-        or dependant.path_params
-        or dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.request_param_name is None
+        or request_name is None
         or len(dependant.dependencies) != 1
     ):
         raise TypeError(f"{route.path}: only `async def f(request, principal=require(...))` fits")
     auth = dependant.dependencies[0]
+    auth_request_name = _request_only(auth)
     if (
         auth.name is None
         or auth.call is None
         or not inspect.iscoroutinefunction(auth.call)
         or auth.dependencies
-        or auth.request_param_name is None
-        or auth.path_params
-        or auth.query_params
-        or auth.header_params
-        or auth.cookie_params
-        or auth.body_params
+        or auth_request_name is None
     ):
         raise TypeError(f"{route.path}: its one dependency must take the request alone")
-    endpoint, authenticate = route.endpoint, auth.call
-    request_name, auth_request_name, principal_name = (
-        dependant.request_param_name,
-        auth.request_param_name,
-        auth.name,
-    )
+    endpoint, authenticate, principal_name = route.endpoint, auth.call, auth.name
 
     async def handle(request: Request) -> Response:
         principal = await authenticate(**{auth_request_name: request})
@@ -125,3 +113,17 @@ def _handler(route: APIRoute) -> Handler:
         return response
 
     return handle
+
+
+def _request_only(dependant: Dependant) -> str | None:
+    """The request parameter's name, if that is all FastAPI would inject (no path, query,
+    header, cookie or body parameters); else None."""
+    if (
+        dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+    ):
+        return None
+    return dependant.request_param_name
