@@ -18,7 +18,7 @@ from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
 from quantumlock.crypto.sealing import Sealer
-from quantumlock.db.changes import ChangeFeed, ChangeNudges
+from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.entropy.service import EntropyService
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
@@ -26,7 +26,6 @@ from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
-from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -56,13 +55,16 @@ class Runtime:
         engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
         sessions = make_session_factory(engine)
         metrics = Metrics()
-        limiter: Limiter = (
-            RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "rl:", metrics=metrics)
-            if settings.redis_url
-            else GcraLimiter()
-        )
+        limiter: Limiter = GcraLimiter()
         nudges = None
         if settings.redis_url:
+            # Imported only here: a node without Redis never loads the client (cold start).
+            from quantumlock.db.nudges import ChangeNudges
+            from quantumlock.ratelimit.redis_backend import RedisLimiter
+
+            limiter = RedisLimiter(
+                settings.redis_url, prefix=settings.redis_prefix + "rl:", metrics=metrics
+            )
             errors = metrics.redis_errors.labels("pubsub")
             nudges = ChangeNudges(settings.redis_url, settings.redis_prefix, on_error=errors.inc)
             nudges.install(sessions)
@@ -132,8 +134,7 @@ class Runtime:
             await asyncio.to_thread(self.flush_usage)
         except Exception:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
-        if isinstance(self.limiter, RedisLimiter):
-            await self.limiter.close()
+        await self.limiter.close()
         self.engine.dispose()
         self.entropy.close()
         flush_logs()

@@ -10,9 +10,8 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import AppError
-from quantumlock.db.changes import ChangeNudges
 from quantumlock.db.engine import make_engine, make_session_factory
-from quantumlock.db.migrate import current_revision, head_revision
+from quantumlock.db.migrate import is_up_to_date
 from quantumlock.settings import MasterKeyError, Settings
 
 console = Console(soft_wrap=True)
@@ -33,11 +32,13 @@ def open_session(cfg: Settings) -> Iterator[Session]:
     """A session on an initialised database; AppErrors become a clean CLI error."""
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if current_revision(engine) != head_revision(cfg.resolved_database_url):
+        if not is_up_to_date(engine):
             fail("the database is not initialised or not up to date: run `quantumlock init`.")
         factory = make_session_factory(engine)
         if cfg.redis_url:
             # Running nodes hear about this command's changes at once, not at their next poll.
+            from quantumlock.db.nudges import ChangeNudges
+
             ChangeNudges(cfg.redis_url, cfg.redis_prefix).install(factory)
         with factory() as session:
             try:

@@ -12,12 +12,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from qcos import Client, ConfigurationError, Encrypted, QCOSError, Signature
 from quantumlock.cli.common import fail, print_json
+
+if TYPE_CHECKING:
+    from qcos import Client
 
 app = typer.Typer(
     help="Encrypt, decrypt, sign and verify with keys held by the server (scope quantum:crypto).",
@@ -46,6 +48,10 @@ USAGE = 2
 @contextmanager
 def api_client(api_key: str | None, base_url: str | None) -> Iterator[Client]:
     """An SDK client; its errors become a one-line message (code, detail, request id)."""
+    # The SDK (and httpx) load with the commands that call the API, not with every command:
+    # `quantumlock serve` would otherwise pay ~0.2 s of its cold start for them.
+    from qcos import Client, ConfigurationError, QCOSError
+
     try:
         client = Client(api_key=api_key, base_url=base_url, timeout=TIMEOUT)
     except ConfigurationError:
@@ -144,6 +150,8 @@ def decrypt(
     base_url: str | None = BASE_URL,
 ) -> None:
     """Decrypt an envelope; writes the plaintext bytes (exit 2 if anything was altered)."""
+    from qcos import Encrypted
+
     document = read_document(source, "envelope")
     try:
         encrypted = Encrypted.from_dict(document)
@@ -204,6 +212,8 @@ def verify(
 ) -> None:
     """Verify a signature (exit status 0 valid, 1 invalid, 2 usage or API error)."""
     message = read_input(source)
+    from qcos import Signature
+
     document = read_document(signature_file, "signature")
     try:
         signature = Signature.from_dict(document)

@@ -22,7 +22,7 @@ from quantumlock.cli.common import console, fail, print_json, settings
 from quantumlock.crypto.sealed_columns import V1, count_by_key, rewrap_all, verify_all
 from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
 from quantumlock.db.engine import make_engine, make_session_factory
-from quantumlock.db.migrate import current_revision, head_revision
+from quantumlock.db.migrate import is_up_to_date
 from quantumlock.settings import MasterKeyError, Settings
 
 app = typer.Typer(help="Master keyring: status, rotation, retirement.", no_args_is_help=True)
@@ -42,7 +42,7 @@ ENV_ROTATE_STEPS = """QL_MASTER_KEY is set, so the key file cannot be rewritten.
 def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if current_revision(engine) != head_revision(cfg.resolved_database_url):
+        if not is_up_to_date(engine):
             fail("the database is not initialised or not up to date: run `quantumlock init`.")
         yield make_session_factory(engine)
     finally:

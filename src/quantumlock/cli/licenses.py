@@ -7,7 +7,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from qcos.licensing import verify_license_file
 from quantumlock.accounts.plans import limits_of_account
 from quantumlock.accounts.service import AccountService
 from quantumlock.cli.common import console, fail, open_session, print_json, settings, split_csv
@@ -248,6 +247,8 @@ def verify(
         keys = json.loads(public_keys.read_text())
     except json.JSONDecodeError:
         fail(f"{public_keys} is not JSON.", 2)
+    from qcos.licensing import verify_license_file  # the SDK loads with the commands using it
+
     result = verify_license_file(file.read_text(), keys, end_customer_id=customer)
     if as_json:
         print_json(

@@ -103,7 +103,7 @@ def serve(
         console.print(f"Admin API key: see {key_file}")
     console.print(f"Serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(
-        "quantumlock.app:create_app_from_env",
+        "quantumlock.server:create_app_from_env",
         factory=True,
         host=host,
         port=port,

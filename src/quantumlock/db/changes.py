@@ -5,8 +5,9 @@ polls for rows newer than the last one it saw and tells its listeners. This is w
 revocation or limit change made by the CLI (or another node) reach a running server within
 the poll interval. Redis pub/sub, where configured, only makes it faster: a writer whose
 transaction recorded a change publishes a nudge after the commit, and every node that hears
-it polls at once instead of at its next tick (`ChangeNudges`). The rows stay the truth, so
-a lost nudge (Redis down, a node reconnecting) only delays a change to the next poll.
+it polls at once instead of at its next tick (`quantumlock.db.nudges`, imported only where
+Redis is configured). The rows stay the truth, so a lost nudge (Redis down, a node
+reconnecting) only delays a change to the next poll.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import redis
-import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.core.clock import utcnow
 from quantumlock.db.base import ChangeEvent
+
+if TYPE_CHECKING:
+    from quantumlock.db.nudges import ChangeNudges
 
 log = structlog.get_logger(__name__)
 
@@ -32,73 +34,12 @@ Listener = Callable[[str, str], None]
 RETENTION = timedelta(days=1)
 
 
-_CHANGED = "quantumlock.changed"
+CHANGED_INFO_KEY = "quantumlock.changed"  # in Session.info: this transaction recorded one
 
 
 def record_change(session: Session, kind: str, ref: str) -> None:
     session.add(ChangeEvent(kind=kind, ref=ref, created_at=utcnow()))
-    session.info[_CHANGED] = True
-
-
-class ChangeNudges:
-    """Redis pub/sub nudges: published after a commit that recorded changes, heard by nodes."""
-
-    def __init__(self, url: str, prefix: str, on_error: Callable[[], None] | None = None) -> None:
-        self.url = url
-        self.channel = prefix + "changes"
-        self._on_error = on_error
-        self._publisher = redis.Redis.from_url(
-            url, socket_timeout=0.25, socket_connect_timeout=0.25
-        )
-
-    def install(self, sessions: sessionmaker[Session]) -> None:
-        """Publish a nudge after every commit of `sessions` that recorded a change."""
-
-        def after_commit(session: Session) -> None:
-            if session.info.pop(_CHANGED, False):
-                self.publish()
-
-        def after_rollback(session: Session) -> None:
-            session.info.pop(_CHANGED, None)
-
-        event.listen(sessions, "after_commit", after_commit)
-        event.listen(sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
-
-    def publish(self) -> None:
-        try:
-            self._publisher.publish(self.channel, b"1")
-        except (RedisError, OSError):
-            # The change is in the database; nodes pick it up at their next poll.
-            if self._on_error is not None:
-                self._on_error()
-            log.warning("change_nudge_publish_failed", exc_info=False)
-
-    async def listen(self, wake: asyncio.Event) -> None:
-        """Set `wake` on every nudge; reconnects (with back-off) for as long as it runs."""
-        delay = 0.5
-        while True:
-            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1)
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    delay = 0.5
-                    wake.set()  # changes made while we were not listening
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if self._on_error is not None:
-                    self._on_error()
-                log.warning("change_nudge_listen_failed", retry_in_s=delay, exc_info=False)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
-            finally:
-                await client.aclose()
-
-    def close(self) -> None:
-        self._publisher.close()
+    session.info[CHANGED_INFO_KEY] = True
 
 
 class ChangeFeed:

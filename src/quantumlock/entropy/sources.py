@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from quantumlock.entropy.types import EntropySource, RawSample, SecurityLevel, SourceUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 REMOTE_MAX_BITS = 4096  # per call: the reference's limit for /api/v1/quantum/entropy
 JOB_ID_PATTERN = re.compile(r"job_[A-Za-z0-9_\-]{1,64}")
@@ -253,15 +254,22 @@ class QcosApiSource:
         self.breaker = breaker or CircuitBreaker()
         self.latency_ms: int | None = None
         self.last_error: str | None = None
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            headers=headers,
-            follow_redirects=False,
-        )
+        self._client: httpx.Client | None = None
+        if self.url is not None:
+            # Only a configured source loads httpx and builds its TLS context (~0.1 s of a
+            # cold start otherwise spent on a client that can never be used).
+            import httpx
+
+            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                headers=headers,
+                follow_redirects=False,
+            )
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def available(self) -> bool:
         return self.url is not None and self.breaker.allows()
@@ -310,6 +318,10 @@ class QcosApiSource:
         return SourceUnavailable(reason)
 
     def _call(self, nbytes: int) -> _Chunk:
+        import httpx  # loaded with the client, in __init__
+
+        if self._client is None:
+            raise SourceUnavailable("QL_QCOS_API_URL is not set")
         self.breaker.before_call()
         started = time.perf_counter()
         try:

@@ -29,3 +29,9 @@ class Limiter(Protocol):
         Redis round trip). Returns (guard decision, key decision or None if the guard
         refused)."""
         ...
+
+    async def ping(self) -> bool | None:
+        """Whether the backend's store answers; None when it has none outside the process."""
+        ...
+
+    async def close(self) -> None: ...

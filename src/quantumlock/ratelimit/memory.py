@@ -76,3 +76,9 @@ class GcraLimiter:
             if not checked.allowed:
                 return checked, None
             return checked, self._decide(key, limit, True, now)
+
+    async def ping(self) -> None:
+        return None  # the state is this process's own: nothing to reach
+
+    async def close(self) -> None:
+        return None

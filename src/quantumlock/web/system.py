@@ -9,7 +9,6 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from quantumlock import __version__
-from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.runtime import Runtime
 from quantumlock.web.security import get_runtime
 
@@ -32,10 +31,8 @@ async def health(request: Request) -> JSONResponse:
     required: without it rate limits fail open and the node keeps serving ("degraded")."""
     runtime = get_runtime(request)
     db_ok = await run_in_threadpool(_database_ok, runtime)
-    limiter = runtime.limiter
-    redis = "not configured"
-    if isinstance(limiter, RedisLimiter):
-        redis = "ok" if await limiter.ping() else "unreachable"
+    answers = await runtime.limiter.ping()
+    redis = "not configured" if answers is None else "ok" if answers else "unreachable"
     status = "ok" if db_ok and redis != "unreachable" else "degraded" if db_ok else "unavailable"
     body = {
         "status": status,
