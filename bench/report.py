@@ -325,6 +325,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['date']}, commit {m['git_commit']}, load average "
         f"{m['load_avg_at_start'][0]:.2f} at start, {m['load_avg_at_end'][0]:.2f} at end",
     ]
+    if m.get("bytecode"):
+        lines.append(f"- Bytecode: {m['bytecode']}")
     return "\n".join(lines) + "\n"
 
 
