@@ -27,19 +27,28 @@ from starlette.routing import Route
 FAKE_KEY = "fake-qcos-key-123"
 
 
-def biased_bytes(nbytes: int, p_one: float) -> bytes:
+class BiasedBits:
     """Bits that are 1 with probability `p_one`, runs capped at 30 (under every repetition
-    count cut-off), so only the adaptive proportion test can see the bias."""
-    rng = random.Random(os.urandom(8))
-    bits: list[str] = []
-    run = 0
-    while len(bits) < nbytes * 8:
-        bit = "1" if rng.random() < p_one else "0"
-        run = run + 1 if bits and bits[-1] == bit else 1
-        if run > 30:
-            bit, run = ("0" if bit == "1" else "1"), 1
-        bits.append(bit)
-    return int("".join(bits), 2).to_bytes(nbytes, "big")
+    count cut-off) across all the calls, so only the adaptive proportion test can see the
+    bias. The cap holds across calls because health tests stream: a run at the end of one
+    response and one at the start of the next are one run to them."""
+
+    def __init__(self, p_one: float) -> None:
+        self.p_one = p_one
+        self._rng = random.Random(os.urandom(8))
+        self._last = ""
+        self._run = 0
+
+    def take(self, nbytes: int) -> bytes:
+        bits: list[str] = []
+        for _ in range(nbytes * 8):
+            bit = "1" if self._rng.random() < self.p_one else "0"
+            run = self._run + 1 if bit == self._last else 1
+            if run > 30:
+                bit, run = ("0" if bit == "1" else "1"), 1
+            self._last, self._run = bit, run
+            bits.append(bit)
+        return int("".join(bits), 2).to_bytes(nbytes, "big")
 
 
 class FakeQcos:
@@ -49,12 +58,13 @@ class FakeQcos:
         self.delay = 0.0
         self.calls = 0
         self.url = ""
+        self._biased = BiasedBits(0.9)
 
     def _bytes(self, n: int) -> bytes:
         if self.mode == "stuck":
             return bytes(n)
         if self.mode == "biased":
-            return biased_bytes(n, 0.9)
+            return self._biased.take(n)
         return os.urandom(n)
 
     async def entropy(self, request: Request) -> JSONResponse:

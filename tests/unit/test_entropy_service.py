@@ -26,7 +26,7 @@ from quantumlock.entropy.sources import (
     qiskit_installed,
 )
 from quantumlock.entropy.types import RawSample, SecurityLevel
-from tests.fakes.qcos_entropy import FAKE_KEY, FakeQcos, biased_bytes, running_fake_qcos
+from tests.fakes.qcos_entropy import FAKE_KEY, BiasedBits, FakeQcos, running_fake_qcos
 
 
 class ScriptedSource:
@@ -40,6 +40,7 @@ class ScriptedSource:
         self.mode = "ok"
         self.reads = 0
         self.last_raw = b""
+        self.biased = BiasedBits(0.85)
 
     def available(self) -> bool:
         return True
@@ -57,7 +58,7 @@ class ScriptedSource:
         if self.mode == "stuck":
             data = b"\xaa" * (nbytes - 8) + bytes(8)  # ends in 64 zero bits
         elif self.mode == "biased":
-            data = biased_bytes(nbytes, 0.85)
+            data = self.biased.take(nbytes)
         else:
             data = os.urandom(nbytes)
         self.last_raw = data
