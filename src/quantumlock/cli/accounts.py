@@ -4,8 +4,14 @@ import typer
 from rich.table import Table
 
 from quantumlock.accounts.plans import Plan
-from quantumlock.accounts.service import AccountService
-from quantumlock.cli.common import console, fail, open_session, print_json, settings
+from quantumlock.cli.common import (
+    account_service,
+    console,
+    fail,
+    open_session,
+    print_json,
+    settings,
+)
 from quantumlock.core.clock import isoformat
 
 app = typer.Typer(help="Accounts (vendors) and their limits.", no_args_is_help=True)
@@ -21,7 +27,7 @@ def create(
     """Create an account and its first key (scope admin). The key is shown once."""
     cfg = settings()
     with open_session(cfg) as session:
-        created = AccountService(session).create(
+        created = account_service(session).create(
             name=name, email=email, plan=plan.value, hasher=cfg.api_key_hasher()
         )
     if as_json:
@@ -35,7 +41,7 @@ def create(
 def list_accounts(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List accounts."""
     with open_session(settings()) as session:
-        rows = AccountService(session).list()
+        rows = account_service(session).list()
         data = [
             {
                 "id": a.id,
@@ -79,7 +85,7 @@ def set_limits(
         else:
             fail("--licenses-per-month takes a whole number or 'unlimited'.", 2)
     with open_session(settings()) as session:
-        account = AccountService(session).set_limits(
+        account = account_service(session).set_limits(
             account_id,
             requests_per_minute=requests_per_minute,
             burst=burst,

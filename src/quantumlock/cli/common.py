@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,6 +13,13 @@ from quantumlock.core.errors import AppError
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
 from quantumlock.settings import MasterKeyError, Settings
+
+if TYPE_CHECKING:
+    from quantumlock.accounts.service import AccountService
+
+# The domain services (SQLAlchemy's ORM, the models, the pydantic schemas) load inside the
+# commands that use them, not with the command tree: `serve` needs none of them in its
+# supervisor process, and they are most of the CLI's import time.
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -59,3 +66,9 @@ def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def account_service(session: Session) -> AccountService:
+    from quantumlock.accounts.service import AccountService
+
+    return AccountService(session)

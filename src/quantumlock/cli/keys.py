@@ -1,18 +1,30 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from quantumlock.accounts.plans import effective_limits
-from quantumlock.accounts.service import AccountService
 from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.principal import Principal
-from quantumlock.auth.schemas import ApiKeyOut
 from quantumlock.auth.scopes import ALL_SCOPES
-from quantumlock.auth.service import ApiKeyService
-from quantumlock.cli.common import console, open_session, print_json, settings, split_csv
+from quantumlock.cli.common import (
+    account_service,
+    console,
+    open_session,
+    print_json,
+    settings,
+    split_csv,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from quantumlock.auth.keys import KeyHasher
+    from quantumlock.auth.models import ApiKey
+    from quantumlock.auth.service import ApiKeyService
 
 app = typer.Typer(help="API keys.", no_args_is_help=True)
 
@@ -23,12 +35,24 @@ class TypeChoice(StrEnum):
     restricted = "restricted"
 
 
+def _key_service(session: Session, hasher: KeyHasher) -> ApiKeyService:
+    from quantumlock.auth.service import ApiKeyService  # see quantumlock.cli.common
+
+    return ApiKeyService(session, hasher)
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    from quantumlock.auth.schemas import ApiKeyOut
+
+    return ApiKeyOut.from_row(key).model_dump(mode="json")
+
+
 def _operator(account_id: str, session: object) -> Principal:
     """The CLI acts with every right on the account, through the same rules as the API."""
     from sqlalchemy.orm import Session
 
     assert isinstance(session, Session)  # noqa: S101
-    account = AccountService(session).get(account_id)
+    account = account_service(session).get(account_id)
     return Principal(
         key_id="operator",
         account_id=account.id,
@@ -67,7 +91,7 @@ def create(
     """Create a key. With --scopes and no --type it is a restricted (qcos_rkey_) key."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = ApiKeyService(session, cfg.api_key_hasher())
+        service = _key_service(session, cfg.api_key_hasher())
         issued = service.create(
             _operator(account, session),
             name=name,
@@ -75,7 +99,7 @@ def create(
             expires_in=expires_in,
             key_type=key_type.value if key_type else None,
         )
-        data = ApiKeyOut.from_row(issued.key).model_dump(mode="json")
+        data = _key_json(issued.key)
     if as_json:
         print_json({**data, "key": issued.secret})
     else:
@@ -91,11 +115,10 @@ def list_keys(
     """List an account's keys (never their secrets)."""
     cfg = settings()
     with open_session(cfg) as session:
-        AccountService(session).get(account)
-        service = ApiKeyService(session, cfg.api_key_hasher())
+        account_service(session).get(account)
+        service = _key_service(session, cfg.api_key_hasher())
         rows = [
-            ApiKeyOut.from_row(k).model_dump(mode="json")
-            for k in service.list_for_account(account, include_revoked=include_revoked)
+            _key_json(k) for k in service.list_for_account(account, include_revoked=include_revoked)
         ]
     if as_json:
         print_json(rows)
@@ -120,7 +143,7 @@ def revoke(key_id: str = typer.Argument(..., help="Key id (key_…).")) -> None:
     """Revoke a key. Running servers refuse it within a second."""
     cfg = settings()
     with open_session(cfg) as session:
-        ApiKeyService(session, cfg.api_key_hasher()).revoke_by_id(key_id)
+        _key_service(session, cfg.api_key_hasher()).revoke_by_id(key_id)
     console.print(f"Revoked {key_id}.")
 
 
@@ -133,10 +156,10 @@ def rotate(
     """Issue a replacement key; the old one expires after the grace period."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = ApiKeyService(session, cfg.api_key_hasher())
+        service = _key_service(session, cfg.api_key_hasher())
         rotated = service.rotate_by_id(key_id, grace_period)
-        data = ApiKeyOut.from_row(rotated.new.key).model_dump(mode="json")
-        previous = ApiKeyOut.from_row(rotated.previous).model_dump(mode="json")
+        data = _key_json(rotated.new.key)
+        previous = _key_json(rotated.previous)
     if as_json:
         print_json(
             {

@@ -19,7 +19,6 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.cli.common import console, fail, print_json, settings
-from quantumlock.crypto.sealed_columns import V1, count_by_key, rewrap_all, verify_all
 from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
@@ -57,6 +56,9 @@ def _keyring(cfg: Settings) -> Keyring:
 
 
 def _counts_json(sessions: sessionmaker[Session]) -> dict[str, dict[str, int]]:
+    # Every model with a sealed column loads with the commands that read them (cli.common).
+    from quantumlock.crypto.sealed_columns import count_by_key
+
     return {name: dict(counter) for name, counter in count_by_key(sessions).items()}
 
 
@@ -91,6 +93,8 @@ def rotate_master(
     as_json: bool = AS_JSON,
 ) -> None:
     """Make a new master key current (old keys kept for reading) and re-wrap every blob."""
+    from quantumlock.crypto.sealed_columns import rewrap_all
+
     cfg = settings()
     ring = _keyring(cfg)
     file = cfg.keyring_file
@@ -148,6 +152,8 @@ def rotate_master(
 @app.command("retire-master")
 def retire_master(as_json: bool = AS_JSON) -> None:
     """Drop every master key but the current one, once no blob needs them."""
+    from quantumlock.crypto.sealed_columns import V1, verify_all
+
     cfg = settings()
     ring = _keyring(cfg)
     current = Sealer(ring.keys[:1])

@@ -2,17 +2,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from quantumlock.accounts.plans import limits_of_account
-from quantumlock.accounts.service import AccountService
-from quantumlock.cli.common import console, fail, open_session, print_json, settings, split_csv
+from quantumlock.cli.common import (
+    account_service,
+    console,
+    fail,
+    open_session,
+    print_json,
+    settings,
+    split_csv,
+)
 from quantumlock.core.clock import isoformat
-from quantumlock.licensing.schemas import LicenseOut, SigningKeyOut
-from quantumlock.licensing.service import Caller, LicenseService, SecretCache
+
+if TYPE_CHECKING:
+    from quantumlock.licensing.models import License
+    from quantumlock.licensing.service import Caller, LicenseService
 
 app = typer.Typer(help="Licenses, signing keys and offline verification.", no_args_is_help=True)
 
@@ -24,11 +33,21 @@ CLI_ACTOR = "cli"
 
 
 def _service(session: Any) -> LicenseService:
+    from quantumlock.licensing.service import LicenseService, SecretCache  # see cli.common
+
     return LicenseService(session, settings().make_sealer(), SecretCache())
 
 
 def _caller(account_id: str, test: bool) -> Caller:
+    from quantumlock.licensing.service import Caller
+
     return Caller(account_id, "test" if test else "live", CLI_ACTOR)
+
+
+def _license_json(lic: License) -> dict[str, Any]:
+    from quantumlock.licensing.schemas import LicenseOut
+
+    return LicenseOut.from_row(lic).model_dump(mode="json")
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
@@ -69,7 +88,7 @@ def generate(
     if not 1 <= len(customer) <= 256:
         fail("--customer: 1 to 256 characters.", 2)
     with open_session(settings()) as session:
-        limits = limits_of_account(AccountService(session).get(account))
+        limits = limits_of_account(account_service(session).get(account))
         lic, _ = _service(session).generate(
             _caller(account, test),
             limits,
@@ -78,7 +97,7 @@ def generate(
             valid_days=valid_days,
             metadata=meta,
         )
-        data = LicenseOut.from_row(lic).model_dump(mode="json")
+        data = _license_json(lic)
     _show(data, as_json)
 
 
@@ -93,7 +112,7 @@ def validate(
 ) -> None:
     """Validate a license online (exit status 0 if valid, 1 if not)."""
     with open_session(settings()) as session:
-        AccountService(session).get(account)
+        account_service(session).get(account)
         result = _service(session).validate(
             account, "test" if test else "live", license_key, customer, split_csv(features) or ()
         )
@@ -128,7 +147,7 @@ def list_licenses(
     if status not in (None, "active", "suspended", "revoked", "expired"):
         fail("--status must be active, suspended, revoked or expired.", 2)
     with open_session(settings()) as session:
-        AccountService(session).get(account)
+        account_service(session).get(account)
         total, rows = _service(session).list(
             _caller(account, test), skip=skip, limit=limit, end_customer_id=customer, status=status
         )
@@ -174,7 +193,7 @@ def _lifecycle(action: str, doc: str) -> None:
     ) -> None:
         with open_session(settings()) as session:
             lic = getattr(_service(session), action)(_caller(account, test), license_key)
-            data = LicenseOut.from_row(lic).model_dump(mode="json")
+            data = _license_json(lic)
         _show(data, as_json)
 
     command.__doc__ = doc
@@ -197,7 +216,7 @@ def renew(
     """Extend a license from the later of now and its expiry."""
     with open_session(settings()) as session:
         lic = _service(session).renew(_caller(account, test), license_key, valid_days)
-        data = LicenseOut.from_row(lic).model_dump(mode="json")
+        data = _license_json(lic)
     _show(data, as_json)
 
 
@@ -205,8 +224,10 @@ def renew(
 def signing_keys(account: str = ACCOUNT) -> None:
     """Print the public keys document (save it for `licenses verify --public-keys`)."""
     with open_session(settings()) as session:
-        AccountService(session).get(account)
+        account_service(session).get(account)
         keys = _service(session).signing_keys(account)
+        from quantumlock.licensing.schemas import SigningKeyOut
+
         print_json({"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]})
 
 
@@ -214,7 +235,7 @@ def signing_keys(account: str = ACCOUNT) -> None:
 def rotate_signing_key(account: str = ACCOUNT) -> None:
     """Add a new active signing key; older keys keep verifying until retired."""
     with open_session(settings()) as session:
-        AccountService(session).get(account)
+        account_service(session).get(account)
         key = _service(session).rotate_signing_key(account)
         console.print(f"New active signing key {key.kid}.")
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 
-from quantumlock.accounts.service import AccountService
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
-from quantumlock.cli.common import console, fail, open_session, settings
+from quantumlock.cli.common import account_service, console, fail, open_session, settings
 from quantumlock.db import migrate
 from quantumlock.observability.logging import configure_cli_logging
 from quantumlock.settings import MasterKeyError
@@ -67,7 +66,7 @@ def init(
         return
     key_file = cfg.data_dir / BOOTSTRAP_FILE
     with open_session(cfg) as session:
-        service = AccountService(session)
+        service = account_service(session)
         if service.list():
             if key_file.exists():
                 console.print(f"Admin API key: see {key_file}")
