@@ -34,13 +34,26 @@ def settings() -> Settings:
     return Settings()
 
 
+NOT_INITIALISED = "the database is not initialised or not up to date: run `quantumlock init`."
+
+
+def require_initialised(cfg: Settings) -> None:
+    """Refuse, with a clear message, a database `init` has not brought up to date."""
+    engine = make_engine(cfg.resolved_database_url, pool_size=1)
+    try:
+        if not is_up_to_date(engine):
+            fail(NOT_INITIALISED)
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def open_session(cfg: Settings) -> Iterator[Session]:
     """A session on an initialised database; AppErrors become a clean CLI error."""
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
         if not is_up_to_date(engine):
-            fail("the database is not initialised or not up to date: run `quantumlock init`.")
+            fail(NOT_INITIALISED)
         factory = make_session_factory(engine)
         if cfg.redis_url:
             # Running nodes hear about this command's changes at once, not at their next poll.

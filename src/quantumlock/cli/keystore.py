@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.cli.common import console, fail, print_json, settings
+from quantumlock.cli.common import NOT_INITIALISED, console, fail, print_json, settings
 from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
@@ -42,7 +42,7 @@ def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
         if not is_up_to_date(engine):
-            fail("the database is not initialised or not up to date: run `quantumlock init`.")
+            fail(NOT_INITIALISED)
         yield make_session_factory(engine)
     finally:
         engine.dispose()

@@ -9,7 +9,14 @@ from pathlib import Path
 import typer
 
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
-from quantumlock.cli.common import account_service, console, fail, open_session, settings
+from quantumlock.cli.common import (
+    account_service,
+    console,
+    fail,
+    open_session,
+    require_initialised,
+    settings,
+)
 from quantumlock.db import migrate
 from quantumlock.observability.logging import configure_cli_logging
 from quantumlock.settings import MasterKeyError
@@ -95,8 +102,7 @@ def serve(
         cfg.load_keyring()
     except MasterKeyError as exc:
         fail(str(exc))
-    with open_session(cfg):
-        pass  # refuses with a clear message when `init` has not been run
+    require_initialised(cfg)  # no session: the supervisor never loads the ORM models
     key_file = cfg.data_dir / BOOTSTRAP_FILE
     if key_file.exists():
         console.print(f"Admin API key: see {key_file}")

@@ -32,4 +32,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Every mapped class must be registered before a session's first query (a license's
+    # foreign key names the accounts table): the CLI loads its services lazily, so a
+    # command using one domain would otherwise see only that domain's models.
+    import quantumlock.db.models  # noqa: F401
+
     return sessionmaker(engine, expire_on_commit=False)
