@@ -98,3 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fast_routes=fast_routes,
     )
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Kept for `uvicorn --factory quantumlock.app:create_app_from_env`; `quantumlock serve`
+    loads quantumlock.server's, which imports this module with the collector paused."""
+    return create_app()

@@ -341,6 +341,44 @@ def test_monthly_quota(client: TestClient, app: FastAPI, make_account) -> None: 
     }
 
 
+def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
+    app: FastAPI,
+    make_account,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    # The read before signing refuses an account at its limit; a request that read the
+    # usage just before another one took the last license must still be refused by the
+    # conditional UPDATE, with its license and audit row rolled back.
+    from sqlalchemy import func, select
+
+    from quantumlock.accounts.plans import limits_of_account
+    from quantumlock.core.errors import RateLimited
+    from quantumlock.licensing.models import LicenseEvent
+    from quantumlock.licensing.repository import LicenseRepository
+
+    acct = make_account(plan="free")
+    runtime = app.state.runtime
+    with runtime.sessions() as session:
+        AccountService(session).set_limits(acct.id, licenses_per_month=1)
+    caller = Caller(acct.id, "live", "t")
+    with runtime.sessions() as session:
+        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+        limits = limits_of_account(AccountService(session).get(acct.id))
+        svc.generate(caller, limits, end_customer_id="c", features=[], valid_days=30, metadata={})
+        monkeypatch.setattr(LicenseRepository, "usage", lambda *_: 0)  # the stale read
+        with pytest.raises(RateLimited):
+            svc.generate(
+                caller, limits, end_customer_id="c", features=[], valid_days=30, metadata={}
+            )
+    with runtime.sessions() as session:
+        licenses = select(func.count()).select_from(License).where(License.account_id == acct.id)
+        events = (
+            select(func.count()).select_from(LicenseEvent).where(LicenseEvent.account_id == acct.id)
+        )
+        assert session.scalar(licenses) == 1
+        assert session.scalar(events) == 1
+
+
 def test_test_mode_is_a_separate_world(client: TestClient, account: AccountFixture) -> None:
     test_key = create_key(client, account.admin_key, type="test")["key"]
     test_lic = generate(client, test_key)["license_key"]

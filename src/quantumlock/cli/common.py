@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import AppError
@@ -17,9 +18,9 @@ from quantumlock.settings import MasterKeyError, Settings
 if TYPE_CHECKING:
     from quantumlock.accounts.service import AccountService
 
-# The domain services (SQLAlchemy's ORM, the models, the pydantic schemas) load inside the
+# The domain services (their ORM models, repositories and pydantic schemas) load inside the
 # commands that use them, not with the command tree: `serve` needs none of them in its
-# supervisor process, and they are most of the CLI's import time.
+# supervisor process, and they were most of the CLI's import time.
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -37,12 +38,16 @@ def settings() -> Settings:
 NOT_INITIALISED = "the database is not initialised or not up to date: run `quantumlock init`."
 
 
-def require_initialised(cfg: Settings) -> None:
+def check_initialised(engine: Engine) -> None:
     """Refuse, with a clear message, a database `init` has not brought up to date."""
+    if not is_up_to_date(engine):
+        fail(NOT_INITIALISED)
+
+
+def require_initialised(cfg: Settings) -> None:
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if not is_up_to_date(engine):
-            fail(NOT_INITIALISED)
+        check_initialised(engine)
     finally:
         engine.dispose()
 
@@ -52,8 +57,7 @@ def open_session(cfg: Settings) -> Iterator[Session]:
     """A session on an initialised database; AppErrors become a clean CLI error."""
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if not is_up_to_date(engine):
-            fail(NOT_INITIALISED)
+        check_initialised(engine)
         factory = make_session_factory(engine)
         if cfg.redis_url:
             # Running nodes hear about this command's changes at once, not at their next poll.

@@ -18,10 +18,9 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.cli.common import NOT_INITIALISED, console, fail, print_json, settings
+from quantumlock.cli.common import check_initialised, console, fail, print_json, settings
 from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
 from quantumlock.db.engine import make_engine, make_session_factory
-from quantumlock.db.migrate import is_up_to_date
 from quantumlock.settings import MasterKeyError, Settings
 
 app = typer.Typer(help="Master keyring: status, rotation, retirement.", no_args_is_help=True)
@@ -41,8 +40,7 @@ ENV_ROTATE_STEPS = """QL_MASTER_KEY is set, so the key file cannot be rewritten.
 def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if not is_up_to_date(engine):
-            fail(NOT_INITIALISED)
+        check_initialised(engine)
         yield make_session_factory(engine)
     finally:
         engine.dispose()

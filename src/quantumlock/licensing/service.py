@@ -180,6 +180,13 @@ def fields_of(lic: License | LicenseView) -> dict[str, Any]:
     )
 
 
+def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
+    return RateLimited(
+        f"Monthly limit reached ({limits.licenses_per_month} licenses).",
+        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
+    )
+
+
 class LicenseService:
     def __init__(
         self,
@@ -327,6 +334,10 @@ class LicenseService:
         secret = self._hmac_secret(caller.account_id)
         key = self._active_signing_key(caller.account_id)
         keys = self._keypair(key)
+        if caller.mode == "live":
+            # An account at its limit is refused before anything is signed or written; the
+            # conditional UPDATE below still decides for requests that race past this read.
+            self._refuse_if_quota_spent(caller.account_id, limits, utcnow())
         self.session.commit()
 
         for _attempt in range(KEY_ATTEMPTS):
@@ -348,12 +359,12 @@ class LicenseService:
                 metadata,
             )
             self.repo.add(lic)
-            self._audit(lic, caller, "generate", {"valid_until": isoformat(lic.valid_until)})
             try:
-                self.session.flush()
+                self.session.flush()  # the license alone: an IntegrityError is its key
             except IntegrityError:  # license key collision: new key
                 self.session.rollback()
                 continue
+            self._audit(lic, caller, "generate", {"valid_until": isoformat(lic.valid_until)})
             quota: Quota | None = None
             if caller.mode == "live":  # test-mode licenses are free and uncounted
                 # Counted last: the account's usage row is the one every concurrent generate
@@ -364,14 +375,19 @@ class LicenseService:
                 )
                 if used is None:
                     self.session.rollback()
-                    raise RateLimited(
-                        f"Monthly limit reached ({limits.licenses_per_month} licenses).",
-                        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
-                    )
+                    raise _quota_spent(limits, now)
                 quota = Quota(limits.licenses_per_month, used, next_period_start(now))
             self.session.commit()
             return lic, quota
         raise Conflict("Could not allocate a unique license key; try again.")
+
+    def _refuse_if_quota_spent(
+        self, account_id: str, limits: EffectiveLimits, now: datetime
+    ) -> None:
+        limit = limits.licenses_per_month
+        if limit is not None and self.repo.usage(account_id, period_of(now)) >= limit:
+            self.session.rollback()
+            raise _quota_spent(limits, now)
 
     def _build(
         self,
