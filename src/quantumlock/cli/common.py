@@ -35,19 +35,14 @@ def settings() -> Settings:
     return Settings()
 
 
-NOT_INITIALISED = "the database is not initialised or not up to date: run `quantumlock init`."
-
-
-def check_initialised(engine: Engine) -> None:
-    """Refuse, with a clear message, a database `init` has not brought up to date."""
-    if not is_up_to_date(engine):
-        fail(NOT_INITIALISED)
-
-
-def require_initialised(cfg: Settings) -> None:
+@contextmanager
+def initialised_engine(cfg: Settings) -> Iterator[Engine]:
+    """An engine on a database `init` has brought up to date; a clear refusal otherwise."""
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        check_initialised(engine)
+        if not is_up_to_date(engine):
+            fail("the database is not initialised or not up to date: run `quantumlock init`.")
+        yield engine
     finally:
         engine.dispose()
 
@@ -55,9 +50,7 @@ def require_initialised(cfg: Settings) -> None:
 @contextmanager
 def open_session(cfg: Settings) -> Iterator[Session]:
     """A session on an initialised database; AppErrors become a clean CLI error."""
-    engine = make_engine(cfg.resolved_database_url, pool_size=1)
-    try:
-        check_initialised(engine)
+    with initialised_engine(cfg) as engine:
         factory = make_session_factory(engine)
         if cfg.redis_url:
             # Running nodes hear about this command's changes at once, not at their next poll.
@@ -71,8 +64,6 @@ def open_session(cfg: Settings) -> Iterator[Session]:
                 fail(f"{exc.code}: {exc.detail}")
             except MasterKeyError as exc:
                 fail(str(exc))
-    finally:
-        engine.dispose()
 
 
 def print_json(data: Any) -> None:

@@ -211,9 +211,9 @@ def verify(
     base_url: str | None = BASE_URL,
 ) -> None:
     """Verify a signature (exit status 0 valid, 1 invalid, 2 usage or API error)."""
-    message = read_input(source)
     from qcos import Signature
 
+    message = read_input(source)
     document = read_document(signature_file, "signature")
     try:
         signature = Signature.from_dict(document)

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.cli.common import check_initialised, console, fail, print_json, settings
+from quantumlock.cli.common import console, fail, initialised_engine, print_json, settings
 from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
-from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.db.engine import make_session_factory
 from quantumlock.settings import MasterKeyError, Settings
 
 app = typer.Typer(help="Master keyring: status, rotation, retirement.", no_args_is_help=True)
@@ -38,12 +38,8 @@ ENV_ROTATE_STEPS = """QL_MASTER_KEY is set, so the key file cannot be rewritten.
 
 @contextmanager
 def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(cfg.resolved_database_url, pool_size=1)
-    try:
-        check_initialised(engine)
+    with initialised_engine(cfg) as engine:
         yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _keyring(cfg: Settings) -> Keyring:

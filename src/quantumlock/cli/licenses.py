@@ -223,11 +223,11 @@ def renew(
 @app.command("signing-keys")
 def signing_keys(account: str = ACCOUNT) -> None:
     """Print the public keys document (save it for `licenses verify --public-keys`)."""
+    from quantumlock.licensing.schemas import SigningKeyOut
+
     with open_session(settings()) as session:
         account_service(session).get(account)
         keys = _service(session).signing_keys(account)
-        from quantumlock.licensing.schemas import SigningKeyOut
-
         print_json({"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]})
 
 

@@ -13,8 +13,8 @@ from quantumlock.cli.common import (
     account_service,
     console,
     fail,
+    initialised_engine,
     open_session,
-    require_initialised,
     settings,
 )
 from quantumlock.db import migrate
@@ -102,7 +102,8 @@ def serve(
         cfg.load_keyring()
     except MasterKeyError as exc:
         fail(str(exc))
-    require_initialised(cfg)  # no session: the supervisor never loads the ORM models
+    with initialised_engine(cfg):
+        pass  # no session: the supervisor never loads the ORM models
     key_file = cfg.data_dir / BOOTSTRAP_FILE
     if key_file.exists():
         console.print(f"Admin API key: see {key_file}")
