@@ -67,6 +67,25 @@ def test_serve_refuses_an_uninitialised_database(env: dict[str, str]) -> None:
     assert "quantumlock init" in result.stderr
 
 
+def test_an_unreachable_database_is_a_clear_error_without_its_password(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # A data dir that does not exist (SQLite cannot create its file) and a PostgreSQL URL
+    # with a password for a database that does not exist: one line each, no traceback.
+    missing = str(tmp_path / "missing" / "data")
+    env = {**env, "QL_DATA_DIR": missing, "QL_MASTER_KEY": "A" * 43 + "="}
+    sqlite = run(env, "serve", "--port", str(free_port()))
+    postgres = run(
+        {**env, "QL_DATABASE_URL": "postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:5432/no_db"},
+        "accounts",
+        "list",
+    )
+    for result in (sqlite, postgres):
+        assert result.returncode == 1
+        assert "cannot open the database" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
+
+
 def test_accounts_and_limits(env: dict[str, str]) -> None:
     assert run(env, "init", "--no-bootstrap").returncode == 0
     created = json.loads(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import AppError
@@ -40,7 +41,11 @@ def initialised_engine(cfg: Settings) -> Iterator[Engine]:
     """An engine on a database `init` has brought up to date; a clear refusal otherwise."""
     engine = make_engine(cfg.resolved_database_url, pool_size=1)
     try:
-        if not is_up_to_date(engine):
+        try:
+            up_to_date = is_up_to_date(engine)
+        except OperationalError as exc:  # the driver's reason, never the URL (a password)
+            fail(f"cannot open the database ({exc.orig}); run `quantumlock init` first?")
+        if not up_to_date:
             fail("the database is not initialised or not up to date: run `quantumlock init`.")
         yield engine
     finally:
