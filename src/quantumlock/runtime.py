@@ -130,6 +130,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.changes.stop()
+        await self.validation_cache.aclose()
         try:
             await asyncio.to_thread(self.flush_usage)
         except Exception:

@@ -13,10 +13,12 @@ from sqlalchemy import update
 
 from qcos.licensing import verify_license_file
 from quantumlock.accounts.service import AccountService
+from quantumlock.app import create_app
 from quantumlock.core.clock import as_utc
 from quantumlock.entropy.sources import qiskit_installed
 from quantumlock.licensing.models import License
 from quantumlock.licensing.service import Caller, LicenseService
+from quantumlock.settings import Settings
 from tests.api.test_auth_api import assert_error, create_key
 from tests.conftest import AccountFixture, bearer
 
@@ -504,3 +506,49 @@ def test_a_tampered_row_is_caught_once_its_cache_entry_expires(
         session.commit()
     time.sleep(app.state.runtime.settings.validation_cache_ttl + 0.1)
     assert validate(client, account.admin_key, lic)["code"] == "SIGNATURE_INVALID"
+
+
+def test_due_entries_are_reloaded_in_the_background_before_they_expire(
+    settings: Settings,
+    make_account,  # type: ignore[no-untyped-def]
+) -> None:
+    """Refresh-ahead, batched: entries that fall due keep being served while one background
+    reload picks up rows changed behind the service, so no request waits on a miss."""
+    import time
+
+    ttl = 3.0
+    app = create_app(settings.model_copy(update={"validation_cache_ttl": ttl}))
+    account = make_account()
+    with TestClient(app) as client:
+        keys = [generate(client, account.admin_key)["license_key"] for _ in range(3)]
+        for lic in keys:
+            assert validate(client, account.admin_key, lic)["code"] == "VALID"  # cached now
+        loaded_at = time.monotonic()
+        revoked, tampered, unchanged = keys
+        with app.state.runtime.sessions() as session:  # behind the service's back
+            session.execute(
+                update(License).where(License.license_key == revoked).values(status="revoked")
+            )
+            session.execute(
+                update(License).where(License.license_key == tampered).values(features=["x"])
+            )
+            session.commit()
+
+        def misses() -> str:
+            text = client.get("/metrics").text
+            return re.findall(r'validation_cache_total\{result="miss"\} (\S+)', text)[0]
+
+        assert misses() == "3.0"
+        time.sleep(loaded_at + ttl * 0.76 - time.monotonic())  # every entry is now due
+        for lic in keys:  # still served from the cache, and queued for a reload
+            assert validate(client, account.admin_key, lic)["code"] == "VALID"
+        seen: list[str] = []
+        while time.monotonic() < loaded_at + ttl * 0.97 and seen != [
+            "REVOKED",
+            "SIGNATURE_INVALID",
+        ]:
+            seen = [validate(client, account.admin_key, lic)["code"] for lic in keys[:2]]
+            time.sleep(0.02)
+        assert seen == ["REVOKED", "SIGNATURE_INVALID"]
+        assert validate(client, account.admin_key, unchanged)["code"] == "VALID"
+        assert misses() == "3.0"  # the reload was the background one, not a miss

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 import pytest
 
 from quantumlock.core import ttlcache
-from quantumlock.core.ttlcache import SingleFlight, TtlCache
+from quantumlock.core.ttlcache import BatchedRefresh, SingleFlight, TtlCache
 
 
 @pytest.fixture
@@ -146,3 +147,116 @@ async def test_a_background_refresh_returns_at_once_and_a_failed_one_is_forgotte
         return 7
 
     assert await flight.load("k", ok) == 7
+
+
+class _Rows:
+    """A stand-in table for batched refreshes: counts the loads and can hold or fail them."""
+
+    def __init__(self, rows: dict[str, str]) -> None:
+        self.rows = rows
+        self.batches: list[list[str]] = []
+        self.gate: asyncio.Event | None = None
+        self.fail = False
+
+    async def load_many(self, keys: Sequence[str]) -> Mapping[str, str]:
+        self.batches.append(list(keys))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail:
+            raise RuntimeError("database away")
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
+
+def _refreshing(cache: TtlCache[str, str], window: float = 0.01) -> BatchedRefresh[str, str]:
+    def store(key: str, value: str | None, generation: int) -> None:
+        if value is None:
+            cache.forget(key, generation=generation)
+        else:
+            cache.put(key, value, generation=generation)
+
+    return BatchedRefresh(window, lambda: cache.generation, store, max_batch=3)
+
+
+@pytest.mark.anyio
+async def test_due_entries_are_reloaded_together_in_one_batch() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    for key in "abcd":
+        cache.put(key, "old")
+    rows = _Rows({"a": "new a", "b": "new b"})  # c and d are gone from the table
+    refresh = _refreshing(cache, window=0.05)
+    for key in ["a", "b", "c", "a", "b"]:  # repeats while queued are not queued again
+        refresh.add(key, rows.load_many)
+    assert len(refresh) == 3 and rows.batches == []  # nothing loads before the window ends
+    await asyncio.sleep(0.1)
+    assert rows.batches == [["a", "b", "c"]]
+    assert [cache.get(k) for k in "abcd"] == ["new a", "new b", None, "old"]
+    assert len(refresh) == 0
+
+
+@pytest.mark.anyio
+async def test_a_batch_is_at_most_max_batch_keys_and_a_key_loading_is_not_queued_again() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    rows = _Rows({k: k.upper() for k in "abcde"})
+    rows.gate = asyncio.Event()
+    refresh = _refreshing(cache)
+    for key in "abcde":
+        refresh.add(key, rows.load_many)
+    await asyncio.sleep(0.05)
+    assert rows.batches == [["a", "b", "c"], ["d", "e"]]  # max_batch=3
+    refresh.add("a", rows.load_many)  # still loading: not queued for another batch
+    rows.gate.set()
+    await asyncio.sleep(0.05)
+    assert len(rows.batches) == 2
+    assert [cache.get(k) for k in "abcde"] == ["A", "B", "C", "D", "E"]
+    refresh.add("a", rows.load_many)  # done loading: it can be refreshed again
+    await asyncio.sleep(0.05)
+    assert rows.batches[-1] == ["a"]
+
+
+@pytest.mark.anyio
+async def test_a_batch_that_read_before_an_invalidation_stores_nothing() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    cache.put("lic", "active")
+    rows = _Rows({"lic": "active (read before the revoke)"})
+    rows.gate = asyncio.Event()
+    refresh = _refreshing(cache)
+    refresh.add("lic", rows.load_many)
+    await asyncio.sleep(0.05)  # the batch has read the row ...
+    cache.discard("lic")  # ... the license is revoked meanwhile ...
+    rows.gate.set()  # ... and the batch finishes
+    await asyncio.sleep(0.01)
+    assert cache.get("lic") is None
+
+
+@pytest.mark.anyio
+async def test_a_failed_batch_keeps_the_entries_and_lets_them_be_queued_again() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    cache.put("a", "old")
+    rows = _Rows({"a": "new"})
+    rows.fail = True
+    refresh = _refreshing(cache)
+    refresh.add("a", rows.load_many)
+    await asyncio.sleep(0.05)
+    assert cache.get("a") == "old" and len(refresh) == 0
+    rows.fail = False
+    refresh.add("a", rows.load_many)
+    await asyncio.sleep(0.05)
+    assert cache.get("a") == "new" and len(rows.batches) == 2
+
+
+@pytest.mark.anyio
+async def test_closing_drops_the_queue_and_waits_for_batches_under_way() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    rows = _Rows({"a": "A", "b": "B"})
+    rows.gate = asyncio.Event()
+    refresh = _refreshing(cache, window=0.01)
+    refresh.add("a", rows.load_many)
+    await asyncio.sleep(0.05)  # a is loading
+    refresh.add("b", rows.load_many)  # b is only queued
+    closing = asyncio.ensure_future(refresh.aclose())
+    await asyncio.sleep(0.01)
+    assert not closing.done()  # waits for a's batch
+    rows.gate.set()
+    await closing
+    await asyncio.sleep(0.05)
+    assert rows.batches == [["a"]] and cache.get("a") == "A" and cache.get("b") is None

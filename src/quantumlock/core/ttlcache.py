@@ -17,6 +17,14 @@ the old row. `generation` counts invalidations; a `put` that carries the generat
 load began under is dropped if any invalidation happened since, and a request that misses
 after an invalidation starts a load of its own rather than joining one that began before
 it (`CacheLoads`).
+
+Batched refresh (`BatchedRefresh`): a cache with many hot entries (the validation cache: one
+per license in use) gathers the entries that fall due over a short window and reloads them
+together, one worker-thread hop and one query for the lot, instead of one of each per
+entry. Under load, per-entry reloads of 100 licenses on a 2 s TTL were ~80 thread hops a
+second, each contending with the event loop for the GIL: 10-15% of a worker's throughput
+on cached validations. The window is a tenth of the TTL, well inside the quarter of the
+TTL an entry has left when it falls due.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -180,6 +188,84 @@ class CacheLoads(Generic[K, R]):
     def refresh(self, key: K, fetch: Callable[[], Awaitable[R]]) -> None:
         """An entry due for refresh: reload it in the background (once); keep serving it."""
         self._flights.refresh(*self._flight(key, fetch))
+
+
+class BatchedRefresh(Generic[K, R]):
+    """Background refreshes gathered for `window` seconds, then loaded together.
+
+    `add(key, load_many)` queues a due entry (once: a key queued or being reloaded is not
+    queued again) and returns at once. When the window closes, the queued keys (at most
+    `max_batch` per call) go to `load_many`, which returns what it found by key; a key it
+    did not return no longer exists. Each result goes to `store` with the generation the
+    batch began under, so an invalidation during the load drops it (the module docstring's
+    races). A failed batch is logged by exception type and its entries stay until their
+    TTL; a miss then loads them as usual.
+    """
+
+    def __init__(
+        self,
+        window: float,
+        generation: Callable[[], int],
+        store: Callable[[K, R | None, int], None],
+        max_batch: int = 500,
+    ) -> None:
+        self._window = window
+        self._generation = generation
+        self._store = store
+        self._max_batch = max_batch
+        self._queued: dict[K, None] = {}  # insertion-ordered set
+        self._loading: set[K] = set()
+        self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def add(self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]) -> None:
+        if key in self._queued or key in self._loading:
+            return
+        self._queued[key] = None
+        self._load_many = load_many
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._window, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        keys, self._queued = list(self._queued), {}
+        load_many, self._load_many = self._load_many, None
+        if load_many is None:
+            return
+        for start in range(0, len(keys), self._max_batch):
+            batch = keys[start : start + self._max_batch]
+            self._loading.update(batch)
+            task = asyncio.ensure_future(self._reload(batch, load_many))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _reload(
+        self, keys: list[K], load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
+    ) -> None:
+        generation = self._generation()
+        try:
+            found = await load_many(keys)
+        except Exception as exc:
+            log.warning("cache_refresh_failed", error=type(exc).__name__, entries=len(keys))
+            return
+        finally:
+            self._loading.difference_update(keys)
+        for key in keys:
+            self._store(key, found.get(key), generation)
+
+    def __len__(self) -> int:
+        """Entries queued or being reloaded."""
+        return len(self._queued) + len(self._loading)
+
+    async def aclose(self) -> None:
+        """Drop what is queued and wait for the batches already loading (at shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queued.clear()
+        if self._batches:
+            await asyncio.gather(*self._batches, return_exceptions=True)
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

@@ -7,14 +7,15 @@ this process and, through the change feed, in every other one within the poll in
 The HMAC over a row is checked each time the row is loaded. A row edited directly in the
 database, bypassing the service, is seen once its entry expires: the TTL (QL_VALIDATION_CACHE_TTL,
 2 s by default, 0 disables the cache) bounds that window. Entries in use are reloaded in the
-background before they expire (see `quantumlock.core.ttlcache`).
+background before they expire, gathered into batches: one query for all the entries that
+fell due within a tenth of the TTL (see `quantumlock.core.ttlcache`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from quantumlock.core.ttlcache import CacheLoads, TtlCache
+from quantumlock.core.ttlcache import BatchedRefresh, CacheLoads, TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
@@ -25,9 +26,12 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
         super().__init__(ttl, max_entries)
         self._loads: CacheLoads[CacheKey, Loaded] = CacheLoads(lambda: self.generation, self._store)
+        self._refreshes: BatchedRefresh[CacheKey, Loaded] = BatchedRefresh(
+            ttl / 10, lambda: self.generation, self._store
+        )
 
-    def _store(self, key: CacheKey, loaded: Loaded, generation: int) -> None:
-        view = loaded[0]
+    def _store(self, key: CacheKey, loaded: Loaded | None, generation: int) -> None:
+        view = loaded[0] if loaded is not None else None
         if view is not None:
             self.put(key, view, generation=generation)
         else:
@@ -38,9 +42,18 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
         (but never one that began before the latest invalidation)."""
         return await self._loads.load(key, load)
 
-    def refresh(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> None:
-        """An entry due for refresh: reload it in the background (once), keep serving it."""
-        self._loads.refresh(key, load)
+    def refresh(
+        self,
+        key: CacheKey,
+        load_many: Callable[[Sequence[CacheKey]], Awaitable[Mapping[CacheKey, Loaded]]],
+    ) -> None:
+        """An entry due for refresh: keep serving it, and reload it in the background with
+        the others that fall due meanwhile (`load_many` returns the rows it found)."""
+        self._refreshes.add(key, load_many)
+
+    async def aclose(self) -> None:
+        """At shutdown: no new reloads, and the ones under way finish first."""
+        await self._refreshes.aclose()
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from functools import partial
 from typing import Literal
 
 from fastapi import Query, Request, Response
@@ -13,6 +14,7 @@ from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.errors import RateLimited
+from quantumlock.licensing.cache import CacheKey
 from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.schemas import (
     GenerateIn,
@@ -129,7 +131,7 @@ async def validate(
     else:
         runtime.metrics.validation_cache_hit.inc()
         if due:
-            runtime.validation_cache.refresh(cache_key, load)
+            runtime.validation_cache.refresh(cache_key, partial(_reload, runtime))
     if view is None:
         result = Validation(Code.NOT_FOUND, None)
     else:
@@ -153,6 +155,20 @@ def _load_from_database(
     # Takes the runtime, not the request: a background refresh outlives its request.
     with runtime.sessions() as session:
         return service_of(runtime, session).load_for_validation(account_id, mode, key)
+
+
+async def _reload(
+    runtime: Runtime, keys: Sequence[CacheKey]
+) -> dict[CacheKey, tuple[LicenseView, bytes]]:
+    """The validation cache's batched refresh: every due entry in one worker-thread hop."""
+    return await run_in_threadpool(_load_many_from_database, runtime, keys)
+
+
+def _load_many_from_database(
+    runtime: Runtime, keys: Sequence[CacheKey]
+) -> dict[CacheKey, tuple[LicenseView, bytes]]:
+    with runtime.sessions() as session:
+        return service_of(runtime, session).load_many_for_validation(keys)
 
 
 @router.get("", response_model=LicenseList, summary="List licenses")

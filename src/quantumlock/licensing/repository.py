@@ -30,7 +30,7 @@ _KEY_MATCH = and_(
 _BY_KEY = select(License).where(_KEY_MATCH)
 # Validation's hot path: Core, only the columns it reads (not the 4.5 KB license file).
 _t = License.__table__.c
-_FOR_VALIDATION = select(
+_VALIDATION_COLUMNS = (
     _t.license_key,
     _t.account_id,
     _t.mode,
@@ -42,7 +42,14 @@ _FOR_VALIDATION = select(
     _t.generated_at,
     _t.quantum_signature,
     _t.quantum_verified,
-).where(_KEY_MATCH)
+)
+_FOR_VALIDATION = select(*_VALIDATION_COLUMNS).where(_KEY_MATCH)
+# The validation cache's batched refresh: many keys of one account and mode at once.
+_MANY_FOR_VALIDATION = select(*_VALIDATION_COLUMNS).where(
+    License.account_id == bindparam("account_id"),
+    License.mode == bindparam("mode"),
+    License.license_key.in_(bindparam("license_keys", expanding=True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,13 @@ class LicenseRepository:
             {"account_id": account_id, "license_key": license_key, "mode": mode},
         ).first()
         return None if row is None else LicenseView(*row)
+
+    def views(self, account_id: str, mode: str, license_keys: Sequence[str]) -> list[LicenseView]:
+        rows = self.session.execute(
+            _MANY_FOR_VALIDATION,
+            {"account_id": account_id, "mode": mode, "license_keys": list(license_keys)},
+        )
+        return [LicenseView(*row) for row in rows]
 
     def list(
         self,

@@ -469,6 +469,23 @@ class LicenseService:
         secret = self._hmac_secret(account_id) if lic is not None else b""
         return lic, secret
 
+    def load_many_for_validation(
+        self, keys: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], tuple[LicenseView, bytes]]:
+        """`load_for_validation` for many (account id, mode, normalised key) at once, one
+        query per account and mode: the rows found, by key (a key left out has no row)."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for account_id, mode, license_key in keys:
+            groups.setdefault((account_id, mode), []).append(license_key)
+        found: dict[tuple[str, str, str], tuple[LicenseView, bytes]] = {}
+        for (account_id, mode), license_keys in groups.items():
+            views = self.repo.views(account_id, mode, license_keys)
+            if views:
+                secret = self._hmac_secret(account_id)
+                for view in views:
+                    found[(account_id, mode, view.license_key)] = (view, secret)
+        return found
+
     # -- reading -------------------------------------------------------------------------
 
     def get(self, caller: Caller, license_key: str) -> License:
