@@ -283,6 +283,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"{len(report['configurations'])} configurations ({', '.join(s['matrix'])}), "
         f"{s['duration_s']} s x {rounds} (medians) per row"
+        + (f", each run just after a {s['rewarm_s']} s re-warm" if s.get("rewarm_s") else "")
         + (" (--quick: a smoke run, not a measurement to quote)" if s.get("quick") else "")
         + f", {s['connections']} connections, {s['threads']} wrk threads, access log on; "
         f"the run took {report['run_seconds'] / 60:.1f} min.",
