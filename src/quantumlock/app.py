@@ -27,10 +27,12 @@ from quantumlock.web.openapi import install_openapi
 
 # The hottest routes, answered past FastAPI's routing (quantumlock.web.fastpath).
 FAST_PATHS = (
-    "/api/v1/licenses/validate",
-    "/api/v1/quantum/entropy",
-    "/api/v1/quantum/crypto/encrypt",
-    "/api/v1/quantum/crypto/decrypt",
+    ("POST", "/api/v1/licenses/validate"),
+    ("POST", "/api/v1/quantum/entropy"),
+    ("POST", "/api/v1/quantum/crypto/encrypt"),
+    ("POST", "/api/v1/quantum/crypto/decrypt"),
+    # What SDKs call to check a key at start-up, and health checks with a key call on a timer.
+    ("GET", "/api/v2/me"),
 )
 
 
@@ -86,8 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     fast_routes = FastRoutes(app)
     if settings.fast_paths:
-        for path in FAST_PATHS:
-            fast_routes.add("POST", path)
+        for method, path in FAST_PATHS:
+            fast_routes.add(method, path)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=runtime.metrics,

@@ -1,11 +1,11 @@
 """The hot routes served past FastAPI (quantumlock.web.fastpath) answer exactly as FastAPI does.
 
-Two apps on one database: the default one, which serves validate, entropy, encrypt and
-decrypt from the middleware, and one with QL_FAST_PATHS=false, which serves them through
-their FastAPI routes. One battery of requests per route (every answer and error it can give)
-goes to each app, in the same order, each app with its own fresh rate-limit state; the
-answers must be the same but for request ids, timestamps and fresh random output (entropy,
-IVs, ciphertexts, new key ids), which are compared by shape.
+Two apps on one database: the default one, which serves validate, entropy, encrypt,
+decrypt and /api/v2/me from the middleware, and one with QL_FAST_PATHS=false, which serves
+them through their FastAPI routes. One battery of requests per route (every answer and
+error it can give) goes to each app, in the same order, each app with its own fresh
+rate-limit state; the answers must be the same but for request ids, timestamps and fresh
+random output (entropy, IVs, ciphertexts, new key ids), which are compared by shape.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from quantumlock.app import create_app
+from quantumlock.app import FAST_PATHS, create_app
 from quantumlock.settings import Settings
 from quantumlock.web.fastpath import FastRoutes
 from tests.api.test_auth_api import create_key
@@ -91,6 +91,10 @@ def normalised(resp: Response, known_ids: frozenset[str] = frozenset()) -> tuple
         data: Any = resp.json()
     except ValueError:
         data = resp.text
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):  # /api/v2 envelopes
+        limit = data["data"].get("rate_limit")
+        if isinstance(limit, dict) and "reset_at" in limit:  # a timestamp in microseconds
+            data["data"]["rate_limit"]["reset_at"] = shape(limit["reset_at"])
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k not in ("request_id", "timestamp")}
         for name in RANDOM_FIELDS:
@@ -121,8 +125,10 @@ def answer_both(
     for call in calls:
         before = len(fast_calls)
         resp = call(fast)
-        # Every POST that got past the body-size check is answered by the fast path.
-        expected = int(resp.request.method == "POST" and resp.status_code != 413)
+        # Every request for a fast route that got past the body-size check is answered
+        # by the fast path.
+        route = (resp.request.method, resp.request.url.path)
+        expected = int(route in FAST_PATHS and resp.status_code != 413)
         assert len(fast_calls) - before == expected, (resp.request.method, resp.status_code)
         fast_answers.append(normalised(resp, known_ids))
     served_fast = len(fast_calls)
@@ -342,3 +348,42 @@ def test_settings_switch_the_fast_path_off(settings: Settings) -> None:
     app: FastAPI = create_app(settings.model_copy(update={"fast_paths": False}))
     with TestClient(app) as client:
         assert client.post(VAL, json=body("QLOCK-0000-0000-0000")).status_code == 401
+
+
+ME = "/api/v2/me"
+
+
+def test_me_answers_alike(
+    both: tuple[TestClient, TestClient],
+    client: TestClient,
+    account: AccountFixture,
+    fast_calls: list[str],
+) -> None:
+    admin = account.admin_key
+    test_key = create_key(client, admin, type="test", scopes=["licenses:validate"])
+    narrow = create_key(client, admin, scopes=["account:read"], expires_in="30d")
+    gone = create_key(client, admin, scopes=["licenses:validate"])
+    client.delete(f"/api/v2/keys/{gone['id']}", headers=bearer(admin))
+
+    def get(key: str | None, headers: dict[str, str] | None = None) -> Call:
+        return lambda c: c.get(ME, headers={**(bearer(key) if key else {}), **(headers or {})})
+
+    calls: list[Call] = [
+        get(admin),
+        get(test_key["key"]),
+        get(narrow["key"]),
+        get(gone["key"]),
+        get(None),
+        get(None, {"X-API-Key": admin}),
+        get(None, {"Authorization": "Basic abc"}),
+        get("qcos_live_" + "A" * 40),
+        get(admin[:-1]),
+        lambda c: c.post(ME, headers=bearer(admin)),
+    ]
+    # Test-mode keys have a burst of 50: the last few are refused with 429.
+    calls += [get(test_key["key"]) for _ in range(52)]
+    known = frozenset(k["id"] for k in (test_key, narrow, gone))
+    answers = answer_both(both, calls, fast_calls, known_ids=known)
+    assert {200, 401, 405, 429} <= {a[0] for a in answers}
+    assert {"UNAUTHORIZED", "KEY_REVOKED", "RATE_LIMIT_EXCEEDED"} <= codes_of(answers)
+    assert set(fast_calls) == {ME}
