@@ -552,3 +552,48 @@ def test_due_entries_are_reloaded_in_the_background_before_they_expire(
         assert seen == ["REVOKED", "SIGNATURE_INVALID"]
         assert validate(client, account.admin_key, unchanged)["code"] == "VALID"
         assert misses() == "3.0"  # the reload was the background one, not a miss
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_misses_that_arrive_together_are_loaded_in_one_query(
+    settings: Settings,
+    client: TestClient,
+    account: AccountFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import httpx
+
+    keys = [generate(client, account.admin_key)["license_key"] for _ in range(20)]
+    keys.append("QLOCK-0000-0000-0000")  # no such license: a miss too, answered NOT_FOUND
+    batches: list[int] = []
+    load_many = LicenseService.load_many_for_validation
+
+    def counting(self: LicenseService, wanted: Any) -> Any:
+        batches.append(len(wanted))
+        return load_many(self, wanted)
+
+    monkeypatch.setattr(LicenseService, "load_many_for_validation", counting)
+    app = create_app(settings)  # a fresh node: nothing cached
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as node:
+            answers = await asyncio.gather(
+                *(
+                    node.post(
+                        VAL,
+                        json={"license_key": k, "end_customer_id": "customer@company.com"},
+                        headers=bearer(account.admin_key),
+                    )
+                    for k in keys
+                )
+            )
+    assert [a.json()["code"] for a in answers] == ["VALID"] * 20 + ["NOT_FOUND"]
+    assert sum(batches) == 21
+    assert len(batches) <= 3, batches  # one query per request would be 21

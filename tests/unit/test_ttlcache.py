@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from quantumlock.core import ttlcache
-from quantumlock.core.ttlcache import BatchedRefresh, SingleFlight, TtlCache
+from quantumlock.core.ttlcache import BatchedLoads, BatchedRefresh, SingleFlight, TtlCache
 
 
 @pytest.fixture
@@ -260,3 +260,46 @@ async def test_closing_drops_the_queue_and_waits_for_batches_under_way() -> None
     await closing
     await asyncio.sleep(0.05)
     assert rows.batches == [["a"]] and cache.get("a") == "A" and cache.get("b") is None
+
+
+@pytest.mark.anyio
+async def test_loads_asked_for_in_one_turn_of_the_loop_are_fetched_together() -> None:
+    rows = _Rows({"a": "A", "b": "B", "c": "C"})
+    loads: BatchedLoads[str, str] = BatchedLoads(max_batch=3)
+
+    async def ask(key: str) -> str | None:
+        return await loads.get(key, rows.load_many)
+
+    # Requests that arrive together; "a" twice, "x" has no row; max_batch=3 splits them.
+    got = await asyncio.gather(*(ask(k) for k in ["a", "b", "a", "x", "c"]))
+    assert got == ["A", "B", "A", None, "C"]
+    assert rows.batches == [["a", "b", "x"], ["c"]]
+    assert await ask("b") == "B"  # a later turn: a batch of its own
+    assert rows.batches[-1] == ["b"]
+
+
+@pytest.mark.anyio
+async def test_a_key_asked_for_while_its_batch_is_loading_starts_another() -> None:
+    rows = _Rows({"a": "old"})
+    rows.gate = asyncio.Event()
+    loads: BatchedLoads[str, str] = BatchedLoads()
+    first = loads.get("a", rows.load_many)
+    await asyncio.sleep(0.01)  # the batch has started (and waits at the gate)
+    rows.rows["a"] = "new"
+    second = loads.get("a", rows.load_many)  # e.g. after an invalidation: never joins
+    assert second is not first
+    rows.gate.set()
+    assert await first == "new" and await second == "new"  # the stand-in reads at the end
+    assert rows.batches == [["a"], ["a"]]
+
+
+@pytest.mark.anyio
+async def test_a_failed_batch_fails_each_of_its_loads() -> None:
+    rows = _Rows({"a": "A"})
+    rows.fail = True
+    loads: BatchedLoads[str, str] = BatchedLoads()
+    futures = [loads.get(k, rows.load_many) for k in "ab"]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+    rows.fail = False
+    assert await loads.get("a", rows.load_many) == "A"

@@ -18,6 +18,10 @@ load began under is dropped if any invalidation happened since, and a request th
 after an invalidation starts a load of its own rather than joining one that began before
 it (`CacheLoads`).
 
+Batched misses (`BatchedLoads`): the misses of requests that arrive together (a restart, a
+burst of licenses validated for the first time, or QL_VALIDATION_CACHE_TTL=0) are fetched
+together, one query for all the keys asked for in one turn of the event loop.
+
 Batched refresh (`BatchedRefresh`): a cache with many hot entries (the validation cache: one
 per license in use) gathers the entries that fall due over a short window and reloads them
 together, one worker-thread hop and one query for the lot, instead of one of each per
@@ -266,6 +270,69 @@ class BatchedRefresh(Generic[K, R]):
         self._queued.clear()
         if self._batches:
             await asyncio.gather(*self._batches, return_exceptions=True)
+
+
+class BatchedLoads(Generic[K, R]):
+    """Loads asked for in one turn of the event loop, fetched together.
+
+    `get(key, load_many)` returns a future for `key`'s row (None: no such row). Every key
+    asked for before the loop comes round again goes to one `load_many` call (at most
+    `max_batch` keys per call): under load, the misses of all the requests that arrived
+    together cost one worker-thread hop and one query instead of one of each. A key asked
+    for again while its batch is still gathering shares that future; once the batch has
+    started, a new one is gathered (a load never joins one that began earlier: the caller's
+    generation rules stay intact). A failed batch fails each of its futures.
+    """
+
+    def __init__(self, max_batch: int = 500) -> None:
+        self._max_batch = max_batch
+        self._gathering: dict[K, asyncio.Future[R | None]] = {}
+        self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def get(
+        self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
+    ) -> asyncio.Future[R | None]:
+        future = self._gathering.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            if not self._gathering:
+                loop.call_soon(self._flush)
+            future = loop.create_future()
+            self._gathering[key] = future
+            self._load_many = load_many
+        return future
+
+    def _flush(self) -> None:
+        gathered, self._gathering = list(self._gathering.items()), {}
+        load_many, self._load_many = self._load_many, None
+        if load_many is None:
+            return
+        for start in range(0, len(gathered), self._max_batch):
+            batch = dict(gathered[start : start + self._max_batch])
+            task = asyncio.ensure_future(self._load(batch, load_many))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    @staticmethod
+    async def _load(
+        batch: dict[K, asyncio.Future[R | None]],
+        load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]],
+    ) -> None:
+        try:
+            found = await load_many(list(batch))
+        except Exception as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+                    # Marked retrieved: a waiter that went away must not leave an
+                    # "exception was never retrieved" behind (the load is logged once,
+                    # by the cache's own loads).
+                    future.exception()
+            return
+        for key, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(key))
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

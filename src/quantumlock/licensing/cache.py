@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from quantumlock.core.ttlcache import BatchedRefresh, CacheLoads, TtlCache
+from quantumlock.core.ttlcache import BatchedLoads, BatchedRefresh, CacheLoads, TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
@@ -25,7 +25,10 @@ Loaded = tuple[LicenseView | None, bytes]  # the row (None: no such license), ac
 class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def __init__(self, ttl: float, max_entries: int = 200_000) -> None:
         super().__init__(ttl, max_entries)
-        self._loads: CacheLoads[CacheKey, Loaded] = CacheLoads(lambda: self.generation, self._store)
+        self._loads: CacheLoads[CacheKey, Loaded | None] = CacheLoads(
+            lambda: self.generation, self._store
+        )
+        self._misses: BatchedLoads[CacheKey, Loaded] = BatchedLoads()
         self._refreshes: BatchedRefresh[CacheKey, Loaded] = BatchedRefresh(
             ttl / 10, lambda: self.generation, self._store
         )
@@ -37,10 +40,17 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
         else:
             self.forget(key, generation=generation)
 
-    async def load_once(self, key: CacheKey, load: Callable[[], Awaitable[Loaded]]) -> Loaded:
+    async def load_once(
+        self,
+        key: CacheKey,
+        load_many: Callable[[Sequence[CacheKey]], Awaitable[Mapping[CacheKey, Loaded]]],
+    ) -> Loaded:
         """A miss: concurrent misses for one key share a single load instead of all querying
-        (but never one that began before the latest invalidation)."""
-        return await self._loads.load(key, load)
+        (but never one that began before the latest invalidation), and the misses for other
+        keys asked for in the same turn of the event loop are loaded with it, in one call of
+        `load_many` (which returns the rows it found)."""
+        loaded = await self._loads.load(key, lambda: self._misses.get(key, load_many))
+        return loaded if loaded is not None else (None, b"")
 
     def refresh(
         self,

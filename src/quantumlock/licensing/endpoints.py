@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Literal
 
@@ -117,21 +117,19 @@ async def validate(
     key = normalise_key(body.license_key)
     # A cached row is judged right here on the event loop (and reloaded in the background
     # when due); a miss takes one worker thread, shared by every concurrent request for
-    # the same license.
+    # the same license and by the other misses that arrived with it.
     cache_key = (account_id, mode, key)
     view, due = runtime.validation_cache.lookup(cache_key)
     secret = runtime.secret_cache.hmac_secret(account_id)
-
-    def load() -> Awaitable[tuple[LicenseView | None, bytes]]:
-        return run_in_threadpool(_load_from_database, runtime, account_id, mode, key)
-
     if view is None or secret is None:
         runtime.metrics.validation_cache_miss.inc()
-        view, secret = await runtime.validation_cache.load_once(cache_key, load)
+        view, secret = await runtime.validation_cache.load_once(
+            cache_key, partial(_load_many, runtime)
+        )
     else:
         runtime.metrics.validation_cache_hit.inc()
         if due:
-            runtime.validation_cache.refresh(cache_key, partial(_reload, runtime))
+            runtime.validation_cache.refresh(cache_key, partial(_load_many, runtime))
     if view is None:
         result = Validation(Code.NOT_FOUND, None)
     else:
@@ -149,24 +147,18 @@ async def validate(
     return model_response(out)
 
 
-def _load_from_database(
-    runtime: Runtime, account_id: str, mode: str, key: str
-) -> tuple[LicenseView | None, bytes]:
-    # Takes the runtime, not the request: a background refresh outlives its request.
-    with runtime.sessions() as session:
-        return service_of(runtime, session).load_for_validation(account_id, mode, key)
-
-
-async def _reload(
+async def _load_many(
     runtime: Runtime, keys: Sequence[CacheKey]
 ) -> dict[CacheKey, tuple[LicenseView, bytes]]:
-    """The validation cache's batched refresh: every due entry in one worker-thread hop."""
+    """The validation cache's loads (a batch of misses, or of entries due for refresh): the
+    rows found, in one worker-thread hop and one query per account and mode."""
     return await run_in_threadpool(_load_many_from_database, runtime, keys)
 
 
 def _load_many_from_database(
     runtime: Runtime, keys: Sequence[CacheKey]
 ) -> dict[CacheKey, tuple[LicenseView, bytes]]:
+    # Takes the runtime, not the request: a background refresh outlives its request.
     with runtime.sessions() as session:
         return service_of(runtime, session).load_many_for_validation(keys)
 
