@@ -303,3 +303,32 @@ async def test_a_failed_batch_fails_each_of_its_loads() -> None:
     assert [type(r) for r in results] == [RuntimeError, RuntimeError]
     rows.fail = False
     assert await loads.get("a", rows.load_many) == "A"
+
+
+def test_batches_left_on_a_stopped_event_loop_do_not_block_the_next_one() -> None:
+    """An app served again on a new loop (tests, a restarted portal) still loads."""
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    rows = _Rows({"a": "A"})
+    refresh = _refreshing(cache, window=0.01)
+    loads: BatchedLoads[str, str] = BatchedLoads()
+
+    async def leave_work_behind() -> None:
+        refresh.add("a", rows.load_many)  # queued: its timer dies with this loop
+        loads.get("a", rows.load_many)  # gathering: its flush dies with this loop
+        asyncio.get_running_loop().stop()  # stops before the flush gets a turn
+
+    stopped = asyncio.new_event_loop()
+    left = stopped.create_task(leave_work_behind())
+    stopped.run_forever()
+    stopped.close()
+    assert left.done()
+    assert rows.batches == []
+
+    async def serve_again() -> str | None:
+        refresh.add("a", rows.load_many)
+        got = await loads.get("a", rows.load_many)
+        await asyncio.sleep(0.05)
+        return got
+
+    assert asyncio.run(serve_again()) == "A"
+    assert rows.batches == [["a"], ["a"]] and cache.get("a") == "A"

@@ -222,14 +222,19 @@ class BatchedRefresh(Generic[K, R]):
         self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # as in BatchedLoads.get: a stopped loop's work is dead
+            self._loop, self._timer, self._queued = loop, None, {}
+            self._loading, self._batches = set(), set()
         if key in self._queued or key in self._loading:
             return
         self._queued[key] = None
         self._load_many = load_many
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._window, self._flush)
+            self._timer = loop.call_later(self._window, self._flush)
 
     def _flush(self) -> None:
         self._timer = None
@@ -289,13 +294,18 @@ class BatchedLoads(Generic[K, R]):
         self._gathering: dict[K, asyncio.Future[R | None]] = {}
         self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def get(
         self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
     ) -> asyncio.Future[R | None]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A new event loop (an app served again, as tests do): what a stopped loop was
+            # gathering will never be flushed there, and its futures belong to it.
+            self._loop, self._gathering = loop, {}
         future = self._gathering.get(key)
         if future is None:
-            loop = asyncio.get_running_loop()
             if not self._gathering:
                 loop.call_soon(self._flush)
             future = loop.create_future()
