@@ -130,11 +130,16 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.changes.stop()
-        await self.validation_cache.aclose()
         try:
             await asyncio.to_thread(self.flush_usage)
         except Exception:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
+        try:
+            # Background reloads under way finish before the engine goes (bounded: one
+            # stuck on the database must not hold the shutdown).
+            await asyncio.wait_for(self.validation_cache.aclose(), timeout=5.0)
+        except Exception:
+            log.warning("cache_close_failed_at_shutdown", exc_info=True)
         await self.limiter.close()
         self.engine.dispose()
         self.entropy.close()

@@ -516,7 +516,7 @@ def test_due_entries_are_reloaded_in_the_background_before_they_expire(
     reload picks up rows changed behind the service, so no request waits on a miss."""
     import time
 
-    ttl = 3.0
+    ttl = 4.0
     app = create_app(settings.model_copy(update={"validation_cache_ttl": ttl}))
     account = make_account()
     with TestClient(app) as client:
@@ -597,3 +597,30 @@ async def test_misses_that_arrive_together_are_loaded_in_one_query(
     assert [a.json()["code"] for a in answers] == ["VALID"] * 20 + ["NOT_FOUND"]
     assert sum(batches) == 21
     assert len(batches) <= 3, batches  # one query per request would be 21
+
+
+def test_a_batched_load_keeps_accounts_and_modes_apart(
+    client: TestClient, app: FastAPI, account: AccountFixture, make_account: Any
+) -> None:
+    from quantumlock.licensing.endpoints import service_of
+
+    other = make_account(name="Other Corp")
+    test_key = create_key(client, account.admin_key, type="test")["key"]
+    mine = generate(client, account.admin_key)["license_key"]
+    mine_in_test = generate(client, test_key)["license_key"]
+    theirs = generate(client, other.admin_key)["license_key"]
+    keys = [
+        (account.id, "live", mine),
+        (account.id, "test", mine_in_test),
+        (other.id, "live", theirs),
+        (other.id, "live", mine),  # my license, asked for under another account
+        (account.id, "test", mine),  # a live license, asked for in test mode
+        (account.id, "live", theirs),  # theirs, asked for under mine
+    ]
+    runtime = app.state.runtime
+    with runtime.sessions() as session:
+        found = service_of(runtime, session).load_many_for_validation(keys)
+    assert set(found) == set(keys[:3])
+    for (account_id, mode, license_key), (row, _secret) in found.items():
+        assert (row.account_id, row.mode, row.license_key) == (account_id, mode, license_key)
+    assert found[keys[0]][1] == found[keys[1]][1] != found[keys[2]][1]  # each account's secret

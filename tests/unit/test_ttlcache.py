@@ -157,6 +157,7 @@ class _Rows:
         self.batches: list[list[str]] = []
         self.gate: asyncio.Event | None = None
         self.fail = False
+        self.bad: set[str] = set()  # a batch holding any of these fails
 
     async def load_many(self, keys: Sequence[str]) -> Mapping[str, str]:
         self.batches.append(list(keys))
@@ -164,6 +165,8 @@ class _Rows:
             await self.gate.wait()
         if self.fail:
             raise RuntimeError("database away")
+        if self.bad & set(keys):
+            raise ValueError("a row that cannot be read")
         return {k: self.rows[k] for k in keys if k in self.rows}
 
 
@@ -332,3 +335,47 @@ def test_batches_left_on_a_stopped_event_loop_do_not_block_the_next_one() -> Non
 
     assert asyncio.run(serve_again()) == "A"
     assert rows.batches == [["a"], ["a"]] and cache.get("a") == "A"
+
+
+@pytest.mark.anyio
+async def test_a_failed_batch_is_retried_key_by_key_so_one_bad_row_fails_alone() -> None:
+    rows = _Rows({"a": "A", "b": "B", "bad": "?"})
+    rows.bad = {"bad"}
+    loads: BatchedLoads[str, str] = BatchedLoads()
+    got = await asyncio.gather(
+        *(loads.get(k, rows.load_many) for k in ["a", "bad", "b"]), return_exceptions=True
+    )
+    assert got[0] == "A" and got[2] == "B" and isinstance(got[1], ValueError)
+    assert rows.batches == [["a", "bad", "b"], ["a"], ["bad"], ["b"]]
+
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    for key in ["a", "bad", "b"]:
+        cache.put(key, "old")
+    rows.batches.clear()
+    refresh = _refreshing(cache)
+    for key in ["a", "bad", "b"]:
+        refresh.add(key, rows.load_many)
+    await asyncio.sleep(0.05)
+    assert [cache.get(k) for k in ["a", "bad", "b"]] == ["A", "old", "B"]
+    assert len(refresh) == 0 and len(rows.batches) == 4
+
+
+@pytest.mark.anyio
+async def test_batches_never_mix_groups() -> None:
+    """The validation cache groups by tenant: one tenant's keys never share a load."""
+    rows = _Rows({"t1:a": "1a", "t1:b": "1b", "t2:a": "2a"})
+    loads: BatchedLoads[str, str] = BatchedLoads(group=lambda key: key.split(":")[0])
+    got = await asyncio.gather(*(loads.get(k, rows.load_many) for k in ["t1:a", "t2:a", "t1:b"]))
+    assert got == ["1a", "2a", "1b"]
+    assert sorted(rows.batches) == [["t1:a", "t1:b"], ["t2:a"]]
+
+
+@pytest.mark.anyio
+async def test_a_closed_refresher_queues_nothing() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl=60.0, max_entries=10)
+    rows = _Rows({"a": "A"})
+    refresh = _refreshing(cache)
+    await refresh.aclose()
+    refresh.add("a", rows.load_many)
+    await asyncio.sleep(0.05)
+    assert rows.batches == [] and len(refresh) == 0

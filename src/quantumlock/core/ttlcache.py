@@ -20,15 +20,16 @@ it (`CacheLoads`).
 
 Batched misses (`BatchedLoads`): the misses of requests that arrive together (a restart, a
 burst of licenses validated for the first time, or QL_VALIDATION_CACHE_TTL=0) are fetched
-together, one query for all the keys asked for in one turn of the event loop.
+together: one load per group (the validation cache groups by account and mode) for all the
+keys asked for in one turn of the event loop.
 
 Batched refresh (`BatchedRefresh`): a cache with many hot entries (the validation cache: one
 per license in use) gathers the entries that fall due over a short window and reloads them
-together, one worker-thread hop and one query for the lot, instead of one of each per
-entry. Under load, per-entry reloads of 100 licenses on a 2 s TTL were ~80 thread hops a
-second, each contending with the event loop for the GIL: 10-15% of a worker's throughput
-on cached validations. The window is a tenth of the TTL, well inside the quarter of the
-TTL an entry has left when it falls due.
+together, one worker-thread hop and one query per group, instead of one of each per entry.
+Under load, per-entry reloads of 100 licenses on a 2 s TTL were ~80 thread hops a second,
+each contending with the event loop for the GIL: 6% of a core, against 2% batched.
+
+Either kind of batch that fails is retried key by key, so a bad row fails only itself.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -194,16 +195,35 @@ class CacheLoads(Generic[K, R]):
         self._flights.refresh(*self._flight(key, fetch))
 
 
+LoadMany = Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
+
+
+def _batches(keys: Iterable[K], group: Callable[[K], Hashable], size: int) -> Iterator[list[K]]:
+    """`keys` split by `group` (a tenant's keys never share a query with another's), then
+    into lists of at most `size`."""
+    groups: dict[Hashable, list[K]] = {}
+    for key in keys:
+        groups.setdefault(group(key), []).append(key)
+    for members in groups.values():
+        for start in range(0, len(members), size):
+            yield members[start : start + size]
+
+
+def _same_group(_key: Hashable) -> Hashable:
+    return None
+
+
 class BatchedRefresh(Generic[K, R]):
     """Background refreshes gathered for `window` seconds, then loaded together.
 
     `add(key, load_many)` queues a due entry (once: a key queued or being reloaded is not
-    queued again) and returns at once. When the window closes, the queued keys (at most
-    `max_batch` per call) go to `load_many`, which returns what it found by key; a key it
-    did not return no longer exists. Each result goes to `store` with the generation the
-    batch began under, so an invalidation during the load drops it (the module docstring's
-    races). A failed batch is logged by exception type and its entries stay until their
-    TTL; a miss then loads them as usual.
+    queued again) and returns at once. When the window closes, the queued keys go to
+    `load_many` in batches (one per `group`, at most `max_batch` keys each), which returns
+    what it found by key; a key it did not return no longer exists. Each result goes to
+    `store` with the generation the batch began under, so an invalidation during the load
+    drops it (the module docstring's races). A batch that fails is retried key by key, so
+    one bad row cannot keep the others from refreshing; a key that still fails is logged
+    by exception type and its entry stays until its TTL (a miss then loads it as usual).
     """
 
     def __init__(
@@ -211,20 +231,26 @@ class BatchedRefresh(Generic[K, R]):
         window: float,
         generation: Callable[[], int],
         store: Callable[[K, R | None, int], None],
+        *,
+        group: Callable[[K], Hashable] = _same_group,
         max_batch: int = 500,
     ) -> None:
         self._window = window
         self._generation = generation
         self._store = store
+        self._group = group
         self._max_batch = max_batch
         self._queued: dict[K, None] = {}  # insertion-ordered set
         self._loading: set[K] = set()
-        self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
+        self._load_many: LoadMany[K, R] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
-    def add(self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]) -> None:
+    def add(self, key: K, load_many: LoadMany[K, R]) -> None:
+        if self._closed:
+            return
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # as in BatchedLoads.get: a stopped loop's work is dead
             self._loop, self._timer, self._queued = loop, None, {}
@@ -242,24 +268,28 @@ class BatchedRefresh(Generic[K, R]):
         load_many, self._load_many = self._load_many, None
         if load_many is None:
             return
-        for start in range(0, len(keys), self._max_batch):
-            batch = keys[start : start + self._max_batch]
+        for batch in _batches(keys, self._group, self._max_batch):
             self._loading.update(batch)
             task = asyncio.ensure_future(self._reload(batch, load_many))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
 
-    async def _reload(
-        self, keys: list[K], load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
-    ) -> None:
+    async def _reload(self, keys: list[K], load_many: LoadMany[K, R]) -> None:
+        try:
+            await self._reload_batch(keys, load_many)
+        finally:
+            self._loading.difference_update(keys)
+
+    async def _reload_batch(self, keys: list[K], load_many: LoadMany[K, R]) -> None:
         generation = self._generation()
         try:
             found = await load_many(keys)
         except Exception as exc:
-            log.warning("cache_refresh_failed", error=type(exc).__name__, entries=len(keys))
+            if len(keys) > 1:  # one bad row must not keep the others from refreshing
+                await asyncio.gather(*(self._reload_batch([key], load_many) for key in keys))
+            else:
+                log.warning("cache_refresh_failed", error=type(exc).__name__)
             return
-        finally:
-            self._loading.difference_update(keys)
         for key in keys:
             self._store(key, found.get(key), generation)
 
@@ -268,37 +298,41 @@ class BatchedRefresh(Generic[K, R]):
         return len(self._queued) + len(self._loading)
 
     async def aclose(self) -> None:
-        """Drop what is queued and wait for the batches already loading (at shutdown)."""
+        """At shutdown: queue nothing more, drop what is queued, and wait for the batches
+        already loading (of this event loop's; a stopped loop's can never finish)."""
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._queued.clear()
-        if self._batches:
+        if self._batches and self._loop is asyncio.get_running_loop():
             await asyncio.gather(*self._batches, return_exceptions=True)
 
 
 class BatchedLoads(Generic[K, R]):
     """Loads asked for in one turn of the event loop, fetched together.
 
-    `get(key, load_many)` returns a future for `key`'s row (None: no such row). Every key
-    asked for before the loop comes round again goes to one `load_many` call (at most
-    `max_batch` keys per call): under load, the misses of all the requests that arrived
-    together cost one worker-thread hop and one query instead of one of each. A key asked
-    for again while its batch is still gathering shares that future; once the batch has
-    started, a new one is gathered (a load never joins one that began earlier: the caller's
-    generation rules stay intact). A failed batch fails each of its futures.
+    `get(key, load_many)` returns a future for `key`'s row (None: no such row). The keys
+    asked for before the loop comes round again go to `load_many` in batches (one per
+    `group`, at most `max_batch` keys each): under load, the misses of all the requests
+    that arrived together cost a worker-thread hop and a query per group instead of one of
+    each per request. A key asked for again while its batch is still gathering shares that
+    future; once the batch has started, a new one is gathered (a load never joins one that
+    began earlier: the caller's generation rules stay intact). A batch that fails is
+    retried key by key, so only the keys that fail alone fail.
     """
 
-    def __init__(self, max_batch: int = 500) -> None:
+    def __init__(
+        self, *, group: Callable[[K], Hashable] = _same_group, max_batch: int = 500
+    ) -> None:
+        self._group = group
         self._max_batch = max_batch
         self._gathering: dict[K, asyncio.Future[R | None]] = {}
-        self._load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]] | None = None
+        self._load_many: LoadMany[K, R] | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def get(
-        self, key: K, load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]]
-    ) -> asyncio.Future[R | None]:
+    def get(self, key: K, load_many: LoadMany[K, R]) -> asyncio.Future[R | None]:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # A new event loop (an app served again, as tests do): what a stopped loop was
@@ -314,30 +348,31 @@ class BatchedLoads(Generic[K, R]):
         return future
 
     def _flush(self) -> None:
-        gathered, self._gathering = list(self._gathering.items()), {}
+        gathered, self._gathering = self._gathering, {}
         load_many, self._load_many = self._load_many, None
         if load_many is None:
             return
-        for start in range(0, len(gathered), self._max_batch):
-            batch = dict(gathered[start : start + self._max_batch])
+        for keys in _batches(gathered, self._group, self._max_batch):
+            batch = {key: gathered[key] for key in keys}
             task = asyncio.ensure_future(self._load(batch, load_many))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
 
-    @staticmethod
     async def _load(
-        batch: dict[K, asyncio.Future[R | None]],
-        load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, R]]],
+        self, batch: dict[K, asyncio.Future[R | None]], load_many: LoadMany[K, R]
     ) -> None:
         try:
             found = await load_many(list(batch))
         except Exception as exc:
+            if len(batch) > 1:
+                await asyncio.gather(*(self._load({k: f}, load_many) for k, f in batch.items()))
+                return
             for future in batch.values():
                 if not future.done():
                     future.set_exception(exc)
                     # Marked retrieved: a waiter that went away must not leave an
-                    # "exception was never retrieved" behind (the load is logged once,
-                    # by the cache's own loads).
+                    # "exception was never retrieved" behind (the waiting cache load
+                    # logs the failure).
                     future.exception()
             return
         for key, future in batch.items():

@@ -7,8 +7,9 @@ this process and, through the change feed, in every other one within the poll in
 The HMAC over a row is checked each time the row is loaded. A row edited directly in the
 database, bypassing the service, is seen once its entry expires: the TTL (QL_VALIDATION_CACHE_TTL,
 2 s by default, 0 disables the cache) bounds that window. Entries in use are reloaded in the
-background before they expire, gathered into batches: one query for all the entries that
-fell due within a tenth of the TTL (see `quantumlock.core.ttlcache`).
+background before they expire, gathered into batches: one query per account for the
+entries that fell due within a tenth of the TTL (at most 0.25 s), and one per account for
+the misses of requests that arrive together (see `quantumlock.core.ttlcache`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
         self._loads: CacheLoads[CacheKey, Loaded | None] = CacheLoads(
             lambda: self.generation, self._store
         )
-        self._misses: BatchedLoads[CacheKey, Loaded] = BatchedLoads()
+        self._misses: BatchedLoads[CacheKey, Loaded] = BatchedLoads(group=_tenant)
+        # A tenth of the TTL, at most 0.25 s: an entry falls due with a quarter of its TTL
+        # left at the least, and is queued at its first hit after that.
         self._refreshes: BatchedRefresh[CacheKey, Loaded] = BatchedRefresh(
-            ttl / 10, lambda: self.generation, self._store
+            min(ttl / 10, 0.25), lambda: self.generation, self._store, group=_tenant
         )
 
     def _store(self, key: CacheKey, loaded: Loaded | None, generation: int) -> None:
@@ -62,11 +65,17 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
         self._refreshes.add(key, load_many)
 
     async def aclose(self) -> None:
-        """At shutdown: no new reloads, and the ones under way finish first."""
+        """At shutdown: no more background reloads, and the ones under way finish first."""
         await self._refreshes.aclose()
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))
+
+
+def _tenant(key: CacheKey) -> tuple[str, str]:
+    """Loads are batched per account and mode: one tenant's keys never share a query (nor
+    a failure) with another's."""
+    return key[0], key[1]
 
 
 def change_ref(account_id: str, license_key: str) -> str:
