@@ -14,9 +14,7 @@ the misses of requests that arrive together (see `quantumlock.core.ttlcache`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-
-from quantumlock.core.ttlcache import BatchedLoads, BatchedRefresh, CacheLoads, TtlCache
+from quantumlock.core.ttlcache import BatchedLoads, BatchedRefresh, CacheLoads, LoadMany, TtlCache
 from quantumlock.licensing.repository import LicenseView
 
 CacheKey = tuple[str, str, str]  # account id, mode, license key
@@ -46,7 +44,7 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
     async def load_once(
         self,
         key: CacheKey,
-        load_many: Callable[[Sequence[CacheKey]], Awaitable[Mapping[CacheKey, Loaded]]],
+        load_many: LoadMany[CacheKey, Loaded],
     ) -> Loaded:
         """A miss: concurrent misses for one key share a single load instead of all querying
         (but never one that began before the latest invalidation), and the misses for other
@@ -58,7 +56,7 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
     def refresh(
         self,
         key: CacheKey,
-        load_many: Callable[[Sequence[CacheKey]], Awaitable[Mapping[CacheKey, Loaded]]],
+        load_many: LoadMany[CacheKey, Loaded],
     ) -> None:
         """An entry due for refresh: keep serving it, and reload it in the background with
         the others that fall due meanwhile (`load_many` returns the rows it found)."""
