@@ -213,122 +213,32 @@ def _same_group(_key: Hashable) -> Hashable:
     return None
 
 
-class BatchedRefresh(Generic[K, R]):
-    """Background refreshes gathered for `window` seconds, then loaded together.
+class BatchedLoads(Generic[K, R]):
+    """Loads asked for together, fetched together.
 
-    `add(key, load_many)` queues a due entry (once: a key queued or being reloaded is not
-    queued again) and returns at once. When the window closes, the queued keys go to
-    `load_many` in batches (one per `group`, at most `max_batch` keys each), which returns
-    what it found by key; a key it did not return no longer exists. Each result goes to
-    `store` with the generation the batch began under, so an invalidation during the load
-    drops it (the module docstring's races). A batch that fails is retried key by key, so
-    one bad row cannot keep the others from refreshing; a key that still fails is logged
-    by exception type and its entry stays until its TTL (a miss then loads it as usual).
+    `get(key, load_many)` returns a future for `key`'s row (None: no such row). The keys
+    asked for before the loop comes round again (or within `window` seconds of the first)
+    go to `load_many` in batches (one per `group`, at most `max_batch` keys each): under
+    load, the misses of all the requests that arrived together cost a worker-thread hop and
+    a query per group instead of one of each per request. A key asked for again while its
+    batch is still gathering shares that future; once the batch has started, a new one is
+    gathered (a load never joins one that began earlier: the caller's generation rules stay
+    intact). A batch that fails is retried key by key, so only the keys that fail alone fail.
     """
 
     def __init__(
         self,
-        window: float,
-        generation: Callable[[], int],
-        store: Callable[[K, R | None, int], None],
         *,
+        window: float = 0.0,
         group: Callable[[K], Hashable] = _same_group,
         max_batch: int = 500,
     ) -> None:
         self._window = window
-        self._generation = generation
-        self._store = store
-        self._group = group
-        self._max_batch = max_batch
-        self._queued: dict[K, None] = {}  # insertion-ordered set
-        self._loading: set[K] = set()
-        self._load_many: LoadMany[K, R] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._batches: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-
-    def add(self, key: K, load_many: LoadMany[K, R]) -> None:
-        if self._closed:
-            return
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # as in BatchedLoads.get: a stopped loop's work is dead
-            self._loop, self._timer, self._queued = loop, None, {}
-            self._loading, self._batches = set(), set()
-        if key in self._queued or key in self._loading:
-            return
-        self._queued[key] = None
-        self._load_many = load_many
-        if self._timer is None:
-            self._timer = loop.call_later(self._window, self._flush)
-
-    def _flush(self) -> None:
-        self._timer = None
-        keys, self._queued = list(self._queued), {}
-        load_many, self._load_many = self._load_many, None
-        if load_many is None:
-            return
-        for batch in _batches(keys, self._group, self._max_batch):
-            self._loading.update(batch)
-            task = asyncio.ensure_future(self._reload(batch, load_many))
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
-
-    async def _reload(self, keys: list[K], load_many: LoadMany[K, R]) -> None:
-        try:
-            await self._reload_batch(keys, load_many)
-        finally:
-            self._loading.difference_update(keys)
-
-    async def _reload_batch(self, keys: list[K], load_many: LoadMany[K, R]) -> None:
-        generation = self._generation()
-        try:
-            found = await load_many(keys)
-        except Exception as exc:
-            if len(keys) > 1:  # one bad row must not keep the others from refreshing
-                await asyncio.gather(*(self._reload_batch([key], load_many) for key in keys))
-            else:
-                log.warning("cache_refresh_failed", error=type(exc).__name__)
-            return
-        for key in keys:
-            self._store(key, found.get(key), generation)
-
-    def __len__(self) -> int:
-        """Entries queued or being reloaded."""
-        return len(self._queued) + len(self._loading)
-
-    async def aclose(self) -> None:
-        """At shutdown: queue nothing more, drop what is queued, and wait for the batches
-        already loading (of this event loop's; a stopped loop's can never finish)."""
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._queued.clear()
-        if self._batches and self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*self._batches, return_exceptions=True)
-
-
-class BatchedLoads(Generic[K, R]):
-    """Loads asked for in one turn of the event loop, fetched together.
-
-    `get(key, load_many)` returns a future for `key`'s row (None: no such row). The keys
-    asked for before the loop comes round again go to `load_many` in batches (one per
-    `group`, at most `max_batch` keys each): under load, the misses of all the requests
-    that arrived together cost a worker-thread hop and a query per group instead of one of
-    each per request. A key asked for again while its batch is still gathering shares that
-    future; once the batch has started, a new one is gathered (a load never joins one that
-    began earlier: the caller's generation rules stay intact). A batch that fails is
-    retried key by key, so only the keys that fail alone fail.
-    """
-
-    def __init__(
-        self, *, group: Callable[[K], Hashable] = _same_group, max_batch: int = 500
-    ) -> None:
         self._group = group
         self._max_batch = max_batch
         self._gathering: dict[K, asyncio.Future[R | None]] = {}
         self._load_many: LoadMany[K, R] | None = None
+        self._flush_at: asyncio.Handle | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -337,17 +247,22 @@ class BatchedLoads(Generic[K, R]):
         if self._loop is not loop:
             # A new event loop (an app served again, as tests do): what a stopped loop was
             # gathering will never be flushed there, and its futures belong to it.
-            self._loop, self._gathering = loop, {}
+            self._loop, self._gathering, self._batches = loop, {}, set()
         future = self._gathering.get(key)
         if future is None:
             if not self._gathering:
-                loop.call_soon(self._flush)
+                self._flush_at = (
+                    loop.call_later(self._window, self._flush)
+                    if self._window
+                    else loop.call_soon(self._flush)
+                )
             future = loop.create_future()
             self._gathering[key] = future
             self._load_many = load_many
         return future
 
     def _flush(self) -> None:
+        self._flush_at = None
         gathered, self._gathering = self._gathering, {}
         load_many, self._load_many = self._load_many, None
         if load_many is None:
@@ -371,13 +286,93 @@ class BatchedLoads(Generic[K, R]):
                 if not future.done():
                     future.set_exception(exc)
                     # Marked retrieved: a waiter that went away must not leave an
-                    # "exception was never retrieved" behind (the waiting cache load
-                    # logs the failure).
+                    # "exception was never retrieved" behind (the waiter logs the failure).
                     future.exception()
             return
         for key, future in batch.items():
             if not future.done():
                 future.set_result(found.get(key))
+
+    async def aclose(self) -> None:
+        """Cancel what is still gathering, and wait for the batches already loading (of
+        this event loop's; a stopped loop's can never finish)."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        gathering, self._gathering = self._gathering, {}
+        for future in gathering.values():
+            future.cancel()
+        if self._batches and self._loop is asyncio.get_running_loop():
+            await asyncio.gather(*self._batches, return_exceptions=True)
+
+
+class BatchedRefresh(Generic[K, R]):
+    """Background refreshes gathered for `window` seconds, then loaded together
+    (`BatchedLoads`, whose batching, per-group split and key-by-key retry they share).
+
+    `add(key, load_many)` queues a due entry (once: a key queued or being reloaded is not
+    queued again) and returns at once; `load_many` returns what it found by key, and a key
+    it did not return no longer exists. Each result goes to `store` with the generation its
+    load began under, so an invalidation during the load drops it (the module docstring's
+    races). A key whose load fails is logged by exception type and its entry stays until
+    its TTL (a miss then loads it as usual).
+    """
+
+    def __init__(
+        self,
+        window: float,
+        generation: Callable[[], int],
+        store: Callable[[K, R | None, int], None],
+        *,
+        group: Callable[[K], Hashable] = _same_group,
+        max_batch: int = 500,
+    ) -> None:
+        self._generation = generation
+        self._store = store
+        # Each result carries the generation its load began under.
+        self._loads: BatchedLoads[K, tuple[R | None, int]] = BatchedLoads(
+            window=window, group=group, max_batch=max_batch
+        )
+        self._pending: dict[K, asyncio.Future[tuple[R | None, int] | None]] = {}
+        self._closed = False
+
+    def add(self, key: K, load_many: LoadMany[K, R]) -> None:
+        if self._closed:
+            return
+        pending = self._pending.get(key)
+        if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+            return  # queued or loading (one left on a stopped loop never finishes)
+
+        async def load_noting_generation(keys: Sequence[K]) -> dict[K, tuple[R | None, int]]:
+            generation = self._generation()
+            found = await load_many(keys)
+            return {k: (found.get(k), generation) for k in keys}
+
+        future = self._loads.get(key, load_noting_generation)
+        self._pending[key] = future
+        future.add_done_callback(lambda done: self._loaded(key, done))
+
+    def _loaded(self, key: K, done: asyncio.Future[tuple[R | None, int] | None]) -> None:
+        if self._pending.get(key) is done:
+            del self._pending[key]
+        if done.cancelled():
+            return
+        if (exc := done.exception()) is not None:
+            log.warning("cache_refresh_failed", error=type(exc).__name__)
+            return
+        loaded = done.result()
+        if loaded is not None:
+            self._store(key, *loaded)
+
+    def __len__(self) -> int:
+        """Entries queued or being reloaded."""
+        return len(self._pending)
+
+    async def aclose(self) -> None:
+        """At shutdown: queue nothing more, drop what is queued, and wait for the batches
+        already loading."""
+        self._closed = True
+        await self._loads.aclose()
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
