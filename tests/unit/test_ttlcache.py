@@ -127,6 +127,39 @@ async def test_single_flight_shares_one_load_between_concurrent_callers() -> Non
     assert calls == 1 and len(flight) == 0
 
 
+def test_a_load_left_on_a_stopped_event_loop_is_not_joined_by_the_next_one() -> None:
+    """An app served again on a new loop starts its own load instead of awaiting one that
+    can never finish (or failing on a future of another loop)."""
+    flight: SingleFlight[str, str] = SingleFlight()
+    never = asyncio.Event()
+
+    async def stuck() -> str:
+        await never.wait()
+        return "old"
+
+    async def leave_a_load_behind() -> None:
+        flight.refresh("k", stuck)
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().stop()
+
+    stopped = asyncio.new_event_loop()
+    stopped.create_task(leave_a_load_behind())
+    stopped.run_forever()
+    assert len(flight) == 1  # the stopped loop's load is still registered
+
+    async def fresh() -> str:
+        return "new"
+
+    async def serve_again() -> str:
+        return await asyncio.wait_for(flight.load("k", fresh), timeout=1.0)
+
+    assert asyncio.run(serve_again()) == "new"
+    for task in asyncio.all_tasks(stopped):
+        task.cancel()
+    stopped.run_until_complete(asyncio.sleep(0))
+    stopped.close()
+
+
 @pytest.mark.anyio
 async def test_a_background_refresh_returns_at_once_and_a_failed_one_is_forgotten() -> None:
     flight: SingleFlight[str, int] = SingleFlight()

@@ -129,10 +129,13 @@ class SingleFlight(Generic[K, R]):
     """
 
     def __init__(self) -> None:
+        # One event loop's loads; a load left on a stopped loop is replaced, not joined.
         self._inflight: dict[K, asyncio.Future[R]] = {}
 
     def _start(self, key: K, factory: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
         pending = self._inflight.get(key)
+        if pending is not None and pending.get_loop() is not asyncio.get_running_loop():
+            pending = None  # left on a stopped event loop: it can never finish
         if pending is None:
             started = asyncio.ensure_future(factory())
             self._inflight[key] = started
@@ -153,8 +156,7 @@ class SingleFlight(Generic[K, R]):
         return await asyncio.shield(self._start(key, factory))
 
     def refresh(self, key: K, factory: Callable[[], Awaitable[R]]) -> None:
-        if key not in self._inflight:
-            self._start(key, factory)
+        self._start(key, factory)
 
     def __len__(self) -> int:
         return len(self._inflight)

@@ -63,8 +63,10 @@ class ValidationCache(TtlCache[CacheKey, LicenseView]):
         self._refreshes.add(key, load_many)
 
     async def aclose(self) -> None:
-        """At shutdown: no more background reloads, and the ones under way finish first."""
+        """At shutdown: no more background reloads, and the loads under way (reloads, and
+        misses of requests cut off by the graceful-shutdown timeout) finish first."""
         await self._refreshes.aclose()
+        await self._misses.aclose()
 
     def invalidate(self, account_id: str, license_key: str) -> None:
         self.discard((account_id, "live", license_key), (account_id, "test", license_key))
