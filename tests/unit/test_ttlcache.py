@@ -143,9 +143,9 @@ def test_a_load_left_on_a_stopped_event_loop_is_not_joined_by_the_next_one() -> 
         asyncio.get_running_loop().stop()
 
     stopped = asyncio.new_event_loop()
-    stopped.create_task(leave_a_load_behind())
+    left = stopped.create_task(leave_a_load_behind())
     stopped.run_forever()
-    assert len(flight) == 1  # the stopped loop's load is still registered
+    assert left.done() and len(flight) == 1  # the stopped loop's load is still registered
 
     async def fresh() -> str:
         return "new"
