@@ -79,6 +79,7 @@ def test_a_second_writer_waits_for_the_first_in_the_process_not_in_sqlite(
     lock = writer_lock(engine)
     first_wrote = threading.Event()
     order: list[str] = []
+    errors: list[BaseException] = []
 
     def first() -> None:
         with engine.connect() as conn:
@@ -91,9 +92,18 @@ def test_a_second_writer_waits_for_the_first_in_the_process_not_in_sqlite(
     def second() -> None:
         first_wrote.wait()
         with engine.connect() as conn:
-            conn.execute(text("INSERT INTO t (v) VALUES ('second')"))
-            order.append("second wrote")
-            conn.commit()
+            # No busy handler: had this writer reached SQLite while the first holds its
+            # write lock, it would fail at once with "database is locked". It can only
+            # succeed by waiting on the process's writer lock.
+            conn.execute(text("PRAGMA busy_timeout=0"))
+            try:
+                conn.execute(text("INSERT INTO t (v) VALUES ('second')"))
+                order.append("second wrote")
+                conn.commit()
+            except BaseException as exc:  # collected for the assertion
+                errors.append(exc)
+            finally:
+                conn.execute(text("PRAGMA busy_timeout=30000"))
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
@@ -101,6 +111,7 @@ def test_a_second_writer_waits_for_the_first_in_the_process_not_in_sqlite(
     first_wrote.wait()
     for t in threads:
         t.join(timeout=10)
+    assert errors == []
     assert order == ["first commits", "second wrote"]
     assert not lock.locked()
 
