@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/mypy src
 
 # The whole matrix (SQLite and PostgreSQL x 1 and 2 workers; me, validate at 1k and 1M
-# licenses, generate, entropy, encrypt) into bench/results/latest.{json,md}: ~25 min on 2 cores.
+# licenses, generate, entropy, encrypt) into bench/results/latest.{json,md}: ~35 min on 2 cores.
 # A smoke run: make bench BENCH_ARGS=--quick; a subset: BENCH_ARGS='--databases sqlite --workers 1'.
 bench: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)

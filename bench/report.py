@@ -12,6 +12,9 @@ from typing import Any
 from bench.scenarios import ROUTE_NOT_AVAILABLE
 from bench.wrk import WrkResult
 
+# Above this much CPU steal in any of a row's runs, the report says so under the table.
+STEAL_NOTE_PCT = 5
+
 
 def _figures(result: WrkResult) -> dict[str, Any]:
     return {
@@ -22,7 +25,13 @@ def _figures(result: WrkResult) -> dict[str, Any]:
         "non_2xx": result.non_2xx,
         "mismatched": result.mismatched,
         "socket_errors": result.socket_errors,
+        "steal_pct": result.steal_pct,
     }
+
+
+def _most_steal(results: list[WrkResult]) -> float | None:
+    figures = [r.steal_pct for r in results if r.steal_pct is not None]
+    return max(figures) if figures else None
 
 
 def _medians(results: list[WrkResult]) -> dict[str, Any]:
@@ -34,6 +43,7 @@ def _medians(results: list[WrkResult]) -> dict[str, Any]:
         "non_2xx": sum(r.non_2xx for r in results),
         "mismatched": sum(r.mismatched for r in results),
         "socket_errors": sum(r.socket_errors for r in results),
+        "steal_pct_max": _most_steal(results),
     }
 
 
@@ -71,6 +81,8 @@ def summarise(
         "problems": problems,
         **summary,
         "ratio_rps": round(summary["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
+        # Over every recorded run of the row, the scenario's and its baseline's.
+        "steal_pct_max": _most_steal(runs + baselines),
         "baseline": baseline,
         "rounds": [
             {"scenario": _figures(s), "baseline": _figures(b)}
@@ -205,10 +217,11 @@ def _config_section(key: str, config: dict[str, Any]) -> list[str]:
     workers = config["workers"]
     lines = [f"## {key}: {config['database_label']}, {workers} worker{'s' * (workers > 1)}", ""]
     lines += [
-        "| scenario | rps | p50 ms | p99 ms | baseline rps | baseline p50 | baseline p99 | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | rps | p50 ms | p99 ms | baseline rps | baseline p50 | baseline p99 | ratio "
+        "| steal % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    invalid, skipped_notes = [], []
+    invalid, skipped_notes, stolen = [], [], []
     for name, row in config["scenarios"].items():
         if row.get("unavailable"):
             label = f"{name} (skipped: route not available)"
@@ -228,9 +241,19 @@ def _config_section(key: str, config: dict[str, Any]) -> list[str]:
             _num(base.get("p50_ms"), 2),
             _num(base.get("p99_ms"), 2),
             _num(row.get("ratio_rps"), 2),
+            _num(row.get("steal_pct_max"), 1),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+        if (row.get("steal_pct_max") or 0) > STEAL_NOTE_PCT:
+            stolen.append(f"{name} ({row['steal_pct_max']:.1f}%)")
     lines.append("")
+    if stolen:
+        lines += [
+            f"- Measured while the hypervisor took more than {STEAL_NOTE_PCT}% of the CPU "
+            f"(steal, in at least one of the row's runs): {', '.join(stolen)}. Such a run can "
+            "be tens of percent slower than its neighbours; the ratio pairs it with baseline "
+            "runs of other seconds, so compare these rows with care.",
+        ]
     sessions = config["sessions"]
     measured = [s for s in sessions if "rss_mb" in s]
     per_worker = [mb for s in measured for mb in worker_rss(s["rss_mb"]["server"])]
@@ -326,6 +349,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['date']}, commit {m['git_commit']}, load average "
         f"{m['load_avg_at_start'][0]:.2f} at start, {m['load_avg_at_end'][0]:.2f} at end",
     ]
+    steal = [
+        run["steal_pct"]
+        for config in report["configurations"].values()
+        for row in config["scenarios"].values()
+        for pair in row.get("rounds", [])
+        for run in pair.values()
+        if run.get("steal_pct") is not None
+    ]
+    if steal:
+        lines.append(
+            f"- CPU steal (the hypervisor's share) over the {len(steal)} recorded runs: "
+            f"median {median(steal):.1f}%, at most {max(steal):.1f}%"
+        )
     if m.get("bytecode"):
         lines.append(f"- Bytecode: {m['bytecode']}")
     return "\n".join(lines) + "\n"

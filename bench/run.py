@@ -73,7 +73,7 @@ UNLIMITED = 1_000_000
 
 
 QUICK = {"duration": 5, "rounds": 1, "licenses": "1000,100000"}
-FULL = {"duration": 10, "rounds": 2, "licenses": "1000,1000000"}
+FULL = {"duration": 10, "rounds": 3, "licenses": "1000,1000000"}
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,10 @@ class WrkResult:
     statuses: dict[int, int] = field(default_factory=dict)
     # 2xx answers without the request's expect_text.
     mismatched: int = 0
+    # The share of the machine's CPU time that the hypervisor gave to other guests while
+    # the run lasted (None off Linux). On a shared VM this moves throughput by tens of
+    # percent from one 10 s run to the next, so the report shows it beside each row.
+    steal_pct: float | None = None
 
 
 class WrkError(RuntimeError):
@@ -148,6 +152,24 @@ def parse(output: str) -> WrkResult:
     )
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) CPU time of all cores since boot, from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal guest guest_nice: guest time is counted
+    # in user already, so the total stops at steal.
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 def run(
     url: str, request: Request, *, script: Path, duration: float, connections: int, threads: int
 ) -> WrkResult:
@@ -161,6 +183,7 @@ def run(
         f"--script={script}",
         url,
     ]
+    before = _cpu_jiffies()
     try:
         # A generous bound: wrk stops on its own, this only guards against a wedged run.
         done = subprocess.run(
@@ -170,4 +193,6 @@ def run(
         raise WrkError(f"wrk did not finish within {duration + 30:.0f} s") from exc
     if done.returncode != 0:
         raise WrkError(f"wrk exited {done.returncode}: {done.stderr.strip() or done.stdout}")
-    return parse(done.stdout)
+    result = parse(done.stdout)
+    result.steal_pct = steal_pct(before, _cpu_jiffies())
+    return result
