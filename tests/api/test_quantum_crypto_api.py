@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from quantumlock.app import create_app
@@ -415,3 +416,34 @@ def test_another_tenant_never_gets_a_cached_key(
     other = make_account(name="Other Corp")
     wrong = post(client, ENC, other.admin_key, plaintext=b64(b"x"), key_id=kid)
     assert_error(wrong, 404, "NOT_FOUND")
+
+
+def test_a_cached_key_encrypts_without_the_database_when_the_iv_must_wait(
+    client: TestClient, app: FastAPI, account: AccountFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source busy with another thread's draw (draw_nowait None) costs a thread for the IV,
+    never a database session: those sessions were what made encrypt collapse under load."""
+    key = account.admin_key
+    kid = new_key(client, key, "AES-256-GCM")["key_id"]
+    ok(client, ENC, key, plaintext=b64(b"warm"), key_id=kid)  # the key is cached now
+    runtime = app.state.runtime
+    drawn: list[int] = []
+    draw = runtime.entropy.draw
+
+    def counted_draw(nbytes: int, **kwargs: Any) -> Any:
+        drawn.append(nbytes)
+        return draw(nbytes, **kwargs)
+
+    def no_session() -> Any:
+        raise AssertionError("a cached key opened a database session")
+
+    monkeypatch.setattr(runtime.entropy, "draw_nowait", lambda *_a, **_k: None)
+    monkeypatch.setattr(runtime.entropy, "draw", counted_draw)
+    monkeypatch.setattr(runtime, "sessions", no_session)
+    plaintext, aad = b"no database", b"hdr"
+    enc = ok(client, ENC, key, plaintext=b64(plaintext), key_id=kid, aad=b64(aad))
+    assert drawn == [12]  # the IV, drawn in a thread as the full path draws it
+    assert enc["key_id"] == kid and len(unb64(enc["iv"])) == 12
+    monkeypatch.undo()
+    fields = {k: enc[k] for k in ("ciphertext", "key_id", "iv", "tag")}
+    assert unb64(ok(client, DEC, key, **fields, aad=b64(aad))["plaintext"]) == plaintext

@@ -235,27 +235,24 @@ def cached_key(
     return key
 
 
-def encrypt_cached(
+def cached_encryption_key(
     cache: KeyMaterialCache,
-    entropy: EntropyService,
     caller: Caller,
     plaintext: bytes,
     *,
     key_id: str,
     algorithm: str | None,
-    aad: bytes | None,
-) -> FastEncrypted | None:
-    """CryptoService.encrypt for a cached key, when nothing would block; else None."""
+) -> CachedKey | None:
+    """The cached key CryptoService.encrypt would use, if the fast path may; else None."""
     if len(plaintext) > FAST_PATH_MAX_BYTES:
         return None
-    key = cached_key(cache, caller, key_id, algorithm)
-    if key is None:
-        return None
-    iv = entropy.draw_nowait(alg.IV_BYTES)
-    if iv is None:
-        return None
-    ciphertext, tag = alg.aead_encrypt(key.algorithm, key.material, iv.data, plaintext, aad)
-    return FastEncrypted(key, ciphertext, iv.data, tag)
+    return cached_key(cache, caller, key_id, algorithm)
+
+
+def encrypt_with(key: CachedKey, iv: bytes, plaintext: bytes, aad: bytes | None) -> FastEncrypted:
+    """CryptoService.encrypt's AEAD step, for a cached key and an IV already drawn."""
+    ciphertext, tag = alg.aead_encrypt(key.algorithm, key.material, iv, plaintext, aad)
+    return FastEncrypted(key, ciphertext, iv, tag)
 
 
 def decrypt_cached(
