@@ -16,6 +16,8 @@ from quantumlock.crypto.algorithms import IV_BYTES
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
 from quantumlock.crypto.operations import (
     CryptoService,
+    Encrypted,
+    FastEncrypted,
     cached_encryption_key,
     decrypt_cached,
     encrypt_with,
@@ -189,18 +191,7 @@ async def encrypt(
         iv = runtime.entropy.draw_nowait(IV_BYTES)
         if iv is None:
             iv = await run_in_threadpool(runtime.entropy.draw, IV_BYTES)
-        fast = encrypt_with(key, iv.data, plaintext, aad)
-        return model_response(
-            EncryptOut(
-                ciphertext=encode_b64(fast.ciphertext),
-                key_id=fast.key.id,
-                iv=encode_b64(fast.iv),
-                tag=encode_b64(fast.tag),
-                algorithm=fast.key.algorithm,
-                quantum_secured=fast.key.quantum_verified,
-                key_version=fast.key.version,
-            )
-        )
+        return _encrypted(encrypt_with(key, iv.data, plaintext, aad))
     return await run_in_threadpool(_encrypt, request, body, caller, plaintext, aad)
 
 
@@ -211,7 +202,13 @@ def _encrypt(
         done = crypto(request, session).encrypt(
             caller, plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
         )
-        out = EncryptOut(
+        return _encrypted(done)
+
+
+def _encrypted(done: Encrypted | FastEncrypted) -> Response:
+    """The answer of either path (a stored key's row, or its cached material)."""
+    return model_response(
+        EncryptOut(
             ciphertext=encode_b64(done.ciphertext),
             key_id=done.key.id,
             iv=encode_b64(done.iv),
@@ -220,7 +217,7 @@ def _encrypt(
             quantum_secured=done.key.quantum_verified,
             key_version=done.key.version,
         )
-        return model_response(out)
+    )
 
 
 @router.post(
