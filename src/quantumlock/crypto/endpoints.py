@@ -182,15 +182,12 @@ async def encrypt(
             runtime.key_material, caller, plaintext, key_id=body.key_id, algorithm=body.algorithm
         )
     if key is not None:
-        # A cached key needs no database. The IV is drawn on the event loop when that needs
-        # no blocking work, else in a worker thread, as the full path draws it: a source
+        # A cached key needs no database, even when the IV must wait for a thread: a source
         # busy with another thread's draw is no reason to open a session for a key in hand.
         # (It was: each such request then held a thread and a connection and kept the
         # source busy for the next; after every key-cache expiry, encrypt on PostgreSQL
         # fell to 0.1-0.3x the baseline for seconds.)
-        iv = runtime.entropy.draw_nowait(IV_BYTES)
-        if iv is None:
-            iv = await run_in_threadpool(runtime.entropy.draw, IV_BYTES)
+        iv = await runtime.entropy.draw_async(IV_BYTES)
         return _encrypted(encrypt_with(key, iv.data, plaintext, aad))
     return await run_in_threadpool(_encrypt, request, body, caller, plaintext, aad)
 

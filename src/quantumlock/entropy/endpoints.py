@@ -11,7 +11,6 @@ import base64
 from typing import Any
 
 from fastapi import Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
@@ -110,9 +109,7 @@ async def quantum_entropy(
     body = await json_body(request, EntropyIn)
     entropy = get_runtime(request).entropy
     nbytes = -(-body.bits // 8)
-    draw = entropy.draw_nowait(nbytes, source=body.source)
-    if draw is None:
-        draw = await run_in_threadpool(entropy.draw, nbytes, source=body.source)
+    draw = await entropy.draw_async(nbytes, source=body.source)
     out = EntropyOut(
         entropy=encode(draw.data, body.bits, body.encoding),
         bits=body.bits,

@@ -18,6 +18,7 @@ are serialised (different sources run in parallel).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
@@ -200,6 +202,14 @@ class EntropyService:
                 state.lock.release()
             return self._finish(state, raw, nbytes)
         return None
+
+    async def draw_async(self, nbytes: int, *, source: str | None = None) -> Draw:
+        """`draw` for a caller on the event loop: there when it needs no blocking work, else
+        in a worker thread, so a slow source never holds the loop."""
+        done = self.draw_nowait(nbytes, source=source)
+        if done is not None:
+            return done
+        return await anyio.to_thread.run_sync(functools.partial(self.draw, nbytes, source=source))
 
     def _draw_from(self, state: SourceState, nbytes: int) -> Draw:
         with state.lock:
