@@ -43,7 +43,6 @@ def _medians(results: list[WrkResult]) -> dict[str, Any]:
         "non_2xx": sum(r.non_2xx for r in results),
         "mismatched": sum(r.mismatched for r in results),
         "socket_errors": sum(r.socket_errors for r in results),
-        "steal_pct_max": _most_steal(results),
     }
 
 
