@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantumlock.db.base import Base
@@ -29,6 +29,9 @@ class QuantumKey(Base):
     quantum_verified: Mapped[bool] = mapped_column(Boolean)
     fidelity: Mapped[float | None] = mapped_column(Float, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Random-IV AEAD invocations handed out under this key version (SP 800-38D 8.3 caps
+    # them below 2**32); nodes reserve blocks of them so the hot path writes nothing.
+    invocations: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     exportable: Mapped[bool] = mapped_column(Boolean)
     public_key: Mapped[str | None] = mapped_column(Text, default=None)  # PEM
     # Sealed under the master key (crypto.sealing); NULL once the key is destroyed.

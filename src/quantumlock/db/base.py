@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Integer, MetaData, String
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -33,4 +33,15 @@ class ChangeEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class MasterKeyCanary(Base):
+    """A known value sealed under the master key at `init`: a node whose key cannot open it
+    holds the wrong key, and refuses to start rather than refuse every request."""
+
+    __tablename__ = "master_key_canary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]

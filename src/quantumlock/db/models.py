@@ -3,7 +3,7 @@
 from quantumlock.accounts.models import Account
 from quantumlock.auth.models import ApiKey
 from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
-from quantumlock.db.base import Base, ChangeEvent
+from quantumlock.db.base import Base, ChangeEvent, MasterKeyCanary
 from quantumlock.licensing.models import (
     AccountSecret,
     License,
@@ -23,6 +23,7 @@ __all__ = [
     "License",
     "LicenseEvent",
     "LicenseUsage",
+    "MasterKeyCanary",
     "QuantumKey",
     "SigningKey",
     "metadata",

@@ -38,6 +38,9 @@ class License(Base):
     features: Mapped[list[str]] = mapped_column(JSON)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     status: Mapped[str] = mapped_column(String(16))
+    # Bumped on every change and covered by quantum_signature with the status; 0 marks a row
+    # signed before the status was (re-signed by `quantumlock init`).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="0")
     valid_until: Mapped[datetime]
     generated_at: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -100,6 +103,8 @@ class SigningKey(Base):
         String(32), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     alg: Mapped[str] = mapped_column(String(32))
+    # live | test: test-mode licenses are signed with test-mode keys, published apart.
+    mode: Mapped[str] = mapped_column(String(8), default="live", server_default="live")
     status: Mapped[str] = mapped_column(String(16))  # active | verify_only | retired
     # The account id while this is the account's active key, else NULL. Unique, so two
     # requests racing to create an account's first key cannot both make one active.
