@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         """The master key file, unless QL_MASTER_KEY overrides it (then nothing to re-read)."""
         return None if self.master_key is not None else KeyringFile(self.master_key_path)
 
+    @property
+    def master_key_source(self) -> str:
+        """Where the master key comes from, for messages (never the key itself)."""
+        return "QL_MASTER_KEY" if self.master_key is not None else str(self.master_key_path)
+
     def load_keyring(self) -> Keyring:
         """Master keys, current first: QL_MASTER_KEY (a comma list) or the data dir's file
         (one base64 key a line). With QL_MASTER_KEY, QL_API_KEY_PEPPER may give the API-key

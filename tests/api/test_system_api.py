@@ -13,7 +13,15 @@ from tests.conftest import AccountFixture, bearer
 def test_health_needs_no_auth(client: TestClient) -> None:
     resp = client.get("/health")
     assert resp.status_code == 200
-    expected = {"status": "ok", "version": __version__, "database": "ok", "redis": "not configured"}
+    # The shared test database may or may not hold a canary (sealed under the tests' key).
+    assert resp.json()["master_key"] in {"ok", "no canary"}
+    expected = {
+        "status": "ok",
+        "version": __version__,
+        "database": "ok",
+        "master_key": resp.json()["master_key"],
+        "redis": "not configured",
+    }
     assert resp.json() == expected
     assert client.get("/health/ready").json() == expected
     assert client.get("/health/live").json() == {"status": "ok", "version": __version__}

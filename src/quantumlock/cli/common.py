@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # supervisor process, and they were most of the CLI's import time.
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+# soft_wrap: an error stays one line (a log collector's one entry), whatever the width.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -34,6 +35,29 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings() -> Settings:
     return Settings()
+
+
+def private_data_dir(cfg: Settings) -> None:
+    """The data dir (master key, bootstrap key, SQLite files) the owner's alone: 0700,
+    also when it existed before `init` with the umask's mode."""
+    path = cfg.data_dir
+    try:
+        if path.is_dir() and path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except PermissionError:  # not ours: leave it to its owner
+        pass
+
+
+def check_master_key(cfg: Settings, engine: Engine) -> None:
+    """Refuse (one line, exit 1) a master key that does not open the database's canary;
+    seal the canary first if the database has none (quantumlock.db.canary)."""
+    from quantumlock.db.canary import CanaryMismatch, ensure_canary
+
+    try:
+        if ensure_canary(engine, cfg.make_sealer(), cfg.master_key_source):
+            console.print("Sealed the master-key canary.")
+    except (CanaryMismatch, MasterKeyError) as exc:
+        fail(str(exc))
 
 
 @contextmanager

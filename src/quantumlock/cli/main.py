@@ -11,10 +11,12 @@ import typer
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import (
     account_service,
+    check_master_key,
     console,
     fail,
     initialised_engine,
     open_session,
+    private_data_dir,
     settings,
 )
 from quantumlock.db import migrate
@@ -60,6 +62,7 @@ def init(
     """Create the data dir, master key and database (runs migrations). Safe to run again."""
     cfg = settings()
     cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_data_dir(cfg)
     if cfg.master_key is None and not cfg.master_key_path.exists():
         _write_private(cfg.master_key_path, base64.b64encode(secrets.token_bytes(32)).decode())
         console.print(f"Created master key {cfg.master_key_path} (0600). Back it up.")
@@ -69,6 +72,8 @@ def init(
         fail(str(exc))
     migrate.upgrade(cfg.resolved_database_url)
     console.print("Database is up to date.")
+    with initialised_engine(cfg) as engine:
+        check_master_key(cfg, engine)
     if not bootstrap:
         return
     key_file = cfg.data_dir / BOOTSTRAP_FILE
@@ -102,8 +107,10 @@ def serve(
         cfg.load_keyring()
     except MasterKeyError as exc:
         fail(str(exc))
-    with initialised_engine(cfg):
-        pass  # no session: the supervisor never loads the ORM models
+    private_data_dir(cfg)
+    with initialised_engine(cfg) as engine:
+        # Before listening: a wrong key would otherwise serve, healthy, refusing every secret.
+        check_master_key(cfg, engine)  # the canary's one small model; no domain models
     key_file = cfg.data_dir / BOOTSTRAP_FILE
     if key_file.exists():
         console.print(f"Admin API key: see {key_file}")

@@ -18,6 +18,8 @@ from quantumlock.crypto.exchange_service import session_aad
 from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
 from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.crypto.service import key_aad
+from quantumlock.db.base import MasterKeyCanary
+from quantumlock.db.canary import CANARY_AAD
 from quantumlock.licensing.models import AccountSecret, SigningKey
 
 
@@ -54,6 +56,13 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         (KeyExchangeSession.id,),
         KeyExchangeSession.sealed,
         lambda pk: session_aad(pk[0]),
+    ),
+    # quantumlock.db.canary: one row, a constant AAD
+    SealedColumn(
+        "master_key_canary.sealed",
+        (MasterKeyCanary.id,),
+        MasterKeyCanary.sealed,
+        lambda _pk: CANARY_AAD,
     ),
 )
 

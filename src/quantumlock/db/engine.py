@@ -1,13 +1,21 @@
-"""Engine and session factory for SQLite (embedded default) and PostgreSQL."""
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL.
+
+Every engine hides the SQL parameters in its errors (`hide_parameters`): an error's text
+reaches the logs, and its parameters are request input (license keys, customer ids).
+A SQLite database's files are the owner's alone (0600), whatever the umask.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a writer waits for the database (SQLite's busy timeout, and the process's
@@ -89,8 +97,46 @@ class _WriterLockedCursor(sqlite3.Cursor):
             self.connection._after()
 
 
+# What SQLite keeps beside the database file: all hold its data.
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+PRIVATE_FILE = 0o600
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def secure_sqlite_files(url: str) -> None:
+    """Create the SQLite database file 0600 if it does not exist yet, and bring it and
+    the files beside it (-wal, -shm, -journal) to 0600 if they are more open.
+
+    SQLite creates its file with the process umask (0644 under the usual 022), and
+    creates -wal and -shm with the database file's own mode: so a database file that is
+    0600 before SQLite first opens it keeps all three private.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return
+    # Exists already, or cannot be made (no such directory): SQLite gives its own error.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in _SQLITE_SIDE_FILES)):
+        # Absent, or not ours (a read-only copy another user owns): nothing to do.
+        with contextlib.suppress(OSError):
+            if candidate.stat().st_mode & 0o077:
+                candidate.chmod(PRIVATE_FILE)
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
+        secure_sqlite_files(url)
         # One writer lock per engine (an engine per database file per process).
         connection_class = type(
             "SqliteConnection", (_WriterLockedConnection,), {"writer_lock": threading.Lock()}
@@ -104,6 +150,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             },
             pool_size=pool_size,
             max_overflow=2,  # for the background tasks (change feed, usage flush)
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -115,9 +162,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cur.close()
+            # -wal and -shm exist now (WAL mode opens them): private even if they were
+            # left more open by an older version or another tool.
+            secure_sqlite_files(url)
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=2, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=2, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

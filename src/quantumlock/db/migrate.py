@@ -35,7 +35,11 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
+    from quantumlock.db.engine import secure_sqlite_files
+
+    secure_sqlite_files(url)  # before alembic's engine creates the file with the umask
     command.upgrade(alembic_config(url), revision)
+    secure_sqlite_files(url)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -11,6 +11,10 @@ FastAPI documents this pattern ("Path Operation Advanced Configuration": `openap
 a body read in the handler). Routes that are not hot keep the plain `body: Model` form.
 One difference: the Content-Type is not looked at, so a JSON body labelled `text/plain`
 (or not labelled) is accepted here, where FastAPI's strict check would refuse it.
+
+Both parsers accept NaN, Infinity and 1e400 (and json.loads lone surrogates): every body
+has already been held to strict JSON without U+0000 by the middleware before it gets here
+(quantumlock.web.hygiene), for these routes and the `body: Model` ones alike.
 """
 
 from __future__ import annotations

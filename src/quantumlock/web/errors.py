@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quantumlock.core.clock import isoformat, utcnow
 from quantumlock.core.errors import AppError, RateLimited
+
+log = structlog.get_logger("quantumlock.http")
 
 _STATUS_CODES = {
     400: "VALIDATION_ERROR",
@@ -89,6 +93,26 @@ def validation_error_response(request_id: str, exc: RequestValidationError) -> J
     )
 
 
+DATA_ERROR_DETAIL = "A value is out of range or not valid for the database."
+
+
+def data_error_response(request_id: str, exc: DataError) -> JSONResponse:
+    """A value the database refused (text with NUL, an integer out of its column's range):
+    bad input, so 400. The log names the driver's error class only: the exception's text
+    holds the SQL, and its parameters unless the engine hides them (it does: db.engine)."""
+    log.warning("database_refused_value", request_id=request_id, error=type(exc.orig).__name__)
+    errors = [{"loc": ["body"], "msg": DATA_ERROR_DETAIL, "type": "value_error"}]
+    return JSONResponse(
+        error_body(DATA_ERROR_DETAIL, "VALIDATION_ERROR", request_id, errors=errors),
+        status_code=400,
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)  # noqa: S101
+    return data_error_response(request_id_of(request), exc)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     status = exc.status_code
@@ -109,3 +133,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)

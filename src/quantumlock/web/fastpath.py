@@ -10,10 +10,10 @@ A fast route is an ordinary FastAPI route, which documents it (OpenAPI, scopes) 
 it when `QL_FAST_PATHS=false`. `FastRoutes.add` accepts only a route whose whole signature
 is `(request, principal = require(...))` and which returns a Response itself: then
 answering it here means calling the *same* two functions FastAPI would call (the route's
-auth dependency, then its endpoint) and nothing else, and rendering `AppError` and
-`RequestValidationError` with the app's own error functions. Anything else still ends as
-the middleware's 500. tests/api/test_fast_paths_api.py sends one battery of requests both
-ways and requires the same answers.
+auth dependency, then its endpoint) and nothing else, and rendering `AppError`,
+`RequestValidationError` and a database `DataError` with the app's own error functions.
+Anything else still ends as the middleware's 500. tests/api/test_fast_paths_api.py sends
+one battery of requests both ways and requires the same answers.
 """
 
 from __future__ import annotations
@@ -25,13 +25,19 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from quantumlock.core.errors import AppError
-from quantumlock.web.errors import app_error_response, request_id_of, validation_error_response
+from quantumlock.web.errors import (
+    app_error_response,
+    data_error_response,
+    request_id_of,
+    validation_error_response,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -69,6 +75,8 @@ class FastRoutes:
             response = app_error_response(request_id_of(request), exc)
         except RequestValidationError as exc:
             response = validation_error_response(request_id_of(request), exc)
+        except DataError as exc:  # as the app's handler answers it (web.errors)
+            response = data_error_response(request_id_of(request), exc)
         await response(scope, receive, send)
         return True
 

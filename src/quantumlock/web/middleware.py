@@ -23,6 +23,7 @@ from quantumlock.observability.logging import access_log, flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.web.errors import error_body
 from quantumlock.web.fastpath import FastRoutes
+from quantumlock.web.hygiene import refusal, send_refusal
 
 log = structlog.get_logger("quantumlock.http")
 
@@ -101,9 +102,14 @@ class RequestContextMiddleware:
             if scope["path"].startswith(prefix):
                 limit = larger
         try:
+            body: bytes | None = None
             if scope["method"] in _BODY_METHODS:
-                receive = await self._buffer_body(scope, receive, limit)
-            if not (self.fast and await self.fast.dispatch(scope, receive, send_wrapper)):
+                receive, body = await self._buffer_body(scope, receive, limit)
+            # NUL in the path, query or a JSON string; non-strict JSON (quantumlock.web.hygiene).
+            refused = refusal(scope, body)
+            if refused is not None:
+                await send_refusal(send_wrapper, request_id, refused)
+            elif not (self.fast and await self.fast.dispatch(scope, receive, send_wrapper)):
                 await self.app(scope, receive, send_wrapper)
         except _BodyTooLarge:
             await self._send_error(
@@ -123,12 +129,16 @@ class RequestContextMiddleware:
         finally:
             self._observe(scope, state, status_holder[0], time.perf_counter() - start)
 
-    async def _buffer_body(self, scope: Scope, receive: Receive, limit: int) -> Receive:
-        """Read the whole body up front (bounded), then replay it to the app."""
+    async def _buffer_body(
+        self, scope: Scope, receive: Receive, limit: int
+    ) -> tuple[Receive, bytes | None]:
+        """Read the whole body up front (bounded), then replay it to the app; the body too
+        (None if the client went away before sending it all)."""
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _BodyTooLarge
         chunks: list[bytes] = []
+        whole: bytes | None = None
         size = 0
         while True:
             message = await receive()
@@ -142,7 +152,8 @@ class RequestContextMiddleware:
                 raise _BodyTooLarge
             chunks.append(body)
             if not message.get("more_body", False):
-                pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                whole = b"".join(chunks)
+                pending = [{"type": "http.request", "body": whole, "more_body": False}]
                 break
 
         async def replay() -> Message:
@@ -150,7 +161,7 @@ class RequestContextMiddleware:
                 return pending.pop(0)
             return await receive()
 
-        return replay
+        return replay, whole
 
     @staticmethod
     async def _send_error(send: Send, status: int, code: str, detail: str, request_id: str) -> None:

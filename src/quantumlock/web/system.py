@@ -9,6 +9,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from quantumlock import __version__
+from quantumlock.db.canary import check_canary, mismatch_message
 from quantumlock.runtime import Runtime
 from quantumlock.web.security import get_runtime
 
@@ -24,23 +25,47 @@ def _database_ok(runtime: Runtime) -> bool:
     return True
 
 
+def _master_key(runtime: Runtime) -> str:
+    """Whether this node's master key opens the database's canary (quantumlock.db.canary):
+    a wrong key can serve nothing sealed, so the node is not ready."""
+    try:
+        opens = check_canary(runtime.engine, runtime.sealer)
+    except Exception:  # the database check reports an unreachable database
+        return "unchecked"
+    if opens is None:
+        return "no canary"  # a database from before the canary; `serve`/`init` seal one
+    return "ok" if opens else "wrong key"
+
+
+def _checks(runtime: Runtime) -> tuple[bool, str]:
+    db_ok = _database_ok(runtime)
+    return db_ok, _master_key(runtime) if db_ok else "unchecked"
+
+
 @router.get("/health", summary="Readiness: dependencies checked (no auth)")
 @router.get("/health/ready", summary="Readiness: dependencies checked (no auth)")
 async def health(request: Request) -> JSONResponse:
-    """200 while this node can serve: the database answers. Redis is reported, not
-    required: without it rate limits fail open and the node keeps serving ("degraded")."""
+    """200 while this node can serve: the database answers and the master key opens its
+    canary. Redis is reported, not required: without it rate limits fail open and the node
+    keeps serving ("degraded")."""
     runtime = get_runtime(request)
-    db_ok = await run_in_threadpool(_database_ok, runtime)
+    db_ok, master_key = await run_in_threadpool(_checks, runtime)
     answers = await runtime.limiter.ping()
     redis = "not configured" if answers is None else "ok" if answers else "unreachable"
-    status = "ok" if db_ok and redis != "unreachable" else "degraded" if db_ok else "unavailable"
+    ready = db_ok and master_key != "wrong key"
+    status = "ok" if ready and redis != "unreachable" else "degraded" if ready else "unavailable"
     body = {
         "status": status,
         "version": __version__,
         "database": "ok" if db_ok else "unreachable",
+        "master_key": master_key,
         "redis": redis,
     }
-    return JSONResponse(body, status_code=200 if db_ok else 503)
+    if master_key == "wrong key":
+        # No path here (the route needs no auth): where the key came from, by name.
+        env = runtime.settings.master_key is not None
+        body["detail"] = mismatch_message("QL_MASTER_KEY" if env else "the master key file")
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/health/live", summary="Liveness: the process answers (no auth)")

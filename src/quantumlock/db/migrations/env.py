@@ -11,7 +11,7 @@ config = context.config
 def run() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None  # noqa: S101 - set by quantumlock.db.migrate
-    connectable = create_engine(url)
+    connectable = create_engine(url, hide_parameters=True)
     with connectable.connect() as connection:
         context.configure(
             connection=connection,
