@@ -324,16 +324,44 @@ def test_brute_force_guard_per_client_address(
     resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
     body = assert_error(resp, 429, "RATE_LIMIT_EXCEEDED")
     assert body["retry_after"] >= 1 and int(resp.headers["retry-after"]) >= 1
-    # The address is refused before any key is looked at, even a good one.
-    assert client.get("/api/v2/me", headers=bearer(account.admin_key)).status_code == 429
-    # A well-formed key never seen before costs no database lookup while the address is
-    # blocked: the guard comes before the key-cache miss is resolved.
+    # Typos (bad checksum) cost no database lookup, blocked or not.
     registry = app.state.runtime.metrics.registry
     misses = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
-    resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
-    assert resp.status_code == 429
+    assert client.get("/api/v2/me", headers=bearer(account.admin_key[:-1] + "!")).status_code == 429
     after = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
     assert after == misses
+
+
+def test_the_guard_never_refuses_a_valid_key(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """Issue #16 finding 3: after 30 bad keys from one address, that address's valid keys
+    got 429 too (one client behind a NAT locked out everyone behind it)."""
+    from quantumlock.auth.keys import KeyType, generate_key
+
+    cached = create_key(client, account.admin_key, scopes=["account:read"])["key"]
+    assert client.get("/api/v2/me", headers=bearer(cached)).status_code == 200
+    uncached = create_key(client, account.admin_key, scopes=["licenses:validate"])["key"]
+    test_key = create_key(client, account.admin_key, type="test")["key"]
+    for _ in range(app.state.runtime.auth_failure_limit.burst + 5):
+        client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    unknown = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    assert_error(unknown, 429, "RATE_LIMIT_EXCEEDED")
+    app.state.runtime.key_cache.clear()  # also a key never seen by this node
+    assert client.get("/api/v2/me", headers=bearer(cached)).status_code == 200
+    for key in (account.admin_key, cached, uncached, test_key):
+        for _ in range(3):
+            resp = client.get("/api/v2/me", headers=bearer(key))
+            assert resp.status_code == 200, resp.text
+    validate = client.post(
+        "/api/v1/licenses/validate",
+        json={"license_key": "QLOCK-0000-0000-0000", "end_customer_id": "c@example.com"},
+        headers=bearer(uncached),
+    )
+    assert validate.status_code == 200
+    # The address's unknown keys are still refused.
+    unknown = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    assert_error(unknown, 429, "RATE_LIMIT_EXCEEDED")
 
 
 def test_openapi_declares_scopes_and_both_header_styles(client: TestClient) -> None:
