@@ -51,6 +51,8 @@ class Keys(_SyncResource):
         expires_in: str | None = None,
         type: str | None = None,
     ) -> CreatedKey:
+        """Create a key. `expires_in` (e.g. "90d") may not reach past the calling key's own
+        expiry (400); omitted, the new key expires with the calling key, if that expires."""
         return self._client._run(ops.create_key(name, scopes, expires_in, type))
 
     def revoke(self, key_id: str) -> None:

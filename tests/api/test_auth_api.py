@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -249,7 +250,7 @@ def test_rotation(client: TestClient, account: AccountFixture) -> None:
     assert new["id"] != old["id"] and new["key"] != old["key"]
     assert (new["name"], new["scopes"], new["type"]) == (old["name"], old["scopes"], old["type"])
     assert new["rotated_from"] == old["id"]
-    assert new["expires_at"] is not None  # same 30-day lifetime, from now
+    assert new["expires_at"] == old["expires_at"]  # rotation never extends a key's life
     # Both work during the grace period.
     assert client.get("/api/v2/me", headers=bearer(old["key"])).status_code == 200
     assert client.get("/api/v2/me", headers=bearer(new["key"])).status_code == 200
@@ -275,6 +276,68 @@ def test_rotation(client: TestClient, account: AccountFixture) -> None:
         400,
         "VALIDATION_ERROR",
     )
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_an_empty_expires_in_is_refused(client: TestClient, account: AccountFixture) -> None:
+    """Issue #16 finding 10: `{"expires_in": ""}` created a key that never expires."""
+    resp = client.post(
+        "/api/v2/keys", json={"name": "x", "expires_in": ""}, headers=bearer(account.admin_key)
+    )
+    body = assert_error(resp, 400, "VALIDATION_ERROR")
+    assert "expires_in" in body["detail"]
+    keys = client.get("/api/v2/keys", headers=bearer(account.admin_key)).json()["data"]["keys"]
+    assert "x" not in {k["name"] for k in keys}
+
+
+def test_a_created_key_never_outlives_its_creator(
+    client: TestClient, account: AccountFixture
+) -> None:
+    """Issue #16 finding 9: a key expiring in 1 h created a key that never expires."""
+    admin = {"type": "live", "scopes": ["admin"]}
+    short = create_key(client, account.admin_key, **admin, expires_in="1h")
+    ceiling = parse_time(short["expires_at"])
+    # No expires_in: the new key expires with its creator (clamped).
+    child = create_key(client, short["key"], name="child", **admin)
+    assert parse_time(child["expires_at"]) == ceiling
+    grandchild = create_key(client, child["key"], name="grandchild", scopes=["account:read"])
+    assert parse_time(grandchild["expires_at"]) == ceiling
+    # An explicit expiry beyond the creator's is refused, not silently shortened.
+    resp = client.post(
+        "/api/v2/keys", json={"name": "long", "expires_in": "2h"}, headers=bearer(short["key"])
+    )
+    body = assert_error(resp, 400, "VALIDATION_ERROR")
+    assert "outlive" in body["detail"]
+    # A shorter one is kept as asked.
+    brief = create_key(client, short["key"], name="brief", expires_in="10m")
+    assert parse_time(brief["expires_at"]) < ceiling
+    # A key that never expires may still create keys that never expire.
+    assert create_key(client, account.admin_key, name="forever")["expires_at"] is None
+
+
+def test_rotation_never_extends_a_keys_life(client: TestClient, account: AccountFixture) -> None:
+    """Issue #16 finding 9: rotation restarted the lifetime; and a rotated key must not
+    outlive the key that rotates it."""
+    one_hour = create_key(client, account.admin_key, name="svc", expires_in="1h")
+    rotated = client.post(
+        f"/api/v2/keys/{one_hour['id']}/rotate",
+        json={"grace_period": "0s"},
+        headers=bearer(account.admin_key),
+    ).json()["data"]
+    assert rotated["expires_at"] == one_hour["expires_at"]
+    # A 10-minute admin key rotating a key that never expires: the new one ends with it.
+    forever = create_key(client, account.admin_key, name="forever")
+    brief = create_key(
+        client, account.admin_key, name="brief", type="live", scopes=["admin"], expires_in="10m"
+    )
+    resp = client.post(
+        f"/api/v2/keys/{forever['id']}/rotate", json={}, headers=bearer(brief["key"])
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["data"]["expires_at"] == brief["expires_at"]
 
 
 def test_rotate_without_body_uses_default_grace(
@@ -324,16 +387,44 @@ def test_brute_force_guard_per_client_address(
     resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
     body = assert_error(resp, 429, "RATE_LIMIT_EXCEEDED")
     assert body["retry_after"] >= 1 and int(resp.headers["retry-after"]) >= 1
-    # The address is refused before any key is looked at, even a good one.
-    assert client.get("/api/v2/me", headers=bearer(account.admin_key)).status_code == 429
-    # A well-formed key never seen before costs no database lookup while the address is
-    # blocked: the guard comes before the key-cache miss is resolved.
+    # Typos (bad checksum) cost no database lookup, blocked or not.
     registry = app.state.runtime.metrics.registry
     misses = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
-    resp = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
-    assert resp.status_code == 429
+    assert client.get("/api/v2/me", headers=bearer(account.admin_key[:-1] + "!")).status_code == 429
     after = registry.get_sample_value("quantumlock_key_cache_total", {"result": "miss"})
     assert after == misses
+
+
+def test_the_guard_never_refuses_a_valid_key(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """Issue #16 finding 3: after 30 bad keys from one address, that address's valid keys
+    got 429 too (one client behind a NAT locked out everyone behind it)."""
+    from quantumlock.auth.keys import KeyType, generate_key
+
+    cached = create_key(client, account.admin_key, scopes=["account:read"])["key"]
+    assert client.get("/api/v2/me", headers=bearer(cached)).status_code == 200
+    uncached = create_key(client, account.admin_key, scopes=["licenses:validate"])["key"]
+    test_key = create_key(client, account.admin_key, type="test")["key"]
+    for _ in range(app.state.runtime.auth_failure_limit.burst + 5):
+        client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    unknown = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    assert_error(unknown, 429, "RATE_LIMIT_EXCEEDED")
+    app.state.runtime.key_cache.clear()  # also a key never seen by this node
+    assert client.get("/api/v2/me", headers=bearer(cached)).status_code == 200
+    for key in (account.admin_key, cached, uncached, test_key):
+        for _ in range(3):
+            resp = client.get("/api/v2/me", headers=bearer(key))
+            assert resp.status_code == 200, resp.text
+    validate = client.post(
+        "/api/v1/licenses/validate",
+        json={"license_key": "QLOCK-0000-0000-0000", "end_customer_id": "c@example.com"},
+        headers=bearer(uncached),
+    )
+    assert validate.status_code == 200
+    # The address's unknown keys are still refused.
+    unknown = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
+    assert_error(unknown, 429, "RATE_LIMIT_EXCEEDED")
 
 
 def test_openapi_declares_scopes_and_both_header_styles(client: TestClient) -> None:

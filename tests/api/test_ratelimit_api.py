@@ -37,20 +37,80 @@ def test_free_plan_v2_is_100_burst(client: TestClient, make_account) -> None:  #
 
 
 def test_v1_is_per_account_and_mode(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
-    free = make_account(plan="free")  # /api/v1: 10 per minute, burst 10
-    other = create_key(client, free.admin_key, type="live", scopes=["account:read"])["key"]
-    statuses = drain(client, "/api/v1/customers/me", free.admin_key, 6)
-    statuses += drain(client, "/api/v1/customers/me", other, 4)
+    free = make_account(plan="free")  # /api/v1: 10 per minute, burst 10; 5 per key
+    keys = [free.admin_key] + [
+        create_key(client, free.admin_key, type="live", scopes=["account:read"])["key"]
+        for _ in range(2)
+    ]
+    statuses = drain(client, "/api/v1/customers/me", keys[0], 5)
+    statuses += drain(client, "/api/v1/customers/me", keys[1], 5)
     assert statuses == [200] * 10
-    assert_error(
-        client.get("/api/v1/customers/me", headers=bearer(other)), 429, "RATE_LIMIT_EXCEEDED"
-    )
-    # Test mode has its own bucket (30/min, burst 50).
+    # The account's ceiling holds for a key that has not used its own share.
+    resp = client.get("/api/v1/customers/me", headers=bearer(keys[2]))
+    assert_error(resp, 429, "RATE_LIMIT_EXCEEDED")
+    assert resp.headers["x-ratelimit-limit"] == "10"
+    # Test mode has its own bucket (30/min, burst 50; 25 per key).
     test_key = create_key(client, free.admin_key, type="test")["key"]
     resp = client.get("/api/v1/customers/me", headers=bearer(test_key))
-    assert resp.status_code == 200 and resp.headers["x-ratelimit-limit"] == "50"
+    assert resp.status_code == 200 and resp.headers["x-ratelimit-limit"] == "25"
     # /api/v2 is counted separately from /api/v1.
     assert client.get("/api/v2/me", headers=bearer(free.admin_key)).status_code == 200
+
+
+def test_a_shipped_validate_key_cannot_starve_the_accounts_other_keys(
+    client: TestClient, make_account
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue #16 finding 2: 1,100 validations with the shipped validate-only key made the
+    vendor's admin `generate` answer 429. Each key now gets half the account's ceiling."""
+    startup = make_account(plan="startup")  # /api/v1: 100 per minute, burst 100
+    shipped = create_key(client, startup.admin_key, scopes=["licenses:validate"])["key"]
+    body = {"license_key": "QLOCK-0000-0000-0000", "end_customer_id": "c@example.com"}
+    answers = [
+        client.post("/api/v1/licenses/validate", json=body, headers=bearer(shipped))
+        for _ in range(120)
+    ]
+    assert [r.status_code for r in answers] == [200] * 50 + [429] * 70
+    assert answers[0].headers["x-ratelimit-limit"] == "50"  # its own share: the tighter one
+    refused = assert_error(answers[-1], 429, "RATE_LIMIT_EXCEEDED")
+    assert "share" in refused["detail"] and answers[-1].headers["x-ratelimit-remaining"] == "0"
+    generated = client.post(
+        "/api/v1/licenses/generate",
+        json={"end_customer_id": "c@example.com", "features": ["basic"]},
+        headers=bearer(startup.admin_key),
+    )
+    assert generated.status_code == 201, generated.text
+    # The headers describe the tighter bucket: the account's (what the shipped key left,
+    # 100 - 50 - 1, plus any refill since) or the admin key's own share (50 - 1).
+    assert generated.headers["x-ratelimit-limit"] in {"50", "100"}
+    assert generated.headers["x-ratelimit-remaining"] == "49"
+
+
+def test_a_raised_limit_applies_to_a_drained_bucket_at_once(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """Issue #16 finding 17: after a burst of 100 at 60/min, raising the limit to 100,000
+    still answered 429 for ~40 s (the old bucket read under the new rate)."""
+    with app.state.runtime.sessions() as session:
+        AccountService(session).set_limits(account.id, requests_per_minute=60, burst=100)
+    second = create_key(client, account.admin_key, scopes=["account:read"])["key"]
+    deadline = time.monotonic() + 1.0
+    while client.get("/api/v1/customers/me", headers=bearer(second)).headers[
+        "x-ratelimit-limit"
+    ] not in {"50", "100"}:  # the new limit (or the key's share of it) has arrived
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    for key in (account.admin_key, second):
+        while client.get("/api/v1/customers/me", headers=bearer(key)).status_code == 200:
+            pass
+    assert client.get("/api/v1/customers/me", headers=bearer(second)).status_code == 429
+    with app.state.runtime.sessions() as session:  # as `quantumlock accounts set-limits` does
+        AccountService(session).set_limits(account.id, requests_per_minute=100_000, burst=100_000)
+    started = time.monotonic()
+    while (resp := client.get("/api/v1/customers/me", headers=bearer(second))).status_code != 200:
+        assert resp.status_code == 429
+        assert time.monotonic() - started < 1.0, "the raised limit did not apply within 1 s"
+        time.sleep(0.02)
+    assert resp.headers["x-ratelimit-limit"] == "50000"
 
 
 def test_limit_changes_reach_a_running_server_within_a_second(

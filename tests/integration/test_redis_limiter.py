@@ -18,6 +18,7 @@ from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import Decision, GcraLimiter
+from quantumlock.ratelimit.base import bucket_id
 from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.settings import Settings
 from tests.conftest import MASTER_KEY, bearer
@@ -110,33 +111,48 @@ def test_peek_does_not_consume(prefix: str) -> None:
 
 
 def test_admit_matches_the_in_process_limiter(prefix: str) -> None:
-    """Guard peek + key hit in one script: the same decisions as GcraLimiter.admit."""
+    """An account's bucket and a key's share in one script: the same decisions as
+    GcraLimiter.admit, on any node; a request refused by one bucket consumes none."""
 
     async def scenario(limiters: list[RedisLimiter]) -> None:
-        guard_limit = RateLimit(per_minute=1, burst=2)
-        limit = RateLimit(per_minute=1, burst=3)
+        account = RateLimit(per_minute=1, burst=4)
+        share = RateLimit(per_minute=1, burst=2)
         memory = GcraLimiter()
 
-        async def both(node: RedisLimiter) -> None:
-            mine = await node.admit("k", limit, guard="g", guard_limit=guard_limit)
-            theirs = await memory.admit("k", limit, guard="g", guard_limit=guard_limit)
-            assert mine[0].allowed == theirs[0].allowed
-            assert mine[0].remaining == theirs[0].remaining
-            assert (mine[1] is None) == (theirs[1] is None)
-            if mine[1] is not None and theirs[1] is not None:
-                assert (mine[1].allowed, mine[1].remaining) == (
-                    theirs[1].allowed,
-                    theirs[1].remaining,
-                )
+        async def both(node: RedisLimiter, key: str) -> Decision:
+            buckets = (("acct", account), (key, share))
+            mine, theirs = await node.admit(buckets), await memory.admit(buckets)
+            assert (mine.allowed, mine.limit, mine.remaining) == (
+                theirs.allowed,
+                theirs.limit,
+                theirs.remaining,
+            )
+            assert abs(mine.retry_after - theirs.retry_after) < 0.5
+            return mine
 
-        for i in range(4):  # 3 admitted, then the key's bucket refuses
-            await both(limiters[i % 3])
-        for node in (limiters[0], limiters[1]):  # two failures fill the guard on any node
-            await node.hit("g", guard_limit)
-            await memory.hit("g", guard_limit)
-        await both(limiters[2])  # the guard refuses; the key's bucket is untouched
-        guard, decision = await limiters[2].admit("k", limit, guard="g", guard_limit=guard_limit)
-        assert not guard.allowed and decision is None and 0 < guard.retry_after <= 60
+        for i in range(6):  # 2 admitted, then the key's share refuses: 4 times
+            assert (await both(limiters[i % 3], "shipped")).allowed == (i < 2)
+        assert (await limiters[0].peek("acct", account)).remaining == 2
+        assert (await both(limiters[1], "admin")).allowed
+        assert (await both(limiters[2], "admin")).allowed
+        refused = await both(limiters[0], "third")  # the account's ceiling holds
+        assert not refused.allowed and refused.limit == 4 and 0 < refused.retry_after <= 60
+        assert (await limiters[1].peek("third", share)).remaining == 2
+
+    with_nodes(prefix, scenario)
+
+
+def test_a_changed_limit_starts_from_its_full_burst(prefix: str) -> None:
+    """Issue #16 finding 17, on Redis: a drained bucket does not carry over to a new limit."""
+
+    async def scenario(limiters: list[RedisLimiter]) -> None:
+        old = RateLimit(per_minute=60, burst=100)
+        new = RateLimit(per_minute=100_000, burst=100_000)
+        decisions = [await limiters[i % 3].admit((("acct", old),)) for i in range(101)]
+        assert sum(d.allowed for d in decisions) == 100
+        for node in limiters:
+            raised = await node.admit((("acct", new),))
+            assert raised.allowed and raised.remaining >= new.burst - 3
 
     with_nodes(prefix, scenario)
 
@@ -146,10 +162,11 @@ def test_bucket_keys_expire_when_full_again(prefix: str) -> None:
         limit = RateLimit(per_minute=600, burst=10)  # 100 ms per request
         for _ in range(3):
             await limiters[0].hit("ttl", limit)
-        ttl_ms = redis.Redis.from_url(REDIS_URL).pttl(prefix + "ttl")
+        ttl_ms = redis.Redis.from_url(REDIS_URL).pttl(prefix + bucket_id("ttl", limit))
         assert 0 < ttl_ms <= 300
         assert (await limiters[0].peek("untouched", limit)).remaining == 10
-        assert redis.Redis.from_url(REDIS_URL).exists(prefix + "untouched") == 0
+        untouched = prefix + bucket_id("untouched", limit)
+        assert redis.Redis.from_url(REDIS_URL).exists(untouched) == 0
 
     with_nodes(prefix, scenario)
 
@@ -207,6 +224,47 @@ def test_two_app_instances_share_one_limit_through_redis(
     assert int(refused[0].headers["Retry-After"]) >= 1
     assert refused[0].headers["X-RateLimit-Remaining"] == "0"
     assert statuses[0].headers["X-RateLimit-Limit"] == "10"
+
+
+def test_a_raised_limit_applies_on_every_node_within_a_second(
+    database_url: str, tmp_path: Path, prefix: str
+) -> None:
+    """Issue #16 finding 17 through two app nodes sharing Redis: a drained account whose
+    limit is raised is served again by both nodes within a second."""
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, master_key=MASTER_KEY,
+        redis_url=REDIS_URL, redis_prefix=prefix,
+    )  # fmt: skip
+    node_a, node_b = create_app(settings), create_app(settings)
+    with TestClient(node_a) as a, TestClient(node_b) as b:
+        with node_a.state.runtime.sessions() as session:
+            service = AccountService(session)
+            created = service.create(
+                name="Raised", email="ops@raised.example", plan="startup",
+                hasher=settings.api_key_hasher(),
+            )  # fmt: skip
+            service.set_limits(created.account.id, requests_per_minute=60, burst=100)
+        admin = bearer(created.admin_key.secret)
+        other = a.post(
+            "/api/v2/keys", headers=admin, json={"name": "o", "scopes": ["account:read"]}
+        )
+        keys = [admin, bearer(other.json()["data"]["key"])]
+        for i in range(130):  # both keys' shares, across both nodes: the account is drained
+            (a if i % 2 else b).get("/api/v1/customers/me", headers=keys[i % 2])
+        assert all(
+            node.get("/api/v1/customers/me", headers=key).status_code == 429
+            for node in (a, b)
+            for key in keys
+        )
+        with node_a.state.runtime.sessions() as session:
+            AccountService(session).set_limits(
+                created.account.id, requests_per_minute=100_000, burst=100_000
+            )
+        started = time.monotonic()
+        for node in (a, b):
+            while node.get("/api/v1/customers/me", headers=keys[1]).status_code != 200:
+                assert time.monotonic() - started < 1.0, "a node still refuses after 1 s"
+                time.sleep(0.02)
 
 
 def test_health_reports_redis_and_stays_ready_without_it(

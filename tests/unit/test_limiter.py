@@ -119,31 +119,54 @@ def test_emission_interval_rounds_up() -> None:
     assert emission_interval_ns(RateLimit(7, 1)) * 7 >= 60 * NS
 
 
-def test_admit_peeks_the_guard_then_hits_the_key() -> None:
+def test_admit_counts_a_request_in_every_bucket_or_in_none() -> None:
+    """An account's ceiling and a key's share of it: a request the key's share refuses
+    leaves the account's bucket untouched, so the account's other keys keep their room."""
     import asyncio
 
     clock = FakeClock()
     limiter = GcraLimiter(clock)
-    guard_limit = RateLimit(per_minute=1, burst=2)
-    limit = RateLimit(per_minute=60, burst=3)
+    account = RateLimit(per_minute=1, burst=4)
+    share = RateLimit(per_minute=1, burst=2)
 
     async def scenario() -> None:
-        guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
-        assert guard.allowed and guard.remaining == 2  # peeked, not consumed
-        assert decision is not None and decision.allowed and decision.remaining == 2
-        # Two failures fill the guard; from then on the key's bucket is not even touched.
-        assert (await limiter.hit("g", guard_limit)).allowed
-        assert (await limiter.hit("g", guard_limit)).allowed
-        guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
-        assert not guard.allowed and guard.retry_after > 0
-        assert decision is None
-        assert (await limiter.peek("k", limit)).remaining == 2
-        # With the guard open again, admit spends the key's bucket down to a refusal.
-        clock.advance(61)
-        for remaining in (2, 1, 0):
-            guard, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
-            assert guard.allowed and decision is not None and decision.remaining == remaining
-        _, decision = await limiter.admit("k", limit, guard="g", guard_limit=guard_limit)
-        assert decision is not None and not decision.allowed
+        shipped = (("acct", account), ("key:shipped", share))
+        admin = (("acct", account), ("key:admin", share))
+        first = await limiter.admit(shipped)
+        # The tighter bucket is reported: the key's share, 1 left of 2.
+        assert first.allowed and (first.limit, first.remaining) == (2, 1)
+        assert (await limiter.admit(shipped)).remaining == 0
+        for _ in range(5):  # refused by its own share, never reaching the account's
+            refused = await limiter.admit(shipped)
+            assert not refused.allowed and refused.limit == 2 and refused.retry_after > 0
+        assert (await limiter.peek("acct", account)).remaining == 2
+        # The other key gets the rest of the account's ceiling, and the ceiling holds.
+        assert (await limiter.admit(admin)).remaining == 1  # account: 1 left of 4
+        last = await limiter.admit(admin)
+        assert last.allowed and (last.limit, last.remaining) == (4, 0)
+        refused = await limiter.admit((("acct", account), ("key:third", share)))
+        assert not refused.allowed and refused.limit == 4
+        assert (await limiter.peek("key:third", share)).remaining == 2  # not consumed
+
+    asyncio.run(scenario())
+
+
+def test_a_changed_limit_starts_from_its_full_burst() -> None:
+    """Issue #16 finding 17: a bucket drained at 60/min, read under 100,000/min, refused
+    for ~40 s. The new limit has a bucket of its own, full."""
+    import asyncio
+
+    limiter = GcraLimiter(FakeClock())
+    old, new = RateLimit(per_minute=60, burst=100), RateLimit(per_minute=100_000, burst=100_000)
+
+    async def scenario() -> None:
+        bucket = (("acct", old),)
+        assert all([(await limiter.admit(bucket)).allowed for _ in range(100)])
+        assert not (await limiter.admit(bucket)).allowed
+        raised = await limiter.admit((("acct", new),))
+        assert raised.allowed and raised.remaining == new.burst - 1
+        assert (await limiter.hit("acct", new)).allowed
+        # And lowering it again does not inherit the raised limit's state either.
+        assert not (await limiter.hit("acct", old)).allowed  # the old bucket is still drained
 
     asyncio.run(scenario())

@@ -41,6 +41,19 @@ PLANS: dict[Plan, PlanLimits] = {
 # Test-mode keys get the sandbox figures on both families, whatever the plan.
 TEST_MODE_LIMIT = RateLimit(30, 50)
 
+# /api/v1 limits are per account and mode, and within that ceiling each key may use at most
+# this share of it (rate and burst, rounded up): so the validate-only key a vendor ships
+# inside its application can never use up what the vendor's own backend keys need.
+V1_KEY_SHARE = (1, 2)
+
+
+def key_share(limit: RateLimit) -> RateLimit:
+    """One key's share of an account's /api/v1 limit (`V1_KEY_SHARE`, at least 1)."""
+    num, den = V1_KEY_SHARE
+    return RateLimit(
+        max(1, -(-limit.per_minute * num // den)), max(1, -(-limit.burst * num // den))
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class EffectiveLimits:

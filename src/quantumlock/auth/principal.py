@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from quantumlock.accounts.plans import EffectiveLimits, RateLimit
+from quantumlock.accounts.plans import EffectiveLimits, RateLimit, key_share
 from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.scopes import Scope
 
@@ -34,3 +34,7 @@ class Principal:
 
     def v1_limit(self) -> RateLimit:
         return self.limits.test if self.is_test else self.limits.v1_live
+
+    def v1_key_limit(self) -> RateLimit:
+        """This key's own share of the account's /api/v1 limit."""
+        return key_share(self.v1_limit())

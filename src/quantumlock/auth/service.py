@@ -21,7 +21,7 @@ from quantumlock.auth.scopes import (
     parse_scopes,
     sort_scopes,
 )
-from quantumlock.core.clock import DurationError, as_utc, parse_duration, utcnow
+from quantumlock.core.clock import DurationError, as_utc, isoformat, parse_duration, utcnow
 from quantumlock.core.errors import Conflict, InsufficientScope, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
@@ -82,10 +82,15 @@ class ApiKeyService:
         scopes: frozenset[Scope],
         lifetime: timedelta | None,
         rotated_from: str | None = None,
+        not_after: datetime | None = None,
     ) -> IssuedKey:
-        """Create a key with already-checked attributes. The caller commits."""
+        """Create a key with already-checked attributes, expiring after `lifetime` but never
+        after `not_after` (the expiry of the key that makes it). The caller commits."""
         secret = generate_key(key_type)
         now = utcnow()
+        expires_at = now + lifetime if lifetime else None
+        if not_after is not None and (expires_at is None or expires_at > not_after):
+            expires_at = not_after
         key = ApiKey(
             id=new_id("key"),
             account_id=account_id,
@@ -96,8 +101,10 @@ class ApiKeyService:
             key_hash=self.hasher.digest(secret),
             prefix=display_prefix(secret),
             created_at=now,
-            expires_at=now + lifetime if lifetime else None,
-            lifetime_seconds=int(lifetime.total_seconds()) if lifetime else None,
+            expires_at=expires_at,
+            lifetime_seconds=(
+                None if expires_at is None else max(1, int((expires_at - now).total_seconds()))
+            ),
             rotated_from=rotated_from,
         )
         self.repo.add(key)
@@ -139,7 +146,17 @@ class ApiKeyService:
             raise InsufficientScope(
                 "Cannot grant scopes the calling key lacks: " + ", ".join(sort_scopes(missing))
             )
-        lifetime = _parse_duration_field(expires_in, "expires_in") if expires_in else None
+        # "" is not "no expiry": only an absent (null) expires_in means that.
+        lifetime = (
+            _parse_duration_field(expires_in, "expires_in") if expires_in is not None else None
+        )
+        ceiling = caller.expires_at
+        if ceiling is not None and lifetime is not None and utcnow() + lifetime > ceiling:
+            raise ValidationFailed(
+                "expires_in: a key cannot outlive the key that creates it "
+                f"(the calling key expires at {isoformat(ceiling)}).",
+                field="expires_in",
+            )
         issued = self.issue(
             caller.account_id,
             name=name,
@@ -147,6 +164,8 @@ class ApiKeyService:
             mode=mode,
             scopes=granted,
             lifetime=lifetime,
+            # No expires_in from an expiring key: the new key expires with it.
+            not_after=ceiling,
         )
         self.session.commit()
         return issued
@@ -202,7 +221,9 @@ class ApiKeyService:
         return key
 
     def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
-        return self._rotate(self._visible(caller, key_id), grace_period)
+        return self._rotate(
+            self._visible(caller, key_id), grace_period, not_after=caller.expires_at
+        )
 
     def rotate_by_id(self, key_id: str, grace_period: str | None) -> RotatedKey:
         key = self.repo.get_by_id(key_id)
@@ -210,7 +231,11 @@ class ApiKeyService:
             raise NotFound(f"No API key {key_id!r}.")
         return self._rotate(key, grace_period)
 
-    def _rotate(self, old: ApiKey, grace_period: str | None) -> RotatedKey:
+    def _rotate(
+        self, old: ApiKey, grace_period: str | None, *, not_after: datetime | None = None
+    ) -> RotatedKey:
+        """A new secret for `old`. The new key keeps `old`'s expiry (rotating never extends a
+        key's life) and never outlives `not_after`, the expiry of the key rotating it."""
         grace = _parse_duration_field(
             grace_period or DEFAULT_GRACE_PERIOD, "grace_period", allow_zero=True
         )
@@ -219,15 +244,18 @@ class ApiKeyService:
             raise Conflict("Cannot rotate a revoked key.")
         if old.expires_at is not None and as_utc(old.expires_at) <= now:
             raise Conflict("Cannot rotate an expired key.")
-        lifetime = timedelta(seconds=old.lifetime_seconds) if old.lifetime_seconds else None
+        ceilings = [as_utc(old.expires_at)] if old.expires_at is not None else []
+        if not_after is not None:
+            ceilings.append(not_after)
         new = self.issue(
             old.account_id,
             name=old.name,
             key_type=KeyType(old.type),
             mode=Mode(old.mode),
             scopes=parse_scopes(old.scopes),
-            lifetime=lifetime,
+            lifetime=None,
             rotated_from=old.id,
+            not_after=min(ceilings) if ceilings else None,
         )
         grace_end = now + grace
         if old.expires_at is None or as_utc(old.expires_at) > grace_end:

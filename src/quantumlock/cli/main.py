@@ -125,9 +125,9 @@ def serve(
         http="httptools",
         access_log=False,  # the app writes its own JSON access log
         # Behind a load balancer, the client address (per-address brute-force guard, logs)
-        # comes from X-Forwarded-For, trusted only from these peers.
-        proxy_headers=True,
-        forwarded_allow_ips=cfg.forwarded_allow_ips,
+        # comes from X-Forwarded-For, trusted only from QL_FORWARDED_ALLOW_IPS: set by the
+        # app's own middleware (quantumlock.web.proxy): right-most untrusted hop, also for "*".
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

@@ -19,6 +19,7 @@ no timeouts. Monthly license quotas are unaffected: they are counted in the data
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,7 +28,7 @@ from redis.exceptions import RedisError
 
 from quantumlock.accounts.plans import RateLimit
 from quantumlock.observability.metrics import Metrics
-from quantumlock.ratelimit.base import Decision
+from quantumlock.ratelimit.base import Bucket, Decision, bucket_id, tightest
 
 log = structlog.get_logger(__name__)
 
@@ -66,17 +67,25 @@ return gcra(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1')
 """
 )
 
-# KEYS[1] guard, KEYS[2] bucket; ARGV: guard interval, guard burst, interval, burst.
-# Peeks the guard and, only if it allows, consumes from the bucket: the guard's decision
-# followed by the bucket's ({} when the guard refused).
+# KEYS: the buckets; ARGV: interval µs and burst of each, in the same order. Admits only
+# if every bucket has room, then consumes from each; a refused request writes nothing.
+# Returns one decision per bucket, in order.
 _ADMIT = (
     _GCRA_FUNCTION
     + """
-local guard = gcra(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), false)
-if guard[1] == 0 then
-  return {guard}
+local checked = {}
+local admitted = true
+for i = 1, #KEYS do
+  checked[i] = gcra(KEYS[i], now, tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i]), false)
+  if checked[i][1] == 0 then admitted = false end
 end
-return {guard, gcra(KEYS[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]), true)}
+if not admitted then
+  return checked
+end
+for i = 1, #KEYS do
+  checked[i] = gcra(KEYS[i], now, tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i]), true)
+end
+return checked
 """
 )
 
@@ -130,31 +139,29 @@ class RedisLimiter:
     async def peek(self, key: str, limit: RateLimit) -> Decision:
         return await self._decide(key, limit, consume=False)
 
-    async def admit(
-        self, key: str, limit: RateLimit, *, guard: str, guard_limit: RateLimit
-    ) -> tuple[Decision, Decision | None]:
-        """The guard's peek and the key's hit in one script: one round trip per request."""
+    async def admit(self, buckets: Sequence[Bucket]) -> Decision:
+        """Every bucket's check and consumption in one script: one round trip per request."""
         if time.monotonic() < self._down_until:
-            return self._fail_open(guard_limit, count=False), self._fail_open(limit)
+            return self._fail_open_all(buckets)
+        args: list[int] = []
+        for _, limit in buckets:
+            args += [emission_interval_us(limit), limit.burst]
         try:
             reply: Any = await self._admit(
-                keys=[self._prefix + guard, self._prefix + key],
-                args=[
-                    emission_interval_us(guard_limit),
-                    guard_limit.burst,
-                    emission_interval_us(limit),
-                    limit.burst,
-                ],
+                keys=[self._prefix + bucket_id(name, limit) for name, limit in buckets], args=args
             )
         except (RedisError, OSError) as exc:
             self._down_until = time.monotonic() + _BACKOFF_S
             self._note_error(exc)
-            return self._fail_open(guard_limit, count=False), self._fail_open(limit)
-        # Limiter metrics count the key's decision, or the guard's when it refused.
-        checked = self._decision(reply[0], guard_limit, count=len(reply) < 2)
-        if len(reply) < 2:
-            return checked, None
-        return checked, self._decision(reply[1], limit)
+            return self._fail_open_all(buckets)
+        decision = tightest(
+            [
+                self._decision(r, limit, count=False)
+                for r, (_, limit) in zip(reply, buckets, strict=True)
+            ]
+        )
+        self._count(decision.allowed)
+        return decision
 
     async def _decide(self, key: str, limit: RateLimit, *, consume: bool) -> Decision:
         if time.monotonic() < self._down_until:
@@ -162,7 +169,8 @@ class RedisLimiter:
         interval = emission_interval_us(limit)
         try:
             reply: Any = await self._script(
-                keys=[self._prefix + key], args=[interval, limit.burst, 1 if consume else 0]
+                keys=[self._prefix + bucket_id(key, limit)],
+                args=[interval, limit.burst, 1 if consume else 0],
             )
         except (RedisError, OSError) as exc:
             self._down_until = time.monotonic() + _BACKOFF_S
@@ -172,11 +180,20 @@ class RedisLimiter:
 
     def _decision(self, reply: Any, limit: RateLimit, *, count: bool = True) -> Decision:
         allowed, remaining, tat_us, retry_us = (int(v) for v in reply)
-        if count and self._counts is not None:
-            self._counts[1 if allowed else 0].inc()
+        if count:
+            self._count(bool(allowed))
         if allowed:
             return Decision(True, limit.burst, remaining, tat_us / US, 0.0)
         return Decision(False, limit.burst, 0, tat_us / US, retry_us / US)
+
+    def _count(self, allowed: bool) -> None:
+        if self._counts is not None:
+            self._counts[1 if allowed else 0].inc()
+
+    def _fail_open_all(self, buckets: Sequence[Bucket]) -> Decision:
+        # One request, one count, however many buckets it was checked against.
+        decisions = [self._fail_open(limit, count=i == 0) for i, (_, limit) in enumerate(buckets)]
+        return tightest(decisions)
 
     def _fail_open(self, limit: RateLimit, *, count: bool = True) -> Decision:
         if count and self._counts is not None:
