@@ -56,15 +56,17 @@ def test_a_test_mode_file_is_refused_with_the_live_keys(
     live_file = live.licenses.generate(CUSTOMER)
     live_doc, test_doc = live.licenses.signing_keys(), sandbox.licenses.signing_keys()
 
+    # A live verifier holds no test key: refused (VALID before the fix), even when asked to
+    # allow test mode.
+    refused = verify_license_file(test_file.license_file, live_doc, end_customer_id=None)
+    assert (refused.valid, refused.code) == (False, "SIGNATURE_INVALID")
+    refused = verify_license_file(test_file.license_file, live_doc, allow_test=True)
+    assert (refused.valid, refused.code) == (False, "SIGNATURE_INVALID")
+
     # Each key gets its own mode's document, and the two share no key.
     assert {k["mode"] for k in live_doc["keys"]} == {"live"}
     assert {k["mode"] for k in test_doc["keys"]} == {"test"}
     assert not {k["kid"] for k in live_doc["keys"]} & {k["kid"] for k in test_doc["keys"]}
-
-    # A live verifier holds no test key: refused, even when asked to allow test mode.
-    for allow_test in (False, True):
-        refused = verify_license_file(test_file.license_file, live_doc, allow_test=allow_test)
-        assert (refused.valid, refused.code) == (False, "SIGNATURE_INVALID")
     # With the test-mode keys: still refused unless test mode is asked for explicitly.
     not_asked = verify_license_file(test_file.license_file, test_doc)
     assert (not_asked.valid, not_asked.code, not_asked.mode) == (False, "TEST_MODE", "test")
@@ -261,6 +263,37 @@ def test_concurrent_changes_to_one_license_cannot_both_apply(
         with pytest.raises(service_module.Conflict):  # b's change names version 1
             b.revoke(caller, lic)
     assert validate(client, account.admin_key, lic) == "SUSPENDED"
+
+
+# -- 16. every change is announced ----------------------------------------------------------
+
+
+def test_a_renewal_by_another_process_reaches_the_cache_within_a_quarter_second(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    import time
+
+    lic = sdk_for(client, account.admin_key).licenses.generate(CUSTOMER).license_key
+    body = {"license_key": lic, "end_customer_id": CUSTOMER}
+
+    def expires_at() -> str:
+        resp = client.post(
+            "/api/v1/licenses/validate", json=body, headers=bearer(account.admin_key)
+        )
+        return str(resp.json()["expires_at"])
+
+    before = expires_at()  # cached now
+    runtime = app.state.runtime
+    with runtime.sessions() as session:  # as the CLI or another node would
+        renewed = LicenseService(session, runtime.sealer, runtime.secret_cache).renew(
+            Caller(account.id, "live", "cli"), lic, 90
+        )
+        want = renewed.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0 and expires_at() == before:
+        time.sleep(0.01)
+    assert expires_at() == want != before
+    assert time.monotonic() - started < 0.25
 
 
 # -- 7. metadata --------------------------------------------------------------------------
