@@ -49,7 +49,8 @@ LIVE, TEST = "live", "test"
 
 @dataclass(frozen=True, slots=True)
 class LicenseVerification:
-    """The same `valid`/`code` vocabulary as online validation."""
+    """The same `valid`/`code` vocabulary as online validation, plus TEST_MODE: a genuine
+    test-mode (sandbox) file, refused because `allow_test` was not given."""
 
     valid: bool
     code: str
