@@ -9,6 +9,13 @@ A file is `qlf1.<payload>.<Ed25519 signature>.<ML-DSA-65 signature>` (base64url 
 accepted only if both signatures verify under a published, non-retired key. An offline
 check cannot know about a revocation made after the file was issued: validate online when
 you can, and keep license lifetimes short where revocation matters.
+
+Test mode: files issued with a test (sandbox) key are signed with the account's test-mode
+signing keys, which only a test key's `signing-keys` document publishes. A file whose
+payload `mode` is not "live" is refused (`TEST_MODE`) unless you pass `allow_test=True`;
+with it, a "test" file is accepted if it verifies under the test-mode keys you pass (a
+"live" file still verifies under live keys). A key published with a `mode` never vouches
+for a payload of another mode.
 """
 
 from __future__ import annotations
@@ -35,12 +42,15 @@ _MESSAGES = {
     "CUSTOMER_MISMATCH": "License does not belong to this end customer.",
     "SIGNATURE_INVALID": "License signature is invalid.",
     "FEATURES_MISSING": "License does not include the required features.",
+    "TEST_MODE": "License is a test-mode license; pass allow_test=True to accept it.",
 }
+LIVE, TEST = "live", "test"
 
 
 @dataclass(frozen=True, slots=True)
 class LicenseVerification:
-    """The same `valid`/`code` vocabulary as online validation."""
+    """The same `valid`/`code` vocabulary as online validation, plus TEST_MODE: a genuine
+    test-mode (sandbox) file, refused because `allow_test` was not given."""
 
     valid: bool
     code: str
@@ -108,8 +118,11 @@ def verify_license_file(
     end_customer_id: str | None = None,
     now: datetime | None = None,
     features: Sequence[str] = (),
+    allow_test: bool = False,
 ) -> LicenseVerification:
-    """Check a license file against the published signing keys, entirely offline."""
+    """Check a license file against the published signing keys, entirely offline.
+
+    `allow_test`: accept test-mode (sandbox) files too; never for production checks."""
     parts = license_file.strip().split(".")
     if len(parts) != 4 or parts[0] != PREFIX:
         return _result("SIGNATURE_INVALID")
@@ -125,6 +138,11 @@ def verify_license_file(
     if key is None or not _signatures_hold(key, message, ed_sig, pq_sig):
         return _result("SIGNATURE_INVALID")
     # Only now is the payload trustworthy.
+    mode = payload.get("mode")
+    if key.get("mode", mode) != mode or mode not in (LIVE, TEST):
+        return _result("SIGNATURE_INVALID")  # a key of one mode vouching for another
+    if mode != LIVE and not allow_test:
+        return _result("TEST_MODE", payload)
     if end_customer_id is not None and payload.get("end_customer_id") != end_customer_id:
         return _result("CUSTOMER_MISMATCH", payload)
     valid_until = parse_datetime(payload.get("valid_until"))

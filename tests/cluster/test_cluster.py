@@ -191,3 +191,63 @@ def test_a_redis_restart_does_not_stop_the_service(cluster: Cluster) -> None:
         httpx.get(a.base_url + "/api/v2/me", headers=bearer(key)).status_code for _ in range(10)
     )
     assert statuses == {200: 5, 429: 5}
+
+
+def test_every_license_change_on_node_a_reaches_b_and_c_within_a_quarter_second(
+    cluster: Cluster,
+) -> None:
+    """Issue #16 finding 16: renew announced no change, so other nodes served the old
+    expiry from their validation cache until it expired."""
+    _, admin = cluster.create_account()
+    a, b, c = cluster.nodes
+    generated = httpx.post(
+        a.base_url + "/api/v1/licenses/generate",
+        headers=bearer(admin),
+        json={"end_customer_id": "customer@company.com", "valid_days": 30},
+    )
+    assert generated.status_code == 201, generated.text
+    lic = generated.json()["license_key"]
+    body = {"license_key": lic, "end_customer_id": "customer@company.com"}
+
+    # Kept-alive connections: the loop below measures propagation, not TCP set-up.
+    clients = {n.name: httpx.Client(base_url=n.base_url, timeout=10) for n in (b, c)}
+
+    def seen_on(node: Node) -> tuple[str, str | None]:
+        resp = clients[node.name].post(
+            "/api/v1/licenses/validate", headers=bearer(admin), json=body
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["code"], resp.json()["expires_at"]
+
+    def expires(resp: httpx.Response) -> str:
+        return str(resp.json()["valid_until"])
+
+    changes: list[tuple[str, dict[str, Any] | None]] = [
+        ("renew", {"valid_days": 90}),
+        ("suspend", None),
+        ("reinstate", None),
+        ("renew", {"valid_days": 10}),
+        ("revoke", None),
+    ]
+    for action, payload in changes:
+        for node in (b, c):  # warm (or re-warm) both nodes' validation caches
+            seen_on(node)
+            seen_on(node)
+        changed = httpx.post(
+            a.base_url + f"/api/v1/licenses/{lic}/{action}", headers=bearer(admin), json=payload
+        )
+        assert changed.status_code == 200, changed.text
+        started = time.monotonic()
+        status = changed.json()["status"]
+        want = {"active": ("VALID", expires(changed)), "suspended": ("SUSPENDED", None),
+                "revoked": ("REVOKED", None)}[status]  # fmt: skip
+        caught_up: dict[str, float] = {}
+        while len(caught_up) < 2 and time.monotonic() - started < 3:
+            for node in (b, c):
+                if node.name not in caught_up and seen_on(node) == want:
+                    caught_up[node.name] = time.monotonic() - started
+            time.sleep(0.005)
+        assert set(caught_up) == {b.name, c.name}, (action, caught_up)
+        assert max(caught_up.values()) < 0.25, (action, caught_up)
+    for client in clients.values():
+        client.close()

@@ -22,7 +22,7 @@ def anyio_backend() -> str:
 def view(status: str) -> LicenseView:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     return LicenseView(
-        KEY[2], KEY[0], KEY[1], "customer", ["core"], {}, status, now, now, "00" * 64, False
+        KEY[2], KEY[0], KEY[1], "customer", ["core"], {}, status, 1, now, now, "00" * 64, False
     )
 
 

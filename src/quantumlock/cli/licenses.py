@@ -22,6 +22,7 @@ from quantumlock.core.clock import isoformat
 if TYPE_CHECKING:
     from quantumlock.licensing.models import License
     from quantumlock.licensing.service import Caller, LicenseService
+    from quantumlock.settings import Settings
 
 app = typer.Typer(help="Licenses, signing keys and offline verification.", no_args_is_help=True)
 
@@ -32,10 +33,21 @@ AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 CLI_ACTOR = "cli"
 
 
-def _service(session: Any) -> LicenseService:
+def _service(session: Any, cfg: Settings | None = None) -> LicenseService:
     from quantumlock.licensing.service import LicenseService, SecretCache  # see cli.common
 
-    return LicenseService(session, settings().make_sealer(), SecretCache())
+    return LicenseService(session, (cfg or settings()).make_sealer(), SecretCache())
+
+
+def resign_legacy_licenses(cfg: Settings) -> None:
+    """For `init`: re-sign licenses stored before the status was signed (else refused)."""
+    with open_session(cfg) as session:
+        resigned, refused = _service(session, cfg).resign_legacy()
+    if resigned or refused:
+        console.print(
+            f"Re-signed {resigned} license(s) with their status;"
+            f" {refused} whose signature did not hold stay SIGNATURE_INVALID."
+        )
 
 
 def _caller(account_id: str, test: bool) -> Caller:
@@ -220,33 +232,42 @@ def renew(
     _show(data, as_json)
 
 
+TEST_KEYS = typer.Option(False, "--test", help="The test-mode (sandbox) signing keys.")
+
+
+def _mode(test: bool) -> str:
+    return "test" if test else "live"
+
+
 @app.command("signing-keys")
-def signing_keys(account: str = ACCOUNT) -> None:
+def signing_keys(account: str = ACCOUNT, test: bool = TEST_KEYS) -> None:
     """Print the public keys document (save it for `licenses verify --public-keys`)."""
     from quantumlock.licensing.schemas import SigningKeyOut
 
     with open_session(settings()) as session:
         account_service(session).get(account)
-        keys = _service(session).signing_keys(account)
+        keys = _service(session).signing_keys(account, _mode(test))
         print_json({"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]})
 
 
 @app.command("rotate-signing-key")
-def rotate_signing_key(account: str = ACCOUNT) -> None:
+def rotate_signing_key(account: str = ACCOUNT, test: bool = TEST_KEYS) -> None:
     """Add a new active signing key; older keys keep verifying until retired."""
     with open_session(settings()) as session:
         account_service(session).get(account)
-        key = _service(session).rotate_signing_key(account)
-        console.print(f"New active signing key {key.kid}.")
+        key = _service(session).rotate_signing_key(account, _mode(test))
+        console.print(f"New active {key.mode} signing key {key.kid}.")
 
 
 @app.command("retire-signing-key")
 def retire_signing_key(
-    kid: str = typer.Argument(..., help="Signing key id (sk_…)."), account: str = ACCOUNT
+    kid: str = typer.Argument(..., help="Signing key id (sk_…)."),
+    account: str = ACCOUNT,
+    test: bool = TEST_KEYS,
 ) -> None:
     """Stop publishing a signing key: files it signed no longer verify offline."""
     with open_session(settings()) as session:
-        _service(session).retire_signing_key(account, kid)
+        _service(session).retire_signing_key(account, kid, _mode(test))
         console.print(f"Retired {kid}.")
 
 
@@ -261,6 +282,9 @@ def verify(
         help="The /api/v1/licenses/signing-keys document.",
     ),
     customer: str | None = typer.Option(None, "--customer", help="Expected end customer."),
+    test: bool = typer.Option(
+        False, "--test", help="Accept test-mode (sandbox) files too (refused by default)."
+    ),
     as_json: bool = AS_JSON,
 ) -> None:
     """Verify a license file offline, with no server (exit status 0 if valid, 1 if not)."""
@@ -270,7 +294,7 @@ def verify(
         fail(f"{public_keys} is not JSON.", 2)
     from qcos.licensing import verify_license_file  # the SDK loads with the commands using it
 
-    result = verify_license_file(file.read_text(), keys, end_customer_id=customer)
+    result = verify_license_file(file.read_text(), keys, end_customer_id=customer, allow_test=test)
     if as_json:
         print_json(
             {
@@ -278,6 +302,7 @@ def verify(
                 "code": result.code,
                 "message": result.message,
                 "license_key": result.license_key,
+                "mode": result.mode,
                 "end_customer_id": result.end_customer_id,
                 "features": result.features,
                 "valid_until": isoformat(result.valid_until),

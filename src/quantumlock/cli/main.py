@@ -74,6 +74,8 @@ def init(
     console.print("Database is up to date.")
     with initialised_engine(cfg) as engine:
         check_master_key(cfg, engine)
+    # Only after the canary opened: a wrong key must not re-sign anything.
+    licenses.resign_legacy_licenses(cfg)
     if not bootstrap:
         return
     key_file = cfg.data_dir / BOOTSTRAP_FILE

@@ -194,13 +194,14 @@ def list_licenses(
 @router.get(
     "/signing-keys",
     response_model=SigningKeys,
-    summary="Public keys that verify offline license files",
+    summary="Public keys that verify offline license files (of the key's mode)",
 )
 def signing_keys(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
+    # A test key gets the test-mode keys only, a live key the live ones only.
     with open_session(request) as session:
-        keys = service(request, session).signing_keys(principal.account_id)
+        keys = service(request, session).signing_keys(principal.account_id, principal.mode.value)
         return model_response(SigningKeys(keys=[SigningKeyOut.from_row(k) for k in keys]))
 
 

@@ -51,6 +51,10 @@ class License(Base):
     signing_kid: Mapped[str] = mapped_column(String(32))
     license_file: Mapped[str] = mapped_column(Text)
 
+    # The service sets the version itself (it is signed), and every UPDATE names the version
+    # it read: two concurrent changes to one license cannot both apply (StaleDataError).
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
 
 class LicenseEvent(Base):
     """Append-only audit of lifecycle changes: who (key id), what, when."""
@@ -106,8 +110,9 @@ class SigningKey(Base):
     # live | test: test-mode licenses are signed with test-mode keys, published apart.
     mode: Mapped[str] = mapped_column(String(8), default="live", server_default="live")
     status: Mapped[str] = mapped_column(String(16))  # active | verify_only | retired
-    # The account id while this is the account's active key, else NULL. Unique, so two
-    # requests racing to create an account's first key cannot both make one active.
+    # While this is the active key of its account and mode: the account id (live) or
+    # "<account id>:test", else NULL. Unique, so two requests racing to create the first
+    # key of an account and mode cannot both make one active.
     active_for: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
     ed25519_public: Mapped[bytes] = mapped_column(LargeBinary)
     ml_dsa_65_public: Mapped[bytes] = mapped_column(LargeBinary)

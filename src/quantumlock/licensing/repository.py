@@ -38,6 +38,7 @@ _VALIDATION_COLUMNS = (
     _t.features,
     _t.metadata.label("meta"),
     _t.status,
+    _t.version,
     _t.valid_until,
     _t.generated_at,
     _t.quantum_signature,
@@ -55,6 +56,11 @@ _MANY_FOR_VALIDATION = select(*_VALIDATION_COLUMNS).where(
 )
 
 
+def active_slot(account_id: str, mode: str) -> str:
+    """`SigningKey.active_for` of the active key of an account and mode: one of each."""
+    return account_id if mode == "live" else f"{account_id}:{mode}"
+
+
 @dataclass(frozen=True, slots=True)
 class LicenseView:
     """What validation needs of a license row."""
@@ -66,6 +72,7 @@ class LicenseView:
     features: list[str]
     meta: dict[str, Any]
     status: str
+    version: int  # signed with the status; 0: signed before it was, refused
     valid_until: datetime
     generated_at: datetime
     quantum_signature: str
@@ -95,13 +102,13 @@ class LicenseRepository:
             _FOR_VALIDATION,
             {"account_id": account_id, "license_key": license_key, "mode": mode},
         ).first()
-        return None if row is None else LicenseView(*row)
+        return None if row is None else LicenseView(*tuple(row))
 
     def views(self, account_id: str, mode: str, license_keys: Sequence[str]) -> list[LicenseView]:
         rows = self.session.execute(
             _MANY_FOR_VALIDATION, {"account_id": account_id, "license_keys": list(license_keys)}
         )
-        return [LicenseView(*row) for row in rows if row.mode == mode]
+        return [LicenseView(*tuple(row)) for row in rows if row.mode == mode]
 
     def list(
         self,
@@ -146,6 +153,15 @@ class LicenseRepository:
             .where(live, License.status == "active", License.valid_until > now)
         )
         return int(total or 0), int(active or 0)
+
+    def legacy(self, after_id: str, limit: int) -> Sequence[License]:
+        """Rows signed before the status was (version 0), by id, a batch at a time."""
+        return self.session.scalars(
+            select(License)
+            .where(License.version == 0, License.id > after_id)
+            .order_by(License.id)
+            .limit(limit)
+        ).all()
 
     def add_event(self, event: LicenseEvent) -> None:
         self.session.add(event)
@@ -204,17 +220,21 @@ class LicenseRepository:
         self.session.add(secret)
 
     def signing_keys(
-        self, account_id: str, *, include_retired: bool = False
+        self, account_id: str, mode: str, *, include_retired: bool = False
     ) -> Sequence[SigningKey]:
-        query = select(SigningKey).where(SigningKey.account_id == account_id)
+        query = select(SigningKey).where(
+            SigningKey.account_id == account_id, SigningKey.mode == mode
+        )
         if not include_retired:
             query = query.where(
                 or_(SigningKey.status == "active", SigningKey.status == "verify_only")
             )
         return self.session.scalars(query.order_by(SigningKey.created_at, SigningKey.kid)).all()
 
-    def active_signing_key(self, account_id: str) -> SigningKey | None:
-        return self.session.scalar(select(SigningKey).where(SigningKey.active_for == account_id))
+    def active_signing_key(self, account_id: str, mode: str) -> SigningKey | None:
+        return self.session.scalar(
+            select(SigningKey).where(SigningKey.active_for == active_slot(account_id, mode))
+        )
 
     def signing_key(self, kid: str) -> SigningKey | None:
         return self.session.get(SigningKey, kid)

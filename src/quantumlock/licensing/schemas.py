@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from quantumlock.core.clock import as_utc
+from quantumlock.core.jsonvalue import MAX_BYTES, MAX_DEPTH, json_value_problem
 from quantumlock.licensing.models import License, SigningKey
 from quantumlock.licensing.signing import b64url
 
@@ -16,13 +17,30 @@ CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ValidDays = Annotated[int, Field(ge=1, le=3650)]
 
 
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    problem = json_value_problem(value)
+    if problem:
+        raise ValueError(f"metadata {problem}")
+    return value
+
+
+# Checked here, on the parsed body, so it holds whatever the body parser lets through.
+Metadata = Annotated[dict[str, Any], AfterValidator(_storable)]
+
+
 class GenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     end_customer_id: CustomerId
     features: list[Feature] = Field(default_factory=list, max_length=100)
     valid_days: ValidDays = 365
-    metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object, ≤ 16 KiB")
+    metadata: Metadata = Field(
+        default_factory=dict,
+        description=(
+            f"JSON object: at most {MAX_BYTES // 1024} KiB, nested at most {MAX_DEPTH} deep,"
+            " finite numbers (64-bit integers), valid Unicode without NUL"
+        ),
+    )
 
 
 class GenerateOut(BaseModel):
@@ -137,6 +155,9 @@ class RenewIn(BaseModel):
 class SigningKeyOut(BaseModel):
     kid: str
     alg: str
+    mode: Literal["live", "test"] = Field(
+        description="The mode of the files it signs; verifiers refuse test unless asked"
+    )
     status: Literal["active", "verify_only", "retired"]
     created_at: datetime
     public_keys: dict[str, str] = Field(
@@ -148,6 +169,7 @@ class SigningKeyOut(BaseModel):
         return cls(
             kid=key.kid,
             alg=key.alg,
+            mode=key.mode,
             status=key.status,
             created_at=as_utc(key.created_at),
             public_keys={

@@ -12,12 +12,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from quantumlock.accounts.plans import EffectiveLimits
-from quantumlock.core.canonical import canonical_json
 from quantumlock.core.clock import as_utc, isoformat, utcnow
 from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from quantumlock.core.ids import new_id
+from quantumlock.core.jsonvalue import json_value_problem
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
@@ -25,11 +26,11 @@ from quantumlock.entropy.types import Draw
 from quantumlock.licensing import signing
 from quantumlock.licensing.cache import change_ref
 from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
-from quantumlock.licensing.repository import LicenseRepository, LicenseView
+from quantumlock.licensing.repository import LicenseRepository, LicenseView, active_slot
 
 HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
-MAX_METADATA_BYTES = 16 * 1024
+MODES = ("live", "test")
 KEY_ATTEMPTS = 5
 KEY_BYTES = 6  # QLOCK- and three groups of four hex digits: 12 hex characters
 
@@ -150,7 +151,11 @@ def evaluate(
 ) -> Validation:
     """The validation rules, on a loaded row; pure, so cached rows go through them too."""
     if lic.verified_with != secret:
-        if not signing.signature_matches(secret, fields_of(lic), lic.quantum_signature):
+        # Version 0: signed before the status was covered. Refused, not checked the old way,
+        # so setting a row's version to 0 is no way around the signed status.
+        if lic.version < 1 or not signing.signature_matches(
+            secret, fields_of(lic), lic.quantum_signature
+        ):
             return Validation(Code.SIGNATURE_INVALID, lic)
         object.__setattr__(lic, "verified_with", secret)
     # Checked before status, so a caller with the wrong customer learns nothing more.
@@ -169,6 +174,21 @@ def evaluate(
 
 def fields_of(lic: License | LicenseView) -> dict[str, Any]:
     return signing.signed_fields(
+        license_key=lic.license_key,
+        account_id=lic.account_id,
+        mode=lic.mode,
+        end_customer_id=lic.end_customer_id,
+        features=list(lic.features),
+        metadata=dict(lic.meta),
+        valid_until=as_utc(lic.valid_until),
+        generated_at=as_utc(lic.generated_at),
+        status=lic.status,
+        version=lic.version,
+    )
+
+
+def _legacy_fields_of(lic: License) -> dict[str, Any]:
+    return signing.legacy_signed_fields(
         license_key=lic.license_key,
         account_id=lic.account_id,
         mode=lic.mode,
@@ -242,7 +262,7 @@ class LicenseService:
             self.cache.put_keypair(key.kid, cached)
         return cached
 
-    def _new_signing_key(self, account_id: str) -> SigningKey:
+    def _new_signing_key(self, account_id: str, mode: str) -> SigningKey:
         seed = self.entropy(64).data  # Ed25519 private key ‖ ML-DSA-65 seed
         keys = signing.KeyPair(
             ed25519.Ed25519PrivateKey.from_private_bytes(seed[:32]),
@@ -253,8 +273,9 @@ class LicenseService:
             kid=kid,
             account_id=account_id,
             alg=signing.ALG,
+            mode=mode,
             status="active",
-            active_for=account_id,
+            active_for=active_slot(account_id, mode),
             ed25519_public=keys.public_ed25519(),
             ml_dsa_65_public=keys.public_ml_dsa_65(),
             sealed_private=self.sealer.seal(keys.private_bytes(), kid.encode()),
@@ -264,32 +285,36 @@ class LicenseService:
         self.cache.put_keypair(kid, keys)
         return row
 
-    def _active_signing_key(self, account_id: str) -> SigningKey:
-        key = self.repo.active_signing_key(account_id)
+    def _active_signing_key(self, account_id: str, mode: str) -> SigningKey:
+        """The key that signs the files of this mode. Test-mode files get test-mode keys,
+        published apart, so a verifier holding the live keys never accepts one."""
+        _check_mode(mode)
+        key = self.repo.active_signing_key(account_id, mode)
         if key is not None:
             return key
         try:
-            key = self._new_signing_key(account_id)
+            key = self._new_signing_key(account_id, mode)
             self.session.commit()
         except IntegrityError:  # a concurrent request made the first key: use that one
             self.session.rollback()
-            key = self.repo.active_signing_key(account_id)
+            key = self.repo.active_signing_key(account_id, mode)
             assert key is not None  # noqa: S101
         return key
 
-    def rotate_signing_key(self, account_id: str) -> SigningKey:
+    def rotate_signing_key(self, account_id: str, mode: str = "live") -> SigningKey:
         """A new active key; the old ones keep verifying files they signed until retired."""
-        for old in self.repo.signing_keys(account_id):
+        _check_mode(mode)
+        for old in self.repo.signing_keys(account_id, mode):
             if old.status == "active":
                 old.status, old.active_for = "verify_only", None
         self.session.flush()  # free the active slot before the new key takes it
-        new = self._new_signing_key(account_id)
+        new = self._new_signing_key(account_id, mode)
         self.session.commit()
         return new
 
-    def retire_signing_key(self, account_id: str, kid: str) -> SigningKey:
+    def retire_signing_key(self, account_id: str, kid: str, mode: str = "live") -> SigningKey:
         key = self.repo.signing_key(kid)
-        if key is None or key.account_id != account_id:
+        if key is None or key.account_id != account_id or key.mode != mode:
             raise NotFound(f"No signing key {kid!r}.")
         if key.status == "active":
             raise Conflict("Rotate first: the active signing key cannot be retired.")
@@ -297,11 +322,13 @@ class LicenseService:
         self.session.commit()
         return key
 
-    def signing_keys(self, account_id: str) -> Sequence[SigningKey]:
-        keys = self.repo.signing_keys(account_id)
+    def signing_keys(self, account_id: str, mode: str = "live") -> Sequence[SigningKey]:
+        """The published document of one mode: a live caller never sees test keys."""
+        _check_mode(mode)
+        keys = self.repo.signing_keys(account_id, mode)
         if not keys:
-            self._active_signing_key(account_id)
-            keys = self.repo.signing_keys(account_id)
+            self._active_signing_key(account_id, mode)
+            keys = self.repo.signing_keys(account_id, mode)
         return keys
 
     # -- quota ---------------------------------------------------------------------------
@@ -326,13 +353,15 @@ class LicenseService:
         valid_days: int,
         metadata: dict[str, Any],
     ) -> tuple[License, Quota | None]:
-        if len(canonical_json(metadata)) > MAX_METADATA_BYTES:
-            raise ValidationFailed("metadata: at most 16 KiB of JSON.", field="metadata")
+        # The API checks this on the request body too; here for every other caller (CLI).
+        problem = json_value_problem(metadata)
+        if problem:
+            raise ValidationFailed(f"metadata {problem}.", field="metadata")
         features = normalise_features(features)
         # Reads first, outside the write transaction, so SQLite never has to upgrade a stale
         # read snapshot to a write (that fails at once instead of waiting).
         secret = self._hmac_secret(caller.account_id)
-        key = self._active_signing_key(caller.account_id)
+        key = self._active_signing_key(caller.account_id, caller.mode)
         keys = self._keypair(key)
         if caller.mode == "live":
             # An account at its limit is refused before anything is signed or written; the
@@ -414,6 +443,7 @@ class LicenseService:
             features=features,
             meta=metadata,
             status=Status.ACTIVE.value,
+            version=1,
             valid_until=valid_until,
             generated_at=now,
             created_at=utcnow(),  # full precision: listing order within a second
@@ -548,6 +578,31 @@ class LicenseService:
             )
         )
 
+    def _resign(self, lic: License) -> None:
+        """A new row version, signed with everything that decides validity."""
+        lic.version += 1
+        lic.quantum_signature = signing.quantum_signature(
+            self._hmac_secret(lic.account_id), fields_of(lic)
+        )
+
+    def _commit_change(
+        self, lic: License, caller: Caller, action: str, detail: dict[str, Any]
+    ) -> None:
+        """Every change that affects validation: re-signed, audited and announced (every
+        process drops its cached copy) in one transaction. Nothing is committed unless all
+        of it succeeds."""
+        try:
+            self._resign(lic)
+            self._audit(lic, caller, action, detail)
+            self._announce(lic)
+            self.session.commit()
+        except StaleDataError:
+            self.session.rollback()
+            raise Conflict("The license changed meanwhile; try again.") from None
+        except BaseException:
+            self.session.rollback()
+            raise
+
     def _transition(
         self, caller: Caller, license_key: str, action: str, to: Status, allowed_from: set[str]
     ) -> License:
@@ -556,11 +611,7 @@ class LicenseService:
             raise Conflict(f"Cannot {action} a {lic.status} license.")
         previous = lic.status
         lic.status = to.value
-        self._audit(lic, caller, action, {"from": previous, "to": to.value})
-        record_change(
-            self.session, CHANGE_KIND_LICENSE, change_ref(lic.account_id, lic.license_key)
-        )
-        self.session.commit()
+        self._commit_change(lic, caller, action, {"from": previous, "to": to.value})
         return lic
 
     def revoke(self, caller: Caller, license_key: str) -> License:
@@ -578,21 +629,41 @@ class LicenseService:
         lic = self.get(caller, license_key)
         if lic.status == Status.REVOKED:
             raise Conflict("Cannot renew a revoked license.")
+        # Read before the row changes: creating the first key commits.
+        key = self._active_signing_key(lic.account_id, lic.mode)
+        keys = self._keypair(key)
         now = utcnow().replace(microsecond=0)
         previous = as_utc(lic.valid_until)
         lic.valid_until = max(now, previous) + timedelta(days=valid_days)
-        # The new expiry is signed again, and a new offline file issued with it.
-        lic.quantum_signature = signing.quantum_signature(
-            self._hmac_secret(lic.account_id), fields_of(lic)
-        )
-        key = self._active_signing_key(lic.account_id)
+        # A new offline file with the new expiry, signed with the key of the license's mode.
         lic.signing_kid = key.kid
-        lic.license_file = self._license_file(lic, key, self._keypair(key), now)
-        self._audit(
-            lic,
-            caller,
-            "renew",
-            {"from": isoformat(previous), "to": isoformat(as_utc(lic.valid_until))},
-        )
-        self.session.commit()
+        lic.license_file = self._license_file(lic, key, keys, now)
+        detail = {"from": isoformat(previous), "to": isoformat(as_utc(lic.valid_until))}
+        self._commit_change(lic, caller, "renew", detail)
         return lic
+
+    # -- legacy rows ---------------------------------------------------------------------
+
+    def resign_legacy(self, batch: int = 500) -> tuple[int, int]:
+        """Re-sign rows signed before the status was (version 0 -> 1): their old signature
+        is checked first, so a row already tampered with stays refused. Idempotent; run by
+        `quantumlock init`. Returns (re-signed, left refused)."""
+        resigned = refused = 0
+        after = ""
+        while rows := self.repo.legacy(after, batch):
+            for lic in rows:
+                secret = self._hmac_secret(lic.account_id)
+                if signing.signature_matches(secret, _legacy_fields_of(lic), lic.quantum_signature):
+                    self._resign(lic)
+                    self._announce(lic)
+                    resigned += 1
+                else:
+                    refused += 1
+            after = rows[-1].id
+            self.session.commit()
+        return resigned, refused
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")

@@ -3,6 +3,9 @@
 * `quantum_signature`: HMAC-SHA3-512 over the canonical JSON of the license's fields, under
   a per-account secret sealed at rest. 128 hex characters. Re-checked on every online
   validation, so a row changed behind the service's back is reported SIGNATURE_INVALID.
+  The fields include the status and a row version bumped on every change, so every field
+  that decides validity is covered. Rows signed before that (version 0) are re-signed by
+  `quantumlock init` (`LicenseService.resign_legacy`) and refused until then.
 * License files, for offline validation: `qlf1.<payload>.<ed25519 sig>.<ml-dsa-65 sig>`,
   each part base64url without padding. Both signatures cover the ASCII bytes
   `qlf1.<payload>`; a verifier accepts a file only if both verify, so it stays sound if
@@ -41,7 +44,37 @@ def signed_fields(
     metadata: dict[str, Any],
     valid_until: datetime,
     generated_at: datetime,
+    status: str,
+    version: int,
 ) -> dict[str, Any]:
+    return {
+        **legacy_signed_fields(
+            license_key=license_key,
+            account_id=account_id,
+            mode=mode,
+            end_customer_id=end_customer_id,
+            features=features,
+            metadata=metadata,
+            valid_until=valid_until,
+            generated_at=generated_at,
+        ),
+        "status": status,
+        "version": version,
+    }
+
+
+def legacy_signed_fields(
+    *,
+    license_key: str,
+    account_id: str,
+    mode: str,
+    end_customer_id: str,
+    features: list[str],
+    metadata: dict[str, Any],
+    valid_until: datetime,
+    generated_at: datetime,
+) -> dict[str, Any]:
+    """What version-0 rows were signed over (no status): only to re-sign them once."""
     return {
         "license_key": license_key,
         "account_id": account_id,
