@@ -88,6 +88,8 @@ class Runtime:
                 settings.entropy_sources,
                 settings.qcos_api_url,
                 settings.qcos_api_key.get_secret_value() if settings.qcos_api_key else None,
+                qcos_api_signing_key=settings.qcos_api_signing_key,
+                qcos_api_trust_claims=settings.qcos_api_trust_claims,
             ),
             key_material=KeyMaterialCache(settings.key_material_cache_ttl),
         )

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # answers, much less CPU per request (quantumlock.web.fastpath). False: all via FastAPI.
     fast_paths: bool = True
 
+    # -- added for issue #16 (crypto / entropy) --
+    # The Ed25519 public key (PEM, or base64 of its 32 raw bytes) that signs the QCOS remote's
+    # entropy responses; with an https QL_QCOS_API_URL, only signed claims of hardware count.
+    qcos_api_signing_key: str | None = None
+    # Operator attestation: believe the QCOS remote's quantum claims without a signature.
+    qcos_api_trust_claims: bool = False
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
