@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from quantumlock.core.errors import DecryptionFailed, ValidationFailed
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto.cache import CachedKey, KeyMaterialCache
+from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.crypto.service import Caller, KeystoreService
@@ -51,8 +52,9 @@ class CryptoService:
         sealer: Sealer,
         entropy: EntropyService,
         cache: KeyMaterialCache | None = None,
+        keygen: RsaKeygen | None = None,
     ) -> None:
-        self.keys = KeystoreService(session, sealer, entropy)
+        self.keys = KeystoreService(session, sealer, entropy, keygen)
         self.entropy = entropy
         self.cache = cache
         # A key destroyed while this request reads it must not come back into the cache.

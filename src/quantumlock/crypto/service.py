@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
 from quantumlock.core.clock import utcnow
@@ -20,6 +19,7 @@ from quantumlock.core.ids import new_id
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto import rsa_keygen
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY
+from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.repository import QuantumKeyRepository
 from quantumlock.crypto.sealing import Sealer
@@ -64,11 +64,19 @@ _IMPORTED = _Provenance(IMPORTED, SecurityLevel.CRYPTOGRAPHIC.value, False, None
 
 
 class KeystoreService:
-    def __init__(self, session: Session, sealer: Sealer, entropy: EntropyService) -> None:
+    def __init__(
+        self,
+        session: Session,
+        sealer: Sealer,
+        entropy: EntropyService,
+        keygen: RsaKeygen | None = None,
+    ) -> None:
         self.session = session
         self.repo = QuantumKeyRepository(session)
         self.sealer = sealer
         self.entropy = entropy
+        # The server passes its process pool; elsewhere (CLI, tests) generate in-thread.
+        self.keygen = keygen or RsaKeygen(workers=0, per_account=1_000_000)
 
     def create(
         self,
@@ -105,17 +113,14 @@ class KeystoreService:
     ) -> CreatedKey:
         """An RSA key whose primes come from a SHAKE-256 stream seeded by the entropy service.
 
-        CPU-bound for about a second: call it from a worker thread, never the event loop.
+        Seconds of CPU, made in the keygen pool (crypto.keygen_pool) while the calling worker
+        thread waits; at most `per_account` at once per account, else RateLimited (429).
         """
         if bits not in rsa_keygen.ALLOWED_BITS:
             raise ValidationFailed("bits must be 2048, 3072 or 4096.", field="bits")
-        draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
-        private = rsa_keygen.generate_private_key(draw.data, bits)
-        der = private.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        with self.keygen.slot(caller.account_id):
+            draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
+            der = self.keygen.generate_rsa_der(draw.data, bits)
         return self._store(caller, alg.RSA, der, _Provenance.of(draw), exportable, bits=bits)
 
     def _store(
