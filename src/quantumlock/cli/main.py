@@ -69,6 +69,7 @@ def init(
         fail(str(exc))
     migrate.upgrade(cfg.resolved_database_url)
     console.print("Database is up to date.")
+    keystore.reseal_legacy_rows(cfg)  # #16: sealed keys bound to account and mode (once)
     if not bootstrap:
         return
     key_file = cfg.data_dir / BOOTSTRAP_FILE

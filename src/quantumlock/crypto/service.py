@@ -1,7 +1,7 @@
 """The tenant keystore: create, import, list, read and destroy keys.
 
 Material is drawn from the entropy service, sealed at once under the master key
-(AAD `quantum-key:` + key id) and leaves the server only in the creation response of an
+(AAD: key id, account and mode; `key_aad`) and leaves the server only in the creation response of an
 exportable key. Every lookup is scoped to the caller's account and mode, so another
 tenant's id is simply not found.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from quantumlock.core.clock import utcnow
-from quantumlock.core.errors import NotFound, ValidationFailed
+from quantumlock.core.errors import Conflict, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto import rsa_keygen
@@ -22,7 +22,7 @@ from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.repository import QuantumKeyRepository
-from quantumlock.crypto.sealing import Sealer
+from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw, SecurityLevel
@@ -44,7 +44,14 @@ class CreatedKey:
     exported: bytes | None  # the raw material, only for an exportable key
 
 
-def key_aad(key_id: str) -> bytes:
+def key_aad(key_id: str, account_id: str, mode: str) -> bytes:
+    """Binds sealed material to its key, account and mode: a blob copied to another
+    tenant's row (or a row given another account_id) does not open."""
+    return b"quantum-key/v2\x00" + b"\x00".join(v.encode() for v in (key_id, account_id, mode))
+
+
+def legacy_key_aad(key_id: str) -> bytes:
+    """The AAD before #16 (the id alone): only `sealed_columns.reseal_legacy` uses it."""
     return b"quantum-key:" + key_id.encode()
 
 
@@ -149,7 +156,7 @@ class KeystoreService:
             version=1,
             exportable=exportable,
             public_key=alg.public_pem(algorithm, material),
-            sealed=self.sealer.seal(material, key_aad(key_id)),
+            sealed=self.sealer.seal(material, key_aad(key_id, caller.account_id, caller.mode)),
             created_at=utcnow(),
         )
         self.repo.add(row)
@@ -180,4 +187,11 @@ class KeystoreService:
         """The key's raw material, opened from its sealed blob (never leaves the server)."""
         if key.sealed is None:
             raise NotFound(f"Key {key.id!r} not found.")
-        return self.sealer.open(key.sealed, key_aad(key.id))
+        try:
+            return self.sealer.open(key.sealed, key_aad(key.id, key.account_id, key.mode))
+        except SealingError:
+            # Moved from another tenant, edited, or sealed under a master key no longer held.
+            raise Conflict(
+                f"Key {key.id!r} cannot be opened for this account: its sealed material "
+                "belongs elsewhere or is damaged. Destroy it and create a new key."
+            ) from None
