@@ -17,6 +17,7 @@ from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
+from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
@@ -50,6 +51,7 @@ class Runtime:
     entropy: EntropyService
     key_material: KeyMaterialCache
     keygen: RsaKeygen  # RSA generation off the request threads, capped per account
+    invocations: InvocationBudget = field(default_factory=InvocationBudget)  # AEAD counts
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod

@@ -63,7 +63,12 @@ def keystore(request: Request, session: Session) -> KeystoreService:
 def crypto(request: Request, session: Session) -> CryptoService:
     runtime = get_runtime(request)
     return CryptoService(
-        session, runtime.sealer, runtime.entropy, runtime.key_material, runtime.keygen
+        session,
+        runtime.sealer,
+        runtime.entropy,
+        runtime.key_material,
+        runtime.keygen,
+        runtime.invocations,
     )
 
 
@@ -182,7 +187,12 @@ async def encrypt(
     key = None
     if body.key_id is not None:
         key = cached_encryption_key(
-            runtime.key_material, caller, plaintext, key_id=body.key_id, algorithm=body.algorithm
+            runtime.key_material,
+            caller,
+            plaintext,
+            key_id=body.key_id,
+            algorithm=body.algorithm,
+            invocations=runtime.invocations,
         )
     if key is not None:
         # A cached key needs no database, even when the IV must wait for a thread: a source
