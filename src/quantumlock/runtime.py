@@ -17,6 +17,8 @@ from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
+from quantumlock.crypto.invocations import InvocationBudget
+from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
@@ -48,6 +50,8 @@ class Runtime:
     validation_cache: ValidationCache
     entropy: EntropyService
     key_material: KeyMaterialCache
+    keygen: RsaKeygen  # RSA generation off the request threads, capped per account
+    invocations: InvocationBudget = field(default_factory=InvocationBudget)  # AEAD counts
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -88,8 +92,11 @@ class Runtime:
                 settings.entropy_sources,
                 settings.qcos_api_url,
                 settings.qcos_api_key.get_secret_value() if settings.qcos_api_key else None,
+                qcos_api_signing_key=settings.qcos_api_signing_key,
+                qcos_api_trust_claims=settings.qcos_api_trust_claims,
             ),
             key_material=KeyMaterialCache(settings.key_material_cache_ttl),
+            keygen=RsaKeygen(settings.keygen_workers, settings.expensive_calls_per_account),
         )
         runtime.entropy.bind_metrics(runtime.metrics.registry)
         runtime.changes.subscribe(runtime._on_change)
@@ -143,6 +150,7 @@ class Runtime:
         await self.limiter.close()
         self.engine.dispose()
         self.entropy.close()
+        await asyncio.to_thread(self.keygen.close)
         flush_logs()
 
     async def _log_flush_loop(self) -> None:

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     # answers, much less CPU per request (quantumlock.web.fastpath). False: all via FastAPI.
     fast_paths: bool = True
 
+    # -- added for issue #16 (crypto / entropy) --
+    # The Ed25519 public key (PEM, or base64 of its 32 raw bytes) that signs the QCOS remote's
+    # entropy responses; with an https QL_QCOS_API_URL, only signed claims of hardware count.
+    qcos_api_signing_key: str | None = None
+    # Operator attestation: believe the QCOS remote's quantum claims without a signature.
+    qcos_api_trust_claims: bool = False
+    # Processes (per server process, started on first use, at nice 19) that generate RSA
+    # keys; 0 generates in the request's worker thread.
+    keygen_workers: int = Field(default=1, ge=0, le=64)
+    # RSA generations (`/quantum/rsa`, `crypto/sign` without key_id) one account may have in
+    # flight at once in one server process; past it 429 with Retry-After.
+    expensive_calls_per_account: int = Field(default=2, ge=1, le=1000)
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:

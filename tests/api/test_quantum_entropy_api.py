@@ -41,6 +41,23 @@ def qcos_client(settings: Settings, fake_qcos: FakeQcos) -> Iterator[TestClient]
             "qcos_api_url": fake_qcos.url,
             "qcos_api_key": FAKE_KEY,
             "entropy_sources": "qcos_api,cryptographic",
+            # The fake speaks plain http: its claims count only by the operator's word.
+            "qcos_api_trust_claims": True,
+        }
+    )
+    with TestClient(create_app(configured), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def untrusted_qcos_client(settings: Settings, fake_qcos: FakeQcos) -> Iterator[TestClient]:
+    """The fake QCOS service with no pinned key and no attestation (the review's stand-in)."""
+    configured = Settings(
+        **{
+            **settings.model_dump(),
+            "qcos_api_url": fake_qcos.url,
+            "qcos_api_key": FAKE_KEY,
+            "entropy_sources": "qcos_api,cryptographic",
         }
     )
     with TestClient(create_app(configured), raise_server_exceptions=False) as client:
@@ -259,8 +276,9 @@ def test_unhealthy_qcos_is_skipped_and_reported(
     assert body["quantum_verified"] is False and body["fidelity"] is None
     health = qcos_client.get(HEALTH, headers=bearer(key)).json()
     assert health["backends"] == ["cryptographic"]
-    assert health["qcos_api"]["available"] is True  # reachable...
-    assert health["qcos_api"]["healthy"] is False  # ...but its bits failed the tests
+    # Reachable, but its bits failed the tests: it cannot deliver now.
+    assert health["qcos_api"]["available"] is False
+    assert health["qcos_api"]["healthy"] is False
     assert health["qcos_api"]["reason"] == reason
     assert health["test_result"]["source"] == "cryptographic"
     calls = fake_qcos.calls
@@ -305,3 +323,46 @@ def test_metrics_count_draws_and_health_failures(
         'quantumlock_entropy_health_failures_total{source="qcos_api",test="repetition count"} 1.0'
         in text
     )
+
+
+def test_unproven_remote_claims_are_not_reported(
+    untrusted_qcos_client: TestClient, account: AccountFixture, fake_qcos: FakeQcos
+) -> None:
+    """#16 finding 13: a plain-http remote saying `quantum_verified: true` is not believed,
+    in entropy, keystore keys or licenses; it is what it can be shown to be."""
+    key = account.admin_key
+    body = entropy(untrusted_qcos_client, key, bits=256)
+    assert body["source"] == "qcos_api" and fake_qcos.calls > 0
+    assert body["security_level"] == "CRYPTOGRAPHIC" and body["quantum_verified"] is False
+    assert body["fidelity"] is None and body["qubits"] is None
+    made = untrusted_qcos_client.post(
+        "/api/v1/quantum/keys", json={"algorithm": "AES-256-GCM"}, headers=bearer(key)
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["security_level"], made.json()["quantum_verified"]) == (
+        "CRYPTOGRAPHIC",
+        False,
+    )
+    lic = untrusted_qcos_client.post(
+        "/api/v1/licenses/generate", json={"end_customer_id": "c@x.example"}, headers=bearer(key)
+    )
+    assert lic.status_code == 201, lic.text
+    assert lic.json()["security_level"] == "CRYPTOGRAPHIC"
+    assert lic.json()["quantum_verified"] is False and lic.json()["qcos_fidelity"] is None
+
+
+def test_unreachable_remote_is_not_available(settings: Settings, account: AccountFixture) -> None:
+    """#16 finding 18: `available` is "can deliver now"; the reason stays."""
+    configured = Settings(
+        **{
+            **settings.model_dump(),
+            "qcos_api_url": "http://127.0.0.1:9",  # discard port: connection refused
+            "entropy_sources": "qcos_api,cryptographic",
+        }
+    )
+    with TestClient(create_app(configured), raise_server_exceptions=False) as client:
+        body = client.get(HEALTH, headers=bearer(account.admin_key)).json()
+    assert body["qcos_api"]["available"] is False
+    assert body["qcos_api"]["healthy"] is False
+    assert body["qcos_api"]["reason"].startswith("unreachable")
+    assert body["backends"] == ["cryptographic"] and body["available"] is True

@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from quantumlock.core.clock import utcnow
 from quantumlock.crypto.exchange_repository import KeyExchangeRepository
+from quantumlock.crypto.exchange_service import session_aad
 from quantumlock.crypto.models import KeyExchangeSession
 from quantumlock.crypto.sealing import Sealer, SealingError
 from tests.api.test_auth_api import assert_error, create_key
@@ -217,7 +218,7 @@ def test_private_half_rests_sealed_and_is_dropped_when_spent(
         row = s.get(KeyExchangeSession, start["session_id"])
         assert row is not None and row.sealed is not None and row.completed_at is None
         assert row.account_id == account.id and row.mode == "live"
-        private = sealer.open(row.sealed, b"kex-session:" + row.id.encode())
+        private = sealer.open(row.sealed, session_aad(row.id, account.id, "live"))
         assert len(private) == 32 + 64 and private not in row.sealed
         public = x25519.X25519PrivateKey.from_private_bytes(private[:32]).public_key()
         kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(private[32:])
@@ -225,9 +226,15 @@ def test_private_half_rests_sealed_and_is_dropped_when_spent(
             start["public_key"]
         )
         assert row.public_key == unb64(start["public_key"])
-        # Bound to its row: under another session's AAD it does not open.
-        with pytest.raises(SealingError):
-            sealer.open(row.sealed, b"kex-session:session_other")
+        # Bound to its row, account and mode: under any other AAD it does not open.
+        for aad in [
+            session_aad("session_other", account.id, "live"),
+            session_aad(row.id, "cust_other", "live"),
+            session_aad(row.id, account.id, "test"),
+            b"kex-session:" + row.id.encode(),  # the pre-#16 AAD
+        ]:
+            with pytest.raises(SealingError):
+                sealer.open(row.sealed, aad)
 
     answer = ok(client, key, algorithm=HYBRID, peer_public_key=start["public_key"])
     ok(client, key, algorithm=HYBRID, session_id=start["session_id"],

@@ -156,10 +156,46 @@ def test_material_rests_sealed_under_the_master_key(
     material = unb64(a["key"])
     assert material not in sealed_a
     sealer: Sealer = runtime.sealer
-    assert sealer.open(sealed_a, key_aad(a["key_id"])) == material
-    # Bound to its row: a blob copied onto another key id does not open.
-    with pytest.raises(SealingError):
-        sealer.open(sealed_a, key_aad(b["key_id"]))
+    assert sealer.open(sealed_a, key_aad(a["key_id"], account.id, "live")) == material
+    # Bound to its row: a blob copied onto another key id, account or mode does not open.
+    for aad in [
+        key_aad(b["key_id"], account.id, "live"),
+        key_aad(a["key_id"], "cust_other", "live"),
+        key_aad(a["key_id"], account.id, "test"),
+    ]:
+        with pytest.raises(SealingError):
+            sealer.open(sealed_a, aad)
+
+
+def test_sealed_key_moved_to_another_tenant_does_not_open(
+    client: TestClient, app: FastAPI, account: AccountFixture, make_account: Any
+) -> None:
+    """#16 finding 15: the AAD names the account and mode, so a sealed row handed to another
+    tenant (account_id changed, or its blob copied onto the other tenant's key) does not
+    open: a clear 409, never the material and never a 500."""
+    other = make_account()
+    a = new_key(client, account.admin_key, "AES-256-GCM")
+    b = new_key(client, other.admin_key, "AES-256-GCM")
+    runtime = app.state.runtime
+    with runtime.sessions() as session:
+        row_a = session.get(QuantumKey, a["key_id"])
+        row_b = session.get(QuantumKey, b["key_id"])
+        assert row_a is not None and row_b is not None
+        row_b.sealed = row_a.sealed  # A's material onto B's key
+        moved = new_key(client, account.admin_key, "AES-256-GCM")["key_id"]
+        row_m = session.get(QuantumKey, moved)
+        assert row_m is not None
+        row_m.account_id = other.id  # a whole row handed to B
+        session.commit()
+    plaintext = base64.b64encode(b"secret").decode()
+    for key_id in (b["key_id"], moved):
+        resp = client.post(
+            "/api/v1/quantum/crypto/encrypt",
+            json={"plaintext": plaintext, "key_id": key_id},
+            headers=bearer(other.admin_key),
+        )
+        body = assert_error(resp, 409, "CONFLICT")
+        assert "cannot be opened" in body["detail"]
 
 
 def test_list_get_and_destroy(client: TestClient, app: FastAPI, account: AccountFixture) -> None:
@@ -296,3 +332,33 @@ def test_scopes(client: TestClient, account: AccountFixture) -> None:
         "INSUFFICIENT_SCOPE",
     )
     assert_error(client.get(KEYS), 401, "UNAUTHORIZED")
+
+
+def test_legacy_blobs_are_resealed_once_to_their_owner(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    """Blobs sealed before #16 (AAD = key id only) are moved once, by `init`'s
+    `reseal_legacy`, to the AAD naming account and mode; nothing opens them the old way."""
+    from quantumlock.crypto.sealed_columns import reseal_legacy
+    from quantumlock.crypto.service import legacy_key_aad
+
+    made = new_key(client, account.admin_key, "AES-256-GCM", exportable=True)
+    runtime = app.state.runtime
+    sealer: Sealer = runtime.sealer
+    material = unb64(made["key"])
+    with runtime.sessions() as session:
+        row = session.get(QuantumKey, made["key_id"])
+        assert row is not None
+        row.sealed = sealer.seal(material, legacy_key_aad(row.id))  # as an old release did
+        session.commit()
+    plaintext = base64.b64encode(b"hi").decode()
+    enc = "/api/v1/quantum/crypto/encrypt"
+    body = {"plaintext": plaintext, "key_id": made["key_id"]}
+    assert client.post(enc, json=body, headers=bearer(account.admin_key)).status_code == 409
+    assert reseal_legacy(runtime.sessions, sealer) == 1
+    assert reseal_legacy(runtime.sessions, sealer) == 0  # once
+    with runtime.sessions() as session:
+        row = session.get(QuantumKey, made["key_id"])
+        assert row is not None and row.sealed is not None
+        assert sealer.open(row.sealed, key_aad(row.id, account.id, "live")) == material
+    assert client.post(enc, json=body, headers=bearer(account.admin_key)).status_code == 200

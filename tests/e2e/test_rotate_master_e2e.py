@@ -235,7 +235,7 @@ def test_rotate_master_while_serving(rot_server: tuple[Server, str]) -> None:
 
             # A blob no key of the ring opens is skipped and reported, not fatal to the pass.
             with sessions() as s:
-                foreign = Sealer(os.urandom(32)).seal(b"x", key_aad(signer["key_id"]))
+                foreign = Sealer(os.urandom(32)).seal(b"x", key_aad(signer["key_id"], "x", "live"))
                 s.execute(
                     update(QuantumKey)
                     .where(QuantumKey.id == signer["key_id"])

@@ -4,11 +4,16 @@ It speaks the reference's `POST /api/v1/quantum/entropy` shape, checks the beare
 can be told to misbehave: `mode` = "ok" | "fail" (HTTP 500) | "slow" (sleeps `delay` s) |
 "stuck" (all-zero bytes) | "biased" (each bit 1 with probability 0.9, runs capped) | "malformed".
 `hardware` decides whether it claims hardware (`quantum_verified`, QUANTUM_SECURED).
+With `signing_key` set it signs each response as a real QCOS remote does (X-QCOS-Signature
+over the domain tag, the request's X-QCOS-Nonce and the exact body bytes);
+`tamper_signature` makes it sign something else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import random
 import socket
@@ -19,9 +24,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 FAKE_KEY = "fake-qcos-key-123"
@@ -58,6 +64,8 @@ class FakeQcos:
         self.delay = 0.0
         self.calls = 0
         self.url = ""
+        self.signing_key: Ed25519PrivateKey | None = None
+        self.tamper_signature = False
         self._biased = BiasedBits(0.9)
 
     def _bytes(self, n: int) -> bytes:
@@ -67,7 +75,7 @@ class FakeQcos:
             return self._biased.take(n)
         return os.urandom(n)
 
-    async def entropy(self, request: Request) -> JSONResponse:
+    async def entropy(self, request: Request) -> Response:
         self.calls += 1
         if request.headers.get("authorization") != f"Bearer {FAKE_KEY}":
             return JSONResponse({"detail": "bad key", "code": "UNAUTHORIZED"}, 401)
@@ -95,7 +103,19 @@ class FakeQcos:
         else:
             out["quantum_verified"] = False
             out["security_level"] = "CRYPTOGRAPHIC"
-        return JSONResponse(out)
+        if self.signing_key is None:
+            return JSONResponse(out)
+        body_bytes = json.dumps(out).encode()
+        nonce = request.headers.get("x-qcos-nonce", "")
+        signed = b"QCOS-ENTROPY-v1\x00" + nonce.encode() + b"\x00" + body_bytes
+        if self.tamper_signature:
+            signed += b"x"
+        signature = base64.b64encode(self.signing_key.sign(signed)).decode()
+        return Response(
+            body_bytes,
+            media_type="application/json",
+            headers={"X-QCOS-Signature": signature},
+        )
 
 
 @contextmanager

@@ -188,7 +188,9 @@ def test_cryptographic_draws_are_distinct_and_balanced() -> None:
 
 
 def test_qcos_hardware_answer_is_quantum_verified(fake_qcos: FakeQcos) -> None:
-    source = QcosApiSource(fake_qcos.url, FAKE_KEY)
+    # Plain http: only the operator's attestation makes the claim count (see
+    # test_entropy_provenance.py for the signed https path and the untrusted one).
+    source = QcosApiSource(fake_qcos.url, FAKE_KEY, trust_claims=True)
     service = EntropyService([source, CryptographicSource()])
     draw = service.draw(512)  # 1024 raw bytes: two calls of 4096 bits
     assert draw.source == "qcos_api" and draw.quantum_verified

@@ -191,3 +191,14 @@ def retire_master(as_json: bool = AS_JSON) -> None:
         f"Retired {len(dropped)} key(s) ({', '.join(dropped) or 'none'}); "
         f"{sum(opened.values())} blob(s) verified to open with {current.current_key_id} alone."
     )
+
+
+def reseal_legacy_rows(cfg: Settings) -> None:
+    """Run by `init`: bind keystore and key-exchange blobs sealed before #16 (AAD = id only)
+    to their account and mode. A no-op once done."""
+    from quantumlock.crypto.sealed_columns import reseal_legacy
+
+    with _sessions(cfg) as sessions:
+        resealed = reseal_legacy(sessions, cfg.make_sealer())
+    if resealed:
+        console.print(f"Re-sealed {resealed} key blob(s) bound to their account and mode.")

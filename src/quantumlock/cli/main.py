@@ -74,8 +74,9 @@ def init(
     console.print("Database is up to date.")
     with initialised_engine(cfg) as engine:
         check_master_key(cfg, engine)
-    # Only after the canary opened: a wrong key must not re-sign anything.
+    # Only after the canary opened: a wrong key must not re-sign or re-seal anything.
     licenses.resign_legacy_licenses(cfg)
+    keystore.reseal_legacy_rows(cfg)  # sealed keys bound to their account and mode (once)
     if not bootstrap:
         return
     key_file = cfg.data_dir / BOOTSTRAP_FILE

@@ -1,7 +1,8 @@
 """/api/v1/quantum/keys, /quantum/rsa and /quantum/crypto/{encrypt,decrypt,sign,verify}.
 
-Sync handlers on purpose: drawing entropy blocks and RSA generation is CPU-bound, so both
-run in the request's worker thread, never on the event loop.
+Sync handlers on purpose: drawing entropy blocks, so it runs in the request's worker thread,
+never on the event loop. RSA generation (`/rsa`, `/crypto/sign` without `key_id`) runs in
+the keygen process pool, capped per account (crypto.keygen_pool; 429 past the cap).
 """
 
 from __future__ import annotations
@@ -56,12 +57,19 @@ def caller_of(principal: Principal) -> Caller:
 
 def keystore(request: Request, session: Session) -> KeystoreService:
     runtime = get_runtime(request)
-    return KeystoreService(session, runtime.sealer, runtime.entropy)
+    return KeystoreService(session, runtime.sealer, runtime.entropy, runtime.keygen)
 
 
 def crypto(request: Request, session: Session) -> CryptoService:
     runtime = get_runtime(request)
-    return CryptoService(session, runtime.sealer, runtime.entropy, runtime.key_material)
+    return CryptoService(
+        session,
+        runtime.sealer,
+        runtime.entropy,
+        runtime.key_material,
+        runtime.keygen,
+        runtime.invocations,
+    )
 
 
 def _exported(created: CreatedKey) -> str | None:
@@ -179,7 +187,12 @@ async def encrypt(
     key = None
     if body.key_id is not None:
         key = cached_encryption_key(
-            runtime.key_material, caller, plaintext, key_id=body.key_id, algorithm=body.algorithm
+            runtime.key_material,
+            caller,
+            plaintext,
+            key_id=body.key_id,
+            algorithm=body.algorithm,
+            invocations=runtime.invocations,
         )
     if key is not None:
         # A cached key needs no database, even when the IV must wait for a thread: a source

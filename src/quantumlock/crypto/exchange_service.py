@@ -31,7 +31,7 @@ from quantumlock.core.errors import Conflict, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto.exchange_repository import KeyExchangeRepository
 from quantumlock.crypto.models import KeyExchangeSession
-from quantumlock.crypto.sealing import Sealer
+from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.entropy.service import EntropyService
 
 X25519: Final = "X25519"
@@ -49,8 +49,13 @@ INFO_PREFIX: Final = b"QL-KEX-v1\x00"
 SESSION_NOT_FOUND = "Key-exchange session not found or expired."
 
 
-def session_aad(session_id: str) -> bytes:
-    """Binds a sealed private half to its session row."""
+def session_aad(session_id: str, account_id: str, mode: str) -> bytes:
+    """Binds a sealed private half to its session row, account and mode."""
+    return b"kex-session/v2\x00" + b"\x00".join(v.encode() for v in (session_id, account_id, mode))
+
+
+def legacy_session_aad(session_id: str) -> bytes:
+    """The AAD before #16: only `sealed_columns.reseal_legacy` uses it."""
     return b"kex-session:" + session_id.encode()
 
 
@@ -204,7 +209,9 @@ class KeyExchangeService:
             algorithm=algorithm,
             key_bits=key_bits,
             public_key=public,
-            sealed=None if private is None else self.sealer.seal(private, session_aad(session_id)),
+            sealed=None
+            if private is None
+            else self.sealer.seal(private, session_aad(session_id, account_id, mode)),
             created_at=now,
             expires_at=now + SESSION_TTL,
             completed_at=now if private is None else None,
@@ -239,7 +246,12 @@ class KeyExchangeService:
             )
         _check_length(b_public, responder_public_len(row.algorithm), row.algorithm)
         # Derive before spending: a bad peer value is a 400 that leaves the session usable.
-        private = self.sealer.open(row.sealed, session_aad(row.id))
+        try:
+            private = self.sealer.open(row.sealed, session_aad(row.id, row.account_id, row.mode))
+        except SealingError:
+            raise Conflict(
+                "Key-exchange session cannot be opened for this account (moved or damaged)."
+            ) from None
         ikm = _x25519(
             x25519.X25519PrivateKey.from_private_bytes(private[:X25519_LEN]),
             b_public[:X25519_LEN],

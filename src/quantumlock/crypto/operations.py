@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from quantumlock.core.errors import DecryptionFailed, ValidationFailed
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto.cache import CachedKey, KeyMaterialCache
+from quantumlock.crypto.invocations import InvocationBudget
+from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.sealing import Sealer
 from quantumlock.crypto.service import Caller, KeystoreService
@@ -51,8 +53,13 @@ class CryptoService:
         sealer: Sealer,
         entropy: EntropyService,
         cache: KeyMaterialCache | None = None,
+        keygen: RsaKeygen | None = None,
+        invocations: InvocationBudget | None = None,
     ) -> None:
-        self.keys = KeystoreService(session, sealer, entropy)
+        self.keys = KeystoreService(session, sealer, entropy, keygen)
+        self.session = session
+        # The process's budget (Runtime.invocations); a private one elsewhere (CLI, tests).
+        self.invocations = invocations or InvocationBudget()
         self.entropy = entropy
         self.cache = cache
         # A key destroyed while this request reads it must not come back into the cache.
@@ -104,10 +111,10 @@ class CryptoService:
             key = self.keys.create(caller, algorithm).key
         else:
             key = self._symmetric_key(caller, key_id, algorithm)
+        material = self._opened(caller, key)  # before counting: a key that does not open
+        self.invocations.take_or_reserve(self.session, key.id)  # 409 past 2**32
         iv = self.entropy.draw(alg.IV_BYTES).data
-        ciphertext, tag = alg.aead_encrypt(
-            key.algorithm, self._opened(caller, key), iv, plaintext, aad
-        )
+        ciphertext, tag = alg.aead_encrypt(key.algorithm, material, iv, plaintext, aad)
         return Encrypted(key, ciphertext, iv, tag)
 
     def decrypt(
@@ -242,11 +249,19 @@ def cached_encryption_key(
     *,
     key_id: str,
     algorithm: str | None,
+    invocations: InvocationBudget,
 ) -> CachedKey | None:
-    """The cached key CryptoService.encrypt would use, if the fast path may; else None."""
+    """The cached key CryptoService.encrypt would use, if the fast path may; else None.
+
+    The fast path also needs an invocation this process already reserved (no database);
+    when none is left, the full path reserves the next block (or answers 409 at the limit).
+    """
     if len(plaintext) > FAST_PATH_MAX_BYTES:
         return None
-    return cached_key(cache, caller, key_id, algorithm)
+    key = cached_key(cache, caller, key_id, algorithm)
+    if key is None or not invocations.take(key.id):
+        return None
+    return key
 
 
 def encrypt_with(key: CachedKey, iv: bytes, plaintext: bytes, aad: bytes | None) -> FastEncrypted:

@@ -57,3 +57,21 @@ class QuantumKeyRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def reserve_invocations(self, key_id: str, n: int, limit: int) -> bool:
+        """Add `n` to the key's AEAD invocation count unless that passes `limit` (atomic)."""
+        result = self.session.execute(
+            update(QuantumKey)
+            .where(
+                QuantumKey.id == key_id,
+                QuantumKey.destroyed_at.is_(None),
+                QuantumKey.invocations + n <= limit,
+            )
+            .values(invocations=QuantumKey.invocations + n)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def invocations_of(self, key_id: str) -> int:
+        count = self.session.scalar(select(QuantumKey.invocations).where(QuantumKey.id == key_id))
+        return int(count or 0)

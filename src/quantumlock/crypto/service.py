@@ -1,7 +1,7 @@
 """The tenant keystore: create, import, list, read and destroy keys.
 
 Material is drawn from the entropy service, sealed at once under the master key
-(AAD `quantum-key:` + key id) and leaves the server only in the creation response of an
+(AAD: key id, account and mode; `key_aad`) and leaves the server only in the creation response of an
 exportable key. Every lookup is scoped to the caller's account and mode, so another
 tenant's id is simply not found.
 """
@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
 from quantumlock.core.clock import utcnow
-from quantumlock.core.errors import NotFound, ValidationFailed
+from quantumlock.core.errors import Conflict, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto import rsa_keygen
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY
+from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.repository import QuantumKeyRepository
-from quantumlock.crypto.sealing import Sealer
+from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw, SecurityLevel
@@ -44,7 +44,14 @@ class CreatedKey:
     exported: bytes | None  # the raw material, only for an exportable key
 
 
-def key_aad(key_id: str) -> bytes:
+def key_aad(key_id: str, account_id: str, mode: str) -> bytes:
+    """Binds sealed material to its key, account and mode: a blob copied to another
+    tenant's row (or a row given another account_id) does not open."""
+    return b"quantum-key/v2\x00" + b"\x00".join(v.encode() for v in (key_id, account_id, mode))
+
+
+def legacy_key_aad(key_id: str) -> bytes:
+    """The AAD before #16 (the id alone): only `sealed_columns.reseal_legacy` uses it."""
     return b"quantum-key:" + key_id.encode()
 
 
@@ -64,11 +71,19 @@ _IMPORTED = _Provenance(IMPORTED, SecurityLevel.CRYPTOGRAPHIC.value, False, None
 
 
 class KeystoreService:
-    def __init__(self, session: Session, sealer: Sealer, entropy: EntropyService) -> None:
+    def __init__(
+        self,
+        session: Session,
+        sealer: Sealer,
+        entropy: EntropyService,
+        keygen: RsaKeygen | None = None,
+    ) -> None:
         self.session = session
         self.repo = QuantumKeyRepository(session)
         self.sealer = sealer
         self.entropy = entropy
+        # The server passes its process pool; elsewhere (CLI, tests) generate in-thread.
+        self.keygen = keygen or RsaKeygen(workers=0, per_account=1_000_000)
 
     def create(
         self,
@@ -105,17 +120,14 @@ class KeystoreService:
     ) -> CreatedKey:
         """An RSA key whose primes come from a SHAKE-256 stream seeded by the entropy service.
 
-        CPU-bound for about a second: call it from a worker thread, never the event loop.
+        Seconds of CPU, made in the keygen pool (crypto.keygen_pool) while the calling worker
+        thread waits; at most `per_account` at once per account, else RateLimited (429).
         """
         if bits not in rsa_keygen.ALLOWED_BITS:
             raise ValidationFailed("bits must be 2048, 3072 or 4096.", field="bits")
-        draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
-        private = rsa_keygen.generate_private_key(draw.data, bits)
-        der = private.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        with self.keygen.slot(caller.account_id):
+            draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
+            der = self.keygen.generate_rsa_der(draw.data, bits)
         return self._store(caller, alg.RSA, der, _Provenance.of(draw), exportable, bits=bits)
 
     def _store(
@@ -144,7 +156,7 @@ class KeystoreService:
             version=1,
             exportable=exportable,
             public_key=alg.public_pem(algorithm, material),
-            sealed=self.sealer.seal(material, key_aad(key_id)),
+            sealed=self.sealer.seal(material, key_aad(key_id, caller.account_id, caller.mode)),
             created_at=utcnow(),
         )
         self.repo.add(row)
@@ -175,4 +187,11 @@ class KeystoreService:
         """The key's raw material, opened from its sealed blob (never leaves the server)."""
         if key.sealed is None:
             raise NotFound(f"Key {key.id!r} not found.")
-        return self.sealer.open(key.sealed, key_aad(key.id))
+        try:
+            return self.sealer.open(key.sealed, key_aad(key.id, key.account_id, key.mode))
+        except SealingError:
+            # Moved from another tenant, edited, or sealed under a master key no longer held.
+            raise Conflict(
+                f"Key {key.id!r} cannot be opened for this account: its sealed material "
+                "belongs elsewhere or is damaged. Destroy it and create a new key."
+            ) from None

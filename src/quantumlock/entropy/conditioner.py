@@ -5,13 +5,14 @@ Each 64-byte output block is
     SHA3-512( "QL-ENTROPY-v1" 0x00 source 0x00 ‖ counter (8 bytes, big-endian)
               ‖ len(raw) (4 bytes) ‖ raw block ‖ os.urandom(64) )
 
-* `raw block` is `RAW_PER_BLOCK` = 128 health-tested bytes of the source: twice the output
-  length, so even at the lowest min-entropy any source claims (0.8 bit per bit, qcos_api)
-  each block takes in 819 bits of claimed source entropy for 512 bits out (SP 800-90B §3.1.5.1
-  asks for at least output + 64 bits into a vetted conditioning function for full entropy).
-* 64 bytes of the OS CSPRNG per block: the output is never weaker than `os.urandom`, even if
-  a source is broken in a way the health tests cannot see (a simulator is a PRNG, a remote
-  service might lie).
+* `raw block` is `RAW_PER_BLOCK` = 128 health-tested bytes of the source. What they are
+  *credited* with is only what the source can be shown to carry (`Draw.source_entropy_bits`):
+  a verified hardware remote 0.8 bit per bit, the simulator at most its 63-bit seed per run
+  (shared by every block of that run), a remote of unproven nature nothing.
+* 64 bytes of the OS CSPRNG per block: 512 bits of full entropy for 512 bits out, so the
+  output is never weaker than `os.urandom` (SP 800-90B §3.1.5.1's output + 64 bits into a
+  vetted conditioning function is met by the source's credit plus the OS input whenever
+  the source carries 64 bits or more; the OS input alone is what a CSPRNG-only node has).
 * The counter (per service, never repeating in a process) and the domain tag keep any two
   blocks' inputs distinct.
 """

@@ -33,7 +33,12 @@ from prometheus_client import CollectorRegistry, Counter
 from quantumlock.core.errors import QuantumUnavailable
 from quantumlock.entropy.conditioner import Conditioner, raw_bytes_needed
 from quantumlock.entropy.health import STARTUP_BITS, HealthTestFailure, HealthTests
-from quantumlock.entropy.sources import JOB_ID_PATTERN, SourceOptions, build_sources
+from quantumlock.entropy.sources import (
+    JOB_ID_PATTERN,
+    SourceOptions,
+    build_sources,
+    load_signing_key,
+)
 from quantumlock.entropy.types import (
     Draw,
     EntropySource,
@@ -103,13 +108,27 @@ class EntropyService:
         self.conditioner = Conditioner()
         self._draws: Counter | None = None
         self._failures: Counter | None = None
+        self._credited: Counter | None = None
 
     @classmethod
     def from_settings(
-        cls, names: str, qcos_api_url: str | None, qcos_api_key: str | None
+        cls,
+        names: str,
+        qcos_api_url: str | None,
+        qcos_api_key: str | None,
+        *,
+        qcos_api_signing_key: str | None = None,
+        qcos_api_trust_claims: bool = False,
     ) -> EntropyService:
         wanted = [n.strip() for n in names.split(",") if n.strip()]
-        return cls(wanted, options=SourceOptions(qcos_api_url, qcos_api_key))
+        pinned = load_signing_key(qcos_api_signing_key) if qcos_api_signing_key else None
+        options = SourceOptions(
+            qcos_api_url,
+            qcos_api_key,
+            qcos_api_signing_key=pinned,
+            qcos_api_trust_claims=qcos_api_trust_claims,
+        )
+        return cls(wanted, options=options)
 
     def bind_metrics(self, registry: CollectorRegistry) -> None:
         self._draws = Counter(
@@ -122,6 +141,13 @@ class EntropyService:
             "quantumlock_entropy_health_failures_total",
             "SP 800-90B health-test failures by source and test.",
             ["source", "test"],
+            registry=registry,
+        )
+        self._credited = Counter(
+            "quantumlock_entropy_credited_bits_total",
+            "Entropy credited to each source's raw bits (what it can be shown to carry; "
+            "the OS CSPRNG input to the conditioner comes on top).",
+            ["source"],
             registry=registry,
         )
 
@@ -222,8 +248,15 @@ class EntropyService:
         data = self.conditioner.condition(raw.data, nbytes, src.name)
         level = raw.security_level or src.security_level
         quantum = level is not SecurityLevel.CRYPTOGRAPHIC
+        credited = (
+            raw.credited_bits
+            if raw.credited_bits is not None
+            else 8 * len(raw.data) * src.min_entropy
+        )
         if self._draws is not None:
             self._draws.labels(src.name).inc()
+        if self._credited is not None:
+            self._credited.labels(src.name).inc(credited)
         return Draw(
             data=data,
             source=src.name,
@@ -234,6 +267,7 @@ class EntropyService:
             job_id=raw.job_id
             if raw.job_id and JOB_ID_PATTERN.fullmatch(raw.job_id)
             else "job_" + secrets.token_hex(8),
+            source_entropy_bits=credited,
         )
 
     def _admit(self, state: SourceState) -> None:
@@ -293,14 +327,16 @@ class EntropyService:
         backends: list[str] = []
         for name in self.names:
             state = self.states[name]
-            available = state.source.available()
-            healthy = available and state.healthy
+            usable = state.source.available()
+            healthy = usable and state.healthy
             if healthy:
                 backends.append(name)
             reason = None
-            if not available:
+            if not usable:
                 reason = state.source.unavailable_reason()
             elif not healthy:
                 reason = state.reason
-            sources[name] = SourceHealth(name, available, healthy, reason, state.source.describe())
+            # `available` is the reference's "can deliver now": a source that is configured
+            # but unreachable, or whose bits failed the health tests, cannot.
+            sources[name] = SourceHealth(name, healthy, healthy, reason, state.source.describe())
         return HealthReport(backends, sources, test_draw)

@@ -8,11 +8,14 @@ or SourceUnavailable from `read`); it never takes the service down.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import importlib.util
 import math
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -20,12 +23,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from quantumlock.entropy.types import EntropySource, RawSample, SecurityLevel, SourceUnavailable
 
 if TYPE_CHECKING:
     import httpx
 
+SEED_BITS = 63  # what one simulator run carries: Aer's seed_simulator is a non-negative int64
 REMOTE_MAX_BITS = 4096  # per call: the reference's limit for /api/v1/quantum/entropy
+NONCE_HEADER = "X-QCOS-Nonce"
+SIGNATURE_HEADER = "X-QCOS-Signature"
+SIGNATURE_DOMAIN = b"QCOS-ENTROPY-v1\x00"
 JOB_ID_PATTERN = re.compile(r"job_[A-Za-z0-9_\-]{1,64}")
 
 
@@ -85,9 +96,15 @@ class QiskitLocalSource:
     Honest about what it is: a simulator is a pseudo-random generator whose output is fixed
     by its seed (a fresh 63-bit seed from os.urandom per run). Its bits earn
     QUANTUM_SIMULATED, never `quantum_verified`, and no fidelity (a simulator measures none).
-    The ideal circuit gives exactly one bit per measurement; we claim 0.9 so the health
-    tests' cut-offs leave a margin, and rely on the conditioner's OS CSPRNG input for
-    security either way.
+
+    Two different numbers, kept apart on purpose:
+    * `min_entropy` (0.9) only sets the health tests' cut-offs: it describes the *statistics*
+      of the stream (the ideal circuit gives one unbiased bit per measurement, 0.9 leaves a
+      margin), which is what the repetition-count and adaptive-proportion tests look at.
+    * the entropy it is *credited* (`RawSample.credited_bits`) is what the seed carries:
+      `SEED_BITS` (63) per simulator run, however many bits the run produced, and nothing
+      for later reads served from the same run's buffer. The conditioner's OS CSPRNG input
+      (512 bits per 64-byte block) is what makes the output full-entropy.
 
     Runs are batched: one simulator run costs ~4 ms of fixed overhead whatever its size, so
     each run makes at least `batch_bytes` and later reads take from that buffer, in order,
@@ -97,7 +114,7 @@ class QiskitLocalSource:
 
     name = "qiskit_local"
     security_level = SecurityLevel.QUANTUM_SIMULATED
-    min_entropy = 0.9
+    min_entropy = 0.9  # health-test cut-offs only; see the class docstring
     simulator_name = "aer_simulator"
 
     def __init__(self, qubits: int = 16, batch_bytes: int = 4096) -> None:
@@ -127,12 +144,14 @@ class QiskitLocalSource:
         return len(self._buffer) >= nbytes
 
     def read(self, nbytes: int) -> RawSample:
+        credited = 0
         with self._lock:
             if len(self._buffer) < nbytes:
                 self._buffer += self._run(max(self.batch_bytes, nbytes - len(self._buffer)))
+                credited = SEED_BITS  # the run's whole entropy, credited to its first read
             data = bytes(self._buffer[:nbytes])
             del self._buffer[:nbytes]
-        return RawSample(data, qubits=self.qubits)
+        return RawSample(data, qubits=self.qubits, credited_bits=min(credited, 8 * nbytes))
 
     def _run(self, nbytes: int) -> bytes:
         """`nbytes` fresh bytes from one simulator run."""
@@ -145,7 +164,8 @@ class QiskitLocalSource:
             raise SourceUnavailable(self._error) from exc
         bits_needed = nbytes * 8
         shots = math.ceil(bits_needed / self.qubits)
-        seed = int.from_bytes(os.urandom(8), "big") >> 1  # Aer takes a non-negative int64
+        # Aer takes a non-negative int64: SEED_BITS bits, all the entropy this run carries.
+        seed = int.from_bytes(os.urandom(8), "big") >> (64 - SEED_BITS)
         try:
             with _QISKIT_LOCK:
                 result = simulator.run(
@@ -223,18 +243,30 @@ class _Chunk:
     qubits: int | None
     fidelity: float | None
     job_id: str | None
+    proven: bool
 
 
 class QcosApiSource:
     """A QCOS-compatible remote entropy service (`POST {url}/api/v1/quantum/entropy`).
 
-    What the remote says decides the level (documented in docs/quantum-api.md):
-    `quantum_verified: true` or `security_level: "QUANTUM_SECURED"` -> hardware
-    (QUANTUM_SECURED, quantum_verified); `security_level: "QUANTUM_SIMULATED"` or
-    `source: "qiskit_local"` -> QUANTUM_SIMULATED; anything else -> CRYPTOGRAPHIC: bits we
-    cannot attribute to a quantum device are not called quantum. Fidelity, qubits and a
-    `job_…` id are passed through. Claimed min-entropy 0.8 per bit: hardware qubits carry
-    readout bias (a few per cent), and we test the raw bits before any remote promise.
+    A remote's claim is believed only when it can be shown (docs/quantum-api.md):
+
+    * proven: the URL is `https` and the response carries `X-QCOS-Signature`, the base64
+      Ed25519 signature, under the key pinned in QL_QCOS_API_SIGNING_KEY, of
+      `b"QCOS-ENTROPY-v1\\0" + nonce + b"\\0" + <the exact response body bytes>`, where
+      `nonce` is the `X-QCOS-Nonce` request header (32 hex characters, fresh per call, so a
+      recorded response cannot be replayed); or the operator vouches for the remote with
+      QL_QCOS_API_TRUST_CLAIMS=true (an attestation, documented as such).
+      Then `quantum_verified: true` / `security_level: "QUANTUM_SECURED"` -> QUANTUM_SECURED;
+      `QUANTUM_SIMULATED` (or `source: "qiskit_local"`) -> QUANTUM_SIMULATED; anything
+      else -> CRYPTOGRAPHIC. Fidelity and qubits are passed through for quantum levels.
+    * not proven (plain http, no pinned key, no trust): CRYPTOGRAPHIC whatever it claims,
+      no fidelity or qubits, and credited no entropy: bits of unknown origin, made safe only
+      by the conditioner's OS CSPRNG input.
+    * a pinned key and a missing or wrong signature: the response is refused (a failure that
+      counts towards the circuit breaker), since something between us and the remote lies.
+
+    Health-test min-entropy 0.8 per bit: hardware qubits carry readout bias (a few per cent).
     """
 
     name = "qcos_api"
@@ -249,8 +281,14 @@ class QcosApiSource:
         connect_timeout: float = 1.0,
         read_timeout: float = 3.0,
         breaker: CircuitBreaker | None = None,
+        signing_key: Ed25519PublicKey | None = None,
+        trust_claims: bool = False,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/") if url else None
+        self.signing_key = signing_key
+        self.trust_claims = trust_claims
+        self.https = self.url is not None and urlsplit(self.url).scheme == "https"
         self.breaker = breaker or CircuitBreaker()
         self.latency_ms: int | None = None
         self.last_error: str | None = None
@@ -265,6 +303,7 @@ class QcosApiSource:
                 timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
                 headers=headers,
                 follow_redirects=False,
+                transport=transport,
             )
 
     def close(self) -> None:
@@ -304,12 +343,15 @@ class QcosApiSource:
         level = min(levels, key=_LEVEL_ORDER.index)  # the weakest chunk speaks for all
         fidelities = [c.fidelity for c in chunks if c.fidelity is not None]
         qubits = [c.qubits for c in chunks if c.qubits is not None]
+        data = b"".join(c.data for c in chunks)
         return RawSample(
-            b"".join(c.data for c in chunks),
+            data,
             qubits=max(qubits) if qubits else None,
             fidelity=min(fidelities) if fidelities else None,
             job_id=chunks[0].job_id,
             security_level=level,
+            # Bits of a remote we cannot vouch for are credited nothing.
+            credited_bits=None if all(c.proven for c in chunks) else 0.0,
         )
 
     def _fail(self, reason: str) -> SourceUnavailable:
@@ -324,9 +366,12 @@ class QcosApiSource:
             raise SourceUnavailable("QL_QCOS_API_URL is not set")
         self.breaker.before_call()
         started = time.perf_counter()
+        nonce = secrets.token_hex(16)
         try:
             resp = self._client.post(
-                f"{self.url}/api/v1/quantum/entropy", json={"bits": nbytes * 8, "encoding": "hex"}
+                f"{self.url}/api/v1/quantum/entropy",
+                json={"bits": nbytes * 8, "encoding": "hex"},
+                headers={NONCE_HEADER: nonce},
             )
         except httpx.TimeoutException:
             raise self._fail("timed out") from None
@@ -335,8 +380,16 @@ class QcosApiSource:
         self.latency_ms = round((time.perf_counter() - started) * 1000)
         if resp.status_code != 200:
             raise self._fail(f"HTTP {resp.status_code}")
+        signed = False
+        if self.signing_key is not None:
+            if not response_signature_valid(
+                self.signing_key, nonce, resp.content, resp.headers.get(SIGNATURE_HEADER)
+            ):
+                raise self._fail("response signature missing or invalid")
+            signed = True
+        proven = self.trust_claims or (signed and self.https)
         try:
-            chunk = _parse(resp.json(), nbytes)
+            chunk = _parse(resp.json(), nbytes, proven=proven)
         except (ValueError, TypeError, KeyError):
             raise self._fail("malformed response") from None
         self.last_error = None
@@ -351,7 +404,39 @@ _LEVEL_ORDER = [
 ]
 
 
-def _parse(body: Any, nbytes: int) -> _Chunk:
+def signed_message(nonce: str, body: bytes) -> bytes:
+    """The bytes a QCOS remote signs for one response (see QcosApiSource)."""
+    return SIGNATURE_DOMAIN + nonce.encode("ascii") + b"\x00" + body
+
+
+def response_signature_valid(
+    key: Ed25519PublicKey, nonce: str, body: bytes, header: str | None
+) -> bool:
+    if not header:
+        return False
+    try:
+        key.verify(base64.b64decode(header, validate=True), signed_message(nonce, body))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def load_signing_key(text: str) -> Ed25519PublicKey:
+    """QL_QCOS_API_SIGNING_KEY: an Ed25519 public key, PEM or base64 of its 32 raw bytes."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, TypeError):
+        raise ValueError("QL_QCOS_API_SIGNING_KEY is not an Ed25519 public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("QL_QCOS_API_SIGNING_KEY is not an Ed25519 public key")
+    return key
+
+
+def _parse(body: Any, nbytes: int, *, proven: bool) -> _Chunk:
     if not isinstance(body, dict):
         raise ValueError("not an object")
     entropy = body["entropy"]
@@ -364,6 +449,8 @@ def _parse(body: Any, nbytes: int) -> _Chunk:
         level = SecurityLevel.QUANTUM_SIMULATED
     else:
         level = SecurityLevel.CRYPTOGRAPHIC
+    if not proven:
+        level = SecurityLevel.CRYPTOGRAPHIC  # a claim we cannot check is not reported
     fidelity = body.get("fidelity")
     if fidelity is not None and not (
         isinstance(fidelity, int | float) and not isinstance(fidelity, bool) and 0 <= fidelity <= 1
@@ -378,7 +465,7 @@ def _parse(body: Any, nbytes: int) -> _Chunk:
     job = job_id if isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id) else None
     if level is SecurityLevel.CRYPTOGRAPHIC:
         fidelity, qubits = None, None  # no quantum source measured anything
-    return _Chunk(data, level, qubits, None if fidelity is None else float(fidelity), job)
+    return _Chunk(data, level, qubits, None if fidelity is None else float(fidelity), job, proven)
 
 
 # -- registry ---------------------------------------------------------------------------------
@@ -389,12 +476,19 @@ class SourceOptions:
     qcos_api_url: str | None = None
     qcos_api_key: str | None = None
     qiskit_qubits: int = 16
+    qcos_api_signing_key: Ed25519PublicKey | None = None
+    qcos_api_trust_claims: bool = False
 
 
 SourceFactory = Callable[[SourceOptions], EntropySource]
 
 SOURCES: dict[str, SourceFactory] = {
-    "qcos_api": lambda o: QcosApiSource(o.qcos_api_url, o.qcos_api_key),
+    "qcos_api": lambda o: QcosApiSource(
+        o.qcos_api_url,
+        o.qcos_api_key,
+        signing_key=o.qcos_api_signing_key,
+        trust_claims=o.qcos_api_trust_claims,
+    ),
     "qiskit_local": lambda o: QiskitLocalSource(o.qiskit_qubits),
     "cryptographic": lambda o: CryptographicSource(),
 }

@@ -30,6 +30,9 @@ class RawSample:
     # Set when the level depends on the answer (a remote service saying what it used);
     # otherwise the source's own `security_level` applies.
     security_level: SecurityLevel | None = None
+    # Entropy (bits) these bytes are credited with, when less than their statistics suggest
+    # (a seeded PRNG carries its seed, whatever its length); None: 8 * len * min_entropy.
+    credited_bits: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Draw:
     fidelity: float | None
     qubits: int | None
     job_id: str
+    # Entropy credited to the source's bytes behind `data` (the OS CSPRNG input to the
+    # conditioner comes on top): what the source can be shown to carry, never more.
+    source_entropy_bits: float = 0.0
 
 
 class EntropySource(Protocol):

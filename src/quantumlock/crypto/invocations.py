@@ -1,0 +1,71 @@
+"""How many times a keystore key may encrypt: below 2**32 per key version.
+
+AES-GCM (and ChaCha20-Poly1305) with random 96-bit IVs must not exceed 2**32 invocations
+under one key (NIST SP 800-38D §8.3): past that, the chance of an IV repeating, which
+gives away the authentication key, is no longer negligible. Every encryption is counted in
+`quantum_keys.invocations` and refused with 409 CONFLICT once the limit is reached (the
+key still decrypts; new data needs a new key).
+
+Encrypting with a cached key opens no database session (the fast path), so a process
+reserves invocations in blocks of `RESERVATION_BLOCK` with one atomic conditional UPDATE
+(`invocations = invocations + n WHERE invocations + n <= limit`) and counts them down in
+memory. Across nodes and processes the sum of reservations never passes the limit; what a
+process reserved and did not use when it stops is simply lost (the count errs on the safe
+side).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy.orm import Session
+
+from quantumlock.core.errors import Conflict
+from quantumlock.crypto.repository import QuantumKeyRepository
+
+AEAD_INVOCATION_LIMIT = 2**32  # SP 800-38D §8.3, per key version
+# Small against the limit (a stopped process loses at most this many per key), large
+# enough that 1 encryption in this many touches the database.
+RESERVATION_BLOCK = 1024
+
+
+class InvocationBudget:
+    """A process's reserved-but-unused encryptions, per key id."""
+
+    def __init__(self) -> None:
+        self._left: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str) -> bool:
+        """Use one reserved invocation (memory only); False when a reservation is needed."""
+        with self._lock:
+            left = self._left.get(key_id, 0)
+            if left <= 0:
+                return False
+            self._left[key_id] = left - 1
+            return True
+
+    def take_or_reserve(self, session: Session, key_id: str) -> None:
+        """Use one invocation, reserving a block in the database when none is left here;
+        Conflict once the key has used its limit. Commits the reservation at once."""
+        if self.take(key_id):
+            return
+        limit = AEAD_INVOCATION_LIMIT
+        repo = QuantumKeyRepository(session)
+        n = min(RESERVATION_BLOCK, limit)
+        if not repo.reserve_invocations(key_id, n, limit):
+            n = limit - repo.invocations_of(key_id)  # the last, smaller block
+            if n <= 0 or not repo.reserve_invocations(key_id, n, limit):
+                session.rollback()
+                raise Conflict(
+                    f"Key {key_id!r} has reached its limit of {limit} encryptions (random "
+                    "96-bit IVs, NIST SP 800-38D 8.3). It still decrypts; create a new key "
+                    "to encrypt new data."
+                )
+        session.commit()
+        with self._lock:
+            self._left[key_id] = self._left.get(key_id, 0) + n - 1
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            self._left.pop(key_id, None)

@@ -1,0 +1,76 @@
+"""#16 finding 15: a keystore key encrypts at most AEAD_INVOCATION_LIMIT times (2**32 in
+production, SP 800-38D 8.3), counted across processes in blocks, then 409 CONFLICT."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from quantumlock.crypto import invocations
+from quantumlock.crypto.invocations import InvocationBudget
+from quantumlock.crypto.models import QuantumKey
+from tests.api.test_auth_api import assert_error
+from tests.api.test_quantum_keys_api import b64, new_key
+from tests.conftest import AccountFixture, bearer
+
+ENC = "/api/v1/quantum/crypto/encrypt"
+DEC = "/api/v1/quantum/crypto/decrypt"
+
+
+def counted(app: FastAPI, key_id: str) -> int:
+    with app.state.runtime.sessions() as session:
+        row = session.get(QuantumKey, key_id)
+        assert row is not None
+        return int(row.invocations)
+
+
+def test_encryptions_stop_at_the_limit(
+    client: TestClient, app: FastAPI, account: AccountFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert invocations.AEAD_INVOCATION_LIMIT == 2**32
+    monkeypatch.setattr(invocations, "AEAD_INVOCATION_LIMIT", 7)
+    monkeypatch.setattr(invocations, "RESERVATION_BLOCK", 3)
+    key_id = new_key(client, account.admin_key, "AES-256-GCM")["key_id"]
+    headers = bearer(account.admin_key)
+    body = {"plaintext": b64(b"attack at dawn"), "key_id": key_id}
+    first = client.post(ENC, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    # One block reserved in the database; the next two come from memory (the fast path).
+    assert counted(app, key_id) == 3
+    for _ in range(2):
+        assert client.post(ENC, json=body, headers=headers).status_code == 200
+    assert counted(app, key_id) == 3
+    # Another process (node) reserves from the same counter: the total never passes 7.
+    other = InvocationBudget()
+    with app.state.runtime.sessions() as session:
+        other.take_or_reserve(session, key_id)
+    assert counted(app, key_id) == 6
+    # This process has none left: a block of 3 no longer fits, the last 1 does.
+    assert client.post(ENC, json=body, headers=headers).status_code == 200
+    assert counted(app, key_id) == 7
+    refused = client.post(ENC, json=body, headers=headers)
+    err = assert_error(refused, 409, "CONFLICT")
+    assert "limit of 7 encryptions" in err["detail"]
+    assert counted(app, key_id) == 7
+    # Decryption is not limited: what was encrypted stays readable.
+    enc = first.json()
+    plain = client.post(
+        DEC,
+        json={
+            "ciphertext": enc["ciphertext"],
+            "key_id": key_id,
+            "iv": enc["iv"],
+            "tag": enc["tag"],
+        },
+        headers=headers,
+    )
+    assert plain.status_code == 200, plain.text
+
+
+def test_a_new_key_counts_its_first_encryption(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    resp = client.post(ENC, json={"plaintext": b64(b"x")}, headers=bearer(account.admin_key))
+    assert resp.status_code == 200, resp.text
+    assert counted(app, resp.json()["key_id"]) == invocations.RESERVATION_BLOCK
