@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.settings import Settings
-from tests.conftest import MASTER_KEY, bearer
+from tests.conftest import MASTER_KEY, bearer, watch_client
 
 # `make test` runs a bounded, derandomized number of examples per operation; `make fuzz`
 # sets FUZZ_EXAMPLES far higher.
@@ -69,6 +69,7 @@ def fuzz_target(
     )
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
+        watch_client(client)
         with app.state.runtime.sessions() as session:
             created = AccountService(session).create(
                 name="Fuzz Corp",
