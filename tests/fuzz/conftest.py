@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi.testclient import TestClient
+from schemathesis import GenerationMode
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app

@@ -12,8 +12,8 @@ from typing import Any
 
 import hypothesis
 import pytest
-from hypothesis import HealthCheck
 import schemathesis
+from hypothesis import HealthCheck
 from schemathesis import Response
 from schemathesis.core.failures import FailureGroup
 from schemathesis.openapi.checks import UndefinedStatusCode
