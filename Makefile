@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench entropy-report stack-check clean
+.PHONY: install run test fuzz lint audit bench entropy-report stack-check clean
 
 install: $(STAMP)
 
@@ -23,10 +23,25 @@ run: install
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: install
+# schemathesis at length (tests/fuzz): `make test` runs a few derandomized examples per
+# operation; this runs FUZZ_EXAMPLES per operation, the RSA-generating operations in full,
+# and longer stateful runs. A failure prints the request that reproduces it.
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_EXPENSIVE_EXAMPLES=20 FUZZ_EXPENSIVE_FULL=1 \
+	FUZZ_STATEFUL_EXAMPLES=100 FUZZ_STATEFUL_STEPS=30 \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS)
+
+lint: install audit
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy src
+
+# Known vulnerabilities in the installed dependencies (PyPI's advisory data, from OSV).
+# --strict: a package that could not be checked fails the audit instead of passing silently.
+AUDIT_SERVICE ?= pypi
+audit: install
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off -s $(AUDIT_SERVICE)
 
 # The whole matrix (SQLite and PostgreSQL x 1 and 2 workers; me, validate at 1k and 1M
 # licenses, generate, entropy, encrypt) into bench/results/latest.{json,md}: ~35 min on 2 cores.

@@ -25,9 +25,18 @@ from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.db.migrate import upgrade
 from quantumlock.settings import Settings
+from tests.secret_scan import (  # noqa: F401 - pytest finds hooks and fixtures here
+    REGISTRY,
+    _flush_logs_for_the_secret_scan,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    secrets_registry,
+    watch_client,
+)
 
 PG_DSN = os.environ.get("QL_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+REGISTRY.add(MASTER_KEY)
 
 
 def postgres_reachable() -> bool:
@@ -98,6 +107,7 @@ def app(settings: Settings) -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        watch_client(test_client)
         yield test_client
 
 
@@ -121,6 +131,7 @@ def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-d
             created = AccountService(session).create(
                 name=name, email="admin@acme.example", plan=plan, hasher=hasher
             )
+        REGISTRY.add(created.admin_key.secret)
         return AccountFixture(created.account.id, created.admin_key.secret)
 
     return make
