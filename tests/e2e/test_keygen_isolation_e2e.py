@@ -49,9 +49,9 @@ def keygen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_server(server)
 
 
-def account_key(server: Server, name: str) -> str:
+def account_key(server: Server, name: str, plan: str = "business") -> str:
     created = server.cli_json(
-        "accounts", "create", "--name", name, "--email", f"{name}@example.com", "--plan", "business"
+        "accounts", "create", "--name", name, "--email", f"{name}@example.com", "--plan", plan
     )
     assert isinstance(created, dict)
     return str(created["api_key"])
@@ -68,7 +68,10 @@ def stats_latencies(client: httpx.Client, n: int) -> list[float]:
 
 
 def test_saturating_account_leaves_others_within_2x_of_idle(keygen_server: Server) -> None:
-    a_key, b_key = account_key(keygen_server, "heavy"), account_key(keygen_server, "light")
+    a_key, b_key = (
+        account_key(keygen_server, "heavy"),
+        account_key(keygen_server, "light", "enterprise"),
+    )
     base = keygen_server.base_url
     b = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {b_key}"}, timeout=30)
     stats_latencies(b, WARMUP)
