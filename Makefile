@@ -29,8 +29,10 @@ test: install
 FUZZ_EXAMPLES ?= 300
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_EXPENSIVE_EXAMPLES=20 FUZZ_EXPENSIVE_FULL=1 \
-	FUZZ_STATEFUL_EXAMPLES=100 FUZZ_STATEFUL_STEPS=30 \
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS)
+	FUZZ_STATEFUL_EXAMPLES=100 FUZZ_STATEFUL_STEPS=30 FUZZ_TALLY=$(CURDIR)/.fuzz-tally \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS); \
+	status=$$?; echo "cases by answer:"; sort .fuzz-tally | uniq -c; \
+	echo "cases: $$(wc -l < .fuzz-tally)"; rm -f .fuzz-tally; exit $$status
 
 lint: install audit
 	$(BIN)/ruff check src tests bench deploy

@@ -30,6 +30,8 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 FUZZ_EXPENSIVE_EXAMPLES = int(os.environ.get("FUZZ_EXPENSIVE_EXAMPLES", "1"))
 FUZZ_STATEFUL_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "12"))
 FUZZ_STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "8"))
+# A file to append each answer's status code to, for a run's counts (`make fuzz` prints them).
+FUZZ_TALLY = os.environ.get("FUZZ_TALLY")
 
 
 @dataclass
@@ -54,7 +56,11 @@ class FuzzTarget:
                 kwargs["data"] = data
             else:
                 kwargs["content"] = data if isinstance(data, bytes) else str(data).encode()
-        return self.client.request(headers=headers, **kwargs)
+        response = self.client.request(headers=headers, **kwargs)
+        if FUZZ_TALLY:
+            with open(FUZZ_TALLY, "a") as tally:
+                tally.write(f"{response.status_code}\n")
+        return response
 
 
 @pytest.fixture(scope="module")
