@@ -44,13 +44,15 @@ from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
 from quantumlock.accounts.plans import limits_of_account
+from quantumlock.bootstrap import make_sealer
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, utcnow
 from quantumlock.core.ids import BASE62
-from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing import signing
 from quantumlock.licensing.models import License
-from quantumlock.licensing.service import Caller, LicenseService, SecretCache, Status
+from quantumlock.licensing.service import LicenseService, SecretCache, Status
 from quantumlock.settings import Settings
 
 LICENSES = cast(Table, License.__table__)
@@ -132,7 +134,7 @@ def _template(session: Session, sealer: Sealer, account_id: str, mode: str) -> _
         assert account is not None
         # Also creates the account's HMAC secret and signing key, as the first API call would.
         real, _ = svc.generate(
-            Caller(account_id, mode, ACTOR),
+            Actor(account_id, mode, ACTOR),
             limits_of_account(account),
             end_customer_id=TEMPLATE_CUSTOMER,
             features=["core"],
@@ -264,7 +266,7 @@ def seed(
         raise ValueError("pass exactly one of count and total")
     url = settings.resolved_database_url
     engine = make_engine(url, pool_size=1)
-    sealer = settings.make_sealer()
+    sealer = make_sealer(settings)
     try:
         with make_session_factory(engine)() as session:
             account_id = _pick_account(session, account_id)

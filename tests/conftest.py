@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
+from quantumlock.bootstrap import api_key_hasher
 from quantumlock.db.migrate import upgrade
 from quantumlock.settings import Settings
 from tests.secret_scan import (  # noqa: F401 - pytest finds hooks and fixtures here
@@ -124,7 +125,7 @@ class AccountFixture:
 @pytest.fixture
 def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-def]
     sessions = app.state.runtime.sessions
-    hasher = settings.api_key_hasher()
+    hasher = api_key_hasher(settings)
 
     def make(plan: str = "business", name: str = "ACME Corp") -> AccountFixture:
         with sessions() as session:

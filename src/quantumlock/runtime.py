@@ -11,6 +11,7 @@ from anyio import to_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from quantumlock import bootstrap
 from quantumlock.accounts.plans import RateLimit
 from quantumlock.accounts.service import CHANGE_KIND_ACCOUNT
 from quantumlock.auth.cache import KeyCache, UsageTracker
@@ -19,10 +20,10 @@ from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
-from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.entropy.service import EntropyService
+from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
@@ -76,7 +77,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            hasher=settings.api_key_hasher(),
+            hasher=bootstrap.api_key_hasher(settings),
             limiter=limiter,
             key_cache=KeyCache(settings.key_cache_ttl),
             usage=UsageTracker(),
@@ -85,7 +86,7 @@ class Runtime:
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
-            sealer=settings.make_sealer(),
+            sealer=bootstrap.make_sealer(settings),
             secret_cache=SecretCache(),
             validation_cache=ValidationCache(settings.validation_cache_ttl),
             entropy=EntropyService.from_settings(

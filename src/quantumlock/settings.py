@@ -1,4 +1,8 @@
-"""Runtime configuration, read from the environment (prefix ``QL_``)."""
+"""Runtime configuration, read from the environment (prefix ``QL_``).
+
+Pure data: it imports no domain. The objects built from it (keyring, sealer, API-key
+hasher) are made in quantumlock.bootstrap.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from quantumlock.auth.keys import KeyHasher
-from quantumlock.crypto.sealing import Keyring, KeyringError, KeyringFile, Sealer, decode_key
 
 MASTER_KEY_FILE = "master.key"
 
@@ -93,46 +94,6 @@ class Settings(BaseSettings):
         return self.data_dir / MASTER_KEY_FILE
 
     @property
-    def keyring_file(self) -> KeyringFile | None:
-        """The master key file, unless QL_MASTER_KEY overrides it (then nothing to re-read)."""
-        return None if self.master_key is not None else KeyringFile(self.master_key_path)
-
-    @property
     def master_key_source(self) -> str:
         """Where the master key comes from, for messages (never the key itself)."""
         return "QL_MASTER_KEY" if self.master_key is not None else str(self.master_key_path)
-
-    def load_keyring(self) -> Keyring:
-        """Master keys, current first: QL_MASTER_KEY (a comma list) or the data dir's file
-        (one base64 key a line). With QL_MASTER_KEY, QL_API_KEY_PEPPER may give the API-key
-        pepper; without it the pepper comes from the last key listed (the oldest)."""
-        try:
-            if self.master_key is not None:
-                text = self.master_key.get_secret_value().replace(",", "\n")
-                ring = Keyring.parse(text, "QL_MASTER_KEY")
-                if self.api_key_pepper is not None:
-                    pepper = decode_key(self.api_key_pepper.get_secret_value(), "QL_API_KEY_PEPPER")
-                    ring = Keyring(ring.keys, pepper)
-                return ring
-            file = KeyringFile(self.master_key_path)
-            if not file.path.exists():
-                raise MasterKeyError(
-                    f"No master key: set QL_MASTER_KEY or run `quantumlock init` "
-                    f"(expected {self.master_key_path})."
-                )
-            return file.read()
-        except KeyringError as exc:
-            raise MasterKeyError(str(exc)) from None
-
-    def api_key_hasher(self) -> KeyHasher:
-        """The API-key hasher: its pepper does not follow master-key rotations (API keys
-        exist only as HMACs); sealing uses the whole keyring (`make_sealer`)."""
-        return KeyHasher.from_pepper(self.load_keyring().api_key_pepper)
-
-    def make_sealer(self) -> Sealer:
-        """A Sealer over the keyring that picks up a rotated key file without a restart."""
-        return Sealer(self.load_keyring().keys, source=self.keyring_file)
-
-
-class MasterKeyError(RuntimeError):
-    pass

@@ -14,10 +14,11 @@ from sqlalchemy import update
 from qcos.licensing import verify_license_file
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc
 from quantumlock.entropy.sources import qiskit_installed
 from quantumlock.licensing.models import License
-from quantumlock.licensing.service import Caller, LicenseService
+from quantumlock.licensing.service import LicenseService
 from quantumlock.settings import Settings
 from tests.api.test_auth_api import assert_error, create_key
 from tests.conftest import AccountFixture, bearer
@@ -159,7 +160,7 @@ def test_expired(client: TestClient, app: FastAPI, account: AccountFixture) -> N
     runtime = app.state.runtime
     with runtime.sessions() as session:
         svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
-        row = svc.get(Caller(account.id, "live", "t"), lic)
+        row = svc.get(Actor(account.id, "live", "t"), lic)
         later = as_utc(row.valid_until) + timedelta(seconds=1)
         result = svc.validate(account.id, "live", lic, "customer@company.com", now=later)
     assert result.code == "EXPIRED" and result.message == "License has expired."
@@ -287,7 +288,7 @@ def test_get_lifecycle_and_audit(client: TestClient, app: FastAPI, account: Acco
     runtime = app.state.runtime
     with runtime.sessions() as session:
         events = LicenseService(session, runtime.sealer, runtime.secret_cache).events(
-            Caller(account.id, "live", "x"), lic
+            Actor(account.id, "live", "x"), lic
         )
         assert [e.action for e in events] == ["generate", "renew", "suspend", "revoke"]
         assert all(e.key_id.startswith("key_") for e in events)
@@ -306,10 +307,10 @@ def test_renew_extends_from_now_when_already_expired(
     runtime = app.state.runtime
     with runtime.sessions() as session:  # pretend a year went by
         svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
-        row = svc.get(Caller(account.id, "live", "t"), lic)
+        row = svc.get(Actor(account.id, "live", "t"), lic)
         row.valid_until = as_utc(row.valid_until) - timedelta(days=400)
         session.commit()
-        renewed = svc.renew(Caller(account.id, "live", "t"), lic, 10)
+        renewed = svc.renew(Actor(account.id, "live", "t"), lic, 10)
         from quantumlock.core.clock import utcnow
 
         assert abs(as_utc(renewed.valid_until) - (utcnow() + timedelta(days=10))) < timedelta(
@@ -362,7 +363,7 @@ def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
     runtime = app.state.runtime
     with runtime.sessions() as session:
         AccountService(session).set_limits(acct.id, licenses_per_month=1)
-    caller = Caller(acct.id, "live", "t")
+    caller = Actor(acct.id, "live", "t")
     with runtime.sessions() as session:
         svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
         limits = limits_of_account(AccountService(session).get(acct.id))
@@ -482,7 +483,7 @@ def test_changes_by_another_process_reach_the_cache(
     runtime = app.state.runtime
     with runtime.sessions() as session:  # as the CLI or another node would
         LicenseService(session, runtime.sealer, runtime.secret_cache).revoke(
-            Caller(account.id, "live", "cli"), lic
+            Actor(account.id, "live", "cli"), lic
         )
     deadline = time.monotonic() + 1.0
     while (

@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from qcos import Client, ConflictError, verify_license_file
+from quantumlock.core.actor import Actor
 from quantumlock.licensing import service as service_module
 from quantumlock.licensing import signing
 from quantumlock.licensing.models import License
-from quantumlock.licensing.service import Caller, LicenseService
+from quantumlock.licensing.service import LicenseService
 from quantumlock.settings import Settings
 from tests.api.test_auth_api import assert_error, create_key
 from tests.conftest import MASTER_KEY, AccountFixture, bearer
@@ -190,7 +191,7 @@ def _make_legacy(app: FastAPI, account_id: str, license_key: str, *, status: str
     runtime = app.state.runtime
     with runtime.sessions() as session:
         svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
-        row = svc.get(Caller(account_id, "live", "t"), license_key)
+        row = svc.get(Actor(account_id, "live", "t"), license_key)
         row_id = row.id
         legacy = signing.quantum_signature(
             svc._hmac_secret(account_id), service_module._legacy_fields_of(row)
@@ -253,7 +254,7 @@ def test_concurrent_changes_to_one_license_cannot_both_apply(
 ) -> None:
     lic = sdk_for(client, account.admin_key).licenses.generate(CUSTOMER).license_key
     runtime = app.state.runtime
-    caller = Caller(account.id, "live", "t")
+    caller = Actor(account.id, "live", "t")
     with runtime.sessions() as first, runtime.sessions() as second:
         a = LicenseService(first, runtime.sealer, runtime.secret_cache)
         b = LicenseService(second, runtime.sealer, runtime.secret_cache)
@@ -286,7 +287,7 @@ def test_a_renewal_by_another_process_reaches_the_cache_within_a_quarter_second(
     runtime = app.state.runtime
     with runtime.sessions() as session:  # as the CLI or another node would
         renewed = LicenseService(session, runtime.sealer, runtime.secret_cache).renew(
-            Caller(account.id, "live", "cli"), lic, 90
+            Actor(account.id, "live", "cli"), lic, 90
         )
         want = renewed.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.monotonic()

@@ -1,5 +1,5 @@
 """Readiness fails (503) when this node's master key does not open the database's canary
-(quantumlock.db.canary): a wrong key can serve nothing sealed."""
+(quantumlock.keyring.canary): a wrong key can serve nothing sealed."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quantumlock.app import create_app
-from quantumlock.db.canary import CanaryMismatch, check_canary, ensure_canary
+from quantumlock.bootstrap import make_sealer
 from quantumlock.db.engine import make_engine
 from quantumlock.db.migrate import upgrade
+from quantumlock.keyring.canary import CanaryMismatch, check_canary, ensure_canary
 from quantumlock.settings import Settings
 from tests.conftest import fresh_postgres_database
 
@@ -46,8 +47,8 @@ def test_readiness_fails_when_the_key_does_not_open_the_canary(
     right, wrong = _key(), _key()
     engine = make_engine(own_database, pool_size=1)
     try:
-        assert check_canary(engine, _settings(own_database, tmp_path, right).make_sealer()) is None
-        assert ensure_canary(engine, _settings(own_database, tmp_path, right).make_sealer(), "x")
+        assert check_canary(engine, make_sealer(_settings(own_database, tmp_path, right))) is None
+        assert ensure_canary(engine, make_sealer(_settings(own_database, tmp_path, right)), "x")
     finally:
         engine.dispose()
 
@@ -75,10 +76,10 @@ def test_ensure_canary_refuses_a_wrong_key_and_names_its_source(
 ) -> None:
     engine = make_engine(own_database, pool_size=1)
     try:
-        sealer = _settings(own_database, tmp_path, _key()).make_sealer()
+        sealer = make_sealer(_settings(own_database, tmp_path, _key()))
         assert ensure_canary(engine, sealer, "A") is True  # sealed now
         assert ensure_canary(engine, sealer, "A") is False  # the same key: checked, kept
         with pytest.raises(CanaryMismatch, match=r"^master key does not open .*: B is not"):
-            ensure_canary(engine, _settings(own_database, tmp_path, _key()).make_sealer(), "B")
+            ensure_canary(engine, make_sealer(_settings(own_database, tmp_path, _key())), "B")
     finally:
         engine.dispose()

@@ -22,9 +22,8 @@ from sqlalchemy import update
 
 from quantumlock.core.clock import utcnow
 from quantumlock.crypto.exchange_repository import KeyExchangeRepository
-from quantumlock.crypto.exchange_service import session_aad
-from quantumlock.crypto.models import KeyExchangeSession
-from quantumlock.crypto.sealing import Sealer, SealingError
+from quantumlock.crypto.models import KeyExchangeSession, session_aad
+from quantumlock.keyring.sealing import Sealer, SealingError
 from tests.api.test_auth_api import assert_error, create_key
 from tests.api.test_quantum_keys_api import b64, unb64
 from tests.conftest import AccountFixture, bearer

@@ -13,9 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from quantumlock.crypto.models import QuantumKey
-from quantumlock.crypto.sealing import Sealer, SealingError
-from quantumlock.crypto.service import key_aad
+from quantumlock.crypto.models import QuantumKey, key_aad
+from quantumlock.keyring.sealing import Sealer, SealingError
 from tests.api.test_auth_api import assert_error, create_key
 from tests.conftest import AccountFixture, bearer
 
@@ -339,8 +338,8 @@ def test_legacy_blobs_are_resealed_once_to_their_owner(
 ) -> None:
     """Blobs sealed before #16 (AAD = key id only) are moved once, by `init`'s
     `reseal_legacy`, to the AAD naming account and mode; nothing opens them the old way."""
-    from quantumlock.crypto.sealed_columns import reseal_legacy
-    from quantumlock.crypto.service import legacy_key_aad
+    from quantumlock.crypto.models import legacy_key_aad
+    from quantumlock.keyring.rewrap import reseal_legacy
 
     made = new_key(client, account.admin_key, "AES-256-GCM", exportable=True)
     runtime = app.state.runtime

@@ -1,5 +1,5 @@
 """The CLI's operator guarantees around the data dir: a wrong master key is refused before
-`serve` listens (quantumlock.db.canary), rotation carries the canary along, and the
+`serve` listens (quantumlock.keyring.canary), rotation carries the canary along, and the
 database's files are the owner's alone whatever the umask (quantumlock.db.engine)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from quantumlock.db.canary import CANARY_AAD, CANARY_VALUE
+from quantumlock.bootstrap import make_sealer
+from quantumlock.keyring.canary import CANARY_AAD, CANARY_VALUE
 from tests.conftest import fresh_postgres_database
 from tests.e2e.conftest import CLI, Server, free_port, stop_server
 
@@ -128,9 +129,7 @@ def test_a_database_from_before_the_canary_gets_one_at_serve(
         stop_server(server)
         with engine.connect() as conn:
             sealed = conn.execute(text("SELECT sealed FROM master_key_canary")).scalar_one()
-        assert (
-            Settings(master_key=key).make_sealer().open(bytes(sealed), CANARY_AAD) == CANARY_VALUE
-        )
+        assert make_sealer(Settings(master_key=key)).open(bytes(sealed), CANARY_AAD) == CANARY_VALUE
     finally:
         engine.dispose()
     refused = run({**env, "QL_MASTER_KEY": new_key()}, "serve", "--port", str(free_port()))

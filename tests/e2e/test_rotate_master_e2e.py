@@ -24,11 +24,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
 from sqlalchemy import select, update
 
-from quantumlock.crypto.models import QuantumKey
-from quantumlock.crypto.sealed_columns import count_by_key, verify_all
-from quantumlock.crypto.sealing import KeyringFile, Sealer, SealingError, key_id
-from quantumlock.crypto.service import key_aad
+from quantumlock.crypto.models import QuantumKey, key_aad
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.keyring.rewrap import count_by_key, verify_all
+from quantumlock.keyring.sealing import KeyringFile, Sealer, SealingError, key_id
 from tests.conftest import fresh_postgres_database
 from tests.e2e.conftest import Server, init_and_serve, stop_server
 

@@ -21,6 +21,7 @@ from schemathesis import GenerationMode
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
+from quantumlock.bootstrap import api_key_hasher
 from quantumlock.settings import Settings
 from tests.conftest import MASTER_KEY, bearer, watch_client
 
@@ -81,7 +82,7 @@ def fuzz_target(
                 name="Fuzz Corp",
                 email="fuzz@example.com",
                 plan="enterprise",
-                hasher=settings.api_key_hasher(),
+                hasher=api_key_hasher(settings),
             )
         live_key = created.admin_key.secret
         made = client.post(

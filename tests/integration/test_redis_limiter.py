@@ -13,12 +13,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from quantumlock.accounts.plans import RateLimit
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
+from quantumlock.bootstrap import api_key_hasher
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import Decision, GcraLimiter
-from quantumlock.ratelimit.base import bucket_id
+from quantumlock.ratelimit.base import RateLimit, bucket_id
 from quantumlock.ratelimit.redis_backend import RedisLimiter
 from quantumlock.settings import Settings
 from tests.conftest import MASTER_KEY, bearer
@@ -212,7 +212,7 @@ def test_two_app_instances_share_one_limit_through_redis(
             service = AccountService(session)
             created = service.create(
                 name="Shared", email="ops@shared.example", plan="enterprise",
-                hasher=settings.api_key_hasher(),
+                hasher=api_key_hasher(settings),
             )  # fmt: skip
             service.set_limits(created.account.id, requests_per_minute=1, burst=10)
         headers = bearer(created.admin_key.secret)
@@ -241,7 +241,7 @@ def test_a_raised_limit_applies_on_every_node_within_a_second(
             service = AccountService(session)
             created = service.create(
                 name="Raised", email="ops@raised.example", plan="startup",
-                hasher=settings.api_key_hasher(),
+                hasher=api_key_hasher(settings),
             )  # fmt: skip
             service.set_limits(created.account.id, requests_per_minute=60, burst=100)
         admin = bearer(created.admin_key.secret)
@@ -300,7 +300,7 @@ def test_a_revocation_reaches_another_node_by_redis_before_its_next_poll(
         with node_a.state.runtime.sessions() as session:
             created = AccountService(session).create(
                 name="Nudged", email="ops@nudged.example", plan="business",
-                hasher=settings.api_key_hasher(),
+                hasher=api_key_hasher(settings),
             )  # fmt: skip
         admin = bearer(created.admin_key.secret)
         made = a.post("/api/v2/keys", headers=admin, json={"name": "victim"}).json()["data"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantumlock.accounts.plans import RateLimit
+from quantumlock.ratelimit.base import RateLimit
 from quantumlock.ratelimit.memory import NS, GcraLimiter, emission_interval_ns
 
 

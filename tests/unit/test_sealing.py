@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from quantumlock.auth.keys import KeyHasher
-from quantumlock.crypto.sealing import (
+from quantumlock.bootstrap import (
+    MasterKeyError,
+    api_key_hasher,
+    keyring_file,
+    load_keyring,
+    make_sealer,
+)
+from quantumlock.keyring.sealing import (
     RELOAD_INTERVAL,
     Keyring,
     KeyringError,
@@ -26,7 +33,7 @@ from quantumlock.crypto.sealing import (
     api_key_pepper_of,
     key_id,
 )
-from quantumlock.settings import MasterKeyError, Settings
+from quantumlock.settings import Settings
 
 AAD = b"account_1:hmac"
 
@@ -136,23 +143,23 @@ def test_keyring_text_roundtrip_and_errors(tmp_path: Path) -> None:
 def test_settings_keyring_from_env_and_file(tmp_path: Path) -> None:
     a, b = secrets.token_bytes(32), secrets.token_bytes(32)
     env = Settings(data_dir=tmp_path, master_key=f"{b64(b)},{b64(a)}")
-    assert env.load_keyring().keys == (b, a) and env.keyring_file is None
+    assert load_keyring(env).keys == (b, a) and keyring_file(env) is None
     # API-key hashes keep the pepper of the oldest key: the same digests as before rotation.
-    assert env.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
+    assert api_key_hasher(env).digest("k") == KeyHasher(a).digest("k")
     peppered = Settings(
         data_dir=tmp_path, master_key=b64(b), api_key_pepper=b64(api_key_pepper_of(a))
     )
-    assert peppered.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
-    assert peppered.load_keyring().keys == (b,)
+    assert api_key_hasher(peppered).digest("k") == KeyHasher(a).digest("k")
+    assert load_keyring(peppered).keys == (b,)
     with pytest.raises(MasterKeyError):
-        Settings(data_dir=tmp_path, master_key="nope").load_keyring()
+        load_keyring(Settings(data_dir=tmp_path, master_key="nope"))
     with pytest.raises(MasterKeyError, match="No master key"):
-        Settings(data_dir=tmp_path).load_keyring()
+        load_keyring(Settings(data_dir=tmp_path))
     KeyringFile(tmp_path / "master.key").write(Keyring((b, a), api_key_pepper_of(a)))
     from_file = Settings(data_dir=tmp_path)
-    assert from_file.load_keyring().keys == (b, a)
-    assert from_file.api_key_hasher().digest("k") == KeyHasher(a).digest("k")
-    sealer = from_file.make_sealer()
+    assert load_keyring(from_file).keys == (b, a)
+    assert api_key_hasher(from_file).digest("k") == KeyHasher(a).digest("k")
+    sealer = make_sealer(from_file)
     assert sealer.current_key_id == key_id(b).hex()
     assert sealer.key_ids == [key_id(b).hex(), key_id(a).hex()]
 

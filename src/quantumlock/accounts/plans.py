@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+# Re-exported: a plan is made of rate limits, and callers name them from here.
+from quantumlock.ratelimit.base import RateLimit as RateLimit
+
 if TYPE_CHECKING:
     from quantumlock.accounts.models import Account
 
@@ -15,12 +18,6 @@ class Plan(StrEnum):
     STARTUP = "startup"
     BUSINESS = "business"
     ENTERPRISE = "enterprise"
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    per_minute: int
-    burst: int
 
 
 @dataclass(frozen=True, slots=True)

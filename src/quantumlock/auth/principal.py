@@ -8,6 +8,7 @@ from datetime import datetime
 from quantumlock.accounts.plans import EffectiveLimits, RateLimit, key_share
 from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.scopes import Scope
+from quantumlock.core.actor import Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,11 @@ class Principal:
     @property
     def is_test(self) -> bool:
         return self.mode is Mode.TEST
+
+    @property
+    def actor(self) -> Actor:
+        """This key as the services see who acts."""
+        return Actor(self.account_id, self.mode.value, self.key_id)
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -4,6 +4,7 @@ import typer
 from rich.table import Table
 
 from quantumlock.accounts.plans import Plan
+from quantumlock.bootstrap import api_key_hasher
 from quantumlock.cli.common import (
     account_service,
     console,
@@ -28,7 +29,7 @@ def create(
     cfg = settings()
     with open_session(cfg) as session:
         created = account_service(session).create(
-            name=name, email=email, plan=plan.value, hasher=cfg.api_key_hasher()
+            name=name, email=email, plan=plan.value, hasher=api_key_hasher(cfg)
         )
     if as_json:
         print_json({"id": created.account.id, "api_key": created.admin_key.secret})

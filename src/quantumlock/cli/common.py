@@ -11,10 +11,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from quantumlock.bootstrap import MasterKeyError, make_sealer
 from quantumlock.core.errors import AppError
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
-from quantumlock.settings import MasterKeyError, Settings
+from quantumlock.settings import Settings
 
 if TYPE_CHECKING:
     from quantumlock.accounts.service import AccountService
@@ -50,11 +51,11 @@ def private_data_dir(cfg: Settings) -> None:
 
 def check_master_key(cfg: Settings, engine: Engine) -> None:
     """Refuse (one line, exit 1) a master key that does not open the database's canary;
-    seal the canary first if the database has none (quantumlock.db.canary)."""
-    from quantumlock.db.canary import CanaryMismatch, ensure_canary
+    seal the canary first if the database has none (quantumlock.keyring.canary)."""
+    from quantumlock.keyring.canary import CanaryMismatch, ensure_canary
 
     try:
-        if ensure_canary(engine, cfg.make_sealer(), cfg.master_key_source):
+        if ensure_canary(engine, make_sealer(cfg), cfg.master_key_source):
             console.print("Sealed the master-key canary.")
     except (CanaryMismatch, MasterKeyError) as exc:
         fail(str(exc))

@@ -10,6 +10,7 @@ from quantumlock.accounts.plans import effective_limits
 from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import ALL_SCOPES
+from quantumlock.bootstrap import api_key_hasher
 from quantumlock.cli.common import (
     account_service,
     console,
@@ -91,7 +92,7 @@ def create(
     """Create a key. With --scopes and no --type it is a restricted (qcos_rkey_) key."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = _key_service(session, cfg.api_key_hasher())
+        service = _key_service(session, api_key_hasher(cfg))
         issued = service.create(
             _operator(account, session),
             name=name,
@@ -116,7 +117,7 @@ def list_keys(
     cfg = settings()
     with open_session(cfg) as session:
         account_service(session).get(account)
-        service = _key_service(session, cfg.api_key_hasher())
+        service = _key_service(session, api_key_hasher(cfg))
         rows = [
             _key_json(k) for k in service.list_for_account(account, include_revoked=include_revoked)
         ]
@@ -143,7 +144,7 @@ def revoke(key_id: str = typer.Argument(..., help="Key id (key_…).")) -> None:
     """Revoke a key. Running servers refuse it within a second."""
     cfg = settings()
     with open_session(cfg) as session:
-        _key_service(session, cfg.api_key_hasher()).revoke_by_id(key_id)
+        _key_service(session, api_key_hasher(cfg)).revoke_by_id(key_id)
     console.print(f"Revoked {key_id}.")
 
 
@@ -156,7 +157,7 @@ def rotate(
     """Issue a replacement key; the old one expires after the grace period."""
     cfg = settings()
     with open_session(cfg) as session:
-        service = _key_service(session, cfg.api_key_hasher())
+        service = _key_service(session, api_key_hasher(cfg))
         rotated = service.rotate_by_id(key_id, grace_period)
         data = _key_json(rotated.new.key)
         previous = _key_json(rotated.previous)

@@ -18,10 +18,18 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from quantumlock.bootstrap import MasterKeyError, keyring_file, load_keyring, make_sealer
 from quantumlock.cli.common import console, fail, initialised_engine, print_json, settings
-from quantumlock.crypto.sealing import RELOAD_INTERVAL, Keyring, Sealer, SealingError, key_id
 from quantumlock.db.engine import make_session_factory
-from quantumlock.settings import MasterKeyError, Settings
+from quantumlock.keyring.sealing import (
+    RELOAD_INTERVAL,
+    Keyring,
+    KeyringError,
+    Sealer,
+    SealingError,
+    key_id,
+)
+from quantumlock.settings import Settings
 
 app = typer.Typer(help="Master keyring: status, rotation, retirement.", no_args_is_help=True)
 
@@ -38,20 +46,26 @@ ENV_ROTATE_STEPS = """QL_MASTER_KEY is set, so the key file cannot be rewritten.
 
 @contextmanager
 def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
+    from quantumlock.keyring.rewrap import registered_columns
+
     with initialised_engine(cfg) as engine:
-        yield make_session_factory(engine)
+        sessions = make_session_factory(engine)  # loads every model, and so every sealed column
+        try:
+            registered_columns()
+        except KeyringError as exc:  # never rotate past a column the rotation would skip
+            fail(str(exc))
+        yield sessions
 
 
 def _keyring(cfg: Settings) -> Keyring:
     try:
-        return cfg.load_keyring()
+        return load_keyring(cfg)
     except MasterKeyError as exc:
         fail(str(exc))
 
 
 def _counts_json(sessions: sessionmaker[Session]) -> dict[str, dict[str, int]]:
-    # Every model with a sealed column loads with the commands that read them (cli.common).
-    from quantumlock.crypto.sealed_columns import count_by_key
+    from quantumlock.keyring.rewrap import count_by_key
 
     return {name: dict(counter) for name, counter in count_by_key(sessions).items()}
 
@@ -68,7 +82,7 @@ def status(as_json: bool = AS_JSON) -> None:
     ids = [key_id(k).hex() for k in ring.keys]
     with _sessions(cfg) as sessions:
         counts = _counts_json(sessions)
-    source = "QL_MASTER_KEY" if cfg.keyring_file is None else str(cfg.master_key_path)
+    source = cfg.master_key_source
     if as_json:
         print_json({"source": source, "current": ids[0], "keys": ids, "blobs": counts})
         return
@@ -87,11 +101,11 @@ def rotate_master(
     as_json: bool = AS_JSON,
 ) -> None:
     """Make a new master key current (old keys kept for reading) and re-wrap every blob."""
-    from quantumlock.crypto.sealed_columns import rewrap_all
+    from quantumlock.keyring.rewrap import rewrap_all
 
     cfg = settings()
     ring = _keyring(cfg)
-    file = cfg.keyring_file
+    file = keyring_file(cfg)
     if not rewrap_only:
         if file is None:
             console.print(ENV_ROTATE_STEPS, highlight=False)
@@ -146,7 +160,7 @@ def rotate_master(
 @app.command("retire-master")
 def retire_master(as_json: bool = AS_JSON) -> None:
     """Drop every master key but the current one, once no blob needs them."""
-    from quantumlock.crypto.sealed_columns import V1, verify_all
+    from quantumlock.keyring.rewrap import V1, verify_all
 
     cfg = settings()
     ring = _keyring(cfg)
@@ -170,7 +184,7 @@ def retire_master(as_json: bool = AS_JSON) -> None:
         except SealingError as exc:
             fail(f"not retiring: {exc}")
     dropped = [key_id(k).hex() for k in ring.keys[1:]]
-    file = cfg.keyring_file
+    file = keyring_file(cfg)
     if file is None:
         console.print(
             "QL_MASTER_KEY is set, so the key file cannot be rewritten. Every blob opens with "
@@ -196,9 +210,9 @@ def retire_master(as_json: bool = AS_JSON) -> None:
 def reseal_legacy_rows(cfg: Settings) -> None:
     """Run by `init`: bind keystore and key-exchange blobs sealed before #16 (AAD = id only)
     to their account and mode. A no-op once done."""
-    from quantumlock.crypto.sealed_columns import reseal_legacy
+    from quantumlock.keyring.rewrap import reseal_legacy
 
     with _sessions(cfg) as sessions:
-        resealed = reseal_legacy(sessions, cfg.make_sealer())
+        resealed = reseal_legacy(sessions, make_sealer(cfg))
     if resealed:
         console.print(f"Re-sealed {resealed} key blob(s) bound to their account and mode.")

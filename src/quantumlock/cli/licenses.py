@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from quantumlock.accounts.plans import limits_of_account
+from quantumlock.bootstrap import make_sealer
 from quantumlock.cli.common import (
     account_service,
     console,
@@ -17,11 +18,12 @@ from quantumlock.cli.common import (
     settings,
     split_csv,
 )
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import isoformat
 
 if TYPE_CHECKING:
     from quantumlock.licensing.models import License
-    from quantumlock.licensing.service import Caller, LicenseService
+    from quantumlock.licensing.service import LicenseService
     from quantumlock.settings import Settings
 
 app = typer.Typer(help="Licenses, signing keys and offline verification.", no_args_is_help=True)
@@ -29,14 +31,12 @@ app = typer.Typer(help="Licenses, signing keys and offline verification.", no_ar
 ACCOUNT = typer.Option(..., "--account", help="Account id (cust_…).")
 TEST_MODE = typer.Option(False, "--test", help="Act in test mode (sandbox licenses).")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
-# Audit entries made from the CLI name the operator tool, not an API key.
-CLI_ACTOR = "cli"
 
 
 def _service(session: Any, cfg: Settings | None = None) -> LicenseService:
     from quantumlock.licensing.service import LicenseService, SecretCache  # see cli.common
 
-    return LicenseService(session, (cfg or settings()).make_sealer(), SecretCache())
+    return LicenseService(session, make_sealer(cfg or settings()), SecretCache())
 
 
 def resign_legacy_licenses(cfg: Settings) -> None:
@@ -50,10 +50,8 @@ def resign_legacy_licenses(cfg: Settings) -> None:
         )
 
 
-def _caller(account_id: str, test: bool) -> Caller:
-    from quantumlock.licensing.service import Caller
-
-    return Caller(account_id, "test" if test else "live", CLI_ACTOR)
+def _caller(account_id: str, test: bool) -> Actor:
+    return Actor.operator(account_id, test=test)
 
 
 def _license_json(lic: License) -> dict[str, Any]:

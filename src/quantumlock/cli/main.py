@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from quantumlock.bootstrap import MasterKeyError, api_key_hasher, load_keyring
 from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import (
     account_service,
@@ -21,7 +22,6 @@ from quantumlock.cli.common import (
 )
 from quantumlock.db import migrate
 from quantumlock.observability.logging import configure_cli_logging
-from quantumlock.settings import MasterKeyError
 
 app = typer.Typer(
     name="quantumlock",
@@ -67,7 +67,7 @@ def init(
         _write_private(cfg.master_key_path, base64.b64encode(secrets.token_bytes(32)).decode())
         console.print(f"Created master key {cfg.master_key_path} (0600). Back it up.")
     try:
-        hasher = cfg.api_key_hasher()
+        hasher = api_key_hasher(cfg)
     except MasterKeyError as exc:
         fail(str(exc))
     migrate.upgrade(cfg.resolved_database_url)
@@ -107,7 +107,7 @@ def serve(
 
     cfg = settings()
     try:
-        cfg.load_keyring()
+        load_keyring(cfg)
     except MasterKeyError as exc:
         fail(str(exc))
     private_data_dir(cfg)

@@ -1,1 +1,1 @@
-"""Cryptography: envelope sealing under the master key (and, later, the tenant keystore)."""
+"""Cryptography: the tenant keystore, AEAD, signatures and key exchange."""

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
+from quantumlock.core.actor import Actor
 from quantumlock.crypto.algorithms import IV_BYTES
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
 from quantumlock.crypto.operations import (
@@ -42,17 +43,13 @@ from quantumlock.crypto.schemas import (
     VerifyIn,
     VerifyOut,
 )
-from quantumlock.crypto.service import Caller, CreatedKey, KeystoreService
+from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, open_session, require
 
 router = PrefixRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
-
-
-def caller_of(principal: Principal) -> Caller:
-    return Caller(principal.account_id, principal.mode.value, principal.key_id)
 
 
 def keystore(request: Request, session: Session) -> KeystoreService:
@@ -97,7 +94,7 @@ def create_key(
     material = None if body.key is None else decode_b64(body.key, "key", max_bytes=64)
     with open_session(request) as session:
         created = keystore(request, session).create(
-            caller_of(principal),
+            principal.actor,
             body.algorithm,
             exportable=body.exportable,
             source=body.source,
@@ -115,7 +112,7 @@ def list_keys(
     principal: Principal = require(Scope.QUANTUM_KEYS),
 ) -> Response:
     with open_session(request) as session:
-        total, rows = keystore(request, session).list(caller_of(principal), skip=skip, limit=limit)
+        total, rows = keystore(request, session).list(principal.actor, skip=skip, limit=limit)
         page = KeyList(keys=[KeyOut.from_row(r) for r in rows], total=total, skip=skip, limit=limit)
         return model_response(page)
 
@@ -125,7 +122,7 @@ def get_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
     with open_session(request) as session:
-        row = keystore(request, session).get(caller_of(principal), key_id)
+        row = keystore(request, session).get(principal.actor, key_id)
         return model_response(KeyOut.from_row(row))
 
 
@@ -138,7 +135,7 @@ def get_key(
 def delete_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
-    caller = caller_of(principal)
+    caller = principal.actor
     with open_session(request) as session:
         keystore(request, session).destroy(caller, key_id)
     # At once here; other processes hear it through the change feed.
@@ -159,7 +156,7 @@ def create_rsa(
 ) -> Response:
     with open_session(request) as session:
         created = keystore(request, session).create_rsa(
-            caller_of(principal), body.bits, exportable=body.exportable, source=body.source
+            principal.actor, body.bits, exportable=body.exportable, source=body.source
         )
         out = RsaCreatedOut(**KeyOut.fields_of(created.key), key=_exported(created), bits=body.bits)
         return model_response(out, 201)
@@ -183,7 +180,7 @@ async def encrypt(
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
     aad = _aad(body.aad)
     runtime = get_runtime(request)
-    caller = caller_of(principal)
+    caller = principal.actor
     key = None
     if body.key_id is not None:
         key = cached_encryption_key(
@@ -206,7 +203,7 @@ async def encrypt(
 
 
 def _encrypt(
-    request: Request, body: EncryptIn, caller: Caller, plaintext: bytes, aad: bytes | None
+    request: Request, body: EncryptIn, caller: Actor, plaintext: bytes, aad: bytes | None
 ) -> Response:
     with open_session(request) as session:
         done = crypto(request, session).encrypt(
@@ -247,7 +244,7 @@ async def decrypt(
     tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)
     aad = _aad(body.aad)
     runtime = get_runtime(request)
-    caller = caller_of(principal)
+    caller = principal.actor
     fast = decrypt_cached(
         runtime.key_material, caller, ciphertext,
         key_id=body.key_id, iv=iv, tag=tag, aad=aad, algorithm=body.algorithm,
@@ -265,7 +262,7 @@ async def decrypt(
 def _decrypt(
     request: Request,
     body: DecryptIn,
-    caller: Caller,
+    caller: Actor,
     ciphertext: bytes,
     iv: bytes,
     tag: bytes,
@@ -294,7 +291,7 @@ def sign(
     message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
     with open_session(request) as session:
         done = crypto(request, session).sign(
-            caller_of(principal), message, key_id=body.key_id, algorithm=body.algorithm
+            principal.actor, message, key_id=body.key_id, algorithm=body.algorithm
         )
         assert done.key.public_key is not None  # noqa: S101 (signing keys have one)
         out = SignOut(
@@ -325,7 +322,7 @@ def verify(
     context = None if body.context is None else decode_b64(body.context, "context", max_bytes=255)
     with open_session(request) as session:
         result = crypto(request, session).verify(
-            caller_of(principal),
+            principal.actor,
             message,
             signature,
             nonce=nonce,

@@ -35,8 +35,7 @@ def key_exchange(
     runtime = get_runtime(request)
     with open_session(request) as session:
         step = KeyExchangeService(session, runtime.sealer, runtime.entropy).exchange(
-            principal.account_id,
-            principal.mode.value,
+            principal.actor,
             algorithm=body.algorithm,
             key_bits=body.key_bits,
             peer_public_key=peer,

@@ -26,13 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, utcnow
 from quantumlock.core.errors import Conflict, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.crypto.exchange_repository import KeyExchangeRepository
-from quantumlock.crypto.models import KeyExchangeSession
-from quantumlock.crypto.sealing import Sealer, SealingError
+from quantumlock.crypto.models import KeyExchangeSession, session_aad
 from quantumlock.entropy.service import EntropyService
+from quantumlock.keyring.sealing import Sealer, SealingError
 
 X25519: Final = "X25519"
 HYBRID: Final = "X25519-ML-KEM-768"
@@ -47,16 +48,6 @@ MLKEM_CT_LEN: Final = 1088  # ML-KEM-768 ciphertext
 INFO_PREFIX: Final = b"QL-KEX-v1\x00"
 
 SESSION_NOT_FOUND = "Key-exchange session not found or expired."
-
-
-def session_aad(session_id: str, account_id: str, mode: str) -> bytes:
-    """Binds a sealed private half to its session row, account and mode."""
-    return b"kex-session/v2\x00" + b"\x00".join(v.encode() for v in (session_id, account_id, mode))
-
-
-def legacy_session_aad(session_id: str) -> bytes:
-    """The AAD before #16: only `sealed_columns.reseal_legacy` uses it."""
-    return b"kex-session:" + session_id.encode()
 
 
 def initiator_public_len(algorithm: str) -> int:
@@ -110,8 +101,7 @@ class KeyExchangeService:
 
     def exchange(
         self,
-        account_id: str,
-        mode: str,
+        caller: Actor,
         *,
         algorithm: str,
         key_bits: int,
@@ -125,6 +115,7 @@ class KeyExchangeService:
         On completion the session's own algorithm and key size are used; a request that
         names different ones (`*_given`) is refused rather than silently overridden.
         """
+        account_id, mode = caller.account_id, caller.mode
         if algorithm not in ALGORITHMS:
             raise ValidationFailed(
                 f"Unknown key-exchange algorithm {algorithm!r}.", field="algorithm"

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantumlock.db.base import Base
+from quantumlock.keyring.registry import register_sealed
 
 
 class QuantumKey(Base):
@@ -44,11 +45,31 @@ class QuantumKey(Base):
     invocations: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     exportable: Mapped[bool] = mapped_column(Boolean)
     public_key: Mapped[str | None] = mapped_column(Text, default=None)  # PEM
-    # Sealed under the master key (crypto.sealing); NULL once the key is destroyed.
+    # Sealed under the master key (`key_aad`); NULL once the key is destroyed.
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime]
     destroyed_at: Mapped[datetime | None] = mapped_column(default=None)
     destroyed_by: Mapped[str | None] = mapped_column(String(32), default=None)  # API key id
+
+
+def key_aad(key_id: str, account_id: str, mode: str) -> bytes:
+    """Binds sealed material to its key, account and mode: a blob copied to another
+    tenant's row (or a row given another account_id) does not open."""
+    return b"quantum-key/v2\x00" + b"\x00".join(v.encode() for v in (key_id, account_id, mode))
+
+
+def legacy_key_aad(key_id: str) -> bytes:
+    """The AAD before #16 (the id alone): only `keyring.rewrap.reseal_legacy` uses it."""
+    return b"quantum-key:" + key_id.encode()
+
+
+register_sealed(
+    QuantumKey.sealed,
+    key=(QuantumKey.id,),
+    aad=key_aad,
+    aad_from=(QuantumKey.id, QuantumKey.account_id, QuantumKey.mode),
+    legacy_aad=legacy_key_aad,
+)
 
 
 class KeyExchangeSession(Base):
@@ -69,3 +90,22 @@ class KeyExchangeSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def session_aad(session_id: str, account_id: str, mode: str) -> bytes:
+    """Binds a sealed private half to its session row, account and mode."""
+    return b"kex-session/v2\x00" + b"\x00".join(v.encode() for v in (session_id, account_id, mode))
+
+
+def legacy_session_aad(session_id: str) -> bytes:
+    """The AAD before #16: only `keyring.rewrap.reseal_legacy` uses it."""
+    return b"kex-session:" + session_id.encode()
+
+
+register_sealed(
+    KeyExchangeSession.sealed,
+    key=(KeyExchangeSession.id,),
+    aad=session_aad,
+    aad_from=(KeyExchangeSession.id, KeyExchangeSession.account_id, KeyExchangeSession.mode),
+    legacy_aad=legacy_session_aad,
+)

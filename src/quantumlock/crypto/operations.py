@@ -10,15 +10,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from quantumlock.core.actor import Actor
 from quantumlock.core.errors import DecryptionFailed, ValidationFailed
 from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto.cache import CachedKey, KeyMaterialCache
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
-from quantumlock.crypto.sealing import Sealer
-from quantumlock.crypto.service import Caller, KeystoreService
+from quantumlock.crypto.service import KeystoreService
 from quantumlock.entropy.service import EntropyService
+from quantumlock.keyring.sealing import Sealer
 
 # Keys that sign with SHA3-512-RSA when created on the fly.
 DEFAULT_RSA_BITS = 3072
@@ -65,7 +66,7 @@ class CryptoService:
         # A key destroyed while this request reads it must not come back into the cache.
         self._generation = cache.generation if cache is not None else 0
 
-    def _opened(self, caller: Caller, key: QuantumKey) -> bytes:
+    def _opened(self, caller: Actor, key: QuantumKey) -> bytes:
         """A symmetric key's material, remembered in the cache for the fast path."""
         material = self.keys.material(key)
         if self.cache is not None:
@@ -78,7 +79,7 @@ class CryptoService:
 
     # -- AEAD --------------------------------------------------------------------------
 
-    def _symmetric_key(self, caller: Caller, key_id: str, algorithm: str | None) -> QuantumKey:
+    def _symmetric_key(self, caller: Actor, key_id: str, algorithm: str | None) -> QuantumKey:
         key = self.keys.get(caller, key_id)
         if key.type != "symmetric":
             raise ValidationFailed(
@@ -92,7 +93,7 @@ class CryptoService:
 
     def encrypt(
         self,
-        caller: Caller,
+        caller: Actor,
         plaintext: bytes,
         *,
         key_id: str | None,
@@ -119,7 +120,7 @@ class CryptoService:
 
     def decrypt(
         self,
-        caller: Caller,
+        caller: Actor,
         ciphertext: bytes,
         *,
         key_id: str,
@@ -142,7 +143,7 @@ class CryptoService:
 
     # -- signatures ---------------------------------------------------------------------
 
-    def _signing_key(self, caller: Caller, key_id: str, algorithm: str) -> QuantumKey:
+    def _signing_key(self, caller: Actor, key_id: str, algorithm: str) -> QuantumKey:
         key = self.keys.get(caller, key_id)
         fits = (
             key.algorithm == alg.RSA
@@ -157,7 +158,7 @@ class CryptoService:
         return key
 
     def sign(
-        self, caller: Caller, message: bytes, *, key_id: str | None, algorithm: str | None
+        self, caller: Actor, message: bytes, *, key_id: str | None, algorithm: str | None
     ) -> Signed:
         """`algorithm` None: the key's own (SHA3-512-RSA for an RSA key), or SHA3-512-RSA
         with a new RSA-3072 key."""
@@ -182,7 +183,7 @@ class CryptoService:
 
     def verify(
         self,
-        caller: Caller,
+        caller: Actor,
         message: bytes,
         signature: bytes,
         *,
@@ -232,7 +233,7 @@ class FastEncrypted:
 
 
 def cached_key(
-    cache: KeyMaterialCache, caller: Caller, key_id: str, algorithm: str | None
+    cache: KeyMaterialCache, caller: Actor, key_id: str, algorithm: str | None
 ) -> CachedKey | None:
     """The cached key if it suits `algorithm`; None sends the caller to the full path,
     which also produces every error (unknown key, wrong algorithm, another tenant's id)."""
@@ -244,7 +245,7 @@ def cached_key(
 
 def cached_encryption_key(
     cache: KeyMaterialCache,
-    caller: Caller,
+    caller: Actor,
     plaintext: bytes,
     *,
     key_id: str,
@@ -272,7 +273,7 @@ def encrypt_with(key: CachedKey, iv: bytes, plaintext: bytes, aad: bytes | None)
 
 def decrypt_cached(
     cache: KeyMaterialCache,
-    caller: Caller,
+    caller: Actor,
     ciphertext: bytes,
     *,
     key_id: str,

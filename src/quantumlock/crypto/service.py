@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import utcnow
 from quantumlock.core.errors import Conflict, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
@@ -20,39 +21,21 @@ from quantumlock.crypto import algorithms as alg
 from quantumlock.crypto import rsa_keygen
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY
 from quantumlock.crypto.keygen_pool import RsaKeygen
-from quantumlock.crypto.models import QuantumKey
+from quantumlock.crypto.models import QuantumKey, key_aad
 from quantumlock.crypto.repository import QuantumKeyRepository
-from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw, SecurityLevel
+from quantumlock.keyring.sealing import Sealer, SealingError
 
 ID_LENGTH = 24
 IMPORTED = "imported"
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
-    account_id: str
-    mode: str  # live | test
-    key_id: str  # the API key acting
-
-
-@dataclass(frozen=True, slots=True)
 class CreatedKey:
     key: QuantumKey
     exported: bytes | None  # the raw material, only for an exportable key
-
-
-def key_aad(key_id: str, account_id: str, mode: str) -> bytes:
-    """Binds sealed material to its key, account and mode: a blob copied to another
-    tenant's row (or a row given another account_id) does not open."""
-    return b"quantum-key/v2\x00" + b"\x00".join(v.encode() for v in (key_id, account_id, mode))
-
-
-def legacy_key_aad(key_id: str) -> bytes:
-    """The AAD before #16 (the id alone): only `sealed_columns.reseal_legacy` uses it."""
-    return b"quantum-key:" + key_id.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +70,7 @@ class KeystoreService:
 
     def create(
         self,
-        caller: Caller,
+        caller: Actor,
         algorithm: str,
         *,
         exportable: bool = False,
@@ -116,7 +99,7 @@ class KeystoreService:
         return self._store(caller, algorithm, material, provenance, exportable, bits=None)
 
     def create_rsa(
-        self, caller: Caller, bits: int, *, exportable: bool = False, source: str | None = None
+        self, caller: Actor, bits: int, *, exportable: bool = False, source: str | None = None
     ) -> CreatedKey:
         """An RSA key whose primes come from a SHAKE-256 stream seeded by the entropy service.
 
@@ -132,7 +115,7 @@ class KeystoreService:
 
     def _store(
         self,
-        caller: Caller,
+        caller: Actor,
         algorithm: str,
         material: bytes,
         provenance: _Provenance,
@@ -163,16 +146,16 @@ class KeystoreService:
         self.session.commit()
         return CreatedKey(row, material if exportable else None)
 
-    def get(self, caller: Caller, key_id: str) -> QuantumKey:
+    def get(self, caller: Actor, key_id: str) -> QuantumKey:
         row = self.repo.get(caller.account_id, caller.mode, key_id)
         if row is None:
             raise NotFound(f"Key {key_id!r} not found.")
         return row
 
-    def list(self, caller: Caller, *, skip: int, limit: int) -> tuple[int, Sequence[QuantumKey]]:
+    def list(self, caller: Actor, *, skip: int, limit: int) -> tuple[int, Sequence[QuantumKey]]:
         return self.repo.list(caller.account_id, caller.mode, skip=skip, limit=limit)
 
-    def destroy(self, caller: Caller, key_id: str) -> None:
+    def destroy(self, caller: Actor, key_id: str) -> None:
         """Overwrite the sealed material with NULL and record who did it; final."""
         if not self.repo.destroy(
             caller.account_id, caller.mode, key_id, by=caller.key_id, at=utcnow()

@@ -29,7 +29,6 @@ from quantumlock.licensing.schemas import (
     ValidateOut,
 )
 from quantumlock.licensing.service import (
-    Caller,
     Code,
     LicenseService,
     Quota,
@@ -55,10 +54,6 @@ def service(request: Request, session: Session) -> LicenseService:
 
 def service_of(runtime: Runtime, session: Session) -> LicenseService:
     return LicenseService(session, runtime.sealer, runtime.secret_cache, runtime.entropy.draw)
-
-
-def caller_of(principal: Principal) -> Caller:
-    return Caller(principal.account_id, principal.mode.value, principal.key_id)
 
 
 def set_quota_headers(request: Request, quota: Quota | None) -> None:
@@ -88,7 +83,7 @@ def generate(
         svc = service(request, session)
         try:
             lic, quota = svc.generate(
-                caller_of(principal),
+                principal.actor,
                 principal.limits,
                 end_customer_id=body.end_customer_id,
                 features=body.features,
@@ -175,7 +170,7 @@ def list_licenses(
     with open_session(request) as session:
         svc = service(request, session)
         total, rows = svc.list(
-            caller_of(principal),
+            principal.actor,
             skip=skip,
             limit=limit,
             end_customer_id=end_customer_id,
@@ -211,7 +206,7 @@ def get_license(
 ) -> Response:
     with open_session(request) as session:
         svc = service(request, session)
-        lic = svc.get(caller_of(principal), license_key)
+        lic = svc.get(principal.actor, license_key)
         _quota_for(request, principal, svc)
         return model_response(LicenseOut.from_row(lic))
 
@@ -227,7 +222,7 @@ def _lifecycle(action: str, summary: str) -> None:
     ) -> Response:
         with open_session(request) as session:
             svc = service(request, session)
-            lic = getattr(svc, action)(caller_of(principal), license_key)
+            lic = getattr(svc, action)(principal.actor, license_key)
             _forget(request, lic.account_id, lic.license_key)
             _quota_for(request, principal, svc)
             return model_response(LicenseOut.from_row(lic))
@@ -260,7 +255,7 @@ def renew(
 ) -> Response:
     with open_session(request) as session:
         svc = service(request, session)
-        lic = svc.renew(caller_of(principal), license_key, body.valid_days)
+        lic = svc.renew(principal.actor, license_key, body.valid_days)
         _forget(request, lic.account_id, lic.license_key)
         _quota_for(request, principal, svc)
         return model_response(LicenseOut.from_row(lic))

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantumlock.db.base import Base
+from quantumlock.keyring.registry import register_sealed
 
 
 class License(Base):
@@ -85,7 +86,7 @@ class LicenseUsage(Base):
 
 
 class AccountSecret(Base):
-    """Per-account secrets, sealed under the master key (see crypto.sealing)."""
+    """Per-account secrets, sealed under the master key (`account_secret_aad`)."""
 
     __tablename__ = "account_secrets"
 
@@ -95,6 +96,18 @@ class AccountSecret(Base):
     purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+def account_secret_aad(account_id: str, purpose: str) -> bytes:
+    """Binds a sealed secret to its account and purpose."""
+    return f"{account_id}:{purpose}".encode()
+
+
+register_sealed(
+    AccountSecret.sealed,
+    key=(AccountSecret.account_id, AccountSecret.purpose),
+    aad=account_secret_aad,
+)
 
 
 class SigningKey(Base):
@@ -119,3 +132,11 @@ class SigningKey(Base):
     sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def signing_key_aad(kid: str) -> bytes:
+    """Binds a sealed private key pair to its key id."""
+    return kid.encode()
+
+
+register_sealed(SigningKey.sealed_private, key=(SigningKey.kid,), aad=signing_key_aad)

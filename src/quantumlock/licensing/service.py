@@ -15,17 +15,25 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from quantumlock.accounts.plans import EffectiveLimits
+from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat, utcnow
 from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.core.jsonvalue import json_value_problem
-from quantumlock.crypto.sealing import Sealer
 from quantumlock.db.changes import record_change
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw
+from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing import signing
 from quantumlock.licensing.cache import change_ref
-from quantumlock.licensing.models import AccountSecret, License, LicenseEvent, SigningKey
+from quantumlock.licensing.models import (
+    AccountSecret,
+    License,
+    LicenseEvent,
+    SigningKey,
+    account_secret_aad,
+    signing_key_aad,
+)
 from quantumlock.licensing.repository import LicenseRepository, LicenseView, active_slot
 
 HMAC_PURPOSE = "license-hmac"
@@ -66,15 +74,6 @@ MESSAGES = {
     Code.SIGNATURE_INVALID: "License signature is invalid.",
     Code.FEATURES_MISSING: "License does not include the required features.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who acts: the account, its mode (live/test) and the key id for the audit trail."""
-
-    account_id: str
-    mode: str
-    key_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +228,7 @@ class LicenseService:
         cached = self.cache.hmac_secret(account_id)
         if cached is not None:
             return cached
-        aad = f"{account_id}:{HMAC_PURPOSE}".encode()
+        aad = account_secret_aad(account_id, HMAC_PURPOSE)
         row = self.repo.secret(account_id, HMAC_PURPOSE)
         if row is None:
             secret = self.entropy(64).data
@@ -257,7 +256,7 @@ class LicenseService:
         cached = self.cache.keypair(key.kid)
         if cached is None:
             cached = signing.KeyPair.from_private_bytes(
-                self.sealer.open(key.sealed_private, key.kid.encode())
+                self.sealer.open(key.sealed_private, signing_key_aad(key.kid))
             )
             self.cache.put_keypair(key.kid, cached)
         return cached
@@ -278,7 +277,7 @@ class LicenseService:
             active_for=active_slot(account_id, mode),
             ed25519_public=keys.public_ed25519(),
             ml_dsa_65_public=keys.public_ml_dsa_65(),
-            sealed_private=self.sealer.seal(keys.private_bytes(), kid.encode()),
+            sealed_private=self.sealer.seal(keys.private_bytes(), signing_key_aad(kid)),
             created_at=utcnow(),
         )
         self.repo.add_signing_key(row)
@@ -345,7 +344,7 @@ class LicenseService:
 
     def generate(
         self,
-        caller: Caller,
+        caller: Actor,
         limits: EffectiveLimits,
         *,
         end_customer_id: str,
@@ -420,7 +419,7 @@ class LicenseService:
 
     def _build(
         self,
-        caller: Caller,
+        caller: Actor,
         secret: bytes,
         key: SigningKey,
         keys: signing.KeyPair,
@@ -518,7 +517,7 @@ class LicenseService:
 
     # -- reading -------------------------------------------------------------------------
 
-    def get(self, caller: Caller, license_key: str) -> License:
+    def get(self, caller: Actor, license_key: str) -> License:
         lic = self.repo.get(caller.account_id, caller.mode, normalise_key(license_key))
         if lic is None:  # also another account's or the other mode's license
             raise NotFound(f"No license {license_key!r}.")
@@ -526,7 +525,7 @@ class LicenseService:
 
     def list(
         self,
-        caller: Caller,
+        caller: Actor,
         *,
         skip: int,
         limit: int,
@@ -543,7 +542,7 @@ class LicenseService:
             now=utcnow(),
         )
 
-    def events(self, caller: Caller, license_key: str) -> Sequence[LicenseEvent]:
+    def events(self, caller: Actor, license_key: str) -> Sequence[LicenseEvent]:
         return self.repo.events(self.get(caller, license_key).id)
 
     def stats(self, account_id: str, limits: EffectiveLimits) -> dict[str, Any]:
@@ -566,7 +565,7 @@ class LicenseService:
             self.session, CHANGE_KIND_LICENSE, change_ref(lic.account_id, lic.license_key)
         )
 
-    def _audit(self, lic: License, caller: Caller, action: str, detail: dict[str, Any]) -> None:
+    def _audit(self, lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> None:
         self.repo.add_event(
             LicenseEvent(
                 license_id=lic.id,
@@ -586,7 +585,7 @@ class LicenseService:
         )
 
     def _commit_change(
-        self, lic: License, caller: Caller, action: str, detail: dict[str, Any]
+        self, lic: License, caller: Actor, action: str, detail: dict[str, Any]
     ) -> None:
         """Every change that affects validation: re-signed, audited and announced (every
         process drops its cached copy) in one transaction. Nothing is committed unless all
@@ -604,7 +603,7 @@ class LicenseService:
             raise
 
     def _transition(
-        self, caller: Caller, license_key: str, action: str, to: Status, allowed_from: set[str]
+        self, caller: Actor, license_key: str, action: str, to: Status, allowed_from: set[str]
     ) -> License:
         lic = self.get(caller, license_key)
         if lic.status not in allowed_from:
@@ -614,18 +613,18 @@ class LicenseService:
         self._commit_change(lic, caller, action, {"from": previous, "to": to.value})
         return lic
 
-    def revoke(self, caller: Caller, license_key: str) -> License:
+    def revoke(self, caller: Actor, license_key: str) -> License:
         return self._transition(
             caller, license_key, "revoke", Status.REVOKED, {Status.ACTIVE, Status.SUSPENDED}
         )
 
-    def suspend(self, caller: Caller, license_key: str) -> License:
+    def suspend(self, caller: Actor, license_key: str) -> License:
         return self._transition(caller, license_key, "suspend", Status.SUSPENDED, {Status.ACTIVE})
 
-    def reinstate(self, caller: Caller, license_key: str) -> License:
+    def reinstate(self, caller: Actor, license_key: str) -> License:
         return self._transition(caller, license_key, "reinstate", Status.ACTIVE, {Status.SUSPENDED})
 
-    def renew(self, caller: Caller, license_key: str, valid_days: int) -> License:
+    def renew(self, caller: Actor, license_key: str, valid_days: int) -> License:
         lic = self.get(caller, license_key)
         if lic.status == Status.REVOKED:
             raise Conflict("Cannot renew a revoked license.")

@@ -1,6 +1,6 @@
 """Rate limiting: the Limiter protocol and its backends."""
 
-from quantumlock.ratelimit.base import Decision, Limiter
+from quantumlock.ratelimit.base import Decision, Limiter, RateLimit
 from quantumlock.ratelimit.memory import GcraLimiter
 
-__all__ = ["Decision", "GcraLimiter", "Limiter"]
+__all__ = ["Decision", "GcraLimiter", "Limiter", "RateLimit"]

@@ -4,7 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from quantumlock.accounts.plans import RateLimit
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A GCRA bucket's shape: the steady rate and the burst (the bucket's size)."""
+
+    per_minute: int
+    burst: int
+
 
 # (bucket name, its limit): one of the buckets a request must fit in.
 Bucket = tuple[str, RateLimit]

@@ -17,8 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from quantumlock.accounts.plans import RateLimit
-from quantumlock.ratelimit.base import Bucket, Decision, bucket_id, tightest
+from quantumlock.ratelimit.base import Bucket, Decision, RateLimit, bucket_id, tightest
 
 NS = 1_000_000_000
 _PRUNE_EVERY_NS = 60 * NS

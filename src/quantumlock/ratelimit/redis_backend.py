@@ -26,9 +26,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from quantumlock.accounts.plans import RateLimit
 from quantumlock.observability.metrics import Metrics
-from quantumlock.ratelimit.base import Bucket, Decision, bucket_id, tightest
+from quantumlock.ratelimit.base import Bucket, Decision, RateLimit, bucket_id, tightest
 
 log = structlog.get_logger(__name__)
 

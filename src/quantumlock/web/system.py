@@ -9,7 +9,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from quantumlock import __version__
-from quantumlock.db.canary import check_canary, mismatch_message
+from quantumlock.keyring.canary import check_canary, mismatch_message
 from quantumlock.runtime import Runtime
 from quantumlock.web.security import get_runtime
 
@@ -26,7 +26,7 @@ def _database_ok(runtime: Runtime) -> bool:
 
 
 def _master_key(runtime: Runtime) -> str:
-    """Whether this node's master key opens the database's canary (quantumlock.db.canary):
+    """Whether this node's master key opens the database's canary (quantumlock.keyring.canary):
     a wrong key can serve nothing sealed, so the node is not ready."""
     try:
         opens = check_canary(runtime.engine, runtime.sealer)

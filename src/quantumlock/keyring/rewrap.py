@@ -1,93 +1,36 @@
-"""Every column that holds a sealed blob, with the associated data it was sealed under.
+"""Master-key rotation over every registered sealed column (quantumlock.keyring.registry).
 
-Master-key rotation re-wraps, and retirement counts, exactly what is listed here: a new
-sealed column must be added to `SEALED_COLUMNS` (the AAD must match the code that seals).
+`rewrap_all` moves every blob to the current master key, `count_by_key` says which key
+wraps how many, `verify_all` proves every blob opens, `reseal_legacy` moves blobs still
+under an older AAD. Each first checks that the registry covers the metadata: the caller
+loads every model first (`quantumlock.db.engine.make_session_factory` does).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.crypto.exchange_service import legacy_session_aad, session_aad
-from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
-from quantumlock.crypto.sealing import Sealer, SealingError
-from quantumlock.crypto.service import key_aad, legacy_key_aad
-from quantumlock.db.base import MasterKeyCanary
-from quantumlock.db.canary import CANARY_AAD
-from quantumlock.licensing.models import AccountSecret, SigningKey
-
-
-@dataclass(frozen=True)
-class SealedColumn:
-    name: str  # table.column, for reports
-    primary_key: tuple[InstrumentedAttribute[Any], ...]
-    column: InstrumentedAttribute[Any]
-    aad: Callable[[Any], bytes]  # from the values of `aad_from` (default: the primary key)
-    # The row's columns the AAD is built from, when more than the primary key (the owning
-    # account and mode: a blob moved to another tenant's row must not open).
-    aad_from: tuple[InstrumentedAttribute[Any], ...] = ()
-
-    @property
-    def aad_columns(self) -> tuple[InstrumentedAttribute[Any], ...]:
-        return self.aad_from or self.primary_key
-
-
-SEALED_COLUMNS: tuple[SealedColumn, ...] = (
-    # licensing.service: f"{account_id}:{purpose}" (the HMAC secret)
-    SealedColumn(
-        "account_secrets.sealed",
-        (AccountSecret.account_id, AccountSecret.purpose),
-        AccountSecret.sealed,
-        lambda pk: f"{pk[0]}:{pk[1]}".encode(),
-    ),
-    # licensing.service: the kid
-    SealedColumn(
-        "signing_keys.sealed_private",
-        (SigningKey.kid,),
-        SigningKey.sealed_private,
-        lambda pk: str(pk[0]).encode(),
-    ),
-    # crypto.service.key_aad: key id, account, mode
-    SealedColumn(
-        "quantum_keys.sealed",
-        (QuantumKey.id,),
-        QuantumKey.sealed,
-        lambda v: key_aad(v[0], v[1], v[2]),
-        (QuantumKey.id, QuantumKey.account_id, QuantumKey.mode),
-    ),
-    # crypto.exchange_service.session_aad: session id, account, mode
-    SealedColumn(
-        "key_exchange_sessions.sealed",
-        (KeyExchangeSession.id,),
-        KeyExchangeSession.sealed,
-        lambda v: session_aad(v[0], v[1], v[2]),
-        (KeyExchangeSession.id, KeyExchangeSession.account_id, KeyExchangeSession.mode),
-    ),
-    # quantumlock.db.canary: one row, a constant AAD
-    SealedColumn(
-        "master_key_canary.sealed",
-        (MasterKeyCanary.id,),
-        MasterKeyCanary.sealed,
-        lambda _pk: CANARY_AAD,
-    ),
-)
-
-# Before #16 these two were sealed under their id alone; `reseal_legacy` moves them once.
-_LEGACY_AAD: dict[str, Callable[[Any], bytes]] = {
-    "quantum_keys.sealed": lambda v: legacy_key_aad(v[0]),
-    "key_exchange_sessions.sealed": lambda v: legacy_session_aad(v[0]),
-}
+import quantumlock.keyring.canary  # noqa: F401  (registers the canary's column)
+from quantumlock.db.base import Base
+from quantumlock.keyring.registry import SealedColumn, require_complete
+from quantumlock.keyring.sealing import Sealer, SealingError
 
 V1 = "v1 (names no key)"
 
 
 Row = tuple[tuple[Any, ...], bytes, bytes]  # primary key, AAD, blob
+
+
+def registered_columns() -> tuple[SealedColumn, ...]:
+    """Every registered sealed column; KeyringError if the loaded models hold one that is
+    not registered (a rotation would skip it and retirement would lose it)."""
+    return require_complete(Base.metadata)
 
 
 def _batches(session: Session, col: SealedColumn, batch: int) -> Iterator[list[Row]]:
@@ -103,7 +46,7 @@ def _batches(session: Session, col: SealedColumn, batch: int) -> Iterator[list[R
         rows = session.execute(query.order_by(*col.primary_key).limit(batch)).all()
         if not rows:
             return
-        yield [(tuple(r[:npk]), col.aad(tuple(r[npk : npk + naad])), bytes(r[-1])) for r in rows]
+        yield [(tuple(r[:npk]), col.aad_of(r[npk : npk + naad]), bytes(r[-1])) for r in rows]
         after = tuple(rows[-1][:npk])
 
 
@@ -126,7 +69,7 @@ def rewrap_all(
     damaged row must not stop the others from moving to the new key.
     """
     reports: dict[str, RewrapReport] = {}
-    for col in SEALED_COLUMNS:
+    for col in registered_columns():
         report = reports.setdefault(col.name, RewrapReport())
         with sessions() as session:
             for rows in _batches(session, col, batch):
@@ -157,8 +100,9 @@ def rewrap_all(
 def count_by_key(sessions: sessionmaker[Session]) -> dict[str, Counter[str]]:
     """Per column, how many blobs each master key id wraps (v1 blobs under `V1`)."""
     counts: dict[str, Counter[str]] = {}
+    columns = registered_columns()
     with sessions() as session:
-        for col in SEALED_COLUMNS:
+        for col in columns:
             counter = counts.setdefault(col.name, Counter())
             for rows in _batches(session, col, 1000):
                 for _, _, blob in rows:
@@ -170,8 +114,9 @@ def verify_all(sessions: sessionmaker[Session], sealer: Sealer) -> dict[str, int
     """Open every blob (and discard the plaintext); raise SealingError naming the first
     that does not open. Returns how many opened per column."""
     opened: dict[str, int] = {}
+    columns = registered_columns()
     with sessions() as session:
-        for col in SEALED_COLUMNS:
+        for col in columns:
             opened[col.name] = 0
             for rows in _batches(session, col, 500):
                 for pk, aad, blob in rows:
@@ -194,41 +139,29 @@ def reseal_legacy(sessions: sessionmaker[Session], sealer: Sealer, *, batch: int
     Returns how many blobs were re-sealed.
     """
     resealed = 0
-    for col in SEALED_COLUMNS:
-        legacy = _LEGACY_AAD.get(col.name)
+    for col in registered_columns():
+        legacy = col.legacy_aad
         if legacy is None:
             continue
-        npk = len(col.primary_key)
         with sessions() as session:
-            after: tuple[Any, ...] | None = None
-            while True:
-                query = select(*col.aad_columns, col.column).where(col.column.is_not(None))
-                if after is not None:
-                    query = query.where(tuple_(*col.primary_key) > tuple_(*after))
-                rows = session.execute(query.order_by(*col.primary_key).limit(batch)).all()
-                if not rows:
-                    break
-                for row in rows:
-                    values, blob = tuple(row[:-1]), bytes(row[-1])
+            for rows in _batches(session, col, batch):
+                for pk, aad, blob in rows:
                     try:
-                        sealer.open(blob, col.aad(values))
+                        sealer.open(blob, aad)
                         continue  # already bound to its owner
                     except SealingError:
                         pass
                     try:
-                        plain = sealer.open(blob, legacy(values))
+                        plain = sealer.open(blob, legacy(*pk))
                     except SealingError:
                         continue  # opens under neither: `verify_all` reports it
-                    conditions = [
-                        c == v for c, v in zip(col.primary_key, values[:npk], strict=True)
-                    ]
+                    conditions = [c == v for c, v in zip(col.primary_key, pk, strict=True)]
                     result = session.execute(
                         update(col.column.class_)
                         .where(*conditions, col.column == blob)
-                        .values({col.column.key: sealer.seal(plain, col.aad(values))})
+                        .values({col.column.key: sealer.seal(plain, aad)})
                         .execution_options(synchronize_session=False)
                     )
                     resealed += getattr(result, "rowcount", 0)
                 session.commit()
-                after = tuple(rows[-1][:npk])
     return resealed

@@ -7,8 +7,8 @@ then refuse every sealed secret. The canary tells them apart: `quantumlock init`
 from before the canary gets one at its next `init` or `serve` (the key then in use is taken
 as the right one: it is what the operator started the node with).
 
-Master-key rotation re-wraps it like every other sealed column
-(quantumlock.crypto.sealed_columns).
+Master-key rotation re-wraps it like every other sealed column: it registers itself in
+quantumlock.keyring.registry with the AAD it is sealed and opened under here.
 """
 
 from __future__ import annotations
@@ -18,12 +18,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quantumlock.core.clock import utcnow
-from quantumlock.crypto.sealing import Sealer, SealingError
 from quantumlock.db.base import MasterKeyCanary
+from quantumlock.keyring.registry import register_sealed
+from quantumlock.keyring.sealing import Sealer, SealingError
 
 CANARY_ID = 1
 CANARY_AAD = b"master-key-canary"
 CANARY_VALUE = b"quantumlock master-key canary v1"
+
+
+def canary_aad(_canary_id: int) -> bytes:
+    """One row, one constant AAD."""
+    return CANARY_AAD
+
+
+register_sealed(MasterKeyCanary.sealed, key=(MasterKeyCanary.id,), aad=canary_aad)
 
 
 class CanaryMismatch(RuntimeError):
@@ -40,7 +49,7 @@ def mismatch_message(source: str) -> str:
 
 def canary_opens(sealer: Sealer, sealed: bytes) -> bool:
     try:
-        return sealer.open(sealed, CANARY_AAD) == CANARY_VALUE
+        return sealer.open(sealed, canary_aad(CANARY_ID)) == CANARY_VALUE
     except SealingError:
         return False
 
@@ -64,7 +73,9 @@ def ensure_canary(engine: Engine, sealer: Sealer, source: str) -> bool:
         with Session(engine) as session:
             session.add(
                 MasterKeyCanary(
-                    id=CANARY_ID, sealed=sealer.seal(CANARY_VALUE, CANARY_AAD), created_at=utcnow()
+                    id=CANARY_ID,
+                    sealed=sealer.seal(CANARY_VALUE, canary_aad(CANARY_ID)),
+                    created_at=utcnow(),
                 )
             )
             try:
