@@ -449,7 +449,8 @@ def test_offline_file_and_signing_key_rotation(
     assert verify_license_file(first["license_file"], keys_doc).valid  # old files still verify
 
     with runtime.unit_of_work() as session:
-        LicenseService(session, runtime.sealer, app.state.licensing.secret_cache).retire_signing_key(
+        secrets = app.state.licensing.secret_cache
+        LicenseService(session, runtime.sealer, secrets).retire_signing_key(
             account.id, published["kid"]
         )
     keys_doc = client.get("/api/v1/licenses/signing-keys", headers=bearer(key)).json()
