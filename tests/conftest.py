@@ -124,11 +124,11 @@ class AccountFixture:
 
 @pytest.fixture
 def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-def]
-    sessions = app.state.runtime.sessions
+    runtime = app.state.runtime
     hasher = api_key_hasher(settings)
 
     def make(plan: str = "business", name: str = "ACME Corp") -> AccountFixture:
-        with sessions() as session:
+        with runtime.unit_of_work() as session:
             created = AccountService(session).create(
                 name=name, email="admin@acme.example", plan=plan, hasher=hasher
             )

@@ -1,42 +1,35 @@
-"""create_app(settings) -> FastAPI: wires routers, middleware, error handlers, lifespan."""
+"""create_app(settings) -> FastAPI: infrastructure, each domain's install, middleware, lifespan."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from quantumlock import __version__
-from quantumlock.accounts.endpoints import router as customers_router
-from quantumlock.auth.endpoints import router as keys_router
-from quantumlock.crypto.endpoints import router as quantum_keys_router
-from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
-from quantumlock.entropy.endpoints import router as entropy_router
-from quantumlock.licensing.endpoints import router as licenses_router
-from quantumlock.licensing.endpoints import validation_router
+from quantumlock.accounts import install as accounts
+from quantumlock.auth import install as auth
+from quantumlock.crypto import install as crypto
+from quantumlock.entropy import install as entropy
+from quantumlock.licensing import install as licensing
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
 from quantumlock.web import system
 from quantumlock.web.errors import install_error_handlers
 from quantumlock.web.fastpath import FastRoutes
+from quantumlock.web.install import Domain, Infra
 from quantumlock.web.middleware import RequestContextMiddleware
 from quantumlock.web.openapi import install_openapi
 
-# The hottest routes, answered past FastAPI's routing (quantumlock.web.fastpath).
-FAST_PATHS = (
-    ("POST", "/api/v1/licenses/validate"),
-    ("POST", "/api/v1/quantum/entropy"),
-    ("POST", "/api/v1/quantum/crypto/encrypt"),
-    ("POST", "/api/v1/quantum/crypto/decrypt"),
-    # What SDKs call to check a key at start-up, and health checks with a key call on a timer.
-    ("GET", "/api/v2/me"),
-)
+# Installed in this order (quantumlock.web.install); their routers are tried in it too, after
+# the routers a domain marks hot. Adding a domain is adding it here.
+DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOMAINS) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     runtime = Runtime.build(settings)
@@ -70,15 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
+    infra = Infra(runtime, app)
+    for domain in domains:
+        domain.install(infra)
     install_error_handlers(app)
-    # Hot routes first: the router tries routes in order.
-    app.include_router(validation_router)
-    app.include_router(keys_router)
-    app.include_router(entropy_router)
-    app.include_router(key_exchange_router)
-    app.include_router(quantum_keys_router)
-    app.include_router(licenses_router)
-    app.include_router(customers_router)
+    infra.include_routers()
     if settings.metrics_enabled:
         app.include_router(system.router)
     else:
@@ -87,8 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_api_route("/health/live", system.live, methods=["GET"], tags=["system"])
     install_openapi(app)
     fast_routes = FastRoutes(app)
+    # What the domains asked to serve fast, whether or not QL_FAST_PATHS serves it.
+    app.state.fast_paths = frozenset(infra.fast_paths)
     if settings.fast_paths:
-        for method, path in FAST_PATHS:
+        for method, path in infra.fast_paths:
             fast_routes.add(method, path)
     app.add_middleware(
         RequestContextMiddleware,

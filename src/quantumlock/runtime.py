@@ -1,10 +1,18 @@
-"""Everything a running server process holds, built once from Settings."""
+"""The infrastructure a running server process holds, built once from Settings.
+
+Database engine and sessions, limiter, metrics, change feed, sealer, entropy: nothing of a
+domain. Each domain builds its own caches and background work when it installs
+(`quantumlock.web.install`) and registers them here only to be started and stopped.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from anyio import to_thread
@@ -12,26 +20,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock import bootstrap
-from quantumlock.accounts.plans import RateLimit
-from quantumlock.accounts.service import CHANGE_KIND_ACCOUNT
-from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
-from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
-from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
-from quantumlock.crypto.invocations import InvocationBudget
-from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
+from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.entropy.service import EntropyService
 from quantumlock.keyring.sealing import Sealer
-from quantumlock.licensing.cache import ValidationCache, parse_change_ref
-from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
+from quantumlock.ratelimit.base import RateLimit
 from quantumlock.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+Background = Callable[[], Coroutine[Any, Any, None]]
+Shutdown = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -41,18 +45,13 @@ class Runtime:
     sessions: sessionmaker[Session]
     hasher: KeyHasher
     limiter: Limiter
-    key_cache: KeyCache
-    usage: UsageTracker
     changes: ChangeFeed
     metrics: Metrics
-    auth_failure_limit: RateLimit
+    auth_failure_limit: RateLimit  # the brute-force guard's, per client address
     sealer: Sealer
-    secret_cache: SecretCache
-    validation_cache: ValidationCache
     entropy: EntropyService
-    key_material: KeyMaterialCache
-    keygen: RsaKeygen  # RSA generation off the request threads, capped per account
-    invocations: InvocationBudget = field(default_factory=InvocationBudget)  # AEAD counts
+    _background: list[tuple[str, Background]] = field(default_factory=list)
+    _shutdown: list[tuple[str, Shutdown, float | None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -72,23 +71,20 @@ class Runtime:
             )
             errors = metrics.redis_errors.labels("pubsub")
             nudges = ChangeNudges(settings.redis_url, settings.redis_prefix, on_error=errors.inc)
-            nudges.install(sessions)
+        changes = ChangeFeed(sessions, settings.change_poll_interval, nudges)
+        changes.install(sessions)
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             hasher=bootstrap.api_key_hasher(settings),
             limiter=limiter,
-            key_cache=KeyCache(settings.key_cache_ttl),
-            usage=UsageTracker(),
-            changes=ChangeFeed(sessions, settings.change_poll_interval, nudges),
+            changes=changes,
             metrics=metrics,
             auth_failure_limit=RateLimit(
                 settings.auth_failures_per_minute, settings.auth_failures_burst
             ),
             sealer=bootstrap.make_sealer(settings),
-            secret_cache=SecretCache(),
-            validation_cache=ValidationCache(settings.validation_cache_ttl),
             entropy=EntropyService.from_settings(
                 settings.entropy_sources,
                 settings.qcos_api_url,
@@ -96,40 +92,31 @@ class Runtime:
                 qcos_api_signing_key=settings.qcos_api_signing_key,
                 qcos_api_trust_claims=settings.qcos_api_trust_claims,
             ),
-            key_material=KeyMaterialCache(settings.key_material_cache_ttl),
-            keygen=RsaKeygen(settings.keygen_workers, settings.expensive_calls_per_account),
         )
         runtime.entropy.bind_metrics(runtime.metrics.registry)
-        runtime.changes.subscribe(runtime._on_change)
         return runtime
 
-    def _on_change(self, kind: str, ref: str) -> None:
-        if kind == CHANGE_KIND_KEY:
-            self.key_cache.invalidate_key(ref)
-        elif kind == CHANGE_KIND_ACCOUNT:
-            self.key_cache.invalidate_account(ref)
-        elif kind == CHANGE_KIND_LICENSE:
-            self.validation_cache.invalidate(*parse_change_ref(ref))
-        elif kind == CHANGE_KIND_QUANTUM_KEY:
-            self.key_material.invalidate(ref)
+    def unit_of_work(self) -> AbstractContextManager[Session]:
+        """`with runtime.unit_of_work() as session:` commits at the end, or rolls back."""
+        return unit_of_work(self.sessions)
 
-    def flush_usage(self) -> None:
-        pending = self.usage.drain()
-        if not pending:
-            return
-        try:
-            with self.sessions() as session:
-                ApiKeyService(session, self.hasher).record_last_used(pending)
-        except Exception:
-            self.usage.restore(pending)
-            raise
+    def background(self, name: str, run: Background) -> None:
+        """Run `run()` as a task from start-up until shutdown (cancelled then)."""
+        self._background.append((name, run))
+
+    def on_shutdown(self, name: str, close: Shutdown, *, timeout: float | None = None) -> None:
+        """Await `close()` at shutdown (at most `timeout` seconds), after the background
+        tasks and the change feed stopped and before the engine goes; in the order
+        registered. A step that fails is logged and the shutdown goes on."""
+        self._shutdown.append((name, close, timeout))
 
     async def start(self) -> None:
         # One worker thread per pooled connection: more threads only queue for a
         # connection, and each extra thread contending for the GIL slows the event loop.
         to_thread.current_default_thread_limiter().total_tokens = self.settings.db_pool_size
         await self.changes.start()
-        self._tasks.append(asyncio.create_task(self._flush_loop(), name="usage-flush"))
+        for name, run in self._background:
+            self._tasks.append(asyncio.create_task(run(), name=name))
         self._tasks.append(asyncio.create_task(self._log_flush_loop(), name="log-flush"))
 
     async def stop(self) -> None:
@@ -138,31 +125,17 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.changes.stop()
-        try:
-            await asyncio.to_thread(self.flush_usage)
-        except Exception:
-            log.warning("usage_flush_failed_at_shutdown", exc_info=True)
-        try:
-            # Background reloads under way finish before the engine goes (bounded: one
-            # stuck on the database must not hold the shutdown).
-            await asyncio.wait_for(self.validation_cache.aclose(), timeout=5.0)
-        except Exception:
-            log.warning("cache_close_failed_at_shutdown", exc_info=True)
+        for name, close, timeout in self._shutdown:
+            try:
+                await asyncio.wait_for(close(), timeout=timeout)
+            except Exception:
+                log.warning(f"{name}_failed_at_shutdown", exc_info=True)
         await self.limiter.close()
         self.engine.dispose()
         self.entropy.close()
-        await asyncio.to_thread(self.keygen.close)
         flush_logs()
 
     async def _log_flush_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
             flush_logs()
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.last_used_flush_interval)
-            try:
-                await asyncio.to_thread(self.flush_usage)
-            except Exception:
-                log.warning("usage_flush_failed", exc_info=True)

@@ -219,7 +219,7 @@ def test_revocation_by_another_process_reaches_this_one(
     key = create_key(client, account.admin_key)
     assert client.get("/api/v2/me", headers=bearer(key["key"])).status_code == 200  # now cached
     runtime = app.state.runtime
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         ApiKeyService(session, runtime.hasher).revoke_by_id(key["id"])
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
@@ -410,7 +410,7 @@ def test_the_guard_never_refuses_a_valid_key(
         client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
     unknown = client.get("/api/v2/me", headers=bearer(generate_key(KeyType.LIVE)))
     assert_error(unknown, 429, "RATE_LIMIT_EXCEEDED")
-    app.state.runtime.key_cache.clear()  # also a key never seen by this node
+    app.state.auth.key_cache.clear()  # also a key never seen by this node
     assert client.get("/api/v2/me", headers=bearer(cached)).status_code == 200
     for key in (account.admin_key, cached, uncached, test_key):
         for _ in range(3):

@@ -158,8 +158,8 @@ def test_validation_codes(client: TestClient, account: AccountFixture) -> None:
 def test_expired(client: TestClient, app: FastAPI, account: AccountFixture) -> None:
     lic = generate(client, account.admin_key, valid_days=1)["license_key"]
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         row = svc.get(Actor(account.id, "live", "t"), lic)
         later = as_utc(row.valid_until) + timedelta(seconds=1)
         result = svc.validate(account.id, "live", lic, "customer@company.com", now=later)
@@ -170,7 +170,7 @@ def test_a_row_changed_behind_the_service_is_signature_invalid(
     client: TestClient, app: FastAPI, account: AccountFixture
 ) -> None:
     lic = generate(client, account.admin_key, features=["basic"])["license_key"]
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         session.execute(
             update(License).where(License.license_key == lic).values(features=["basic", "premium"])
         )
@@ -286,8 +286,8 @@ def test_get_lifecycle_and_audit(client: TestClient, app: FastAPI, account: Acco
         "CONFLICT",
     )
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        events = LicenseService(session, runtime.sealer, runtime.secret_cache).events(
+    with runtime.unit_of_work() as session:
+        events = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache).events(
             Actor(account.id, "live", "x"), lic
         )
         assert [e.action for e in events] == ["generate", "renew", "suspend", "revoke"]
@@ -305,8 +305,8 @@ def test_renew_extends_from_now_when_already_expired(
 ) -> None:
     lic = generate(client, account.admin_key, valid_days=1)["license_key"]
     runtime = app.state.runtime
-    with runtime.sessions() as session:  # pretend a year went by
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:  # pretend a year went by
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         row = svc.get(Actor(account.id, "live", "t"), lic)
         row.valid_until = as_utc(row.valid_until) - timedelta(days=400)
         session.commit()
@@ -320,9 +320,9 @@ def test_renew_extends_from_now_when_already_expired(
 
 def test_monthly_quota(client: TestClient, app: FastAPI, make_account) -> None:  # type: ignore[no-untyped-def]
     acct = make_account(plan="free")
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         AccountService(session).set_limits(acct.id, licenses_per_month=3)
-    app.state.runtime.key_cache.clear()
+    app.state.auth.key_cache.clear()
     for _ in range(3):
         generate(client, acct.admin_key)
     resp = client.post(GEN, json={"end_customer_id": "c"}, headers=bearer(acct.admin_key))
@@ -361,11 +361,11 @@ def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
 
     acct = make_account(plan="free")
     runtime = app.state.runtime
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         AccountService(session).set_limits(acct.id, licenses_per_month=1)
     caller = Actor(acct.id, "live", "t")
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         limits = limits_of_account(AccountService(session).get(acct.id))
         svc.generate(caller, limits, end_customer_id="c", features=[], valid_days=30, metadata={})
         monkeypatch.setattr(LicenseRepository, "usage", lambda *_: 0)  # the stale read
@@ -373,7 +373,7 @@ def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
             svc.generate(
                 caller, limits, end_customer_id="c", features=[], valid_days=30, metadata={}
             )
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         licenses = select(func.count()).select_from(License).where(License.account_id == acct.id)
         events = (
             select(func.count()).select_from(LicenseEvent).where(LicenseEvent.account_id == acct.id)
@@ -439,8 +439,8 @@ def test_offline_file_and_signing_key_rotation(
     )
 
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         new_key = svc.rotate_signing_key(account.id)
     second = generate(client, key)
     keys_doc = client.get("/api/v1/licenses/signing-keys", headers=bearer(key)).json()
@@ -449,8 +449,9 @@ def test_offline_file_and_signing_key_rotation(
     assert verify_license_file(second["license_file"], keys_doc).kid == new_key.kid
     assert verify_license_file(first["license_file"], keys_doc).valid  # old files still verify
 
-    with runtime.sessions() as session:
-        LicenseService(session, runtime.sealer, runtime.secret_cache).retire_signing_key(
+    with runtime.unit_of_work() as session:
+        secrets = app.state.licensing.secret_cache
+        LicenseService(session, runtime.sealer, secrets).retire_signing_key(
             account.id, published["kid"]
         )
     keys_doc = client.get("/api/v1/licenses/signing-keys", headers=bearer(key)).json()
@@ -481,8 +482,8 @@ def test_changes_by_another_process_reach_the_cache(
     lic = generate(client, account.admin_key)["license_key"]
     assert validate(client, account.admin_key, lic)["code"] == "VALID"  # now cached
     runtime = app.state.runtime
-    with runtime.sessions() as session:  # as the CLI or another node would
-        LicenseService(session, runtime.sealer, runtime.secret_cache).revoke(
+    with runtime.unit_of_work() as session:  # as the CLI or another node would
+        LicenseService(session, runtime.sealer, app.state.licensing.secret_cache).revoke(
             Actor(account.id, "live", "cli"), lic
         )
     deadline = time.monotonic() + 1.0
@@ -500,7 +501,7 @@ def test_a_tampered_row_is_caught_once_its_cache_entry_expires(
 
     lic = generate(client, account.admin_key, features=["basic"])["license_key"]
     assert validate(client, account.admin_key, lic)["code"] == "VALID"
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         session.execute(
             update(License).where(License.license_key == lic).values(features=["basic", "gold"])
         )
@@ -526,7 +527,7 @@ def test_due_entries_are_reloaded_in_the_background_before_they_expire(
             assert validate(client, account.admin_key, lic)["code"] == "VALID"  # cached now
         loaded_at = time.monotonic()
         revoked, tampered, unchanged = keys
-        with app.state.runtime.sessions() as session:  # behind the service's back
+        with app.state.runtime.unit_of_work() as session:  # behind the service's back
             session.execute(
                 update(License).where(License.license_key == revoked).values(status="revoked")
             )
@@ -601,8 +602,6 @@ async def test_misses_that_arrive_together_are_loaded_in_one_query(
 def test_a_batched_load_keeps_accounts_and_modes_apart(
     client: TestClient, app: FastAPI, account: AccountFixture, make_account: Any
 ) -> None:
-    from quantumlock.licensing.endpoints import service_of
-
     other = make_account(name="Other Corp")
     test_key = create_key(client, account.admin_key, type="test")["key"]
     mine = generate(client, account.admin_key)["license_key"]
@@ -616,9 +615,8 @@ def test_a_batched_load_keeps_accounts_and_modes_apart(
         (account.id, "test", mine),  # a live license, asked for in test mode
         (account.id, "live", theirs),  # theirs, asked for under mine
     ]
-    runtime = app.state.runtime
-    with runtime.sessions() as session:
-        found = service_of(runtime, session).load_many_for_validation(keys)
+    with app.state.runtime.unit_of_work() as session:
+        found = app.state.licensing.service(session).load_many_for_validation(keys)
     assert set(found) == set(keys[:3])
     for (account_id, mode, license_key), (row, _secret) in found.items():
         assert (row.account_id, row.mode, row.license_key) == (account_id, mode, license_key)

@@ -98,8 +98,8 @@ def test_a_test_file_signed_with_a_live_key_before_the_fix_is_refused(
     """Files already issued the old way (a test payload under the live key) stay refused."""
     live_doc = sdk_for(client, account.admin_key).licenses.signing_keys()
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         key = svc.repo.active_signing_key(account.id, "live")
         assert key is not None
         payload = {
@@ -131,8 +131,8 @@ def test_a_test_file_signed_with_a_live_key_before_the_fix_is_refused(
 
 def test_signing_keys_rotate_and_retire_per_mode(app: FastAPI, account: AccountFixture) -> None:
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         live = svc.signing_keys(account.id, "live")[0]
         test = svc.signing_keys(account.id, "test")[0]
         rotated = svc.rotate_signing_key(account.id, "test")
@@ -160,10 +160,10 @@ def test_a_status_set_back_to_active_in_the_database_is_signature_invalid(
     resp = client.post(f"/api/v1/licenses/{lic}/{action}", headers=bearer(account.admin_key))
     assert resp.status_code == 200
     assert validate(client, account.admin_key, lic) in {"REVOKED", "SUSPENDED"}
-    with app.state.runtime.sessions() as session:  # behind the service's back
+    with app.state.runtime.unit_of_work() as session:  # behind the service's back
         session.execute(update(License).where(License.license_key == lic).values(status="active"))
         session.commit()
-    app.state.runtime.validation_cache.invalidate(account.id, lic)  # no waiting for the TTL
+    app.state.licensing.validation_cache.invalidate(account.id, lic)  # no waiting for the TTL
     assert validate(client, account.admin_key, lic) == "SIGNATURE_INVALID"
 
 
@@ -181,7 +181,7 @@ def test_every_change_bumps_the_version_and_re_signs(
     ):
         signatures.append(change().quantum_signature)
     assert len(set(signatures)) == 5
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         assert session.scalar(select(License.version).where(License.license_key == lic)) == 5
     assert validate(client, account.admin_key, lic) == "REVOKED"
 
@@ -189,8 +189,8 @@ def test_every_change_bumps_the_version_and_re_signs(
 def _make_legacy(app: FastAPI, account_id: str, license_key: str, *, status: str) -> None:
     """What a row stored before the status was signed looks like: version 0, old HMAC."""
     runtime = app.state.runtime
-    with runtime.sessions() as session:
-        svc = LicenseService(session, runtime.sealer, runtime.secret_cache)
+    with runtime.unit_of_work() as session:
+        svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         row = svc.get(Actor(account_id, "live", "t"), license_key)
         row_id = row.id
         legacy = signing.quantum_signature(
@@ -203,7 +203,7 @@ def _make_legacy(app: FastAPI, account_id: str, license_key: str, *, status: str
             .values(version=0, status=status, quantum_signature=legacy)
         )
         session.commit()
-    runtime.validation_cache.invalidate(account_id, license_key)
+    app.state.licensing.validation_cache.invalidate(account_id, license_key)
 
 
 def test_legacy_rows_are_refused_until_re_signed_and_version_0_is_no_downgrade(
@@ -214,7 +214,7 @@ def test_legacy_rows_are_refused_until_re_signed_and_version_0_is_no_downgrade(
     sdk.licenses.revoke(tampered)
     _make_legacy(app, account.id, good, status="active")
     _make_legacy(app, account.id, tampered, status="revoked")
-    with app.state.runtime.sessions() as session:  # a legacy row edited after it was signed
+    with app.state.runtime.unit_of_work() as session:  # a legacy row edited after it was signed
         session.execute(
             update(License).where(License.license_key == tampered).values(features=["gold"])
         )
@@ -234,11 +234,11 @@ def test_legacy_rows_are_refused_until_re_signed_and_version_0_is_no_downgrade(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Re-signed 1 license(s)" in done.stdout and "1 whose signature" in done.stdout
-    app.state.runtime.validation_cache.invalidate(account.id, good)
-    app.state.runtime.validation_cache.invalidate(account.id, tampered)
+    app.state.licensing.validation_cache.invalidate(account.id, good)
+    app.state.licensing.validation_cache.invalidate(account.id, tampered)
     assert validate(client, account.admin_key, good) == "VALID"
     assert validate(client, account.admin_key, tampered) == "SIGNATURE_INVALID"
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         versions = dict(
             session.execute(
                 select(License.license_key, License.version).where(
@@ -255,12 +255,13 @@ def test_concurrent_changes_to_one_license_cannot_both_apply(
     lic = sdk_for(client, account.admin_key).licenses.generate(CUSTOMER).license_key
     runtime = app.state.runtime
     caller = Actor(account.id, "live", "t")
-    with runtime.sessions() as first, runtime.sessions() as second:
-        a = LicenseService(first, runtime.sealer, runtime.secret_cache)
-        b = LicenseService(second, runtime.sealer, runtime.secret_cache)
+    with runtime.sessions() as second:
+        b = LicenseService(second, runtime.sealer, app.state.licensing.secret_cache)
         held = b.get(caller, lic)  # b has read the row, as a concurrent request would
         assert held.version == 1
-        a.suspend(caller, lic)  # version 2
+        with runtime.unit_of_work() as first:  # a's request, committed meanwhile
+            a = LicenseService(first, runtime.sealer, app.state.licensing.secret_cache)
+            a.suspend(caller, lic)  # version 2
         with pytest.raises(service_module.Conflict):  # b's change names version 1
             b.revoke(caller, lic)
     assert validate(client, account.admin_key, lic) == "SUSPENDED"
@@ -285,8 +286,8 @@ def test_a_renewal_by_another_process_reaches_the_cache_within_a_quarter_second(
 
     before = expires_at()  # cached now
     runtime = app.state.runtime
-    with runtime.sessions() as session:  # as the CLI or another node would
-        renewed = LicenseService(session, runtime.sealer, runtime.secret_cache).renew(
+    with runtime.unit_of_work() as session:  # as the CLI or another node would
+        renewed = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache).renew(
             Actor(account.id, "live", "cli"), lic, 90
         )
         want = renewed.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -19,7 +19,7 @@ DEC = "/api/v1/quantum/crypto/decrypt"
 
 
 def counted(app: FastAPI, key_id: str) -> int:
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         row = session.get(QuantumKey, key_id)
         assert row is not None
         return int(row.invocations)
@@ -43,7 +43,7 @@ def test_encryptions_stop_at_the_limit(
     assert counted(app, key_id) == 3
     # Another process (node) reserves from the same counter: the total never passes 7.
     other = InvocationBudget()
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         other.take_or_reserve(session, key_id)
     assert counted(app, key_id) == 6
     # This process has none left: a block of 3 no longer fits, the last 1 does.

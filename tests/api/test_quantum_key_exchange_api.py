@@ -283,7 +283,7 @@ def test_expired_and_unknown_sessions_are_not_found(
     key = account.admin_key
     start = ok(client, key)
     b_public, _ = LocalParty("X25519").respond(unb64(start["public_key"]), 256)
-    with app.state.runtime.sessions() as s:
+    with app.state.runtime.unit_of_work() as s:
         s.execute(
             update(KeyExchangeSession)
             .where(KeyExchangeSession.id == start["session_id"])
@@ -297,7 +297,7 @@ def test_expired_and_unknown_sessions_are_not_found(
 
     # Starting a new exchange purges expired sessions (their sealed halves with them).
     ok(client, key)
-    with app.state.runtime.sessions() as s:
+    with app.state.runtime.unit_of_work() as s:
         assert s.get(KeyExchangeSession, start["session_id"]) is None
 
 
@@ -306,7 +306,7 @@ def test_session_lives_ten_minutes(
 ) -> None:
     before = utcnow()
     start = ok(client, account.admin_key)
-    with app.state.runtime.sessions() as s:
+    with app.state.runtime.unit_of_work() as s:
         row = s.get(KeyExchangeSession, start["session_id"])
         assert row is not None
         lifetime = row.expires_at.replace(tzinfo=None) - row.created_at.replace(tzinfo=None)

@@ -8,15 +8,15 @@ import base64
 
 from fastapi.testclient import TestClient
 
-from quantumlock.runtime import Runtime
+from quantumlock.crypto.domain import CryptoDomain
 from tests.conftest import AccountFixture, bearer
 
 
 def test_rsa_past_the_account_cap_is_429(client: TestClient, account: AccountFixture) -> None:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    cap = runtime.keygen.per_account
+    crypto: CryptoDomain = client.app.state.crypto  # type: ignore[attr-defined]
+    cap = crypto.keygen.per_account
     msg = base64.b64encode(b"hello").decode()
-    holds = [runtime.keygen.slot(account.id) for _ in range(cap)]
+    holds = [crypto.keygen.slot(account.id) for _ in range(cap)]
     for hold in holds:  # the account's generations in flight (as concurrent requests would)
         hold.__enter__()
     try:

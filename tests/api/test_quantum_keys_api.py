@@ -146,7 +146,7 @@ def test_material_rests_sealed_under_the_master_key(
     a = new_key(client, account.admin_key, "AES-256-GCM", exportable=True)
     b = new_key(client, account.admin_key, "AES-256-GCM")
     runtime = app.state.runtime
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         row_a = session.get(QuantumKey, a["key_id"])
         row_b = session.get(QuantumKey, b["key_id"])
         assert row_a is not None and row_b is not None
@@ -176,7 +176,7 @@ def test_sealed_key_moved_to_another_tenant_does_not_open(
     a = new_key(client, account.admin_key, "AES-256-GCM")
     b = new_key(client, other.admin_key, "AES-256-GCM")
     runtime = app.state.runtime
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         row_a = session.get(QuantumKey, a["key_id"])
         row_b = session.get(QuantumKey, b["key_id"])
         assert row_a is not None and row_b is not None
@@ -224,7 +224,7 @@ def test_list_get_and_destroy(client: TestClient, app: FastAPI, account: Account
     assert victim not in {k["key_id"] for k in after["keys"]}
 
     me = client.get("/api/v2/me", headers=headers).json()["data"]
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         row = session.get(QuantumKey, victim)
         assert row is not None
         assert row.sealed is None  # the material is gone
@@ -345,7 +345,7 @@ def test_legacy_blobs_are_resealed_once_to_their_owner(
     runtime = app.state.runtime
     sealer: Sealer = runtime.sealer
     material = unb64(made["key"])
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         row = session.get(QuantumKey, made["key_id"])
         assert row is not None
         row.sealed = sealer.seal(material, legacy_key_aad(row.id))  # as an old release did
@@ -356,7 +356,7 @@ def test_legacy_blobs_are_resealed_once_to_their_owner(
     assert client.post(enc, json=body, headers=bearer(account.admin_key)).status_code == 409
     assert reseal_legacy(runtime.sessions, sealer) == 1
     assert reseal_legacy(runtime.sessions, sealer) == 0  # once
-    with runtime.sessions() as session:
+    with runtime.unit_of_work() as session:
         row = session.get(QuantumKey, made["key_id"])
         assert row is not None and row.sealed is not None
         assert sealer.open(row.sealed, key_aad(row.id, account.id, "live")) == material

@@ -90,7 +90,7 @@ def test_a_raised_limit_applies_to_a_drained_bucket_at_once(
 ) -> None:
     """Issue #16 finding 17: after a burst of 100 at 60/min, raising the limit to 100,000
     still answered 429 for ~40 s (the old bucket read under the new rate)."""
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         AccountService(session).set_limits(account.id, requests_per_minute=60, burst=100)
     second = create_key(client, account.admin_key, scopes=["account:read"])["key"]
     deadline = time.monotonic() + 1.0
@@ -103,7 +103,7 @@ def test_a_raised_limit_applies_to_a_drained_bucket_at_once(
         while client.get("/api/v1/customers/me", headers=bearer(key)).status_code == 200:
             pass
     assert client.get("/api/v1/customers/me", headers=bearer(second)).status_code == 429
-    with app.state.runtime.sessions() as session:  # as `quantumlock accounts set-limits` does
+    with app.state.runtime.unit_of_work() as session:  # as `quantumlock accounts set-limits` does
         AccountService(session).set_limits(account.id, requests_per_minute=100_000, burst=100_000)
     started = time.monotonic()
     while (resp := client.get("/api/v1/customers/me", headers=bearer(second))).status_code != 200:
@@ -120,7 +120,7 @@ def test_limit_changes_reach_a_running_server_within_a_second(
         client.get("/api/v2/me", headers=bearer(account.admin_key)).headers["x-ratelimit-limit"]
         == "500"
     )
-    with app.state.runtime.sessions() as session:  # as `quantumlock accounts set-limits` does
+    with app.state.runtime.unit_of_work() as session:  # as `quantumlock accounts set-limits` does
         AccountService(session).set_limits(account.id, requests_per_minute=120, burst=7)
     deadline = time.monotonic() + 1.0
     limit = None

@@ -135,10 +135,10 @@ def test_customers(client: TestClient, app: FastAPI, make_account) -> None:  # t
     )
     assert me.created_at.tzinfo is not None
 
-    with app.state.runtime.sessions() as session:
+    with app.state.runtime.unit_of_work() as session:
         # 20/min: each key's share of /api/v1 (half) covers this test's calls.
         AccountService(session).set_limits(acct.id, licenses_per_month=2, requests_per_minute=20)
-    app.state.runtime.key_cache.clear()
+    app.state.auth.key_cache.clear()
     first = sdk.licenses.generate(CUSTOMER)
     sdk.licenses.generate(CUSTOMER)
     sdk.licenses.revoke(first.license_key)

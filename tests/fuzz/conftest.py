@@ -77,7 +77,7 @@ def fuzz_target(
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         watch_client(client)
-        with app.state.runtime.sessions() as session:
+        with app.state.runtime.unit_of_work() as session:
             created = AccountService(session).create(
                 name="Fuzz Corp",
                 email="fuzz@example.com",

@@ -208,7 +208,7 @@ def test_two_app_instances_share_one_limit_through_redis(
     )
     node_a, node_b = create_app(settings), create_app(settings)
     with TestClient(node_a) as a, TestClient(node_b) as b:
-        with node_a.state.runtime.sessions() as session:
+        with node_a.state.runtime.unit_of_work() as session:
             service = AccountService(session)
             created = service.create(
                 name="Shared", email="ops@shared.example", plan="enterprise",
@@ -237,7 +237,7 @@ def test_a_raised_limit_applies_on_every_node_within_a_second(
     )  # fmt: skip
     node_a, node_b = create_app(settings), create_app(settings)
     with TestClient(node_a) as a, TestClient(node_b) as b:
-        with node_a.state.runtime.sessions() as session:
+        with node_a.state.runtime.unit_of_work() as session:
             service = AccountService(session)
             created = service.create(
                 name="Raised", email="ops@raised.example", plan="startup",
@@ -256,7 +256,7 @@ def test_a_raised_limit_applies_on_every_node_within_a_second(
             for node in (a, b)
             for key in keys
         )
-        with node_a.state.runtime.sessions() as session:
+        with node_a.state.runtime.unit_of_work() as session:
             AccountService(session).set_limits(
                 created.account.id, requests_per_minute=100_000, burst=100_000
             )
@@ -297,7 +297,7 @@ def test_a_revocation_reaches_another_node_by_redis_before_its_next_poll(
     )  # fmt: skip
     node_a, node_b = create_app(settings), create_app(settings)
     with TestClient(node_a) as a, TestClient(node_b) as b:
-        with node_a.state.runtime.sessions() as session:
+        with node_a.state.runtime.unit_of_work() as session:
             created = AccountService(session).create(
                 name="Nudged", email="ops@nudged.example", plan="business",
                 hasher=api_key_hasher(settings),

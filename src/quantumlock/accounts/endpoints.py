@@ -8,18 +8,18 @@ from quantumlock.accounts.schemas import CustomerOut
 from quantumlock.accounts.service import AccountService
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
+from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.schemas import StatsOut
-from quantumlock.licensing.service import LicenseService
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require
+from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
 @router.get("/me", response_model=CustomerOut, summary="Account information")
 def customer_me(request: Request, principal: Principal = require(Scope.ACCOUNT_READ)) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         return model_response(
             CustomerOut.from_row(AccountService(session).get(principal.account_id))
         )
@@ -29,10 +29,7 @@ def customer_me(request: Request, principal: Principal = require(Scope.ACCOUNT_R
 def customer_stats(
     request: Request, principal: Principal = require(Scope.ACCOUNT_READ)
 ) -> Response:
-    runtime = get_runtime(request)
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         account = AccountService(session).get(principal.account_id)
-        stats = LicenseService(session, runtime.sealer, runtime.secret_cache).stats(
-            account.id, principal.limits
-        )
+        stats = licensing_of(request).service(session).stats(account.id, principal.limits)
         return model_response(StatsOut(plan=account.plan, **stats))

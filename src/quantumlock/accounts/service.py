@@ -56,7 +56,7 @@ class AccountService:
             scopes=frozenset({Scope.ADMIN}),
             lifetime=None,
         )
-        self.session.commit()
+        self.session.flush()
         return CreatedAccount(account, issued)
 
     def get(self, account_id: str) -> Account:
@@ -103,5 +103,5 @@ class AccountService:
         if licenses_unlimited:
             account.licenses_unlimited = True
         record_change(self.session, CHANGE_KIND_ACCOUNT, account.id)
-        self.session.commit()
+        self.session.flush()
         return account

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import orjson
 from fastapi import Body, Request, Response
-from sqlalchemy.orm import Session
 
+from quantumlock.auth.domain import auth_of
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.schemas import (
     ApiKeyOut,
@@ -20,11 +20,10 @@ from quantumlock.auth.schemas import (
     RotateKeyIn,
 )
 from quantumlock.auth.scopes import Scope, sort_scopes
-from quantumlock.auth.service import ApiKeyService
 from quantumlock.core.clock import as_utc, isoformat
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require
+from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v2", tags=["keys"])
 
@@ -49,20 +48,16 @@ async def me(request: Request, principal: Principal = require()) -> Response:
     return Response(orjson.dumps({"data": data}), media_type="application/json")
 
 
-def _service(request: Request, session: Session) -> ApiKeyService:
-    return ApiKeyService(session, get_runtime(request).hasher)
-
-
-def _invalidate(request: Request, key_id: str) -> None:
-    # This process forgets at once; other processes hear it from the change feed.
-    get_runtime(request).key_cache.invalidate_key(key_id)
+# Revoking and rotating announce the key's change when the unit of work commits: the key
+# cache forgets it at once here, and in the other processes through the change feed.
 
 
 @router.get("/keys", response_model=Envelope[KeyList], summary="List API keys")
 def list_keys(request: Request, principal: Principal = require(Scope.ADMIN)) -> Response:
-    get_runtime(request).flush_usage()
-    with open_session(request) as session:
-        keys = _service(request, session).list(principal)
+    auth = auth_of(request)
+    auth.flush_usage()
+    with unit_of_work(request) as session:
+        keys = auth.service(session).list(principal)
         return model_response(Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys])))
 
 
@@ -77,13 +72,17 @@ def create_key(
     body: CreateKeyIn,
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
-    with open_session(request) as session:
-        issued = _service(request, session).create(
-            principal,
-            name=body.name,
-            scopes=body.scopes,
-            expires_in=body.expires_in,
-            key_type=body.type,
+    with unit_of_work(request) as session:
+        issued = (
+            auth_of(request)
+            .service(session)
+            .create(
+                principal,
+                name=body.name,
+                scopes=body.scopes,
+                expires_in=body.expires_in,
+                key_type=body.type,
+            )
         )
         out = ApiKeyOut.from_row(issued.key).model_dump()
     return model_response(Envelope(data=CreatedApiKeyOut(**out, key=issued.secret)), 201)
@@ -95,9 +94,8 @@ def revoke_key(
     key_id: str,
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
-    with open_session(request) as session:
-        _service(request, session).revoke(principal, key_id)
-    _invalidate(request, key_id)
+    with unit_of_work(request) as session:
+        auth_of(request).service(session).revoke(principal, key_id)
     return Response(status_code=204)
 
 
@@ -114,11 +112,10 @@ def rotate_key(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     grace = body.grace_period if body is not None else None
-    with open_session(request) as session:
-        rotated = _service(request, session).rotate(principal, key_id, grace)
+    with unit_of_work(request) as session:
+        rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
         out = ApiKeyOut.from_row(rotated.new.key).model_dump()
         previous_expiry = rotated.previous.expires_at
-    _invalidate(request, key_id)
     assert previous_expiry is not None  # noqa: S101 - rotation always sets it
     envelope: Envelope[RotatedApiKeyOut] = Envelope(
         data=RotatedApiKeyOut(

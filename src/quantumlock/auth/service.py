@@ -85,7 +85,7 @@ class ApiKeyService:
         not_after: datetime | None = None,
     ) -> IssuedKey:
         """Create a key with already-checked attributes, expiring after `lifetime` but never
-        after `not_after` (the expiry of the key that makes it). The caller commits."""
+        after `not_after` (the expiry of the key that makes it)."""
         secret = generate_key(key_type)
         now = utcnow()
         expires_at = now + lifetime if lifetime else None
@@ -167,7 +167,7 @@ class ApiKeyService:
             # No expires_in from an expiring key: the new key expires with it.
             not_after=ceiling,
         )
-        self.session.commit()
+        self.session.flush()
         return issued
 
     @staticmethod
@@ -217,7 +217,7 @@ class ApiKeyService:
         if key.revoked_at is None:  # revoking twice is a no-op, like DELETE should be
             key.revoked_at = utcnow()
             record_change(self.session, CHANGE_KIND_KEY, key.id)
-            self.session.commit()
+            self.session.flush()
         return key
 
     def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
@@ -261,7 +261,7 @@ class ApiKeyService:
         if old.expires_at is None or as_utc(old.expires_at) > grace_end:
             old.expires_at = grace_end
         record_change(self.session, CHANGE_KIND_KEY, old.id)
-        self.session.commit()
+        self.session.flush()
         return RotatedKey(new, old)
 
     # -- authentication ------------------------------------------------------------------
@@ -276,4 +276,4 @@ class ApiKeyService:
 
     def record_last_used(self, last_used: dict[str, datetime]) -> None:
         self.repo.set_last_used(last_used)
-        self.session.commit()
+        self.session.flush()

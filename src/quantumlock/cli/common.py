@@ -15,6 +15,7 @@ from quantumlock.bootstrap import MasterKeyError, make_sealer
 from quantumlock.core.errors import AppError
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
+from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def initialised_engine(cfg: Settings) -> Iterator[Engine]:
 
 @contextmanager
 def open_session(cfg: Settings) -> Iterator[Session]:
-    """A session on an initialised database; AppErrors become a clean CLI error."""
+    """The command's unit of work on an initialised database: committed when the command's
+    block ends, rolled back when it fails; AppErrors become a clean CLI error."""
     with initialised_engine(cfg) as engine:
         factory = make_session_factory(engine)
         if cfg.redis_url:
@@ -87,13 +89,13 @@ def open_session(cfg: Settings) -> Iterator[Session]:
             from quantumlock.db.nudges import ChangeNudges
 
             ChangeNudges(cfg.redis_url, cfg.redis_prefix).install(factory)
-        with factory() as session:
-            try:
+        try:
+            with unit_of_work(factory) as session:
                 yield session
-            except AppError as exc:
-                fail(f"{exc.code}: {exc.detail}")
-            except MasterKeyError as exc:
-                fail(str(exc))
+        except AppError as exc:
+            fail(f"{exc.code}: {exc.detail}")
+        except MasterKeyError as exc:
+            fail(str(exc))
 
 
 def print_json(data: Any) -> None:

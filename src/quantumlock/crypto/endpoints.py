@@ -15,6 +15,7 @@ from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.actor import Actor
 from quantumlock.crypto.algorithms import IV_BYTES
+from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
 from quantumlock.crypto.operations import (
     CryptoService,
@@ -47,26 +48,17 @@ from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require
+from quantumlock.web.security import get_runtime, require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
 
 
 def keystore(request: Request, session: Session) -> KeystoreService:
-    runtime = get_runtime(request)
-    return KeystoreService(session, runtime.sealer, runtime.entropy, runtime.keygen)
+    return crypto_of(request).keystore(session)
 
 
 def crypto(request: Request, session: Session) -> CryptoService:
-    runtime = get_runtime(request)
-    return CryptoService(
-        session,
-        runtime.sealer,
-        runtime.entropy,
-        runtime.key_material,
-        runtime.keygen,
-        runtime.invocations,
-    )
+    return crypto_of(request).crypto(session)
 
 
 def _exported(created: CreatedKey) -> str | None:
@@ -92,7 +84,7 @@ def create_key(
     request: Request, body: KeyCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
     material = None if body.key is None else decode_b64(body.key, "key", max_bytes=64)
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         created = keystore(request, session).create(
             principal.actor,
             body.algorithm,
@@ -111,7 +103,7 @@ def list_keys(
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = require(Scope.QUANTUM_KEYS),
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         total, rows = keystore(request, session).list(principal.actor, skip=skip, limit=limit)
         page = KeyList(keys=[KeyOut.from_row(r) for r in rows], total=total, skip=skip, limit=limit)
         return model_response(page)
@@ -121,7 +113,7 @@ def list_keys(
 def get_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         row = keystore(request, session).get(principal.actor, key_id)
         return model_response(KeyOut.from_row(row))
 
@@ -136,10 +128,10 @@ def delete_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
     caller = principal.actor
-    with open_session(request) as session:
+    # Announced when the unit of work commits: the key cache forgets the key at once here,
+    # and in the other processes through the change feed.
+    with unit_of_work(request) as session:
         keystore(request, session).destroy(caller, key_id)
-    # At once here; other processes hear it through the change feed.
-    get_runtime(request).key_material.invalidate(key_id)
     return Response(status_code=204)
 
 
@@ -154,7 +146,7 @@ def delete_key(
 def create_rsa(
     request: Request, body: RsaCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         created = keystore(request, session).create_rsa(
             principal.actor, body.bits, exportable=body.exportable, source=body.source
         )
@@ -180,16 +172,17 @@ async def encrypt(
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
     aad = _aad(body.aad)
     runtime = get_runtime(request)
+    domain = crypto_of(request)
     caller = principal.actor
     key = None
     if body.key_id is not None:
         key = cached_encryption_key(
-            runtime.key_material,
+            domain.key_material,
             caller,
             plaintext,
             key_id=body.key_id,
             algorithm=body.algorithm,
-            invocations=runtime.invocations,
+            invocations=domain.invocations,
         )
     if key is not None:
         # A cached key needs no database, even when the IV must wait for a thread: a source
@@ -205,7 +198,7 @@ async def encrypt(
 def _encrypt(
     request: Request, body: EncryptIn, caller: Actor, plaintext: bytes, aad: bytes | None
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         done = crypto(request, session).encrypt(
             caller, plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
         )
@@ -243,10 +236,9 @@ async def decrypt(
     iv = decode_b64(body.iv, "iv", max_bytes=12, exact=12)
     tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)
     aad = _aad(body.aad)
-    runtime = get_runtime(request)
     caller = principal.actor
     fast = decrypt_cached(
-        runtime.key_material, caller, ciphertext,
+        crypto_of(request).key_material, caller, ciphertext,
         key_id=body.key_id, iv=iv, tag=tag, aad=aad, algorithm=body.algorithm,
     )  # fmt: skip
     if fast is not None:
@@ -268,7 +260,7 @@ def _decrypt(
     tag: bytes,
     aad: bytes | None,
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         plaintext, key = crypto(request, session).decrypt(
             caller, ciphertext, key_id=body.key_id, iv=iv, tag=tag, aad=aad,
             algorithm=body.algorithm,
@@ -289,7 +281,7 @@ def sign(
     request: Request, body: SignIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
     message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         done = crypto(request, session).sign(
             principal.actor, message, key_id=body.key_id, algorithm=body.algorithm
         )
@@ -320,7 +312,7 @@ def verify(
     signature = decode_b64(body.signature, "signature", max_bytes=MAX_SIGNATURE)
     nonce = None if body.quantum_nonce is None else decode_nonce(body.quantum_nonce)
     context = None if body.context is None else decode_b64(body.context, "context", max_bytes=255)
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         result = crypto(request, session).verify(
             principal.actor,
             message,

@@ -6,12 +6,12 @@ from fastapi import Request, Response
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
+from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, encode_b64
 from quantumlock.crypto.exchange_schemas import MAX_PUBLIC, KeyExchangeIn, KeyExchangeOut
-from quantumlock.crypto.exchange_service import KeyExchangeService
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require
+from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore and crypto"])
 
@@ -32,16 +32,19 @@ def key_exchange(
         if body.peer_public_key is None
         else decode_b64(body.peer_public_key, "peer_public_key", max_bytes=MAX_PUBLIC)
     )
-    runtime = get_runtime(request)
-    with open_session(request) as session:
-        step = KeyExchangeService(session, runtime.sealer, runtime.entropy).exchange(
-            principal.actor,
-            algorithm=body.algorithm,
-            key_bits=body.key_bits,
-            peer_public_key=peer,
-            session_id=body.session_id,
-            algorithm_given="algorithm" in body.model_fields_set,
-            key_bits_given="key_bits" in body.model_fields_set,
+    with unit_of_work(request) as session:
+        step = (
+            crypto_of(request)
+            .key_exchange(session)
+            .exchange(
+                principal.actor,
+                algorithm=body.algorithm,
+                key_bits=body.key_bits,
+                peer_public_key=peer,
+                session_id=body.session_id,
+                algorithm_given="algorithm" in body.model_fields_set,
+                key_bits_given="key_bits" in body.model_fields_set,
+            )
         )
     out = KeyExchangeOut(
         session_id=step.session_id,

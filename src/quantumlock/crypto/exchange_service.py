@@ -208,7 +208,7 @@ class KeyExchangeService:
             completed_at=now if private is None else None,
         )
         self.repo.add(row)
-        self.session.commit()
+        self.session.flush()
         return row
 
     def _complete(
@@ -254,11 +254,12 @@ class KeyExchangeService:
         algorithm_, key_bits_, expires_at = row.algorithm, row.key_bits, as_utc(row.expires_at)
         a_public = row.public_key
         if not self.repo.spend(session_id, account_id, mode, now):
-            self.session.rollback()
-            # Lost a race: someone else completed it (or it just expired).
+            # Lost a race: someone else completed it (or it just expired). The row read
+            # above is stale: read it again.
+            self.session.expire(row)
             again = self.repo.get(session_id, account_id, mode)
             if again is not None and again.completed_at is not None:
                 raise Conflict("Key-exchange session was already completed.")
             raise NotFound(SESSION_NOT_FOUND)
-        self.session.commit()
+        self.session.flush()
         return ExchangeStep(session_id, a_public, secret, algorithm_, key_bits_, expires_at)

@@ -12,16 +12,25 @@ reserves invocations in blocks of `RESERVATION_BLOCK` with one atomic conditiona
 memory. Across nodes and processes the sum of reservations never passes the limit; what a
 process reserved and did not use when it stops is simply lost (the count errs on the safe
 side).
+
+The reservation is made in the caller's unit of work, not a session of its own, and this
+process counts the block as its own only once that commits: the key may have been created
+in the same unit of work (encrypt without `key_id`), which another session would not see
+(PostgreSQL) or would wait for (SQLite's one writer, held by that unit of work). The row
+stays locked from the UPDATE to the request's commit, which follows at once: the IV is
+drawn before (quantumlock.crypto.operations), and the fast path never gets here.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from sqlalchemy.orm import Session
 
 from quantumlock.core.errors import Conflict
 from quantumlock.crypto.repository import QuantumKeyRepository
+from quantumlock.db.unit_of_work import after_commit
 
 AEAD_INVOCATION_LIMIT = 2**32  # SP 800-38D §8.3, per key version
 # Small against the limit (a stopped process loses at most this many per key), large
@@ -46,8 +55,8 @@ class InvocationBudget:
             return True
 
     def take_or_reserve(self, session: Session, key_id: str) -> None:
-        """Use one invocation, reserving a block in the database when none is left here;
-        Conflict once the key has used its limit. Commits the reservation at once."""
+        """Use one invocation, reserving a block in `session`'s unit of work when none is
+        left here; Conflict once the key has used its limit."""
         if self.take(key_id):
             return
         limit = AEAD_INVOCATION_LIMIT
@@ -56,15 +65,17 @@ class InvocationBudget:
         if not repo.reserve_invocations(key_id, n, limit):
             n = limit - repo.invocations_of(key_id)  # the last, smaller block
             if n <= 0 or not repo.reserve_invocations(key_id, n, limit):
-                session.rollback()
                 raise Conflict(
                     f"Key {key_id!r} has reached its limit of {limit} encryptions (random "
                     "96-bit IVs, NIST SP 800-38D 8.3). It still decrypts; create a new key "
                     "to encrypt new data."
                 )
-        session.commit()
+        # This call uses one of the block; the rest is ours once the reservation commits.
+        after_commit(session, partial(self._credit, key_id, n - 1))
+
+    def _credit(self, key_id: str, n: int) -> None:
         with self._lock:
-            self._left[key_id] = self._left.get(key_id, 0) + n - 1
+            self._left[key_id] = self._left.get(key_id, 0) + n
 
     def forget(self, key_id: str) -> None:
         with self._lock:

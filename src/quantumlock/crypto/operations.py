@@ -7,6 +7,7 @@ never lets a cryptographic failure become anything but DECRYPTION_FAILED or `val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
 from quantumlock.crypto.service import KeystoreService
+from quantumlock.db.unit_of_work import after_commit
 from quantumlock.entropy.service import EntropyService
 from quantumlock.keyring.sealing import Sealer
 
@@ -70,10 +72,15 @@ class CryptoService:
         """A symmetric key's material, remembered in the cache for the fast path."""
         material = self.keys.material(key)
         if self.cache is not None:
-            self.cache.put(
-                (caller.account_id, caller.mode, key.id),
-                CachedKey(key.id, key.algorithm, key.version, key.quantum_verified, material),
-                generation=self._generation,
+            # Once the unit of work commits: a key created in it may yet roll back.
+            after_commit(
+                self.session,
+                partial(
+                    self.cache.put,
+                    (caller.account_id, caller.mode, key.id),
+                    CachedKey(key.id, key.algorithm, key.version, key.quantum_verified, material),
+                    generation=self._generation,
+                ),
             )
         return material
 
@@ -107,6 +114,9 @@ class CryptoService:
             raise ValidationFailed(
                 f"Unknown encryption algorithm {algorithm!r}.", field="algorithm"
             )
+        # Drawn first: a source that blocks must not do so while this unit of work holds
+        # the key's row (its reservation, quantumlock.crypto.invocations) or a new key's.
+        iv = self.entropy.draw(alg.IV_BYTES).data
         if key_id is None:
             assert algorithm is not None  # noqa: S101 - defaulted above
             key = self.keys.create(caller, algorithm).key
@@ -114,7 +124,6 @@ class CryptoService:
             key = self._symmetric_key(caller, key_id, algorithm)
         material = self._opened(caller, key)  # before counting: a key that does not open
         self.invocations.take_or_reserve(self.session, key.id)  # 409 past 2**32
-        iv = self.entropy.draw(alg.IV_BYTES).data
         ciphertext, tag = alg.aead_encrypt(key.algorithm, material, iv, plaintext, aad)
         return Encrypted(key, ciphertext, iv, tag)
 

@@ -143,7 +143,7 @@ class KeystoreService:
             created_at=utcnow(),
         )
         self.repo.add(row)
-        self.session.commit()
+        self.session.flush()
         return CreatedKey(row, material if exportable else None)
 
     def get(self, caller: Actor, key_id: str) -> QuantumKey:
@@ -160,11 +160,10 @@ class KeystoreService:
         if not self.repo.destroy(
             caller.account_id, caller.mode, key_id, by=caller.key_id, at=utcnow()
         ):
-            self.session.rollback()
             raise NotFound(f"Key {key_id!r} not found.")
         # Other processes drop the key from their in-memory caches (crypto.cache).
         record_change(self.session, CHANGE_KIND_QUANTUM_KEY, key_id)
-        self.session.commit()
+        self.session.flush()
 
     def material(self, key: QuantumKey) -> bytes:
         """The key's raw material, opened from its sealed blob (never leaves the server)."""

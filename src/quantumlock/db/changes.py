@@ -1,7 +1,11 @@
 """Cross-process change notification through the database.
 
-Writers add a ChangeEvent row in the same transaction as the change; every server process
-polls for rows newer than the last one it saw and tells its listeners. This is what makes a
+Writers add a ChangeEvent row in the same transaction as the change (`record_change`); every
+server process polls for rows newer than the last one it saw and tells the listeners of that
+kind of change (each domain subscribes its own kinds when it installs). The process that
+made the change hears it at once, from an after-commit hook (`ChangeFeed.install`): so a
+change made by an endpoint, a service called directly or a CLI command is announced one way,
+and a transaction that rolls back announces nothing. This is what makes a
 revocation or limit change made by the CLI (or another node) reach a running server within
 the poll interval. Redis pub/sub, where configured, only makes it faster: a writer whose
 transaction recorded a change publishes a nudge after the commit, and every node that hears
@@ -14,32 +18,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.core.clock import utcnow
 from quantumlock.db.base import ChangeEvent
+from quantumlock.db.unit_of_work import is_outermost_commit, peek_scratch, transaction_scratch
 
 if TYPE_CHECKING:
     from quantumlock.db.nudges import ChangeNudges
 
 log = structlog.get_logger(__name__)
 
-Listener = Callable[[str, str], None]
+Listener = Callable[[str], None]  # called with the change's ref
+Change = tuple[str, str]  # kind, ref
 RETENTION = timedelta(days=1)
 
-
-CHANGED_INFO_KEY = "quantumlock.changed"  # in Session.info: this transaction recorded one
+_RECORDED = "quantumlock.changes"  # in the transaction's scratch: the changes it recorded
 
 
 def record_change(session: Session, kind: str, ref: str) -> None:
+    """Record a change in the caller's transaction: announced once it commits."""
     session.add(ChangeEvent(kind=kind, ref=ref, created_at=utcnow()))
-    session.info[CHANGED_INFO_KEY] = True
+    transaction_scratch(session).setdefault(_RECORDED, []).append((kind, ref))
+
+
+def on_committed_changes(
+    sessions: sessionmaker[Session], announce: Callable[[Sequence[Change]], None]
+) -> None:
+    """Call `announce` after every outermost commit of `sessions` that recorded changes."""
+
+    def after_commit(session: Session) -> None:
+        if not is_outermost_commit(session):
+            return
+        changes = peek_scratch(session, _RECORDED)
+        if changes:
+            try:
+                announce(tuple(changes))
+            except Exception:
+                # Committed already: the others (and this node) still get it from the poll.
+                log.warning("change_announce_failed", exc_info=True)
+
+    event.listen(sessions, "after_commit", after_commit)
 
 
 class ChangeFeed:
@@ -53,13 +78,28 @@ class ChangeFeed:
         self._interval = interval
         self._nudges = nudges
         self._wake = asyncio.Event()
-        self._listeners: list[Listener] = []
+        self._listeners: dict[str, list[Listener]] = {}
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, kind: str, listener: Listener) -> None:
+        """Call `listener(ref)` for every change of `kind`, made here or by anyone else."""
+        self._listeners.setdefault(kind, []).append(listener)
+
+    def install(self, sessions: sessionmaker[Session]) -> None:
+        """Deliver this process's own changes when they commit, and nudge the other nodes."""
+        on_committed_changes(sessions, self._committed)
+
+    def _committed(self, changes: Sequence[Change]) -> None:
+        for kind, ref in changes:
+            self._deliver(kind, ref)
+        if self._nudges is not None:
+            self._nudges.publish()
+
+    def _deliver(self, kind: str, ref: str) -> None:
+        for listener in self._listeners.get(kind, ()):
+            listener(ref)
 
     def _latest_id(self) -> int:
         with self._sessions() as session:
@@ -76,8 +116,7 @@ class ChangeFeed:
             ).all()
         for event_id, kind, ref in rows:
             self._last_id = event_id
-            for listener in self._listeners:
-                listener(kind, ref)
+            self._deliver(kind, ref)
         return len(rows)
 
     def prune(self) -> None:

@@ -14,10 +14,9 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.db.changes import CHANGED_INFO_KEY
+from quantumlock.db.changes import on_committed_changes
 
 log = structlog.get_logger(__name__)
 
@@ -34,17 +33,9 @@ class ChangeNudges:
         )
 
     def install(self, sessions: sessionmaker[Session]) -> None:
-        """Publish a nudge after every commit of `sessions` that recorded a change."""
-
-        def after_commit(session: Session) -> None:
-            if session.info.pop(CHANGED_INFO_KEY, False):
-                self.publish()
-
-        def after_rollback(session: Session) -> None:
-            session.info.pop(CHANGED_INFO_KEY, None)
-
-        event.listen(sessions, "after_commit", after_commit)
-        event.listen(sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
+        """Publish a nudge after every commit of `sessions` that recorded a change (where
+        no change feed runs: a CLI command; a server's feed publishes its own)."""
+        on_committed_changes(sessions, lambda _changes: self.publish())
 
     def publish(self) -> None:
         try:

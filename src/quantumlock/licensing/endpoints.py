@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
 from typing import Literal
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.errors import RateLimited
-from quantumlock.licensing.cache import CacheKey
-from quantumlock.licensing.repository import LicenseView
+from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.schemas import (
     GenerateIn,
     GenerateOut,
@@ -36,11 +32,10 @@ from quantumlock.licensing.service import (
     evaluate,
     normalise_key,
 )
-from quantumlock.runtime import Runtime
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require
+from quantumlock.web.security import get_runtime, open_session, require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
@@ -49,11 +44,7 @@ validation_router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
 
 def service(request: Request, session: Session) -> LicenseService:
-    return service_of(get_runtime(request), session)
-
-
-def service_of(runtime: Runtime, session: Session) -> LicenseService:
-    return LicenseService(session, runtime.sealer, runtime.secret_cache, runtime.entropy.draw)
+    return licensing_of(request).service(session)
 
 
 def set_quota_headers(request: Request, quota: Quota | None) -> None:
@@ -107,6 +98,7 @@ async def validate(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
     runtime = get_runtime(request)
+    licensing = licensing_of(request)
     body = await json_body(request, ValidateIn)
     account_id, mode = principal.account_id, principal.mode.value
     key = normalise_key(body.license_key)
@@ -114,17 +106,15 @@ async def validate(
     # when due); a miss takes one worker thread, shared by every concurrent request for
     # the same license and by the other misses that arrived with it.
     cache_key = (account_id, mode, key)
-    view, due = runtime.validation_cache.lookup(cache_key)
-    secret = runtime.secret_cache.hmac_secret(account_id)
+    view, due = licensing.validation_cache.lookup(cache_key)
+    secret = licensing.secret_cache.hmac_secret(account_id)
     if view is None or secret is None:
         runtime.metrics.validation_cache_miss.inc()
-        view, secret = await runtime.validation_cache.load_once(
-            cache_key, partial(_load_many, runtime)
-        )
+        view, secret = await licensing.validation_cache.load_once(cache_key, licensing.load_many)
     else:
         runtime.metrics.validation_cache_hit.inc()
         if due:
-            runtime.validation_cache.refresh(cache_key, partial(_load_many, runtime))
+            licensing.validation_cache.refresh(cache_key, licensing.load_many)
     if view is None:
         result = Validation(Code.NOT_FOUND, None)
     else:
@@ -142,22 +132,6 @@ async def validate(
     return model_response(out)
 
 
-async def _load_many(
-    runtime: Runtime, keys: Sequence[CacheKey]
-) -> dict[CacheKey, tuple[LicenseView, bytes]]:
-    """The validation cache's loads (a batch of misses, or of entries due for refresh): the
-    rows found, in one worker-thread hop and one query per account and mode."""
-    return await run_in_threadpool(_load_many_from_database, runtime, keys)
-
-
-def _load_many_from_database(
-    runtime: Runtime, keys: Sequence[CacheKey]
-) -> dict[CacheKey, tuple[LicenseView, bytes]]:
-    # Takes the runtime, not the request: a background refresh outlives its request.
-    with runtime.sessions() as session:
-        return service_of(runtime, session).load_many_for_validation(keys)
-
-
 @router.get("", response_model=LicenseList, summary="List licenses")
 def list_licenses(
     request: Request,
@@ -167,7 +141,7 @@ def list_licenses(
     status: Literal["active", "suspended", "revoked", "expired"] | None = Query(None),
     principal: Principal = require(Scope.LICENSES_READ),
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         svc = service(request, session)
         total, rows = svc.list(
             principal.actor,
@@ -195,7 +169,7 @@ def signing_keys(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
     # A test key gets the test-mode keys only, a live key the live ones only.
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         keys = service(request, session).signing_keys(principal.account_id, principal.mode.value)
         return model_response(SigningKeys(keys=[SigningKeyOut.from_row(k) for k in keys]))
 
@@ -204,26 +178,24 @@ def signing_keys(
 def get_license(
     request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_READ)
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         svc = service(request, session)
         lic = svc.get(principal.actor, license_key)
         _quota_for(request, principal, svc)
         return model_response(LicenseOut.from_row(lic))
 
 
-def _forget(request: Request, account_id: str, license_key: str) -> None:
-    # This process at once; the others through the change feed the service wrote to.
-    get_runtime(request).validation_cache.invalidate(account_id, license_key)
+# A lifecycle change announces itself when the unit of work commits: the validation cache
+# forgets the license at once here, and in the other processes through the change feed.
 
 
 def _lifecycle(action: str, summary: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
     ) -> Response:
-        with open_session(request) as session:
+        with unit_of_work(request) as session:
             svc = service(request, session)
             lic = getattr(svc, action)(principal.actor, license_key)
-            _forget(request, lic.account_id, lic.license_key)
             _quota_for(request, principal, svc)
             return model_response(LicenseOut.from_row(lic))
 
@@ -253,9 +225,8 @@ def renew(
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
 ) -> Response:
-    with open_session(request) as session:
+    with unit_of_work(request) as session:
         svc = service(request, session)
         lic = svc.renew(principal.actor, license_key, body.valid_days)
-        _forget(request, lic.account_id, lic.license_key)
         _quota_for(request, principal, svc)
         return model_response(LicenseOut.from_row(lic))

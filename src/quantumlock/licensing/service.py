@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationF
 from quantumlock.core.ids import new_id
 from quantumlock.core.jsonvalue import json_value_problem
 from quantumlock.db.changes import record_change
+from quantumlock.db.unit_of_work import after_commit, transaction_scratch
 from quantumlock.entropy.service import EntropyService
 from quantumlock.entropy.types import Draw
 from quantumlock.keyring.sealing import Sealer
@@ -228,29 +230,43 @@ class LicenseService:
         cached = self.cache.hmac_secret(account_id)
         if cached is not None:
             return cached
+        # Made earlier in this unit of work: not in the cache until it commits.
+        made = transaction_scratch(self.session).get((HMAC_PURPOSE, account_id))
+        if made is not None:
+            return cast(bytes, made)
         aad = account_secret_aad(account_id, HMAC_PURPOSE)
         row = self.repo.secret(account_id, HMAC_PURPOSE)
         if row is None:
             secret = self.entropy(64).data
-            try:
-                self.repo.add_secret(
-                    AccountSecret(
-                        account_id=account_id,
-                        purpose=HMAC_PURPOSE,
-                        sealed=self.sealer.seal(secret, aad),
-                        created_at=utcnow(),
-                    )
-                )
-                self.session.commit()
-            except IntegrityError:  # another request created it first: use theirs
-                self.session.rollback()
-                row = self.repo.secret(account_id, HMAC_PURPOSE)
-                assert row is not None  # noqa: S101
-                secret = self.sealer.open(row.sealed, aad)
-        else:
-            secret = self.sealer.open(row.sealed, aad)
+            row = AccountSecret(
+                account_id=account_id,
+                purpose=HMAC_PURPOSE,
+                sealed=self.sealer.seal(secret, aad),
+                created_at=utcnow(),
+            )
+            if self._insert_once(partial(self.repo.add_secret, row)):
+                # Cached only once it lands: a secret that rolled back must never sign.
+                transaction_scratch(self.session)[(HMAC_PURPOSE, account_id)] = secret
+                after_commit(self.session, lambda: self.cache.put_hmac_secret(account_id, secret))
+                return secret
+            row = self.repo.secret(account_id, HMAC_PURPOSE)  # another request's
+            assert row is not None  # noqa: S101
+        secret = self.sealer.open(row.sealed, aad)
         self.cache.put_hmac_secret(account_id, secret)
         return secret
+
+    def _insert_once(self, add: Callable[[], None]) -> bool:
+        """Get-or-create inside the caller's unit of work: `add()` a row in a SAVEPOINT;
+        False when a concurrent transaction inserted its twin first (the unique index), and
+        only the savepoint rolls back. (On SQLite a savepoint that opens the transaction
+        commits when released: pysqlite begins transactions only before DML. For these
+        rows that is harmless, they are made once and needed anyway.)"""
+        try:
+            with self.session.begin_nested():
+                add()
+        except IntegrityError:
+            return False
+        return True
 
     def _keypair(self, key: SigningKey) -> signing.KeyPair:
         cached = self.cache.keypair(key.kid)
@@ -261,7 +277,7 @@ class LicenseService:
             self.cache.put_keypair(key.kid, cached)
         return cached
 
-    def _new_signing_key(self, account_id: str, mode: str) -> SigningKey:
+    def _new_signing_key(self, account_id: str, mode: str, *, add: bool = True) -> SigningKey:
         seed = self.entropy(64).data  # Ed25519 private key ‖ ML-DSA-65 seed
         keys = signing.KeyPair(
             ed25519.Ed25519PrivateKey.from_private_bytes(seed[:32]),
@@ -280,7 +296,9 @@ class LicenseService:
             sealed_private=self.sealer.seal(keys.private_bytes(), signing_key_aad(kid)),
             created_at=utcnow(),
         )
-        self.repo.add_signing_key(row)
+        if add:
+            self.repo.add_signing_key(row)
+        # By kid, which is new: an entry whose row rolled back is never asked for.
         self.cache.put_keypair(kid, keys)
         return row
 
@@ -291,11 +309,9 @@ class LicenseService:
         key = self.repo.active_signing_key(account_id, mode)
         if key is not None:
             return key
-        try:
-            key = self._new_signing_key(account_id, mode)
-            self.session.commit()
-        except IntegrityError:  # a concurrent request made the first key: use that one
-            self.session.rollback()
+        key = self._new_signing_key(account_id, mode, add=False)
+        if not self._insert_once(partial(self.repo.add_signing_key, key)):
+            # A concurrent request made the first key: use that one.
             key = self.repo.active_signing_key(account_id, mode)
             assert key is not None  # noqa: S101
         return key
@@ -308,7 +324,7 @@ class LicenseService:
                 old.status, old.active_for = "verify_only", None
         self.session.flush()  # free the active slot before the new key takes it
         new = self._new_signing_key(account_id, mode)
-        self.session.commit()
+        self.session.flush()
         return new
 
     def retire_signing_key(self, account_id: str, kid: str, mode: str = "live") -> SigningKey:
@@ -318,7 +334,7 @@ class LicenseService:
         if key.status == "active":
             raise Conflict("Rotate first: the active signing key cannot be retired.")
         key.status, key.retired_at = "retired", utcnow()
-        self.session.commit()
+        self.session.flush()
         return key
 
     def signing_keys(self, account_id: str, mode: str = "live") -> Sequence[SigningKey]:
@@ -584,23 +600,17 @@ class LicenseService:
             self._hmac_secret(lic.account_id), fields_of(lic)
         )
 
-    def _commit_change(
-        self, lic: License, caller: Actor, action: str, detail: dict[str, Any]
-    ) -> None:
+    def _change(self, lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> None:
         """Every change that affects validation: re-signed, audited and announced (every
-        process drops its cached copy) in one transaction. Nothing is committed unless all
-        of it succeeds."""
+        process drops its cached copy) in the caller's unit of work, so none of it lands
+        unless all of it does."""
         try:
             self._resign(lic)
             self._audit(lic, caller, action, detail)
             self._announce(lic)
-            self.session.commit()
+            self.session.flush()
         except StaleDataError:
-            self.session.rollback()
             raise Conflict("The license changed meanwhile; try again.") from None
-        except BaseException:
-            self.session.rollback()
-            raise
 
     def _transition(
         self, caller: Actor, license_key: str, action: str, to: Status, allowed_from: set[str]
@@ -610,7 +620,7 @@ class LicenseService:
             raise Conflict(f"Cannot {action} a {lic.status} license.")
         previous = lic.status
         lic.status = to.value
-        self._commit_change(lic, caller, action, {"from": previous, "to": to.value})
+        self._change(lic, caller, action, {"from": previous, "to": to.value})
         return lic
 
     def revoke(self, caller: Actor, license_key: str) -> License:
@@ -628,7 +638,7 @@ class LicenseService:
         lic = self.get(caller, license_key)
         if lic.status == Status.REVOKED:
             raise Conflict("Cannot renew a revoked license.")
-        # Read before the row changes: creating the first key commits.
+        # Read before the row changes (the first key may be made here, in a savepoint).
         key = self._active_signing_key(lic.account_id, lic.mode)
         keys = self._keypair(key)
         now = utcnow().replace(microsecond=0)
@@ -638,7 +648,7 @@ class LicenseService:
         lic.signing_kid = key.kid
         lic.license_file = self._license_file(lic, key, keys, now)
         detail = {"from": isoformat(previous), "to": isoformat(as_utc(lic.valid_until))}
-        self._commit_change(lic, caller, "renew", detail)
+        self._change(lic, caller, "renew", detail)
         return lic
 
     # -- legacy rows ---------------------------------------------------------------------
@@ -659,7 +669,7 @@ class LicenseService:
                 else:
                     refused += 1
             after = rows[-1].id
-            self.session.commit()
+            self.session.flush()
         return resigned, refused
 
 

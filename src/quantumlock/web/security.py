@@ -9,31 +9,32 @@ dependency objects per request cost more than the rest of authentication togethe
 from __future__ import annotations
 
 import functools
-import hmac
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, cast
+from contextlib import AbstractContextManager
+from typing import Any, NoReturn, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.accounts.plans import RateLimit
-from quantumlock.auth.cache import MISS, Found
-from quantumlock.auth.keys import KEY_LENGTH, key_type_of
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope, sort_scopes
-from quantumlock.auth.service import ApiKeyService
-from quantumlock.core.errors import (
-    InsufficientScope,
-    KeyExpired,
-    KeyRevoked,
-    RateLimited,
-    Unauthorized,
-)
+from quantumlock.core.errors import InsufficientScope, RateLimited, Unauthorized
 from quantumlock.ratelimit.base import Decision
 from quantumlock.runtime import Runtime
 from quantumlock.web.errors import retry_after_seconds
+
+
+class Authenticator(Protocol):
+    """What this module needs of the domain that knows credentials (installed by it)."""
+
+    async def authenticate(self, secret: str) -> Principal:
+        """The principal of a presented secret, or Unauthorized (KeyExpired, KeyRevoked)."""
+        ...
+
+    def used(self, principal: Principal, at: float) -> None:
+        """An authenticated request of `principal` at `at` (epoch seconds) was admitted."""
+        ...
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -41,13 +42,20 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def open_session(request: Request) -> Session:
-    """A session for one handler call: `with open_session(request) as session: ...`.
+def unit_of_work(request: Request) -> AbstractContextManager[Session]:
+    """The handler's unit of work: `with unit_of_work(request) as session: ...` commits
+    when the block ends, rolls back when it raises (quantumlock.db.unit_of_work).
 
     Opened and closed inside the handler's own worker thread on purpose. A yield dependency
     would close it in another thread hop after the handler, and under load every worker
     could be waiting for a connection that only such a pending close would give back.
     """
+    return get_runtime(request).unit_of_work()
+
+
+def open_session(request: Request) -> Session:
+    """A bare session whose caller commits itself (the generate endpoint, until
+    LicenseService.generate only flushes); everything else takes `unit_of_work`."""
     return get_runtime(request).sessions()
 
 
@@ -112,34 +120,11 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     secret = presented_key(request)
     if not secret:
         await _fail(runtime, request, Unauthorized("Missing API key."))
-    if len(secret) != KEY_LENGTH:
-        await _fail(runtime, request, Unauthorized("Invalid API key."))
-
-    digest = runtime.hasher.digest(secret)
-    cached, due = runtime.key_cache.lookup(digest)
-    if cached is MISS:
-        # Only now check the checksum: a typo is refused without a database round trip,
-        # and a key already in the cache is known to be well formed.
-        if key_type_of(secret) is None:
-            await _fail(runtime, request, Unauthorized("Invalid API key."))
-        runtime.metrics.key_cache_miss.inc()
-        found = await runtime.key_cache.load_once(digest, _loader(runtime, digest))
-    else:
-        runtime.metrics.key_cache_hit.inc()
-        found = cast("Found", cached)
-        if due:
-            runtime.key_cache.refresh(digest, _loader(runtime, digest))
-    if found is None:
-        await _fail(runtime, request, Unauthorized("Invalid API key."))
-    stored_hash, principal = found
-    if not hmac.compare_digest(stored_hash, digest):
-        await _fail(runtime, request, Unauthorized("Invalid API key."))
-
-    now = time.time()
-    if principal.revoked_at is not None:
-        await _fail(runtime, request, KeyRevoked())
-    if principal.expires_at is not None and principal.expires_at.timestamp() <= now:
-        await _fail(runtime, request, KeyExpired())
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        principal = await authenticator.authenticate(secret)
+    except Unauthorized as error:  # also KeyExpired, KeyRevoked
+        await _fail(runtime, request, error)
 
     state = request.scope["state"]
     state["key_id"] = principal.key_id
@@ -172,7 +157,7 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     missing = required - principal.scopes
     if missing:
         raise InsufficientScope("This request needs scope: " + ", ".join(sort_scopes(missing)))
-    runtime.usage.touch(principal.key_id, now)
+    authenticator.used(principal, time.time())
     return principal
 
 
@@ -183,15 +168,6 @@ def _limit_detail(account: RateLimit, decision: Decision) -> str:
             f"(burst {decision.limit}); the account's other keys are not affected."
         )
     return f"Rate limit exceeded: {account.per_minute} requests per minute, burst {account.burst}."
-
-
-def _resolve(runtime: Runtime, digest: bytes) -> Found:
-    with runtime.sessions() as session:
-        return ApiKeyService(session, runtime.hasher).resolve(digest)
-
-
-def _loader(runtime: Runtime, digest: bytes) -> Callable[[], Awaitable[Found]]:
-    return lambda: run_in_threadpool(_resolve, runtime, digest)
 
 
 @functools.cache

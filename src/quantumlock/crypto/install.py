@@ -1,0 +1,28 @@
+"""The crypto domain's `install` (quantumlock.web.install): keystore, AEAD, signatures,
+key exchange under /api/v1/quantum."""
+
+from __future__ import annotations
+
+from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
+from quantumlock.crypto.domain import CryptoDomain
+from quantumlock.crypto.endpoints import router as keys_router
+from quantumlock.crypto.exchange_endpoints import router as key_exchange_router
+from quantumlock.crypto.keygen_pool import RsaKeygen
+from quantumlock.web.install import Infra
+
+
+def install(infra: Infra) -> None:
+    settings = infra.settings
+    crypto = CryptoDomain(
+        infra.runtime.sealer,
+        infra.runtime.entropy,
+        KeyMaterialCache(settings.key_material_cache_ttl),
+        RsaKeygen(settings.keygen_workers, settings.expensive_calls_per_account),
+    )
+    infra.provide("crypto", crypto)
+    infra.on_change(CHANGE_KIND_QUANTUM_KEY, crypto.key_material.invalidate)
+    infra.include_router(key_exchange_router)
+    infra.include_router(keys_router)
+    infra.serve_fast("POST", "/api/v1/quantum/crypto/encrypt")
+    infra.serve_fast("POST", "/api/v1/quantum/crypto/decrypt")
+    infra.on_shutdown("keygen_close", crypto.close)
