@@ -109,6 +109,7 @@ def generate(
             valid_days=valid_days,
             metadata=meta,
         )
+        session.commit()  # the service only flushes: the command is the unit of work
         data = _license_json(lic)
     _show(data, as_json)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import partial
 from typing import Literal
+from weakref import WeakKeyDictionary
 
 from fastapi import Query, Request, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
@@ -37,6 +39,7 @@ from quantumlock.licensing.service import (
     evaluate,
     normalise_key,
 )
+from quantumlock.licensing.writer import LicenseWriter
 from quantumlock.runtime import Runtime
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
@@ -84,10 +87,13 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
 def generate(
     request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
-    with open_session(request) as session:
-        svc = service(request, session)
-        try:
-            lic, quota = svc.generate(
+    runtime = get_runtime(request)
+    try:
+        # Reads and checks in the request's session, closed again before the license is
+        # signed and stored: the group commit's leader takes a connection from the same
+        # pool, and no request may hold one while it waits for the leader.
+        with open_session(request) as session:
+            draft = service_of(runtime, session).draft(
                 caller_of(principal),
                 principal.limits,
                 end_customer_id=body.end_customer_id,
@@ -95,11 +101,27 @@ def generate(
                 valid_days=body.valid_days,
                 metadata=body.metadata,
             )
-        except RateLimited:
-            _quota_for(request, principal, svc)
-            raise
-        set_quota_headers(request, quota)
-        return model_response(GenerateOut.from_row(lic), 201)
+        lic, quota = draft.issue(license_writer(runtime).store)
+    except RateLimited:
+        with open_session(request) as session:
+            _quota_for(request, principal, service_of(runtime, session))
+        raise
+    set_quota_headers(request, quota)
+    return model_response(GenerateOut.from_row(lic), 201)
+
+
+_writers: WeakKeyDictionary[sessionmaker[Session], LicenseWriter] = WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def license_writer(runtime: Runtime) -> LicenseWriter:
+    """The process's group commit for new licenses, one per database (session factory).
+    Made here on first use until the licensing domain installs its own objects."""
+    with _writers_lock:
+        writer = _writers.get(runtime.sessions)
+        if writer is None:
+            writer = _writers[runtime.sessions] = LicenseWriter(runtime.sessions)
+        return writer
 
 
 @validation_router.post(
