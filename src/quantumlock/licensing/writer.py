@@ -110,6 +110,11 @@ class LicenseWriter:
                 self._cond.release()
                 try:
                     self._write(batch)
+                except BaseException as exc:  # no request of the batch may wait forever
+                    for pending in batch:
+                        if not pending.done:
+                            pending.error, pending.done = exc, True
+                    raise
                 finally:
                     self._cond.acquire()
                     self._leading = False
