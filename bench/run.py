@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import databases, report, wrk
+from bench import databases, report, signing, wrk
 from bench.scenarios import (
     BASELINE,
     ROUTE_NOT_AVAILABLE,
@@ -528,6 +528,9 @@ class Session:
             self._run(row, self.ql, request, WARMUP_S)
         runs: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
         paired: dict[str, list[wrk.WrkResult]] = {row: [] for row in ready}
+        signed: dict[str, list[dict[str, Any]]] = {
+            row: [] for row in ready if rows[row][0].target_signing_ratio is not None
+        }
         for round_no in range(args.rounds):
             print(f"Round {round_no + 1}/{args.rounds} ({args.duration} s each) ...", flush=True)
             for row, request in ready.items():
@@ -538,9 +541,22 @@ class Session:
                 runs[row].append(self._measure(row, self.ql, request))
                 if not baseline_first:
                     paired[row].append(self._measure("baseline", self.hello, self.baseline))
+                if row in signed:  # the raw signing rate, minutes apart at most, same machine
+                    signed[row].append(self._sign())
         for row, request in ready.items():
             results[row] = report.summarise(request.method, request.path, runs[row], paired[row])
+            if row in signed:
+                results[row] |= report.signing_summary(results[row], signed[row])
         return results
+
+    def _sign(self) -> dict[str, Any]:
+        """One raw signing run (bench/signing.py) with the machine's steal around it."""
+        before = wrk.cpu_jiffies()
+        result = signing.run(self.args.duration)
+        result["steal_pct"] = wrk.steal_pct(before, wrk.cpu_jiffies())
+        print(f"  {'raw signing':<14} {result['licenses_per_s']:>10,.0f} licenses/s "
+              f"(one core, cpu share {result['cpu_share']:.2f})", flush=True)  # fmt: skip
+        return result
 
 
 def stages(args: argparse.Namespace) -> tuple[list[str], list[str], list[str]]:
@@ -730,6 +746,7 @@ def measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> dict[
                     "target_ratio": SCENARIOS[name].target_ratio,
                     "max_p99_ms": SCENARIOS[name].max_p99_ms,
                     "max_p99_growth": SCENARIOS[name].max_p99_growth,
+                    "target_signing_ratio": SCENARIOS[name].target_signing_ratio,
                 }
             for row, problems in m.row_problems.items():  # fewer licenses than asked for
                 if row in scenarios and scenarios[row]["problems"] is not None:

@@ -152,7 +152,7 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def _cpu_jiffies() -> tuple[int, int] | None:
+def cpu_jiffies() -> tuple[int, int] | None:
     """(steal, total) CPU time of all cores since boot, from /proc/stat; None off Linux."""
     try:
         with open("/proc/stat") as stat:
@@ -183,7 +183,7 @@ def run(
         f"--script={script}",
         url,
     ]
-    before = _cpu_jiffies()
+    before = cpu_jiffies()
     try:
         # A generous bound: wrk stops on its own, this only guards against a wedged run.
         done = subprocess.run(
@@ -194,5 +194,5 @@ def run(
     if done.returncode != 0:
         raise WrkError(f"wrk exited {done.returncode}: {done.stderr.strip() or done.stdout}")
     result = parse(done.stdout)
-    result.steal_pct = steal_pct(before, _cpu_jiffies())
+    result.steal_pct = steal_pct(before, cpu_jiffies())
     return result

@@ -368,6 +368,7 @@ def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
         svc = LicenseService(session, runtime.sealer, app.state.licensing.secret_cache)
         limits = limits_of_account(AccountService(session).get(acct.id))
         svc.generate(caller, limits, end_customer_id="c", features=[], valid_days=30, metadata={})
+        session.commit()  # the service flushes; the caller's unit of work commits
         monkeypatch.setattr(LicenseRepository, "usage", lambda *_: 0)  # the stale read
         with pytest.raises(RateLimited):
             svc.generate(

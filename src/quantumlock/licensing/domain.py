@@ -15,6 +15,7 @@ from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing.cache import CacheKey, ValidationCache
 from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.service import LicenseService, SecretCache
+from quantumlock.licensing.writer import LicenseWriter
 
 
 @dataclass
@@ -24,6 +25,8 @@ class LicensingDomain:
     entropy: Callable[[int], Draw]
     secret_cache: SecretCache
     validation_cache: ValidationCache
+    # The process's group commit for new licenses (quantumlock.licensing.writer).
+    writer: LicenseWriter
 
     def service(self, session: Session) -> LicenseService:
         return LicenseService(session, self.sealer, self.secret_cache, self.entropy)

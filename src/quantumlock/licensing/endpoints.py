@@ -70,10 +70,14 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
 def generate(
     request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
-    with open_session(request) as session:
-        svc = service(request, session)
-        try:
-            lic, quota = svc.generate(
+    licensing = licensing_of(request)
+    try:
+        # Reads and checks in the request's own unit of work (an account's first license
+        # creates its HMAC secret and signing key), closed again before the license is
+        # signed and stored: the group commit's leader takes a connection from the same
+        # pool, and no request may hold one while it waits for the leader.
+        with unit_of_work(request) as session:
+            draft = licensing.service(session).draft(
                 principal.actor,
                 principal.limits,
                 end_customer_id=body.end_customer_id,
@@ -81,11 +85,13 @@ def generate(
                 valid_days=body.valid_days,
                 metadata=body.metadata,
             )
-        except RateLimited:
-            _quota_for(request, principal, svc)
-            raise
-        set_quota_headers(request, quota)
-        return model_response(GenerateOut.from_row(lic), 201)
+        lic, quota = draft.issue(licensing.writer.store)
+    except RateLimited:
+        with open_session(request) as session:
+            _quota_for(request, principal, licensing.service(session))
+        raise
+    set_quota_headers(request, quota)
+    return model_response(GenerateOut.from_row(lic), 201)
 
 
 @validation_router.post(

@@ -6,6 +6,7 @@ from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.domain import LicensingDomain
 from quantumlock.licensing.endpoints import router, validation_router
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
+from quantumlock.licensing.writer import LicenseWriter
 from quantumlock.web.install import Infra
 
 
@@ -17,6 +18,7 @@ def install(infra: Infra) -> None:
         runtime.entropy.draw,
         SecretCache(),
         ValidationCache(infra.settings.validation_cache_ttl),
+        LicenseWriter(runtime.sessions),
     )
     infra.provide("licensing", licensing)
     cache = licensing.validation_cache

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -173,6 +173,21 @@ class LicenseRepository:
             .order_by(LicenseEvent.id)
         ).all()
 
+    def key_exists(self, account_id: str, license_key: str) -> bool:
+        found = self.session.scalar(
+            select(License.id).where(
+                License.account_id == account_id, License.license_key == license_key
+            )
+        )
+        return found is not None
+
+    def insert_many(self, licenses: Sequence[License]) -> None:
+        """New licenses in one INSERT (executemany): not added to the session."""
+        self.session.execute(insert(License), [_columns(lic, License) for lic in licenses])
+
+    def insert_events(self, events: Sequence[LicenseEvent]) -> None:
+        self.session.execute(insert(LicenseEvent), [_columns(e, LicenseEvent) for e in events])
+
     # -- quota -------------------------------------------------------------------------
 
     def consume_quota(self, account_id: str, period: str, limit: int | None) -> int | None:
@@ -182,16 +197,7 @@ class LicenseRepository:
         limit in its WHERE clause decides: concurrent callers, on one node or many, can
         never push the count past the limit.
         """
-        insert = (
-            pg_insert
-            if self.session.bind and self.session.bind.dialect.name == "postgresql"
-            else sqlite_insert
-        )
-        self.session.execute(
-            insert(LicenseUsage)
-            .values(account_id=account_id, period=period, used=0)
-            .on_conflict_do_nothing(index_elements=["account_id", "period"])
-        )
+        self._ensure_usage_row(account_id, period)
         condition = [LicenseUsage.account_id == account_id, LicenseUsage.period == period]
         if limit is not None:
             condition.append(LicenseUsage.used < limit)
@@ -202,6 +208,51 @@ class LicenseRepository:
             .returning(LicenseUsage.used)
         ).first()
         return None if result is None else int(result[0])
+
+    def consume_quota_many(
+        self, account_id: str, period: str, limit: int | None, count: int
+    ) -> tuple[int, ...]:
+        """Count `count` licenses, as many as the limit leaves room for: the new count after
+        each one granted, in order (fewer than `count`, or none, when the limit is reached).
+
+        All at once by one conditional UPDATE when they all fit; else one at a time, each
+        the same conditional UPDATE as `consume_quota`, until the limit refuses one.
+        """
+        if count == 1:
+            one = self.consume_quota(account_id, period, limit)
+            return () if one is None else (one,)
+        self._ensure_usage_row(account_id, period)
+        condition = [LicenseUsage.account_id == account_id, LicenseUsage.period == period]
+        if limit is not None:
+            condition.append(LicenseUsage.used + count <= limit)
+        row = self.session.execute(
+            update(LicenseUsage)
+            .where(*condition)
+            .values(used=LicenseUsage.used + count)
+            .returning(LicenseUsage.used)
+        ).first()
+        if row is not None:
+            last = int(row[0])
+            return tuple(range(last - count + 1, last + 1))
+        granted: tuple[int, ...] = ()
+        while len(granted) < count:
+            used = self.consume_quota(account_id, period, limit)
+            if used is None:
+                break
+            granted += (used,)
+        return granted
+
+    def _ensure_usage_row(self, account_id: str, period: str) -> None:
+        upsert = (
+            pg_insert
+            if self.session.bind and self.session.bind.dialect.name == "postgresql"
+            else sqlite_insert
+        )
+        self.session.execute(
+            upsert(LicenseUsage)
+            .values(account_id=account_id, period=period, used=0)
+            .on_conflict_do_nothing(index_elements=["account_id", "period"])
+        )
 
     def usage(self, account_id: str, period: str) -> int:
         used = self.session.scalar(
@@ -241,3 +292,10 @@ class LicenseRepository:
 
     def add_signing_key(self, key: SigningKey) -> None:
         self.session.add(key)
+
+
+def _columns(row: Any, model: type[Any]) -> dict[str, Any]:
+    """A new row's column values by attribute name, for a bulk INSERT (an unset
+    autoincrement key left out, for the database to assign)."""
+    values = {attr.key: getattr(row, attr.key) for attr in inspect(model).column_attrs}
+    return {k: v for k, v in values.items() if v is not None or k != "id"}

@@ -37,6 +37,7 @@ from quantumlock.licensing.models import (
     signing_key_aad,
 )
 from quantumlock.licensing.repository import LicenseRepository, LicenseView, active_slot
+from quantumlock.licensing.writer import KeyTaken, NewLicense, QuotaRefused, store_in
 
 HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
@@ -208,6 +209,87 @@ def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
     )
 
 
+def _event(lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> LicenseEvent:
+    return LicenseEvent(
+        license_id=lic.id,
+        account_id=lic.account_id,
+        key_id=caller.key_id,
+        action=action,
+        detail=detail,
+        at=utcnow(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A license to be: what `LicenseService.draft` read and checked. `issue` draws the
+    key, signs and stores, and needs no database session of its own."""
+
+    caller: Actor
+    limits: EffectiveLimits
+    secret: bytes
+    key: SigningKey
+    keys: signing.KeyPair
+    entropy: Callable[[int], Draw]
+    end_customer_id: str
+    features: list[str]
+    valid_days: int
+    metadata: dict[str, Any]
+
+    def issue(self, store: Callable[[NewLicense], int | None]) -> tuple[License, Quota | None]:
+        """Sign a new license and store it with `store` (`writer.store_in` a session, or a
+        `LicenseWriter`'s group commit); the license and the quota it left (live mode)."""
+        live = self.caller.mode == "live"
+        limit = self.limits.licenses_per_month
+        for _attempt in range(KEY_ATTEMPTS):
+            # Drawn and signed (HMAC, Ed25519 + ML-DSA-65: ~1.2 ms, without the GIL) before
+            # any row is locked: a simulator run or a remote call must not hold a lock.
+            now = utcnow().replace(microsecond=0)
+            lic = self._build(self.entropy(KEY_BYTES), now)
+            detail = {"valid_until": isoformat(lic.valid_until)}
+            new = NewLicense(
+                lic,
+                _event(lic, self.caller, "generate", detail),
+                period_of(now) if live else None,  # test-mode licenses are free and uncounted
+                limit,
+            )
+            try:
+                used = store(new)
+            except KeyTaken:  # license key collision: new key
+                continue
+            except QuotaRefused:
+                raise _quota_spent(self.limits, now) from None
+            return lic, None if used is None else Quota(limit, used, next_period_start(now))
+        raise Conflict("Could not allocate a unique license key; try again.")
+
+    def _build(self, key_draw: Draw, now: datetime) -> License:
+        raw = key_draw.data.hex().upper()
+        license_key = f"QLOCK-{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
+        valid_until = now + timedelta(days=self.valid_days)
+        lic = License(
+            id=new_id("lic"),
+            account_id=self.caller.account_id,
+            mode=self.caller.mode,
+            license_key=license_key,
+            end_customer_id=self.end_customer_id,
+            features=self.features,
+            meta=self.metadata,
+            status=Status.ACTIVE.value,
+            version=1,
+            valid_until=valid_until,
+            generated_at=now,
+            created_at=utcnow(),  # full precision: listing order within a second
+            # What actually produced the key's bits (ARCHITECTURE §6).
+            quantum_verified=key_draw.quantum_verified,
+            qcos_fidelity=key_draw.fidelity,
+            security_level=key_draw.security_level.value,
+            signing_kid=self.key.kid,
+        )
+        lic.quantum_signature = signing.quantum_signature(self.secret, fields_of(lic))
+        lic.license_file = LicenseService._license_file(lic, self.key, self.keys, now)
+        return lic
+
+
 class LicenseService:
     def __init__(
         self,
@@ -368,109 +450,61 @@ class LicenseService:
         valid_days: int,
         metadata: dict[str, Any],
     ) -> tuple[License, Quota | None]:
+        """A new license, written in this session's unit of work (flushed; the caller
+        commits). The API's hot path stores through a `LicenseWriter` instead: `draft`,
+        then `Draft.issue(writer.store)` with no session open."""
+        draft = self.draft(
+            caller,
+            limits,
+            end_customer_id=end_customer_id,
+            features=features,
+            valid_days=valid_days,
+            metadata=metadata,
+        )
+        return draft.issue(partial(store_in, self.session))
+
+    def draft(
+        self,
+        caller: Actor,
+        limits: EffectiveLimits,
+        *,
+        end_customer_id: str,
+        features: Sequence[str],
+        valid_days: int,
+        metadata: dict[str, Any],
+    ) -> Draft:
+        """Everything a new license needs from the database, read and checked; signing and
+        writing happen in `Draft.issue`, outside this session's transaction."""
         # The API checks this on the request body too; here for every other caller (CLI).
         problem = json_value_problem(metadata)
         if problem:
             raise ValidationFailed(f"metadata {problem}.", field="metadata")
-        features = normalise_features(features)
-        # Reads first, outside the write transaction, so SQLite never has to upgrade a stale
-        # read snapshot to a write (that fails at once instead of waiting).
         secret = self._hmac_secret(caller.account_id)
         key = self._active_signing_key(caller.account_id, caller.mode)
         keys = self._keypair(key)
         if caller.mode == "live":
             # An account at its limit is refused before anything is signed or written; the
-            # conditional UPDATE below still decides for requests that race past this read.
+            # conditional UPDATE still decides for requests that race past this read.
             self._refuse_if_quota_spent(caller.account_id, limits, utcnow())
-        self.session.commit()
-
-        for _attempt in range(KEY_ATTEMPTS):
-            # Drawn before the write transaction: a simulator run or a remote call must not
-            # hold the database's write lock.
-            key_draw = self.entropy(KEY_BYTES)
-            now = utcnow().replace(microsecond=0)
-            # Signed (HMAC, Ed25519 + ML-DSA-65: ~1.6 ms) before any row is locked.
-            lic = self._build(
-                caller,
-                secret,
-                key,
-                keys,
-                key_draw,
-                now,
-                end_customer_id,
-                features,
-                valid_days,
-                metadata,
-            )
-            self.repo.add(lic)
-            try:
-                self.session.flush()  # the license alone: an IntegrityError is its key
-            except IntegrityError:  # license key collision: new key
-                self.session.rollback()
-                continue
-            self._audit(lic, caller, "generate", {"valid_until": isoformat(lic.valid_until)})
-            quota: Quota | None = None
-            if caller.mode == "live":  # test-mode licenses are free and uncounted
-                # Counted last: the account's usage row is the one every concurrent generate
-                # for the account waits on, so it is locked only from here to the commit.
-                # Refused, the transaction rolls back with the license and its audit row.
-                used = self.repo.consume_quota(
-                    caller.account_id, period_of(now), limits.licenses_per_month
-                )
-                if used is None:
-                    self.session.rollback()
-                    raise _quota_spent(limits, now)
-                quota = Quota(limits.licenses_per_month, used, next_period_start(now))
-            self.session.commit()
-            return lic, quota
-        raise Conflict("Could not allocate a unique license key; try again.")
+        return Draft(
+            caller,
+            limits,
+            secret,
+            key,
+            keys,
+            self.entropy,
+            end_customer_id,
+            normalise_features(features),
+            valid_days,
+            metadata,
+        )
 
     def _refuse_if_quota_spent(
         self, account_id: str, limits: EffectiveLimits, now: datetime
     ) -> None:
         limit = limits.licenses_per_month
         if limit is not None and self.repo.usage(account_id, period_of(now)) >= limit:
-            self.session.rollback()
             raise _quota_spent(limits, now)
-
-    def _build(
-        self,
-        caller: Actor,
-        secret: bytes,
-        key: SigningKey,
-        keys: signing.KeyPair,
-        key_draw: Draw,
-        now: datetime,
-        end_customer_id: str,
-        features: list[str],
-        valid_days: int,
-        metadata: dict[str, Any],
-    ) -> License:
-        raw = key_draw.data.hex().upper()
-        license_key = f"QLOCK-{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
-        valid_until = now + timedelta(days=valid_days)
-        lic = License(
-            id=new_id("lic"),
-            account_id=caller.account_id,
-            mode=caller.mode,
-            license_key=license_key,
-            end_customer_id=end_customer_id,
-            features=features,
-            meta=metadata,
-            status=Status.ACTIVE.value,
-            version=1,
-            valid_until=valid_until,
-            generated_at=now,
-            created_at=utcnow(),  # full precision: listing order within a second
-            # What actually produced the key's bits (ARCHITECTURE §6).
-            quantum_verified=key_draw.quantum_verified,
-            qcos_fidelity=key_draw.fidelity,
-            security_level=key_draw.security_level.value,
-            signing_kid=key.kid,
-        )
-        lic.quantum_signature = signing.quantum_signature(secret, fields_of(lic))
-        lic.license_file = self._license_file(lic, key, keys, now)
-        return lic
 
     @staticmethod
     def _license_file(
@@ -582,16 +616,7 @@ class LicenseService:
         )
 
     def _audit(self, lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> None:
-        self.repo.add_event(
-            LicenseEvent(
-                license_id=lic.id,
-                account_id=lic.account_id,
-                key_id=caller.key_id,
-                action=action,
-                detail=detail,
-                at=utcnow(),
-            )
-        )
+        self.repo.add_event(_event(lic, caller, action, detail))
 
     def _resign(self, lic: License) -> None:
         """A new row version, signed with everything that decides validity."""
