@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from quantumlock.accounts.plans import EffectiveLimits, limits_of_account
 from quantumlock.accounts.service import AccountService
+from quantumlock.core.actor import Actor
 from quantumlock.core.errors import Conflict, RateLimited
 from quantumlock.entropy.types import Draw
 from quantumlock.licensing.models import License, LicenseEvent, LicenseUsage
-from quantumlock.core.actor import Actor
 from quantumlock.licensing.service import Draft, LicenseService
 from quantumlock.licensing.writer import LicenseWriter
 from tests.conftest import AccountFixture
