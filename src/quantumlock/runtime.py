@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import structlog
 from anyio import to_thread
@@ -17,6 +18,7 @@ from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import CHANGE_KIND_KEY, ApiKeyService
 from quantumlock.crypto.cache import CHANGE_KIND_QUANTUM_KEY, KeyMaterialCache
+from quantumlock.crypto.encryption import Encryptor
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.sealing import Sealer
@@ -25,6 +27,7 @@ from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.entropy.service import EntropyService
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
+from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics
 from quantumlock.ratelimit import GcraLimiter, Limiter
@@ -102,6 +105,29 @@ class Runtime:
         runtime.changes.subscribe(runtime._on_change)
         return runtime
 
+    @cached_property
+    def validator(self) -> LicenseValidator:
+        return LicenseValidator(
+            self.validation_cache,
+            self.sessions,
+            self.sealer,
+            self.secret_cache,
+            entropy=self.entropy.draw,
+            on_hit=self.metrics.validation_cache_hit.inc,
+            on_miss=self.metrics.validation_cache_miss.inc,
+        )
+
+    @cached_property
+    def encryptor(self) -> Encryptor:
+        return Encryptor(
+            self.key_material,
+            self.invocations,
+            self.entropy,
+            self.sessions,
+            self.sealer,
+            self.keygen,
+        )
+
     def _on_change(self, kind: str, ref: str) -> None:
         if kind == CHANGE_KIND_KEY:
             self.key_cache.invalidate_key(ref)
@@ -143,8 +169,12 @@ class Runtime:
             log.warning("usage_flush_failed_at_shutdown", exc_info=True)
         try:
             # Background reloads under way finish before the engine goes (bounded: one
-            # stuck on the database must not hold the shutdown).
-            await asyncio.wait_for(self.validation_cache.aclose(), timeout=5.0)
+            # stuck on the database must not hold the shutdown). The caches' loads belong
+            # to this event loop: closing them leaves nothing behind for another.
+            await asyncio.wait_for(
+                asyncio.gather(self.validation_cache.aclose(), self.key_cache.aclose()),
+                timeout=5.0,
+            )
         except Exception:
             log.warning("cache_close_failed_at_shutdown", exc_info=True)
         await self.limiter.close()

@@ -1,21 +1,16 @@
-"""/api/v1/licenses: thin routers over LicenseService."""
+"""/api/v1/licenses: thin routers over LicenseService (validation: LicenseValidator)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
 from typing import Literal
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.errors import RateLimited
-from quantumlock.licensing.cache import CacheKey
-from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.schemas import (
     GenerateIn,
     GenerateOut,
@@ -30,12 +25,8 @@ from quantumlock.licensing.schemas import (
 )
 from quantumlock.licensing.service import (
     Caller,
-    Code,
     LicenseService,
     Quota,
-    Validation,
-    evaluate,
-    normalise_key,
 )
 from quantumlock.runtime import Runtime
 from quantumlock.web.body import json_body, json_body_openapi
@@ -111,29 +102,14 @@ def generate(
 async def validate(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
-    runtime = get_runtime(request)
     body = await json_body(request, ValidateIn)
-    account_id, mode = principal.account_id, principal.mode.value
-    key = normalise_key(body.license_key)
-    # A cached row is judged right here on the event loop (and reloaded in the background
-    # when due); a miss takes one worker thread, shared by every concurrent request for
-    # the same license and by the other misses that arrived with it.
-    cache_key = (account_id, mode, key)
-    view, due = runtime.validation_cache.lookup(cache_key)
-    secret = runtime.secret_cache.hmac_secret(account_id)
-    if view is None or secret is None:
-        runtime.metrics.validation_cache_miss.inc()
-        view, secret = await runtime.validation_cache.load_once(
-            cache_key, partial(_load_many, runtime)
-        )
-    else:
-        runtime.metrics.validation_cache_hit.inc()
-        if due:
-            runtime.validation_cache.refresh(cache_key, partial(_load_many, runtime))
-    if view is None:
-        result = Validation(Code.NOT_FOUND, None)
-    else:
-        result = evaluate(view, secret, body.end_customer_id, body.features or ())
+    result = await get_runtime(request).validator.validate(
+        principal.account_id,
+        principal.mode.value,
+        body.license_key,
+        body.end_customer_id,
+        body.features or (),
+    )
     lic = result.license if result.valid else None
     out = ValidateOut(
         valid=result.valid,
@@ -145,22 +121,6 @@ async def validate(
         code=result.code.value,
     )
     return model_response(out)
-
-
-async def _load_many(
-    runtime: Runtime, keys: Sequence[CacheKey]
-) -> dict[CacheKey, tuple[LicenseView, bytes]]:
-    """The validation cache's loads (a batch of misses, or of entries due for refresh): the
-    rows found, in one worker-thread hop and one query per account and mode."""
-    return await run_in_threadpool(_load_many_from_database, runtime, keys)
-
-
-def _load_many_from_database(
-    runtime: Runtime, keys: Sequence[CacheKey]
-) -> dict[CacheKey, tuple[LicenseView, bytes]]:
-    # Takes the runtime, not the request: a background refresh outlives its request.
-    with runtime.sessions() as session:
-        return service_of(runtime, session).load_many_for_validation(keys)
 
 
 @router.get("", response_model=LicenseList, summary="List licenses")

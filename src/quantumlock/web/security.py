@@ -12,7 +12,7 @@ import functools
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -123,10 +123,10 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
         if key_type_of(secret) is None:
             await _fail(runtime, request, Unauthorized("Invalid API key."))
         runtime.metrics.key_cache_miss.inc()
-        found = await runtime.key_cache.load_once(digest, _loader(runtime, digest))
+        found = await runtime.key_cache.load(digest, _loader(runtime, digest))
     else:
         runtime.metrics.key_cache_hit.inc()
-        found = cast("Found", cached)
+        found = cached
         if due:
             runtime.key_cache.refresh(digest, _loader(runtime, digest))
     if found is None:
