@@ -48,7 +48,7 @@ class Encryptor:
         self.cache = cache
         self.invocations = invocations
         self._entropy = entropy
-        self._sessions = sessions
+        self.sessions = sessions
         self._sealer = sealer
         self._keygen = keygen
 
@@ -135,7 +135,7 @@ class Encryptor:
         algorithm: str | None,
         aad: bytes | None,
     ) -> Encrypted:
-        with self._sessions() as session:
+        with self.sessions() as session:
             return self._service(session).encrypt(
                 caller, plaintext, key_id=key_id, algorithm=algorithm, aad=aad
             )
@@ -150,7 +150,7 @@ class Encryptor:
         aad: bytes | None,
         algorithm: str | None,
     ) -> Decrypted:
-        with self._sessions() as session:
+        with self.sessions() as session:
             return self._service(session).decrypt(
                 caller, ciphertext, key_id=key_id, iv=iv, tag=tag, aad=aad, algorithm=algorithm
             )

@@ -51,7 +51,7 @@ class LicenseValidator:
         """`sessions` opens the session a load reads in (in a worker thread); `entropy` is
         LicenseService's; `on_hit`/`on_miss` count cache hits and misses (the metrics)."""
         self.cache = cache
-        self._sessions = sessions
+        self.sessions = sessions
         self._sealer = sealer
         self._secrets = secrets
         self._entropy = entropy
@@ -89,6 +89,6 @@ class LicenseValidator:
         return await to_thread.run_sync(self._load_from_database, keys)
 
     def _load_from_database(self, keys: Sequence[CacheKey]) -> dict[CacheKey, Loaded]:
-        with self._sessions() as session:
+        with self.sessions() as session:
             service = LicenseService(session, self._sealer, self._secrets, self._entropy)
             return service.load_many_for_validation(keys)
