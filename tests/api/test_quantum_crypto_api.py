@@ -440,6 +440,7 @@ def test_a_cached_key_encrypts_without_the_database_when_the_iv_must_wait(
     monkeypatch.setattr(runtime.entropy, "draw_nowait", lambda *_a, **_k: None)
     monkeypatch.setattr(runtime.entropy, "draw", counted_draw)
     monkeypatch.setattr(runtime, "sessions", no_session)
+    monkeypatch.setattr(app.state.crypto.encryptor, "sessions", no_session)  # what it opens
     plaintext, aad = b"no database", b"hdr"
     enc = ok(client, ENC, key, plaintext=b64(plaintext), key_id=kid, aad=b64(aad))
     assert drawn == [12]  # the IV, drawn in a thread as the full path draws it

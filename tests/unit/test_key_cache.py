@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 
-import pytest
-
-from quantumlock.auth import cache as key_cache_module
 from quantumlock.auth.cache import MISS, Found, KeyCache
 from quantumlock.auth.principal import Principal
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [5000.0]
-    monkeypatch.setattr(key_cache_module.time, "monotonic", lambda: now[0])
-    return now
+from tests.fakes.clock import FakeClock, on_fake_time, turns
 
 
 def found(key_id: str = "key_a", account_id: str = "cust_a") -> Found:
@@ -30,42 +17,43 @@ def found(key_id: str = "key_a", account_id: str = "cust_a") -> Found:
     return b"stored-hash", principal
 
 
-def test_a_known_key_is_due_for_refresh_before_it_expires(clock: list[float]) -> None:
-    cache = KeyCache(ttl=30.0)
+def test_a_known_key_is_due_for_refresh_before_it_expires(clock: FakeClock) -> None:
+    cache = KeyCache(ttl=30.0, clock=clock)
     entry = found()
     cache.put(b"digest", entry)
     assert cache.lookup(b"digest") == (entry, False)
-    clock[0] += 23  # past three quarters of the TTL
+    clock.advance(23)  # past three quarters of the TTL
     assert cache.lookup(b"digest") == (entry, True)
-    clock[0] += 8  # past the TTL
+    clock.advance(8)  # past the TTL
     assert cache.lookup(b"digest") == (MISS, False)
 
 
-def test_unknown_keys_are_remembered_but_never_refreshed(clock: list[float]) -> None:
-    cache = KeyCache(ttl=30.0)
+def test_unknown_keys_are_remembered_but_never_refreshed(clock: FakeClock) -> None:
+    cache = KeyCache(ttl=30.0, clock=clock)
     cache.put(b"nope", None)
-    clock[0] += 29
+    clock.advance(29)
     assert cache.lookup(b"nope") == (None, False)
 
 
 def test_a_lookup_that_began_before_a_revocation_does_not_put_the_key_back(
-    clock: list[float],
+    clock: FakeClock,
 ) -> None:
-    cache = KeyCache(ttl=30.0)
-    for invalidate in (
+    cache = KeyCache(ttl=30.0, clock=clock)
+    invalidations: list[Callable[[], None]] = [
         lambda: cache.invalidate_key("key_a"),
         lambda: cache.invalidate_account("cust_a"),
         cache.clear,
-    ):
+    ]
+    for invalidate in invalidations:
         started = cache.generation
         invalidate()
         cache.put(b"digest", found(), generation=started)
         assert cache.lookup(b"digest")[0] is MISS
 
 
-@pytest.mark.anyio
-async def test_concurrent_misses_for_one_key_share_one_lookup(clock: list[float]) -> None:
-    cache = KeyCache(ttl=30.0)
+@on_fake_time
+async def test_concurrent_misses_for_one_key_share_one_lookup(clock: FakeClock) -> None:
+    cache = KeyCache(ttl=30.0, clock=clock)
     lookups = 0
     release = asyncio.Event()
 
@@ -75,7 +63,7 @@ async def test_concurrent_misses_for_one_key_share_one_lookup(clock: list[float]
         await release.wait()
         return found()
 
-    waiters = [asyncio.ensure_future(cache.load_once(b"digest", lookup)) for _ in range(64)]
+    waiters = [asyncio.ensure_future(cache.load(b"digest", lookup)) for _ in range(64)]
     await asyncio.sleep(0)
     release.set()
     results = await asyncio.gather(*waiters)
@@ -83,27 +71,26 @@ async def test_concurrent_misses_for_one_key_share_one_lookup(clock: list[float]
     assert cache.lookup(b"digest")[0] == found()
 
 
-@pytest.mark.anyio
-async def test_a_background_refresh_replaces_the_entry(clock: list[float]) -> None:
-    cache = KeyCache(ttl=30.0)
+@on_fake_time
+async def test_a_background_refresh_replaces_the_entry(clock: FakeClock) -> None:
+    cache = KeyCache(ttl=30.0, clock=clock)
     cache.put(b"digest", found(account_id="cust_old"))
-    clock[0] += 23
+    clock.advance(23)
 
     async def lookup() -> Found:
         return found(account_id="cust_new")
 
     cache.refresh(b"digest", lookup)
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await turns()
     entry, due = cache.lookup(b"digest")
     assert cast("tuple[bytes, Principal]", entry)[1].account_id == "cust_new" and not due
 
 
-@pytest.mark.anyio
+@on_fake_time
 async def test_a_miss_after_a_revocation_does_not_join_a_lookup_that_began_before_it(
-    clock: list[float],
+    clock: FakeClock,
 ) -> None:
-    cache = KeyCache(ttl=30.0)
+    cache = KeyCache(ttl=30.0, clock=clock)
     release = asyncio.Event()
     answers = iter([found(account_id="cust_before"), None])  # read before, then after a revoke
 
@@ -112,18 +99,18 @@ async def test_a_miss_after_a_revocation_does_not_join_a_lookup_that_began_befor
         await release.wait()
         return answer
 
-    before = asyncio.ensure_future(cache.load_once(b"digest", lookup))
+    before = asyncio.ensure_future(cache.load(b"digest", lookup))
     await asyncio.sleep(0)
     cache.invalidate_key("key_a")  # the key is revoked while the first lookup is in flight
-    after = asyncio.ensure_future(cache.load_once(b"digest", lookup))
+    after = asyncio.ensure_future(cache.load(b"digest", lookup))
     release.set()
     assert cast("tuple[bytes, Principal]", await before)[1].account_id == "cust_before"
     assert await after is None  # its own lookup, which sees the revocation
     assert cache.lookup(b"digest") == (None, False)
 
 
-def test_a_reload_that_finds_the_key_gone_drops_the_cached_principal(clock: list[float]) -> None:
-    cache = KeyCache(ttl=30.0)
+def test_a_reload_that_finds_the_key_gone_drops_the_cached_principal(clock: FakeClock) -> None:
+    cache = KeyCache(ttl=30.0, clock=clock)
     cache.put(b"digest", found())
     cache.put(b"digest", None, generation=cache.generation)
     assert cache.lookup(b"digest") == (None, False)

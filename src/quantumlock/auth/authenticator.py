@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -39,10 +38,10 @@ class ApiKeyAuthenticator:
             if key_type_of(secret) is None:
                 raise Unauthorized("Invalid API key.")
             self._metrics.key_cache_miss.inc()
-            found = await self._cache.load_once(digest, self._loader(digest))
+            found = await self._cache.load(digest, self._loader(digest))
         else:
             self._metrics.key_cache_hit.inc()
-            found = cast("Found", cached)
+            found = cached
             if due:
                 self._cache.refresh(digest, self._loader(digest))
         if found is None:

@@ -29,3 +29,5 @@ def install(infra: Infra) -> None:
     infra.serve_fast("GET", "/api/v2/me")
     infra.background("usage-flush", auth.flush_loop)
     infra.on_shutdown("usage_flush", auth.close)
+    # Loads under way finish on this event loop, bounded (quantumlock.core.cache).
+    infra.on_shutdown("key_cache_close", auth.key_cache.aclose, timeout=5.0)

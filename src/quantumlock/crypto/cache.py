@@ -9,9 +9,11 @@ Only symmetric keys are cached: signing and key-agreement keys take the database
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from quantumlock.core.ttlcache import TtlCache
+from quantumlock.core.cache import Clock, LoadingCache
+from quantumlock.crypto.models import QuantumKey
 
 CHANGE_KIND_QUANTUM_KEY = "quantum_key"
 
@@ -19,21 +21,33 @@ CacheKey = tuple[str, str, str]  # account id, mode, key id
 
 
 @dataclass(frozen=True, slots=True)
-class CachedKey:
+class KeyRef:
+    """What an answer says about the key it used (never material)."""
+
     id: str
     algorithm: str
     version: int
     quantum_verified: bool
+
+    @classmethod
+    def of(cls, row: QuantumKey) -> KeyRef:
+        return cls(row.id, row.algorithm, row.version, row.quantum_verified)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKey(KeyRef):
     material: bytes
 
     def __repr__(self) -> str:  # never the material
         return f"CachedKey(id={self.id!r}, algorithm={self.algorithm!r})"
 
 
-class KeyMaterialCache(TtlCache[CacheKey, CachedKey]):
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        super().__init__(ttl, max_entries)
+class KeyMaterialCache(LoadingCache[CacheKey, CachedKey]):
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, *, clock: Clock = time.monotonic
+    ) -> None:
+        super().__init__(ttl, max_entries=max_entries, clock=clock)
 
     def invalidate(self, key_id: str) -> None:
         """Forget a key (key ids are unique across tenants; destroying one is rare)."""
-        self.discard_where(lambda cached: cached[2] == key_id)
+        self.discard_where(lambda cached, _key: cached[2] == key_id)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from quantumlock.crypto.cache import KeyMaterialCache
+from quantumlock.crypto.encryption import Encryptor
 from quantumlock.crypto.exchange_service import KeyExchangeService
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
@@ -24,7 +25,9 @@ class CryptoDomain:
     entropy: EntropyService
     key_material: KeyMaterialCache
     keygen: RsaKeygen  # RSA generation off the request threads, capped per account
-    invocations: InvocationBudget = field(default_factory=InvocationBudget)  # AEAD counts
+    invocations: InvocationBudget  # AEAD invocation counts, reserved in blocks
+    # Encrypt and decrypt: the cached key, else the stored one (quantumlock.crypto.encryption).
+    encryptor: Encryptor
 
     def keystore(self, session: Session) -> KeystoreService:
         return KeystoreService(session, self.sealer, self.entropy, self.keygen)

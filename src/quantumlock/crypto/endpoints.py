@@ -1,30 +1,22 @@
 """/api/v1/quantum/keys, /quantum/rsa and /quantum/crypto/{encrypt,decrypt,sign,verify}.
 
-Sync handlers on purpose: drawing entropy blocks, so it runs in the request's worker thread,
-never on the event loop. RSA generation (`/rsa`, `/crypto/sign` without `key_id`) runs in
-the keygen process pool, capped per account (crypto.keygen_pool; 429 past the cap).
+Encrypt and decrypt are async and only parse and shape: crypto.encryption.Encryptor chooses
+between the cached key and the keystore. The others are sync handlers on purpose: drawing
+entropy blocks, so it runs in the request's worker thread, never on the event loop. RSA
+generation (`/rsa`, `/crypto/sign` without `key_id`) runs in the keygen process pool, capped
+per account (crypto.keygen_pool; 429 past the cap).
 """
 
 from __future__ import annotations
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
-from quantumlock.core.actor import Actor
-from quantumlock.crypto.algorithms import IV_BYTES
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
-from quantumlock.crypto.operations import (
-    CryptoService,
-    Encrypted,
-    FastEncrypted,
-    cached_encryption_key,
-    decrypt_cached,
-    encrypt_with,
-)
+from quantumlock.crypto.operations import CryptoService
 from quantumlock.crypto.schemas import (
     MAX_AAD,
     MAX_DATA,
@@ -48,7 +40,7 @@ from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, require, unit_of_work
+from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/quantum", tags=["quantum keystore and crypto"])
 
@@ -170,43 +162,10 @@ async def encrypt(
 ) -> Response:
     body = await json_body(request, EncryptIn)
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
-    aad = _aad(body.aad)
-    runtime = get_runtime(request)
-    domain = crypto_of(request)
-    caller = principal.actor
-    key = None
-    if body.key_id is not None:
-        key = cached_encryption_key(
-            domain.key_material,
-            caller,
-            plaintext,
-            key_id=body.key_id,
-            algorithm=body.algorithm,
-            invocations=domain.invocations,
-        )
-    if key is not None:
-        # A cached key needs no database, even when the IV must wait for a thread: a source
-        # busy with another thread's draw is no reason to open a session for a key in hand.
-        # (It was: each such request then held a thread and a connection and kept the
-        # source busy for the next; after every key-cache expiry, encrypt on PostgreSQL
-        # fell to 0.1-0.3x the baseline for seconds.)
-        iv = await runtime.entropy.draw_async(IV_BYTES)
-        return _encrypted(encrypt_with(key, iv.data, plaintext, aad))
-    return await run_in_threadpool(_encrypt, request, body, caller, plaintext, aad)
-
-
-def _encrypt(
-    request: Request, body: EncryptIn, caller: Actor, plaintext: bytes, aad: bytes | None
-) -> Response:
-    with unit_of_work(request) as session:
-        done = crypto(request, session).encrypt(
-            caller, plaintext, key_id=body.key_id, algorithm=body.algorithm, aad=aad
-        )
-        return _encrypted(done)
-
-
-def _encrypted(done: Encrypted | FastEncrypted) -> Response:
-    """The answer of either path (a stored key's row, or its cached material)."""
+    done = await crypto_of(request).encryptor.encrypt(
+        principal.actor, plaintext, key_id=body.key_id, algorithm=body.algorithm,
+        aad=_aad(body.aad),
+    )  # fmt: skip
     return model_response(
         EncryptOut(
             ciphertext=encode_b64(done.ciphertext),
@@ -235,38 +194,14 @@ async def decrypt(
     ciphertext = decode_b64(body.ciphertext, "ciphertext", max_bytes=MAX_DATA)
     iv = decode_b64(body.iv, "iv", max_bytes=12, exact=12)
     tag = decode_b64(body.tag, "tag", max_bytes=16, exact=16)
-    aad = _aad(body.aad)
-    caller = principal.actor
-    fast = decrypt_cached(
-        crypto_of(request).key_material, caller, ciphertext,
-        key_id=body.key_id, iv=iv, tag=tag, aad=aad, algorithm=body.algorithm,
+    done = await crypto_of(request).encryptor.decrypt(
+        principal.actor, ciphertext, key_id=body.key_id, iv=iv, tag=tag,
+        aad=_aad(body.aad), algorithm=body.algorithm,
     )  # fmt: skip
-    if fast is not None:
-        plaintext, cached = fast
-        return model_response(
-            DecryptOut(
-                plaintext=encode_b64(plaintext), key_id=cached.id, algorithm=cached.algorithm
-            )
-        )
-    return await run_in_threadpool(_decrypt, request, body, caller, ciphertext, iv, tag, aad)
-
-
-def _decrypt(
-    request: Request,
-    body: DecryptIn,
-    caller: Actor,
-    ciphertext: bytes,
-    iv: bytes,
-    tag: bytes,
-    aad: bytes | None,
-) -> Response:
-    with unit_of_work(request) as session:
-        plaintext, key = crypto(request, session).decrypt(
-            caller, ciphertext, key_id=body.key_id, iv=iv, tag=tag, aad=aad,
-            algorithm=body.algorithm,
-        )  # fmt: skip
-        out = DecryptOut(plaintext=encode_b64(plaintext), key_id=key.id, algorithm=key.algorithm)
-        return model_response(out)
+    out = DecryptOut(
+        plaintext=encode_b64(done.plaintext), key_id=done.key.id, algorithm=done.key.algorithm
+    )
+    return model_response(out)
 
 
 @router.post(

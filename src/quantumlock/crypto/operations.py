@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from quantumlock.core.actor import Actor
 from quantumlock.core.errors import DecryptionFailed, ValidationFailed
 from quantumlock.crypto import algorithms as alg
-from quantumlock.crypto.cache import CachedKey, KeyMaterialCache
+from quantumlock.crypto.cache import CachedKey, KeyMaterialCache, KeyRef
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.keygen_pool import RsaKeygen
 from quantumlock.crypto.models import QuantumKey
@@ -29,10 +29,18 @@ DEFAULT_RSA_BITS = 3072
 
 @dataclass(frozen=True, slots=True)
 class Encrypted:
-    key: QuantumKey
+    """One result for both paths (a stored key's row, or its cached material)."""
+
+    key: KeyRef
     ciphertext: bytes
     iv: bytes
     tag: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Decrypted:
+    key: KeyRef
+    plaintext: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +133,7 @@ class CryptoService:
         material = self._opened(caller, key)  # before counting: a key that does not open
         self.invocations.take_or_reserve(self.session, key.id)  # 409 past 2**32
         ciphertext, tag = alg.aead_encrypt(key.algorithm, material, iv, plaintext, aad)
-        return Encrypted(key, ciphertext, iv, tag)
+        return Encrypted(KeyRef.of(key), ciphertext, iv, tag)
 
     def decrypt(
         self,
@@ -137,7 +145,7 @@ class CryptoService:
         tag: bytes,
         aad: bytes | None,
         algorithm: str | None,
-    ) -> tuple[bytes, QuantumKey]:
+    ) -> Decrypted:
         if algorithm is not None and algorithm not in alg.SYMMETRIC:
             raise ValidationFailed(
                 f"Unknown encryption algorithm {algorithm!r}.", field="algorithm"
@@ -148,7 +156,7 @@ class CryptoService:
         )
         if plaintext is None:
             raise DecryptionFailed()
-        return plaintext, key
+        return Decrypted(KeyRef.of(key), plaintext)
 
     # -- signatures ---------------------------------------------------------------------
 
@@ -225,79 +233,3 @@ class CryptoService:
             raise ValidationFailed(f"public_key is not a key for {algorithm}.", field="public_key")
         data = alg.signed_bytes(algorithm, nonce, message)
         return Verified(alg.verify(algorithm, key, signature, data, context), key_id)
-
-
-# -- the fast path: cached symmetric keys, no database, no worker thread ----------------------
-
-# Larger payloads take the worker-thread path: AEAD over a megabyte holds the event loop.
-FAST_PATH_MAX_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class FastEncrypted:
-    key: CachedKey
-    ciphertext: bytes
-    iv: bytes
-    tag: bytes
-
-
-def cached_key(
-    cache: KeyMaterialCache, caller: Actor, key_id: str, algorithm: str | None
-) -> CachedKey | None:
-    """The cached key if it suits `algorithm`; None sends the caller to the full path,
-    which also produces every error (unknown key, wrong algorithm, another tenant's id)."""
-    key = cache.get((caller.account_id, caller.mode, key_id))
-    if key is None or (algorithm is not None and algorithm != key.algorithm):
-        return None
-    return key
-
-
-def cached_encryption_key(
-    cache: KeyMaterialCache,
-    caller: Actor,
-    plaintext: bytes,
-    *,
-    key_id: str,
-    algorithm: str | None,
-    invocations: InvocationBudget,
-) -> CachedKey | None:
-    """The cached key CryptoService.encrypt would use, if the fast path may; else None.
-
-    The fast path also needs an invocation this process already reserved (no database);
-    when none is left, the full path reserves the next block (or answers 409 at the limit).
-    """
-    if len(plaintext) > FAST_PATH_MAX_BYTES:
-        return None
-    key = cached_key(cache, caller, key_id, algorithm)
-    if key is None or not invocations.take(key.id):
-        return None
-    return key
-
-
-def encrypt_with(key: CachedKey, iv: bytes, plaintext: bytes, aad: bytes | None) -> FastEncrypted:
-    """CryptoService.encrypt's AEAD step, for a cached key and an IV already drawn."""
-    ciphertext, tag = alg.aead_encrypt(key.algorithm, key.material, iv, plaintext, aad)
-    return FastEncrypted(key, ciphertext, iv, tag)
-
-
-def decrypt_cached(
-    cache: KeyMaterialCache,
-    caller: Actor,
-    ciphertext: bytes,
-    *,
-    key_id: str,
-    iv: bytes,
-    tag: bytes,
-    aad: bytes | None,
-    algorithm: str | None,
-) -> tuple[bytes, CachedKey] | None:
-    """CryptoService.decrypt for a cached key; None when the key is not cached."""
-    if len(ciphertext) > FAST_PATH_MAX_BYTES:
-        return None
-    key = cached_key(cache, caller, key_id, algorithm)
-    if key is None:
-        return None
-    plaintext = alg.aead_decrypt(key.algorithm, key.material, iv, ciphertext, tag, aad)
-    if plaintext is None:
-        raise DecryptionFailed()
-    return plaintext, key

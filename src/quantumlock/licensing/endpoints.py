@@ -1,4 +1,4 @@
-"""/api/v1/licenses: thin routers over LicenseService."""
+"""/api/v1/licenses: thin routers over LicenseService (validation: LicenseValidator)."""
 
 from __future__ import annotations
 
@@ -25,17 +25,13 @@ from quantumlock.licensing.schemas import (
     ValidateOut,
 )
 from quantumlock.licensing.service import (
-    Code,
     LicenseService,
     Quota,
-    Validation,
-    evaluate,
-    normalise_key,
 )
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import get_runtime, open_session, require, unit_of_work
+from quantumlock.web.security import open_session, require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
@@ -103,28 +99,14 @@ def generate(
 async def validate(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
-    runtime = get_runtime(request)
-    licensing = licensing_of(request)
     body = await json_body(request, ValidateIn)
-    account_id, mode = principal.account_id, principal.mode.value
-    key = normalise_key(body.license_key)
-    # A cached row is judged right here on the event loop (and reloaded in the background
-    # when due); a miss takes one worker thread, shared by every concurrent request for
-    # the same license and by the other misses that arrived with it.
-    cache_key = (account_id, mode, key)
-    view, due = licensing.validation_cache.lookup(cache_key)
-    secret = licensing.secret_cache.hmac_secret(account_id)
-    if view is None or secret is None:
-        runtime.metrics.validation_cache_miss.inc()
-        view, secret = await licensing.validation_cache.load_once(cache_key, licensing.load_many)
-    else:
-        runtime.metrics.validation_cache_hit.inc()
-        if due:
-            licensing.validation_cache.refresh(cache_key, licensing.load_many)
-    if view is None:
-        result = Validation(Code.NOT_FOUND, None)
-    else:
-        result = evaluate(view, secret, body.end_customer_id, body.features or ())
+    result = await licensing_of(request).validator.validate(
+        principal.account_id,
+        principal.mode.value,
+        body.license_key,
+        body.end_customer_id,
+        body.features or (),
+    )
     lic = result.license if result.valid else None
     out = ValidateOut(
         valid=result.valid,

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.domain import LicensingDomain
 from quantumlock.licensing.endpoints import router, validation_router
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
+from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.licensing.writer import LicenseWriter
 from quantumlock.web.install import Infra
 
 
 def install(infra: Infra) -> None:
     runtime = infra.runtime
+    secrets, cache = SecretCache(), ValidationCache(infra.settings.validation_cache_ttl)
+    validator = LicenseValidator(
+        cache,
+        # A unit of work, not a bare read: an account's first validation may create its
+        # HMAC secret. Not the request's: a background refresh outlives its request.
+        partial(unit_of_work, runtime.sessions),
+        runtime.sealer,
+        secrets,
+        entropy=runtime.entropy.draw,
+        on_hit=runtime.metrics.validation_cache_hit.inc,
+        on_miss=runtime.metrics.validation_cache_miss.inc,
+    )
     licensing = LicensingDomain(
         runtime.sessions,
         runtime.sealer,
         runtime.entropy.draw,
-        SecretCache(),
-        ValidationCache(infra.settings.validation_cache_ttl),
+        secrets,
+        cache,
         LicenseWriter(runtime.sessions),
+        validator,
     )
     infra.provide("licensing", licensing)
     cache = licensing.validation_cache

@@ -10,36 +10,38 @@ A fast route is an ordinary FastAPI route, which documents it (OpenAPI, scopes) 
 it when `QL_FAST_PATHS=false`. `FastRoutes.add` accepts only a route whose whole signature
 is `(request, principal = require(...))` and which returns a Response itself: then
 answering it here means calling the *same* two functions FastAPI would call (the route's
-auth dependency, then its endpoint) and nothing else, and rendering `AppError`,
-`RequestValidationError` and a database `DataError` with the app's own error functions.
-Anything else still ends as the middleware's 500. tests/api/test_fast_paths_api.py sends
-one battery of requests both ways and requires the same answers.
+auth dependency, then its endpoint) and nothing else, and rendering what they raise with
+the handler the app's ExceptionMiddleware would choose: every handler the app has
+(`app.exception_handlers`, looked up as Starlette does: by status code for an
+HTTPException, else along the exception's MRO). An exception no handler takes still ends
+as the middleware's 500. tests/api/test_fast_paths_api.py sends one battery of requests
+both ways and requires the same answers, and raises each handled exception type both ways.
+
+FastAPI internals this relies on (hence the pinned range in pyproject.toml): `APIRoute.
+dependant` and the `Dependant` fields read below (`dependencies`, `call`, `name`,
+`request_param_name`, `path_params`, `query_params`, `header_params`, `cookie_params`,
+`body_params`); `original_router` on the wrappers of included routers (0.16x); Starlette's
+`app.exception_handlers` and the lookup rule above (`starlette._exception_handler`).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from quantumlock.core.errors import AppError
-from quantumlock.web.errors import (
-    app_error_response,
-    data_error_response,
-    request_id_of,
-    validation_error_response,
-)
-
 Handler = Callable[[Request], Awaitable[Response]]
+ErrorHandler = Callable[[Request, Exception], Any]
 
 
 class FastRoutes:
@@ -71,14 +73,36 @@ class FastRoutes:
         response: Response
         try:
             response = await handler(request)
-        except AppError as exc:
-            response = app_error_response(request_id_of(request), exc)
-        except RequestValidationError as exc:
-            response = validation_error_response(request_id_of(request), exc)
-        except DataError as exc:  # as the app's handler answers it (web.errors)
-            response = data_error_response(request_id_of(request), exc)
+        except Exception as exc:
+            render = self._error_handler(exc)
+            if render is None:
+                raise
+            if inspect.iscoroutinefunction(render):
+                response = await render(request, exc)
+            else:
+                response = await run_in_threadpool(render, request, exc)
+            # As Starlette does: a reused exception instance must not grow its traceback.
+            exc.__traceback__ = None
         await response(scope, receive, send)
         return True
+
+    def _error_handler(self, exc: Exception) -> ErrorHandler | None:
+        """The handler the app's ExceptionMiddleware would pick for `exc` (its
+        `wrap_app_handling_exceptions`); read at the time, so a handler added late counts.
+        `Exception`/500 handlers belong to ServerErrorMiddleware, outside ours: not here."""
+        handlers: dict[Any, ErrorHandler] = self._app.exception_handlers
+        if (
+            isinstance(exc, HTTPException)
+            and exc.status_code != 500
+            and exc.status_code in handlers
+        ):
+            return handlers[exc.status_code]
+        for cls in type(exc).__mro__:
+            if cls is Exception:
+                return None
+            if cls in handlers:
+                return handlers[cls]
+        return None
 
 
 def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
