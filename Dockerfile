@@ -1,15 +1,23 @@
 # One QuantumLock node. Stateless: state lives in PostgreSQL and Redis (see compose.yaml).
 FROM python:3.11-slim AS build
 WORKDIR /src
+COPY requirements/lock.txt ./requirements/
+COPY sdk ./sdk
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Third-party wheels exactly as locked (hash-checked), then the SDK's and the server's own;
+# --no-deps: the public index's `qcos` and `quantumlock` are other projects. The lock also
+# holds the dev and quantum extras; the runtime stage installs only what the server needs.
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements/lock.txt \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /app ./sdk .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data quantumlock \
     && mkdir -p /data && chown quantumlock /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY --from=build /app /app
+RUN pip install --no-cache-dir --no-index --find-links /wheels /app/*.whl \
+    && rm -rf /wheels /app
 USER quantumlock
 ENV QL_DATA_DIR=/data \
     PYTHONUNBUFFERED=1

@@ -6,15 +6,36 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint audit bench entropy-report stack-check clean
+.PHONY: install lock run test fuzz lint audit bench entropy-report stack-check clean
 
+# Every third-party package (the dev and quantum extras, the SDK's offline extra, pip and the
+# build backend) exactly as requirements/lock.txt pins it, each file checked against its hash;
+# then the two distributions of this repository, editable: the server (src/) and the SDK
+# (sdk/, import name qcos). --no-deps: their dependencies came from the lock, and the public
+# index's `qcos` and `quantumlock` are other projects. pip check: the lock satisfies both.
+LOCK := requirements/lock.txt
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml sdk/pyproject.toml $(LOCK) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,quantum]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e ./sdk -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolve the lock after changing a dependency in either pyproject.toml: pins already in
+# the lock are kept where they still fit; LOCK_ARGS=--upgrade (or --upgrade-package NAME)
+# moves them. Commit the result; `make install` then installs it.
+PIP_TOOLS ?= pip-tools==7.6.2
+# (It needs no install: pip-compile resolves on its own, so a lock that no longer fits the
+# pyproject files, which `make install` refuses, can still be recompiled.)
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet '$(PIP_TOOLS)'
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --extra dev --extra quantum --extra offline $(LOCK_ARGS) -o $(LOCK) \
+	  pyproject.toml sdk/pyproject.toml requirements/build.in
 
 run: install
 	$(BIN)/quantumlock init
@@ -35,9 +56,9 @@ fuzz: install
 	echo "cases: $$(wc -l < .fuzz-tally)"; rm -f .fuzz-tally; exit $$status
 
 lint: install audit
-	$(BIN)/ruff check src tests bench deploy
-	$(BIN)/ruff format --check src tests bench deploy
-	$(BIN)/mypy src
+	$(BIN)/ruff check src sdk tests bench deploy
+	$(BIN)/ruff format --check src sdk tests bench deploy
+	$(BIN)/mypy src sdk/src
 
 # Known vulnerabilities in the installed dependencies (PyPI's advisory data, from OSV).
 # --strict: a package that could not be checked fails the audit instead of passing silently.

@@ -73,10 +73,15 @@ def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
 
 def build(tmp: Path) -> Path:
     """The Dockerfile's stages: wheels of the project and its dependencies, then a clean venv."""
-    wheels = tmp / "wheels"
+    wheels, app = tmp / "wheels", tmp / "app"
     started = time.monotonic()
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet"]
+    lock = ROOT / "requirements" / "lock.txt"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(ROOT)],
+        [*pip_wheel, "--require-hashes", "--wheel-dir", str(wheels), "-r", str(lock)], check=True
+    )
+    subprocess.run(
+        [*pip_wheel, "--no-deps", "--wheel-dir", str(app), str(ROOT / "sdk"), str(ROOT)],
         check=True,
     )
     venv = tmp / "image"
@@ -87,7 +92,9 @@ def build(tmp: Path) -> Path:
             "install",
             "--quiet",
             "--no-index",
-            *map(str, wheels.glob("*.whl")),
+            "--find-links",
+            str(wheels),
+            *map(str, app.glob("*.whl")),
         ],
         check=True,
     )

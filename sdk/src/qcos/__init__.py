@@ -19,9 +19,11 @@ from qcos._client import AsyncClient, Client
 from qcos._errors import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
+    DecodingError,
     DecryptionError,
     NotFoundError,
     PermissionDeniedError,
@@ -82,6 +84,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APITimeoutError",
     "ApiKey",
     "AsyncClient",
     "AuthenticationError",
@@ -91,6 +94,7 @@ __all__ = [
     "CreatedKey",
     "Customer",
     "CustomerStats",
+    "DecodingError",
     "DecryptionError",
     "Encrypted",
     "Entropy",
@@ -115,3 +119,11 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+# Public classes show as `qcos.X` (tracebacks, reprs, pickles), not as the private module that
+# defines them; pickling still finds them, as every one is an attribute of this package.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -17,7 +17,9 @@ from qcos._errors import (
     _BY_STATUS,
     APIConnectionError,
     APIError,
+    APITimeoutError,
     ConfigurationError,
+    DecodingError,
     QCOSError,
     RateLimitError,
 )
@@ -54,8 +56,17 @@ def _retry_after(response: httpx.Response, body: Any) -> int:
     return from_body if from_body is not None else 1
 
 
-def _connection_error(exc: httpx.TransportError) -> APIConnectionError:
-    return APIConnectionError(f"{type(exc).__name__}: {exc}", code="CONNECTION_ERROR")
+def _transport_error(exc: httpx.RequestError) -> APIConnectionError:
+    # Every failure httpx reports for a request becomes the SDK's own: callers catch qcos.X
+    # and never need to import httpx. The httpx exception stays available as __cause__.
+    kind: type[APIConnectionError]
+    if isinstance(exc, httpx.TimeoutException):
+        kind, code = APITimeoutError, "TIMEOUT"
+    elif isinstance(exc, httpx.DecodingError):
+        kind, code = DecodingError, "DECODING_ERROR"
+    else:
+        kind, code = APIConnectionError, "CONNECTION_ERROR"
+    return kind(f"{type(exc).__name__}: {exc}", code=code)
 
 
 def error_from_response(response: httpx.Response) -> QCOSError:
@@ -170,7 +181,11 @@ class _BaseClient:
             return None
         if isinstance(error, RateLimitError):
             return float(error.retry_after) if error.retry_after <= MAX_RETRY_AFTER else None
-        if isinstance(error, APIConnectionError) and op.idempotent:
+        if (
+            isinstance(error, APIConnectionError)
+            and not isinstance(error, DecodingError)
+            and op.idempotent
+        ):
             return CONNECTION_BACKOFF * float(1 << attempt)
         return None
 
@@ -210,8 +225,8 @@ class Client(_BaseClient):
             try:
                 try:
                     response = self._http.request(**self._build(op))
-                except httpx.TransportError as exc:
-                    raise _connection_error(exc) from exc
+                except httpx.RequestError as exc:
+                    raise _transport_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt)
@@ -271,8 +286,8 @@ class AsyncClient(_BaseClient):
             try:
                 try:
                     response = await self._http.request(**self._build(op))
-                except httpx.TransportError as exc:
-                    raise _connection_error(exc) from exc
+                except httpx.RequestError as exc:
+                    raise _transport_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt)

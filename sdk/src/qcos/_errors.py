@@ -40,7 +40,17 @@ class APIError(QCOSError):
 
 
 class APIConnectionError(QCOSError):
-    """The server could not be reached, or the connection failed mid-request."""
+    """No usable answer came back: the server could not be reached, or the connection failed
+    mid-request. The base of the transport errors; httpx's exception is the `__cause__`."""
+
+
+class APITimeoutError(APIConnectionError):
+    """Connecting, sending, reading or waiting for a pooled connection took too long."""
+
+
+class DecodingError(APIConnectionError):
+    """An answer came back whose content encoding (gzip, brotli, ...) cannot be decoded.
+    Not retried: the server did answer, and a broken body is likely to come back broken."""
 
 
 class ConfigurationError(QCOSError):
