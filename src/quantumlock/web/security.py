@@ -111,10 +111,9 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     address is over its limit, answers that address's failures with 429 instead of 401. It
     never refuses a valid key, cached or not: behind one NAT or load balancer, one client's
     bad keys must not lock out everyone else. So a well-formed key is always looked up, also
-    from a blocked address. What keeps that cheap: a typo (bad checksum) is refused without a
-    lookup, a lookup is one indexed read by keyed hash, concurrent lookups of one key share
-    it, and an unknown key is then cached as unknown; what an attacker learns is no more
-    than from any unblocked address, and 190 random bits are not found by guessing.
+    from a blocked address. What keeps that cheap is the installed `Authenticator`'s
+    (quantumlock.auth.authenticator); what an attacker learns is no more than from any
+    unblocked address, and 190 random bits are not found by guessing.
     """
     runtime = get_runtime(request)
     secret = presented_key(request)
