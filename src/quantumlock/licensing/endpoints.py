@@ -31,7 +31,7 @@ from quantumlock.licensing.service import (
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import open_session, require, unit_of_work
+from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
@@ -83,7 +83,7 @@ def generate(
             )
         lic, quota = draft.issue(licensing.writer.store)
     except RateLimited:
-        with open_session(request) as session:
+        with unit_of_work(request) as session:
             _quota_for(request, principal, licensing.service(session))
         raise
     set_quota_headers(request, quota)

@@ -53,12 +53,6 @@ def unit_of_work(request: Request) -> AbstractContextManager[Session]:
     return get_runtime(request).unit_of_work()
 
 
-def open_session(request: Request) -> Session:
-    """A bare session whose caller commits itself (the generate endpoint, until
-    LicenseService.generate only flushes); everything else takes `unit_of_work`."""
-    return get_runtime(request).sessions()
-
-
 def client_address(request: Request) -> str:
     client = request.scope.get("client")
     return str(client[0]) if client else "unknown"
