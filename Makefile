@@ -32,10 +32,12 @@ fuzz: install
 	FUZZ_STATEFUL_EXAMPLES=100 FUZZ_STATEFUL_STEPS=30 \
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS)
 
+# Import contracts (lint-imports): [tool.importlinter] in pyproject.toml.
 lint: install audit
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 # Known vulnerabilities in the installed dependencies (PyPI's advisory data, from OSV).
 # --strict: a package that could not be checked fails the audit instead of passing silently.
@@ -77,4 +79,4 @@ entropy-report: install
 	$(BIN)/python -m bench.entropy_throughput
 
 clean:
-	rm -rf $(VENV) .quantumlock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .quantumlock .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
