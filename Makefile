@@ -36,7 +36,7 @@ fuzz: install
 lint: install audit
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests
 	$(BIN)/lint-imports
 
 # Known vulnerabilities in the installed dependencies (PyPI's advisory data, from OSV).

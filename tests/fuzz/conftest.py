@@ -22,7 +22,8 @@ from schemathesis import GenerationMode
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.settings import Settings
-from tests.conftest import MASTER_KEY, bearer, watch_client
+from tests.conftest import MASTER_KEY, bearer
+from tests.secret_scan import watch_client
 
 # `make test` runs a bounded, derandomized number of examples per operation; `make fuzz`
 # sets FUZZ_EXAMPLES far higher.
@@ -54,7 +55,8 @@ class FuzzTarget:
                 kwargs["data"] = data
             else:
                 kwargs["content"] = data if isinstance(data, bytes) else str(data).encode()
-        return self.client.request(headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(headers=headers, **kwargs)
+        return response
 
 
 @pytest.fixture(scope="module")

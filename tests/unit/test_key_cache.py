@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 
 import pytest
 
-from quantumlock.auth import cache as key_cache_module
 from quantumlock.auth.cache import MISS, Found, KeyCache
 from quantumlock.auth.principal import Principal
 
@@ -21,7 +22,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [5000.0]
-    monkeypatch.setattr(key_cache_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     return now
 
 
@@ -52,11 +53,12 @@ def test_a_lookup_that_began_before_a_revocation_does_not_put_the_key_back(
     clock: list[float],
 ) -> None:
     cache = KeyCache(ttl=30.0)
-    for invalidate in (
+    invalidations: tuple[Callable[[], object], ...] = (
         lambda: cache.invalidate_key("key_a"),
         lambda: cache.invalidate_account("cust_a"),
         cache.clear,
-    ):
+    )
+    for invalidate in invalidations:
         started = cache.generation
         invalidate()
         cache.put(b"digest", found(), generation=started)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 
 import pytest
 
-from quantumlock.core import ttlcache
 from quantumlock.core.ttlcache import BatchedLoads, BatchedRefresh, SingleFlight, TtlCache
 
 
@@ -19,7 +19,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [1000.0]
-    monkeypatch.setattr(ttlcache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     return now
 
 
