@@ -55,10 +55,12 @@ fuzz: install
 	status=$$?; echo "cases by answer:"; sort .fuzz-tally | uniq -c; \
 	echo "cases: $$(wc -l < .fuzz-tally)"; rm -f .fuzz-tally; exit $$status
 
+# Import contracts (lint-imports): [tool.importlinter] in pyproject.toml.
 lint: install audit
 	$(BIN)/ruff check src sdk tests bench deploy
 	$(BIN)/ruff format --check src sdk tests bench deploy
-	$(BIN)/mypy src sdk/src
+	$(BIN)/mypy src sdk/src tests
+	$(BIN)/lint-imports
 
 # Known vulnerabilities in the installed dependencies (PyPI's advisory data, from OSV).
 # --strict: a package that could not be checked fails the audit instead of passing silently.
@@ -100,4 +102,4 @@ entropy-report: install
 	$(BIN)/python -m bench.entropy_throughput
 
 clean:
-	rm -rf $(VENV) .quantumlock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .quantumlock .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

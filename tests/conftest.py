@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -122,8 +123,12 @@ class AccountFixture:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
 
+class MakeAccount(Protocol):
+    def __call__(self, plan: str = ..., name: str = ...) -> AccountFixture: ...
+
+
 @pytest.fixture
-def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-def]
+def make_account(settings: Settings, app: FastAPI) -> MakeAccount:
     runtime = app.state.runtime
     hasher = api_key_hasher(settings)
 
@@ -139,7 +144,7 @@ def make_account(settings: Settings, app: FastAPI):  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def account(make_account) -> AccountFixture:  # type: ignore[no-untyped-def]
+def account(make_account: MakeAccount) -> AccountFixture:
     return make_account()
 
 

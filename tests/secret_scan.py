@@ -16,12 +16,13 @@ Imported into tests/conftest.py, which is where pytest finds its hooks and fixtu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pluggy import Result
 
 from quantumlock.observability.logging import flush_logs
 
@@ -83,7 +84,9 @@ def _flush_logs_for_the_secret_scan() -> Iterator[None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     if report.when != "teardown":

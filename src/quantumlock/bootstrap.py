@@ -6,7 +6,7 @@ once, by the runtime, the CLI and the tests alike.
 
 from __future__ import annotations
 
-from quantumlock.auth.keys import KeyHasher
+from quantumlock.keyring.hasher import KeyHasher
 from quantumlock.keyring.sealing import Keyring, KeyringError, KeyringFile, Sealer, decode_key
 from quantumlock.settings import Settings
 

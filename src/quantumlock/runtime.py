@@ -20,11 +20,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock import bootstrap
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.entropy.service import EntropyService
+from quantumlock.keyring.hasher import KeyHasher
 from quantumlock.keyring.sealing import Sealer
 from quantumlock.observability.logging import flush_logs
 from quantumlock.observability.metrics import Metrics

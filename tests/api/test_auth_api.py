@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from quantumlock.auth.service import ApiKeyService
-from tests.conftest import AccountFixture, bearer
+from tests.conftest import AccountFixture, MakeAccount, bearer
 
 ERROR_FIELDS = {"detail", "code", "timestamp", "request_id"}
 
 
-def create_key(client: TestClient, admin: str, **body: object) -> dict:  # type: ignore[type-arg]
+def create_key(client: TestClient, admin: str, **body: object) -> dict[str, Any]:
     resp = client.post("/api/v2/keys", json={"name": "k", **body}, headers=bearer(admin))
     assert resp.status_code == 201, resp.text
     return resp.json()["data"]  # type: ignore[no-any-return]
 
 
-def assert_error(resp, status: int, code: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert set(body) >= ERROR_FIELDS, body
@@ -133,8 +135,9 @@ def test_live_and_test_keys_without_scopes_get_everything_but_admin(
 def test_creation_rules(client: TestClient, account: AccountFixture) -> None:
     admin = bearer(account.admin_key)
 
-    def post(body: dict, headers: dict = admin):  # type: ignore[no-untyped-def,type-arg]
-        return client.post("/api/v2/keys", json=body, headers=headers)
+    def post(body: dict[str, Any], headers: dict[str, str] = admin) -> httpx.Response:
+        resp: httpx.Response = client.post("/api/v2/keys", json=body, headers=headers)
+        return resp
 
     assert_error(post({"name": "x", "scopes": ["admin"]}), 400, "VALIDATION_ERROR")
     assert_error(post({"name": "x", "scopes": ["nope:read"]}), 400, "VALIDATION_ERROR")
@@ -349,7 +352,7 @@ def test_rotate_without_body_uses_default_grace(
     assert client.get("/api/v2/me", headers=bearer(old["key"])).status_code == 200
 
 
-def test_another_tenants_key_is_not_found(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_another_tenants_key_is_not_found(client: TestClient, make_account: MakeAccount) -> None:
     alice, mallory = make_account(), make_account(name="Mallory")
     victim = create_key(client, alice.admin_key)
     for resp in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -78,7 +79,7 @@ def test_oversized_body_is_413(client: TestClient, account: AccountFixture) -> N
 def test_oversized_streamed_body_without_length_is_413(
     client: TestClient, account: AccountFixture
 ) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 

@@ -25,7 +25,7 @@ from quantumlock.settings import Settings
 from quantumlock.web.fastpath import FastRoutes
 from tests.api.test_auth_api import create_key
 from tests.api.test_licenses_api import GEN, VAL, generate
-from tests.conftest import AccountFixture, bearer
+from tests.conftest import AccountFixture, MakeAccount, bearer
 
 Call = Callable[[TestClient], Response]
 ENTROPY = "/api/v1/quantum/entropy"
@@ -141,10 +141,10 @@ def answer_both(
 
 
 def codes_of(answers: list[tuple[Any, ...]]) -> set[str]:
-    return {a[1].get("code") for a in answers if isinstance(a[1], dict) and "code" in a[1]}
+    return {a[1]["code"] for a in answers if isinstance(a[1], dict) and "code" in a[1]}
 
 
-def battery(account: AccountFixture, make_account: Any, client: TestClient) -> list[Call]:
+def battery(account: AccountFixture, make_account: MakeAccount, client: TestClient) -> list[Call]:
     """Every answer POST /validate can give, as calls to run against either app."""
     admin = account.admin_key
     live = generate(client, admin, features=["premium"])["license_key"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from quantumlock.licensing.models import License
 from quantumlock.licensing.service import LicenseService
 from quantumlock.settings import Settings
 from tests.api.test_auth_api import assert_error, create_key
-from tests.conftest import AccountFixture, bearer
+from tests.conftest import AccountFixture, MakeAccount, bearer
 
 GEN = "/api/v1/licenses/generate"
 VAL = "/api/v1/licenses/validate"
@@ -294,7 +294,7 @@ def test_get_lifecycle_and_audit(client: TestClient, app: FastAPI, account: Acco
         assert all(e.key_id.startswith("key_") for e in events)
 
 
-def as_utc_str(text: str):  # type: ignore[no-untyped-def]
+def as_utc_str(text: str) -> datetime:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -318,7 +318,7 @@ def test_renew_extends_from_now_when_already_expired(
         )
 
 
-def test_monthly_quota(client: TestClient, app: FastAPI, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_monthly_quota(client: TestClient, app: FastAPI, make_account: MakeAccount) -> None:
     acct = make_account(plan="free")
     with app.state.runtime.unit_of_work() as session:
         AccountService(session).set_limits(acct.id, licenses_per_month=3)
@@ -346,8 +346,8 @@ def test_monthly_quota(client: TestClient, app: FastAPI, make_account) -> None: 
 
 def test_a_generate_that_races_past_the_quota_read_is_refused_by_the_update(
     app: FastAPI,
-    make_account,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    make_account: MakeAccount,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The read before signing refuses an account at its limit; a request that read the
     # usage just before another one took the last license must still be refused by the
@@ -401,8 +401,8 @@ def test_test_mode_is_a_separate_world(client: TestClient, account: AccountFixtu
 
 
 def test_another_accounts_license_is_not_found_and_unchanged(
-    client: TestClient, make_account
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_account: MakeAccount
+) -> None:
     alice, mallory = make_account(), make_account(name="Mallory")
     lic = generate(client, alice.admin_key)["license_key"]
     before = client.get(f"/api/v1/licenses/{lic}", headers=bearer(alice.admin_key)).json()
@@ -513,7 +513,7 @@ def test_a_tampered_row_is_caught_once_its_cache_entry_expires(
 
 def test_due_entries_are_reloaded_in_the_background_before_they_expire(
     settings: Settings,
-    make_account,  # type: ignore[no-untyped-def]
+    make_account: MakeAccount,
 ) -> None:
     """Refresh-ahead, batched: entries that fall due keep being served while one background
     reload picks up rows changed behind the service, so no request waits on a miss."""
@@ -539,7 +539,8 @@ def test_due_entries_are_reloaded_in_the_background_before_they_expire(
 
         def misses() -> str:
             text = client.get("/metrics").text
-            return re.findall(r'validation_cache_total\{result="miss"\} (\S+)', text)[0]
+            found: list[str] = re.findall(r'validation_cache_total\{result="miss"\} (\S+)', text)
+            return found[0]
 
         assert misses() == "3.0"
         time.sleep(loaded_at + ttl * 0.76 - time.monotonic())  # every entry is now due

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from qcos import Client, ConflictError, verify_license_file
+from qcos import License as SdkLicense
 from quantumlock.core.actor import Actor
+from quantumlock.core.errors import Conflict, NotFound
 from quantumlock.licensing import service as service_module
 from quantumlock.licensing import signing
 from quantumlock.licensing.models import License
@@ -142,7 +145,7 @@ def test_signing_keys_rotate_and_retire_per_mode(app: FastAPI, account: AccountF
             test.kid: "verify_only",
             rotated.kid: "active",
         }
-        with pytest.raises(service_module.NotFound):  # a test key is not retired as live
+        with pytest.raises(NotFound):  # a test key is not retired as live
             svc.retire_signing_key(account.id, test.kid, "live")
         assert svc.retire_signing_key(account.id, test.kid, "test").status == "retired"
         assert svc.signing_keys(account.id, "live")[0].kid == live.kid
@@ -173,12 +176,13 @@ def test_every_change_bumps_the_version_and_re_signs(
     sdk = sdk_for(client, account.admin_key)
     lic = sdk.licenses.generate(CUSTOMER).license_key
     signatures = [sdk.licenses.get(lic).quantum_signature]
-    for change in (
+    changes: tuple[Callable[[], SdkLicense], ...] = (
         lambda: sdk.licenses.suspend(lic),
         lambda: sdk.licenses.reinstate(lic),
         lambda: sdk.licenses.renew(lic, valid_days=5),
         lambda: sdk.licenses.revoke(lic),
-    ):
+    )
+    for change in changes:
         signatures.append(change().quantum_signature)
     assert len(set(signatures)) == 5
     with app.state.runtime.unit_of_work() as session:
@@ -262,7 +266,7 @@ def test_concurrent_changes_to_one_license_cannot_both_apply(
         with runtime.unit_of_work() as first:  # a's request, committed meanwhile
             a = LicenseService(first, runtime.sealer, app.state.licensing.secret_cache)
             a.suspend(caller, lic)  # version 2
-        with pytest.raises(service_module.Conflict):  # b's change names version 1
+        with pytest.raises(Conflict):  # b's change names version 1
             b.revoke(caller, lic)
     assert validate(client, account.admin_key, lic) == "SUSPENDED"
 

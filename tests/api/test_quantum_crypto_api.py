@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -211,7 +211,8 @@ def test_sign_then_verify(client: TestClient, account: AccountFixture, algorithm
         assert pss_sha3_512_valid(public, data, signature)
     else:
         (public,) = publics
-        public.verify(signature, data)  # type: ignore[union-attr]
+        # Ed25519 or ML-DSA-65 here: both verify(signature, data).
+        cast(ed25519.Ed25519PublicKey | mldsa.MLDSA65PublicKey, public).verify(signature, data)
 
     base = {"message": b64(message), "signature": signed["signature"], "algorithm": algorithm}
     nonce = signed["quantum_nonce"]

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from quantumlock.accounts.service import AccountService
 from tests.api.test_auth_api import assert_error, create_key
-from tests.conftest import AccountFixture, bearer
+from tests.conftest import AccountFixture, MakeAccount, bearer
 
 
 def drain(client: TestClient, path: str, key: str, n: int) -> list[int]:
@@ -30,13 +30,13 @@ def test_test_keys_get_burst_50_on_v2(client: TestClient, account: AccountFixtur
     assert client.get("/api/v2/me", headers=bearer(account.admin_key)).status_code == 200
 
 
-def test_free_plan_v2_is_100_burst(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_free_plan_v2_is_100_burst(client: TestClient, make_account: MakeAccount) -> None:
     free = make_account(plan="free")
     resp = client.get("/api/v2/me", headers=bearer(free.admin_key))
     assert resp.headers["x-ratelimit-limit"] == "100"
 
 
-def test_v1_is_per_account_and_mode(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_v1_is_per_account_and_mode(client: TestClient, make_account: MakeAccount) -> None:
     free = make_account(plan="free")  # /api/v1: 10 per minute, burst 10; 5 per key
     keys = [free.admin_key] + [
         create_key(client, free.admin_key, type="live", scopes=["account:read"])["key"]
@@ -58,8 +58,8 @@ def test_v1_is_per_account_and_mode(client: TestClient, make_account) -> None:  
 
 
 def test_a_shipped_validate_key_cannot_starve_the_accounts_other_keys(
-    client: TestClient, make_account
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_account: MakeAccount
+) -> None:
     """Issue #16 finding 2: 1,100 validations with the shipped validate-only key made the
     vendor's admin `generate` answer 429. Each key now gets half the account's ceiling."""
     startup = make_account(plan="startup")  # /api/v1: 100 per minute, burst 100

@@ -25,7 +25,7 @@ from qcos import (
     verify_license_file,
 )
 from quantumlock.accounts.service import AccountService
-from tests.conftest import AccountFixture
+from tests.conftest import AccountFixture, MakeAccount
 
 CUSTOMER = "customer@company.com"
 SERVER = "http://testserver"
@@ -123,7 +123,7 @@ def test_list_filters_and_iter(client: TestClient, account: AccountFixture) -> N
         sdk.licenses.list(status="bogus")
 
 
-def test_customers(client: TestClient, app: FastAPI, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_customers(client: TestClient, app: FastAPI, make_account: MakeAccount) -> None:
     acct = make_account(plan="free", name="Tiny Ltd")
     sdk = sdk_for(client, acct.admin_key, max_retries=0)
     me = sdk.customers.me()
@@ -156,7 +156,7 @@ def test_customers(client: TestClient, app: FastAPI, make_account) -> None:  # t
     assert err.retry_after >= 1
 
 
-def test_unlimited_stats(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_unlimited_stats(client: TestClient, make_account: MakeAccount) -> None:
     sdk = sdk_for(client, make_account(plan="enterprise").admin_key)
     stats = sdk.customers.stats()
     assert stats.unlimited and stats.licenses_remaining_month is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ from qcos import (
     Signature,
     ValidationError,
 )
-from tests.conftest import AccountFixture
+from tests.conftest import AccountFixture, MakeAccount
 
 SERVER = "http://testserver"
 
@@ -46,7 +47,7 @@ def signed_bytes(algorithm: str, nonce_hex: str, message: bytes) -> bytes:
 # -- keystore -----------------------------------------------------------------------------
 
 
-def test_keystore_lifecycle(client: TestClient, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_keystore_lifecycle(client: TestClient, make_account: MakeAccount) -> None:
     sdk = sdk_for(client, make_account().admin_key)
     aes = sdk.quantum.create_key("AES-256-GCM", exportable=True)
     assert type(aes) is QuantumKey
@@ -217,7 +218,7 @@ def test_ml_dsa_signature_made_elsewhere_with_a_context(
     assert key.key is not None and key.public_key is not None
     local = mldsa.MLDSA65PrivateKey.from_seed_bytes(key.key)
     signature = local.sign(b"outside", b"app-v2")
-    check = {"algorithm": "ML-DSA-65", "public_key": key.public_key}
+    check: dict[str, Any] = {"algorithm": "ML-DSA-65", "public_key": key.public_key}
     assert sdk.quantum.verify(b"outside", signature, context=b"app-v2", **check) is True
     assert sdk.quantum.verify(b"outside", signature, **check) is False
     assert sdk.quantum.verify(b"outside", signature, context=b"app-v3", **check) is False
@@ -306,8 +307,8 @@ def test_health_names_usable_sources(client: TestClient, account: AccountFixture
     ("algorithm", "a_len", "b_len"), [("X25519", 32, 32), ("X25519-ML-KEM-768", 1216, 1120)]
 )
 def test_key_exchange_between_two_accounts(
-    client: TestClient, make_account, algorithm: str, a_len: int, b_len: int
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_account: MakeAccount, algorithm: str, a_len: int, b_len: int
+) -> None:
     alice = sdk_for(client, make_account(name="Alice").admin_key)
     bob = sdk_for(client, make_account(name="Bob").admin_key)
     start = alice.quantum.key_exchange(algorithm=algorithm, key_bits=384)

@@ -155,7 +155,7 @@ class Cluster:
     def sql(self, query: str, *params: object) -> list[tuple[object, ...]]:
         dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(dsn) as conn:
-            return list(conn.execute(query, params).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(query, params).fetchall())
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import REGISTRY, bearer
+from tests.conftest import bearer
 from tests.e2e.conftest import Server, init_and_serve, start_server, stop_server
+from tests.secret_scan import REGISTRY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("crash")]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,7 +42,9 @@ def flip(text: str, index: int) -> str:
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def lic_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def lic_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     url = request.getfixturevalue("postgres_database") if request.param == "postgres" else None
     tmp = tmp_path_factory.mktemp("lic")
     srv = start_server(tmp, url)
@@ -69,7 +73,7 @@ def test_license_lifecycle_and_offline_file(lic_server: Server, tmp_path: Path) 
         lic = gen.json()
         key = lic["license_key"]
 
-        def check(customer: str = "customer@company.com") -> dict:  # type: ignore[type-arg]
+        def check(customer: str = "customer@company.com") -> dict[str, Any]:
             resp = http.post(
                 "/api/v1/licenses/validate",
                 headers=bearer(admin),

@@ -23,7 +23,8 @@ from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.bootstrap import api_key_hasher
 from quantumlock.settings import Settings
-from tests.conftest import MASTER_KEY, bearer, watch_client
+from tests.conftest import MASTER_KEY, bearer
+from tests.secret_scan import watch_client
 
 # `make test` runs a bounded, derandomized number of examples per operation; `make fuzz`
 # sets FUZZ_EXAMPLES far higher.
@@ -57,7 +58,7 @@ class FuzzTarget:
                 kwargs["data"] = data
             else:
                 kwargs["content"] = data if isinstance(data, bytes) else str(data).encode()
-        response = self.client.request(headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(headers=headers, **kwargs)
         if FUZZ_TALLY:
             with open(FUZZ_TALLY, "a") as tally:
                 tally.write(f"{response.status_code}\n")

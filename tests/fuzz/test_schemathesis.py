@@ -70,13 +70,13 @@ def check(case: Any, response: Any) -> None:
     case.validate_response(response, checks=CHECKS)
 
 
-@schema.exclude(path_regex=EXPENSIVE).parametrize()
+@schema.exclude(path_regex=EXPENSIVE).parametrize()  # type: ignore[untyped-decorator]
 @fuzz_settings(FUZZ_EXAMPLES)
 def test_every_operation_answers_within_its_schema(case: Any, fuzz_target: FuzzTarget) -> None:
     check(case, fuzz_target.send(case.as_transport_kwargs(), fuzz_target.live_key))
 
 
-@load_schema(cheap=True).include(path_regex=EXPENSIVE).parametrize()
+@load_schema(cheap=True).include(path_regex=EXPENSIVE).parametrize()  # type: ignore[untyped-decorator]
 @fuzz_settings(FUZZ_EXPENSIVE_EXAMPLES)
 def test_expensive_operations_answer_within_their_schema(
     case: Any, fuzz_target: FuzzTarget

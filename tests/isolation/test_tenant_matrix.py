@@ -21,7 +21,7 @@ from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from tests.conftest import bearer
+from tests.conftest import MakeAccount, bearer
 
 
 def b64(data: bytes) -> str:
@@ -173,9 +173,10 @@ BODY_IDS = {"key_id", "session_id"}
 
 def id_operations(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every route, documented or not, with a parameter in its path."""
-    out = []
+    out: list[tuple[str, str]] = []
     # FastAPI >= 0.16x nests included routers; iter_route_contexts flattens them.
     contexts = getattr(routing, "iter_route_contexts", None)
+    route: Any  # an APIRoute, or on FastAPI >= 0.16x a route context wrapping one
     for route in contexts(app.routes) if contexts else app.routes:
         original = getattr(route, "original_route", route)
         if isinstance(original, APIRoute) and "{" in route.path_format:
@@ -215,7 +216,7 @@ INTRUSIONS = [
 LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
 
 
-def tenants(client: TestClient, make_account: Any) -> dict[str, Tenant]:
+def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:
     out = {}
     for name in "AB":
         account = make_account(plan="enterprise", name=f"Tenant {name}")
@@ -244,7 +245,7 @@ def test_every_id_route_has_a_factory(app: FastAPI) -> None:
 
 
 def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
-    app: FastAPI, client: TestClient, make_account: Any
+    app: FastAPI, client: TestClient, make_account: MakeAccount
 ) -> None:
     cases: list[tuple[str, Kind, Callable[[dict[str, Any]], tuple[str, Any]]]] = []
     for method, path in id_operations(app):
@@ -252,13 +253,21 @@ def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
         assert kind is not None, f"{method} {path} has no isolation factory"
         body = PATH_BODIES.get(f"{method} {path}", {})
 
-        def target(obj: dict[str, Any], path: str = path, body: Any = body) -> tuple[str, Any]:
+        def path_target(obj: dict[str, Any], path: str = path, body: Any = body) -> tuple[str, Any]:
             return path.replace(id_prefix(path).rsplit("/", 1)[-1], obj["id"]), body
 
-        cases.append((f"{method} {path}", kind, target))
+        cases.append((f"{method} {path}", kind, path_target))
     for name, (kind, make_body) in BODY_KINDS.items():
         path = name.split(" ", 1)[1]
-        cases.append((name, kind, lambda obj, p=path, mb=make_body: (p, mb(obj))))
+
+        def body_target(
+            obj: dict[str, Any],
+            p: str = path,
+            mb: Callable[[dict[str, Any]], dict[str, Any]] = make_body,
+        ) -> tuple[str, Any]:
+            return p, mb(obj)
+
+        cases.append((name, kind, body_target))
 
     failures = []
     for name, kind, target in cases:

@@ -47,7 +47,8 @@ def test_apt_cutoff_is_the_smallest_count_meeting_alpha(h: float) -> None:
     c = apt_cutoff(h)
 
     def tail(k: int) -> float:
-        return sum(math.comb(w, i) * p**i * (1 - p) ** (w - i) for i in range(k, w + 1))
+        total: float = sum(math.comb(w, i) * p**i * (1 - p) ** (w - i) for i in range(k, w + 1))
+        return total
 
     assert tail(c) <= alpha < tail(c - 1)
 
@@ -102,7 +103,7 @@ def test_repetition_count_cutoff_is_exact_and_spans_reads() -> None:
 def test_biased_stream_fails_the_adaptive_proportion_test(p_one: float) -> None:
     rng = random.Random(7)
     # Short runs only, so the repetition count test cannot be what fires.
-    bits = []
+    bits: list[str] = []
     while len(bits) < 4 * APT_WINDOW_BINARY:
         bit = "1" if rng.random() < p_one else "0"
         if bits[-30:] == [bit] * 30:

@@ -7,6 +7,7 @@ tests, the conditioner and the real sources are the real ones.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -309,9 +310,8 @@ def test_qiskit_runs_are_freshly_seeded_and_batches_hand_out_each_bit_once() -> 
 
 
 def test_qiskit_missing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    import quantumlock.entropy.sources as sources
-
-    monkeypatch.setattr(sources.importlib.util, "find_spec", lambda name: None)
+    # sources looks qiskit up through the process's importlib.util: patch it there.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     source = QiskitLocalSource()
     assert not source.available()
     assert "not installed" in (source.unavailable_reason() or "")

@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from quantumlock.auth.keys import (
     KEY_LENGTH,
-    KeyHasher,
     KeyType,
     display_prefix,
     generate_key,
     key_type_of,
 )
 from quantumlock.core.ids import BASE62
+from quantumlock.keyring.hasher import KeyHasher
 
 
 @pytest.mark.parametrize(

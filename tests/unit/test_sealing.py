@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.bootstrap import (
     MasterKeyError,
     api_key_hasher,
@@ -23,6 +22,7 @@ from quantumlock.bootstrap import (
     load_keyring,
     make_sealer,
 )
+from quantumlock.keyring.hasher import KeyHasher
 from quantumlock.keyring.sealing import (
     RELOAD_INTERVAL,
     Keyring,

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from quantumlock.accounts.models import Account
 from quantumlock.accounts.plans import Plan
 from quantumlock.accounts.repository import AccountRepository
-from quantumlock.auth.keys import KeyHasher, KeyType, Mode
+from quantumlock.auth.keys import KeyType, Mode
 from quantumlock.auth.scopes import Scope
 from quantumlock.auth.service import ApiKeyService, IssuedKey
 from quantumlock.core.clock import utcnow
 from quantumlock.core.errors import NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
+from quantumlock.keyring.hasher import KeyHasher
 
 CHANGE_KIND_ACCOUNT = "account"
 

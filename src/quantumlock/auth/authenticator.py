@@ -6,7 +6,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from quantumlock.auth.cache import MISS, Found
 from quantumlock.auth.domain import AuthDomain
@@ -63,4 +63,4 @@ class ApiKeyAuthenticator:
             return self._auth.service(session).resolve(digest)
 
     def _loader(self, digest: bytes) -> Callable[[], Awaitable[Found]]:
-        return lambda: run_in_threadpool(self._resolve, digest)
+        return lambda: to_thread.run_sync(self._resolve, digest)

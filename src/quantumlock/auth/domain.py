@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
-from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.auth.cache import KeyCache, UsageTracker
-from quantumlock.auth.keys import KeyHasher
 from quantumlock.auth.service import ApiKeyService
 from quantumlock.db.unit_of_work import unit_of_work
+from quantumlock.keyring.hasher import KeyHasher
 
 log = structlog.get_logger(__name__)
+
+
+if TYPE_CHECKING:
+    from fastapi import Request
 
 
 @dataclass

@@ -11,9 +11,6 @@ import hmac
 import zlib
 from enum import StrEnum
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from quantumlock.core.ids import encode_base62, is_base62, random_base62
 
 RANDOM_LENGTH = 32
@@ -69,20 +66,3 @@ def key_type_of(key: str) -> KeyType | None:
 def display_prefix(key: str) -> str:
     """What lists show: the type prefix and a few characters, never enough to use."""
     return key[: 10 + DISPLAY_CHARS] + "..."
-
-
-class KeyHasher:
-    def __init__(self, master_key: bytes) -> None:
-        self._pepper = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"quantumlock/api-key-pepper/v1"
-        ).derive(master_key)
-
-    @classmethod
-    def from_pepper(cls, pepper: bytes) -> KeyHasher:
-        """A hasher from the derived pepper itself (what a rotated keyring records)."""
-        hasher = cls.__new__(cls)
-        hasher._pepper = pepper
-        return hasher
-
-    def digest(self, key: str) -> bytes:
-        return hmac.digest(self._pepper, key.encode(), "sha256")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
 from quantumlock.accounts.plans import limits_of_account
-from quantumlock.auth.keys import PREFIXES, KeyHasher, KeyType, Mode, display_prefix, generate_key
+from quantumlock.auth.keys import PREFIXES, KeyType, Mode, display_prefix, generate_key
 from quantumlock.auth.models import ApiKey
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.repository import ApiKeyRepository
@@ -25,6 +25,7 @@ from quantumlock.core.clock import DurationError, as_utc, isoformat, parse_durat
 from quantumlock.core.errors import Conflict, InsufficientScope, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
+from quantumlock.keyring.hasher import KeyHasher
 
 CHANGE_KIND_KEY = "api_key"
 DEFAULT_GRACE_PERIOD = "24h"

@@ -23,9 +23,9 @@ from quantumlock.cli.common import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from quantumlock.auth.keys import KeyHasher
     from quantumlock.auth.models import ApiKey
     from quantumlock.auth.service import ApiKeyService
+    from quantumlock.keyring.hasher import KeyHasher
 
 app = typer.Typer(help="API keys.", no_args_is_help=True)
 

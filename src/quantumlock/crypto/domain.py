@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import Request
 from sqlalchemy.orm import Session
 
 from quantumlock.crypto.cache import KeyMaterialCache
@@ -17,6 +17,9 @@ from quantumlock.crypto.operations import CryptoService
 from quantumlock.crypto.service import KeystoreService
 from quantumlock.entropy.service import EntropyService
 from quantumlock.keyring.sealing import Sealer
+
+if TYPE_CHECKING:
+    from fastapi import Request
 
 
 @dataclass

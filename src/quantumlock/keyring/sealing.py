@@ -79,7 +79,7 @@ def decode_key(text: str, where: str) -> bytes:
 
 
 def api_key_pepper_of(master_key: bytes) -> bytes:
-    """The API-key pepper a master key gives (auth.keys.KeyHasher derives it the same way)."""
+    """The API-key pepper a master key gives (keyring.hasher.KeyHasher derives it the same way)."""
     return _derive(master_key, PEPPER_INFO)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.entropy.types import Draw
@@ -14,6 +14,9 @@ from quantumlock.licensing.cache import ValidationCache
 from quantumlock.licensing.service import LicenseService, SecretCache
 from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.licensing.writer import LicenseWriter
+
+if TYPE_CHECKING:
+    from fastapi import Request
 
 
 @dataclass
