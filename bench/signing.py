@@ -27,16 +27,17 @@ TIMEOUT_S = 120
 
 def _draft() -> Draft:
     from quantumlock.accounts.plans import EffectiveLimits, RateLimit
+    from quantumlock.core.actor import Actor
     from quantumlock.entropy.service import EntropyService
     from quantumlock.licensing import signing
     from quantumlock.licensing.models import SigningKey
-    from quantumlock.licensing.service import Caller, Draft
+    from quantumlock.licensing.service import Draft
 
     unlimited = RateLimit(1_000_000, 1_000_000)
     limits = EffectiveLimits(unlimited, unlimited, unlimited, None)
     # Test mode: nothing counted, as storing nothing has no quota to count against.
     return Draft(
-        Caller("acc_bench", "test", "key_bench"),
+        Actor("acc_bench", "test", "key_bench"),
         limits,
         os.urandom(64),
         SigningKey(kid="sk_bench"),
