@@ -42,7 +42,7 @@ _MESSAGES = {
     "CUSTOMER_MISMATCH": "License does not belong to this end customer.",
     "SIGNATURE_INVALID": "License signature is invalid.",
     "FEATURES_MISSING": "License does not include the required features.",
-    "TEST_MODE": "License is a test-mode license; pass allow_test=True to accept it.",
+    "TEST_MODE": "A test-mode license: accept it with allow_test=True (--test in the CLI).",
 }
 LIVE, TEST = "live", "test"
 
