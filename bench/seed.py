@@ -201,6 +201,8 @@ class _Rows:
             metadata=dict(metadata),
             valid_until=as_utc(valid_until),
             generated_at=as_utc(generated_at),
+            status=status,
+            version=1,
         )
         return {
             "id": "lic_" + "".join(rng.choices(BASE62, k=20)),
@@ -211,6 +213,7 @@ class _Rows:
             "features": features,
             "metadata": metadata,
             "status": status,
+            "version": 1,
             "valid_until": valid_until,
             "generated_at": generated_at,
             "created_at": generated_at + timedelta(microseconds=rng.randrange(1_000_000)),
