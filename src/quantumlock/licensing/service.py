@@ -175,31 +175,25 @@ def evaluate(
 
 
 def fields_of(lic: License | LicenseView) -> dict[str, Any]:
-    return signing.signed_fields(
-        license_key=lic.license_key,
-        account_id=lic.account_id,
-        mode=lic.mode,
-        end_customer_id=lic.end_customer_id,
-        features=list(lic.features),
-        metadata=dict(lic.meta),
-        valid_until=as_utc(lic.valid_until),
-        generated_at=as_utc(lic.generated_at),
-        status=lic.status,
-        version=lic.version,
-    )
+    return signing.signed_fields(**_row_fields(lic), status=lic.status, version=lic.version)
 
 
-def _legacy_fields_of(lic: License) -> dict[str, Any]:
-    return signing.legacy_signed_fields(
-        license_key=lic.license_key,
-        account_id=lic.account_id,
-        mode=lic.mode,
-        end_customer_id=lic.end_customer_id,
-        features=list(lic.features),
-        metadata=dict(lic.meta),
-        valid_until=as_utc(lic.valid_until),
-        generated_at=as_utc(lic.generated_at),
-    )
+def _legacy_fields_of(lic: License | LicenseView) -> dict[str, Any]:
+    return signing.legacy_signed_fields(**_row_fields(lic))
+
+
+def _row_fields(lic: License | LicenseView) -> dict[str, Any]:
+    """The row's fields both signatures cover, as the signing functions take them."""
+    return {
+        "license_key": lic.license_key,
+        "account_id": lic.account_id,
+        "mode": lic.mode,
+        "end_customer_id": lic.end_customer_id,
+        "features": list(lic.features),
+        "metadata": dict(lic.meta),
+        "valid_until": as_utc(lic.valid_until),
+        "generated_at": as_utc(lic.generated_at),
+    }
 
 
 def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
