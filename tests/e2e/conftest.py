@@ -67,15 +67,20 @@ def init_and_serve(tmp: Path, env: dict[str, str]) -> Server:
         check=False,
     )
     assert init.returncode == 0, init.stderr
+    return serve(tmp, env)
+
+
+def serve(tmp: Path, env: dict[str, str], *, umask: int | None = None) -> Server:
+    """`quantumlock serve` on a free port until /health is 200; `umask`: the process's own, as
+    an operator's shell would set it. Each process logs to its own file (a restart on the same
+    data keeps the first one's log for the secrets scan)."""
     port = free_port()
-    log_path = tmp / "server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = tmp / f"server-{port}.log"
+    command = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if umask is not None:
+        command = ["sh", "-c", f'umask {umask:03o}; exec "$@"', "sh", *command]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", env, process, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -10,7 +10,6 @@ import os
 import secrets
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from quantumlock.bootstrap import make_sealer
 from quantumlock.keyring.canary import CANARY_AAD, CANARY_VALUE
 from tests.conftest import fresh_postgres_database
-from tests.e2e.conftest import CLI, Server, free_port, stop_server
+from tests.e2e.conftest import CLI, free_port, serve, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -57,29 +56,6 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
         yield {**out, "QL_DATABASE_URL": url}
 
 
-def serve(env: dict[str, str], tmp_path: Path, *, umask: int | None = None) -> Server:
-    port = free_port()
-    log_path = tmp_path / f"serve-{port}.log"
-    command = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if umask is not None:
-        command = ["sh", "-c", f'umask {umask:03o}; exec "$@"', "sh", *command]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", env, process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(server.base_url + "/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    stop_server(server)
-    raise AssertionError(f"server did not become ready:\n{log_path.read_text()}")
-
-
 def test_serve_refuses_a_master_key_that_is_not_the_databases(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -100,7 +76,7 @@ def test_serve_refuses_a_master_key_that_is_not_the_databases(
     again = run({**env, "QL_MASTER_KEY": wrong}, "init", "--no-bootstrap")
     assert again.returncode == 1 and "canary" in again.stderr
 
-    server = serve({**env, "QL_MASTER_KEY": right}, tmp_path)
+    server = serve(tmp_path, {**env, "QL_MASTER_KEY": right})
     try:
         ready = httpx.get(server.base_url + "/health/ready").json()
         assert ready["master_key"] == "ok" and ready["status"] == "ok"
@@ -125,7 +101,7 @@ def test_a_database_from_before_the_canary_gets_one_at_serve(
     try:
         with engine.begin() as conn:  # as an upgraded database is: no canary row
             conn.execute(text("DELETE FROM master_key_canary"))
-        server = serve({**env, "QL_MASTER_KEY": key}, tmp_path)
+        server = serve(tmp_path, {**env, "QL_MASTER_KEY": key})
         stop_server(server)
         with engine.connect() as conn:
             sealed = conn.execute(text("SELECT sealed FROM master_key_canary")).scalar_one()
@@ -168,7 +144,7 @@ def test_database_files_stay_private_whatever_the_umask(tmp_path: Path) -> None:
     data.chmod(0o755)
     db.chmod(0o644)
     admin = json.loads((data / "admin-key.json").read_text())["api_key"]
-    server = serve(env, tmp_path, umask=0o022)
+    server = serve(tmp_path, env, umask=0o022)
     try:
         made = httpx.post(
             server.base_url + "/api/v1/licenses/generate",
