@@ -37,7 +37,9 @@ def install(infra: Infra) -> None:
         ),
     )
     infra.provide("crypto", crypto)
+    # A destroyed key: every process drops its opened material and its unused invocations.
     infra.on_change(CHANGE_KIND_QUANTUM_KEY, crypto.key_material.invalidate)
+    infra.on_change(CHANGE_KIND_QUANTUM_KEY, invocations.forget)
     infra.include_router(key_exchange_router)
     infra.include_router(keys_router)
     infra.serve_fast("POST", "/api/v1/quantum/crypto/encrypt")
