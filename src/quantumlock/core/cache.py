@@ -117,6 +117,10 @@ class LoadingCache(Generic[K, V]):
         self._refreshing: dict[K, asyncio.Future[tuple[V | None, int] | None]] = {}
         self._closed = False
 
+    @property
+    def enabled(self) -> bool:
+        return self._ttl > 0
+
     # -- reading -------------------------------------------------------------------------
 
     def lookup(self, key: K) -> tuple[V | Miss | None, bool]:
