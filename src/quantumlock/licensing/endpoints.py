@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from anyio import to_thread
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 
@@ -62,32 +63,32 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     status_code=201,
     response_model=GenerateOut,
     summary="Generate a license (counts against the monthly quota)",
+    openapi_extra=json_body_openapi(GenerateIn),
 )
-def generate(
-    request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
+async def generate(
+    request: Request, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
+    body = await json_body(request, GenerateIn)
     licensing = licensing_of(request)
     try:
-        # Reads and checks in the request's own unit of work (an account's first license
-        # creates its HMAC secret and signing key), closed again before the license is
-        # signed and stored: the group commit's leader takes a connection from the same
-        # pool, and no request may hold one while it waits for the leader.
-        with unit_of_work(request) as session:
-            draft = licensing.service(session).draft(
-                principal.actor,
-                principal.limits,
-                end_customer_id=body.end_customer_id,
-                features=body.features,
-                valid_days=body.valid_days,
-                metadata=body.metadata,
-            )
-        lic, quota = draft.issue(licensing.writer.store)
+        lic, quota = await licensing.issuer.generate(
+            principal.actor,
+            principal.limits,
+            end_customer_id=body.end_customer_id,
+            features=body.features,
+            valid_days=body.valid_days,
+            metadata=body.metadata,
+        )
     except RateLimited:
-        with unit_of_work(request) as session:
-            _quota_for(request, principal, licensing.service(session))
+        await to_thread.run_sync(_quota_headers_read, request, principal)
         raise
     set_quota_headers(request, quota)
     return model_response(GenerateOut.from_row(lic), 201)
+
+
+def _quota_headers_read(request: Request, principal: Principal) -> None:
+    with unit_of_work(request) as session:
+        _quota_for(request, principal, licensing_of(request).service(session))
 
 
 @validation_router.post(

@@ -41,6 +41,8 @@ from quantumlock.licensing.writer import KeyTaken, NewLicense, QuotaRefused, sto
 
 HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
+# A signing key rotated or retired; the ref is `signing_key_ref(account id, mode)`.
+CHANGE_KIND_SIGNING_KEY = "signing_key"
 MODES = ("live", "test")
 KEY_ATTEMPTS = 5
 KEY_BYTES = 6  # QLOCK- and three groups of four hex digits: 12 hex characters
@@ -125,6 +127,10 @@ class SecretCache:
     def put_keypair(self, kid: str, keys: signing.KeyPair) -> None:
         with self._lock:
             self._keys[kid] = keys
+
+
+def signing_key_ref(account_id: str, mode: str) -> str:
+    return f"{account_id}:{mode}"
 
 
 def period_of(when: datetime) -> str:
@@ -215,6 +221,43 @@ def _event(lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class SigningMaterial:
+    """An account's HMAC secret and the active signing key of one mode, unsealed."""
+
+    secret: bytes
+    key: SigningKey
+    keys: signing.KeyPair
+
+    def draft(
+        self,
+        caller: Actor,
+        limits: EffectiveLimits,
+        entropy: Callable[[int], Draw],
+        *,
+        end_customer_id: str,
+        features: Sequence[str],
+        valid_days: int,
+        metadata: dict[str, Any],
+    ) -> Draft:
+        # The API checks this on the request body too; here for every other caller (CLI).
+        problem = json_value_problem(metadata)
+        if problem:
+            raise ValidationFailed(f"metadata {problem}.", field="metadata")
+        return Draft(
+            caller,
+            limits,
+            self.secret,
+            self.key,
+            self.keys,
+            entropy,
+            end_customer_id,
+            normalise_features(features),
+            valid_days,
+            metadata,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     """A license to be: what `LicenseService.draft` read and checked. `issue` draws the
     key, signs and stores, and needs no database session of its own."""
@@ -233,28 +276,41 @@ class Draft:
     def issue(self, store: Callable[[NewLicense], int | None]) -> tuple[License, Quota | None]:
         """Sign a new license and store it with `store` (`writer.store_in` a session, or a
         `LicenseWriter`'s group commit); the license and the quota it left (live mode)."""
-        live = self.caller.mode == "live"
-        limit = self.limits.licenses_per_month
         for _attempt in range(KEY_ATTEMPTS):
-            # Drawn and signed (HMAC, Ed25519 + ML-DSA-65: ~1.2 ms, without the GIL) before
-            # any row is locked: a simulator run or a remote call must not hold a lock.
-            now = utcnow().replace(microsecond=0)
-            lic = self._build(self.entropy(KEY_BYTES), now)
-            detail = {"valid_until": isoformat(lic.valid_until)}
-            new = NewLicense(
-                lic,
-                _event(lic, self.caller, "generate", detail),
-                period_of(now) if live else None,  # test-mode licenses are free and uncounted
-                limit,
-            )
+            new = self.build()
             try:
                 used = store(new)
             except KeyTaken:  # license key collision: new key
                 continue
             except QuotaRefused:
-                raise _quota_spent(self.limits, now) from None
-            return lic, None if used is None else Quota(limit, used, next_period_start(now))
+                raise self.refused(new) from None
+            return self.outcome(new, used)
         raise Conflict("Could not allocate a unique license key; try again.")
+
+    def build(self) -> NewLicense:
+        """Draw a key and sign (HMAC, Ed25519 + ML-DSA-65: ~1.2 ms, mostly without the GIL),
+        before any row is locked: a simulator run or a remote call must not hold a lock."""
+        now = utcnow().replace(microsecond=0)
+        lic = self._build(self.entropy(KEY_BYTES), now)
+        detail = {"valid_until": isoformat(lic.valid_until)}
+        return NewLicense(
+            lic,
+            _event(lic, self.caller, "generate", detail),
+            # Test-mode licenses are free and uncounted.
+            period_of(now) if self.caller.mode == "live" else None,
+            self.limits.licenses_per_month,
+        )
+
+    def outcome(self, new: NewLicense, used: int | None) -> tuple[License, Quota | None]:
+        """The stored license and the quota it left (None: not counted)."""
+        if used is None:
+            return new.license, None
+        now = as_utc(new.license.generated_at)
+        return new.license, Quota(new.limit, used, next_period_start(now))
+
+    def refused(self, new: NewLicense) -> RateLimited:
+        """The answer when the quota had no room for `new`."""
+        return _quota_spent(self.limits, as_utc(new.license.generated_at))
 
     def _build(self, key_draw: Draw, now: datetime) -> License:
         raw = key_draw.data.hex().upper()
@@ -401,6 +457,7 @@ class LicenseService:
         self.session.flush()  # free the active slot before the new key takes it
         new = self._new_signing_key(account_id, mode)
         self.session.flush()
+        record_change(self.session, CHANGE_KIND_SIGNING_KEY, signing_key_ref(account_id, mode))
         return new
 
     def retire_signing_key(self, account_id: str, kid: str, mode: str = "live") -> SigningKey:
@@ -411,6 +468,7 @@ class LicenseService:
             raise Conflict("Rotate first: the active signing key cannot be retired.")
         key.status, key.retired_at = "retired", utcnow()
         self.session.flush()
+        record_change(self.session, CHANGE_KIND_SIGNING_KEY, signing_key_ref(account_id, mode))
         return key
 
     def signing_keys(self, account_id: str, mode: str = "live") -> Sequence[SigningKey]:
@@ -469,29 +527,26 @@ class LicenseService:
     ) -> Draft:
         """Everything a new license needs from the database, read and checked; signing and
         writing happen in `Draft.issue`, outside this session's transaction."""
-        # The API checks this on the request body too; here for every other caller (CLI).
-        problem = json_value_problem(metadata)
-        if problem:
-            raise ValidationFailed(f"metadata {problem}.", field="metadata")
-        secret = self._hmac_secret(caller.account_id)
-        key = self._active_signing_key(caller.account_id, caller.mode)
-        keys = self._keypair(key)
+        material = self.signing_material(caller.account_id, caller.mode)
         if caller.mode == "live":
             # An account at its limit is refused before anything is signed or written; the
             # conditional UPDATE still decides for requests that race past this read.
             self._refuse_if_quota_spent(caller.account_id, limits, utcnow())
-        return Draft(
+        return material.draft(
             caller,
             limits,
-            secret,
-            key,
-            keys,
             self.entropy,
-            end_customer_id,
-            normalise_features(features),
-            valid_days,
-            metadata,
+            end_customer_id=end_customer_id,
+            features=features,
+            valid_days=valid_days,
+            metadata=metadata,
         )
+
+    def signing_material(self, account_id: str, mode: str) -> SigningMaterial:
+        """What signs this account's licenses of `mode`: its HMAC secret and active signing
+        key, unsealed (made on first use, in this unit of work)."""
+        key = self._active_signing_key(account_id, mode)
+        return SigningMaterial(self._hmac_secret(account_id), key, self._keypair(key))
 
     def _refuse_if_quota_spent(
         self, account_id: str, limits: EffectiveLimits, now: datetime
