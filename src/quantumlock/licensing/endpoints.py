@@ -78,6 +78,7 @@ async def generate(
             features=body.features,
             valid_days=body.valid_days,
             metadata=body.metadata,
+            metadata_checked=True,  # GenerateIn's validator
         )
     except RateLimited:
         await to_thread.run_sync(_quota_headers_read, request, principal)

@@ -94,10 +94,11 @@ class LicenseIssuer:
         features: Sequence[str],
         valid_days: int,
         metadata: dict[str, Any],
+        metadata_checked: bool = False,
     ) -> tuple[License, Quota | None]:
         """A new license, signed and committed; the quota it left (None in test mode).
         Raises RateLimited when the monthly quota has no room, ValidationFailed for bad
-        metadata."""
+        metadata (`metadata_checked`: the caller's schema validated it already)."""
         now = utcnow()
         spent = self._spent_key(caller, limits, period_of(now))
         if spent is not None and self._spent.get(spent, 0.0) > self._clock():
@@ -111,6 +112,7 @@ class LicenseIssuer:
             features=features,
             valid_days=valid_days,
             metadata=metadata,
+            metadata_checked=metadata_checked,
         )
         loop = asyncio.get_running_loop()
         for _attempt in range(KEY_ATTEMPTS):

@@ -238,9 +238,11 @@ class SigningMaterial:
         features: Sequence[str],
         valid_days: int,
         metadata: dict[str, Any],
+        metadata_checked: bool = False,
     ) -> Draft:
-        # The API checks this on the request body too; here for every other caller (CLI).
-        problem = json_value_problem(metadata)
+        """`metadata_checked`: the caller validated `metadata` already (the API's body
+        schema does); every other caller (the CLI) has it checked here."""
+        problem = None if metadata_checked else json_value_problem(metadata)
         if problem:
             raise ValidationFailed(f"metadata {problem}.", field="metadata")
         return Draft(

@@ -7,7 +7,8 @@ statement, so the lock was held for ~6 ms per license, and PostgreSQL's usage ro
 until each commit's fsync. `LicenseWriter` lets the requests that are waiting for the lock
 share one transaction: the first waiter becomes the leader, takes everything queued, writes
 it with one statement per table and one quota UPDATE per account, commits once, and hands
-each request its own outcome. Signing stays in the requests' threads, outside any lock.
+each request its own outcome. Signing happens before, outside any lock. The API uses the
+same batches through `AsyncLicenseWriter` (requests on the event loop, one writer thread).
 
 The quota stays exact, on one node or many: a group of k licenses is counted by one
 conditional UPDATE (`used + k <= limit`), and only if that is refused, one at a time
