@@ -8,6 +8,7 @@ from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.domain import LicensingDomain
 from quantumlock.licensing.endpoints import router, validation_router
+from quantumlock.licensing.quota_metrics import QuotaCollector
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, SecretCache
 from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.licensing.writer import LicenseWriter
@@ -38,6 +39,7 @@ def install(infra: Infra) -> None:
         validator,
     )
     infra.provide("licensing", licensing)
+    runtime.metrics.registry.register(QuotaCollector(runtime.sessions))
     cache = licensing.validation_cache
     infra.on_change(CHANGE_KIND_LICENSE, lambda ref: cache.invalidate(*parse_change_ref(ref)))
     # Validation, the hottest route of all, in a router of its own tried before all others.
