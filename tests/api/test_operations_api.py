@@ -56,7 +56,7 @@ def test_log_format_follows_the_terminal_unless_forced() -> None:
     assert resolve_format("auto", io.StringIO()) == "json"
     assert resolve_format("json", _Tty()) == "json"
     assert resolve_format("console", io.StringIO()) == "console"
-    assert Settings(log_format="CONSOLE").log_format == "console"  # type: ignore[arg-type]
+    assert Settings(log_format="CONSOLE").log_format == "console"
 
 
 @pytest.fixture
