@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from qcos import Client
-from tests.conftest import REGISTRY
 from tests.e2e.conftest import CLI, Server
+from tests.secret_scan import REGISTRY
 
 pytestmark = pytest.mark.e2e
 
