@@ -101,6 +101,8 @@ def test_answers_before_routing_carry_their_route_template(
         headers=account.headers,
     )
     assert nan.status_code == 400
+    # A fast route's own answer (no key: 401), served past FastAPI's routing.
+    assert client.post("/api/v1/licenses/validate", json={}).status_code == 401
     # Some path nobody serves: one label for all of them.
     assert client.get("/wp-admin/setup-config.php?x=1").status_code == 404
     assert client.get("/docs").status_code == 200
@@ -109,6 +111,7 @@ def test_answers_before_routing_carry_their_route_template(
         ("POST", "/api/v1/licenses/generate", "413"),
         ("GET", "/api/v1/licenses/{license_key}/events", "400"),
         ("POST", "/api/v1/licenses/validate", "400"),
+        ("POST", "/api/v1/licenses/validate", "401"),
         ("GET", "unmatched", "404"),
         ("GET", "/docs", "200"),
     }
