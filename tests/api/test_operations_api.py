@@ -10,12 +10,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
-from quantumlock.observability.logging import configure_logging, flush_logs, resolve_format
+from quantumlock.observability.logging import (
+    configure_cli_logging,
+    configure_logging,
+    flush_logs,
+    resolve_format,
+)
 from quantumlock.settings import Settings
 from tests.conftest import AccountFixture, MakeAccount, bearer
 
@@ -57,6 +63,23 @@ def test_log_format_follows_the_terminal_unless_forced() -> None:
     assert resolve_format("json", _Tty()) == "json"
     assert resolve_format("console", io.StringIO()) == "console"
     assert Settings(log_format="CONSOLE").log_format == "console"
+
+
+@pytest.mark.parametrize(("forced", "is_json"), [("json", True), ("console", False)])
+def test_the_cli_logs_to_stderr_in_the_format_asked_for(
+    forced: str, is_json: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QL_LOG_FORMAT", forced)
+    try:
+        configure_cli_logging()
+        structlog.get_logger("quantumlock.cli").warning("disk_almost_full", free_mb=12)
+        captured = capsys.readouterr()
+    finally:
+        configure_logging("INFO", "json")
+    assert captured.out == ""  # stdout is the command's own output
+    line = captured.err.strip().splitlines()[-1]
+    assert "disk_almost_full" in line and "free_mb" in line
+    assert line.startswith("{") is is_json
 
 
 @pytest.fixture
