@@ -345,3 +345,20 @@ def test_key_cache_hits_and_misses_are_counted(client: TestClient, account: Acco
     name = "quantumlock_key_cache_total"
     assert metric(after, name, result="miss") - metric(before, name, result="miss") == 1
     assert metric(after, name, result="hit") - metric(before, name, result="hit") == 2
+
+
+def test_an_unhandled_error_is_logged_with_its_route_not_its_path(
+    app: FastAPI, capfd: pytest.CaptureFixture[str]
+) -> None:
+    async def boom(license_key: str) -> None:
+        raise RuntimeError("bug")
+
+    app.add_api_route("/api/v1/boom/{license_key}", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        capfd.readouterr()
+        resp = client.get("/api/v1/boom/QLOCK-DEAD-BEEF-CAFE")
+    assert resp.status_code == 500
+    errors = [e for e in log_lines(capfd) if e.get("event") == "unhandled_error"]
+    assert [e["route"] for e in errors] == ["/api/v1/boom/{license_key}"]
+    assert errors[0]["request_id"] == resp.headers["x-request-id"]
+    assert "QLOCK-DEAD-BEEF-CAFE" not in json.dumps(errors)
