@@ -15,6 +15,7 @@ only `httpx`.
 
 from typing import TYPE_CHECKING, Any
 
+from qcos._audit import AuditEvent, AuditPage, LicenseEvent, LicenseEventPage
 from qcos._client import AsyncClient, Client
 from qcos._errors import (
     APIConnectionError,
@@ -87,6 +88,8 @@ __all__ = [
     "APITimeoutError",
     "ApiKey",
     "AsyncClient",
+    "AuditEvent",
+    "AuditPage",
     "AuthenticationError",
     "Client",
     "ConfigurationError",
@@ -101,6 +104,8 @@ __all__ = [
     "GeneratedLicense",
     "KeyExchange",
     "License",
+    "LicenseEvent",
+    "LicenseEventPage",
     "LicensePage",
     "LicenseSummary",
     "LicenseValidation",

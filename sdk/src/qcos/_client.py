@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from qcos import _operations as ops
+from qcos._audit import AsyncAudit, Audit
 from qcos._errors import (
     _BY_CODE,
     _BY_STATUS,
@@ -215,6 +216,7 @@ class Client(_BaseClient):
         self.licenses = Licenses(self)
         self.customers = Customers(self)
         self.quantum = Quantum(self)
+        self.audit = Audit(self)
 
     def me(self) -> Me:
         return self._run(ops.me())
@@ -276,6 +278,7 @@ class AsyncClient(_BaseClient):
         self.licenses = AsyncLicenses(self)
         self.customers = AsyncCustomers(self)
         self.quantum = AsyncQuantum(self)
+        self.audit = AsyncAudit(self)
 
     async def me(self) -> Me:
         return await self._run(ops.me())

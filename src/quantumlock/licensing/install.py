@@ -9,6 +9,7 @@ from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.domain import LicensingDomain
 from quantumlock.licensing.endpoints import router, validation_router
 from quantumlock.licensing.issuer import LicenseIssuer
+from quantumlock.licensing.quota_metrics import QuotaCollector
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, CHANGE_KIND_SIGNING_KEY, SecretCache
 from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.licensing.writer import AsyncLicenseWriter, LicenseWriter
@@ -48,6 +49,7 @@ def install(infra: Infra) -> None:
         issuer,
     )
     infra.provide("licensing", licensing)
+    runtime.metrics.registry.register(QuotaCollector(runtime.sessions))
     cache = licensing.validation_cache
     infra.on_change(CHANGE_KIND_LICENSE, lambda ref: cache.invalidate(*parse_change_ref(ref)))
     infra.on_change(CHANGE_KIND_SIGNING_KEY, lambda ref: issuer.forget(*parse_change_ref(ref)))

@@ -644,7 +644,15 @@ class LicenseService:
         )
 
     def events(self, caller: Actor, license_key: str) -> Sequence[LicenseEvent]:
+        """Every lifecycle event of the caller's license, oldest first."""
         return self.repo.events(self.get(caller, license_key).id)
+
+    def event_page(
+        self, caller: Actor, license_key: str, *, skip: int, limit: int
+    ) -> tuple[int, Sequence[LicenseEvent]]:
+        """One page of the license's lifecycle events, newest first, and how many there
+        are; NotFound for another account's or the other mode's license."""
+        return self.repo.event_page(self.get(caller, license_key).id, skip=skip, limit=limit)
 
     def stats(self, account_id: str, limits: EffectiveLimits) -> dict[str, Any]:
         now = utcnow()

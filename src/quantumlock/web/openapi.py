@@ -77,6 +77,7 @@ _LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
             ("Suspend", "POST /api/v1/licenses/{license_key}/suspend"),
             ("Reinstate", "POST /api/v1/licenses/{license_key}/reinstate"),
             ("Renew", "POST /api/v1/licenses/{license_key}/renew"),
+            ("GetEventsOf", "GET /api/v1/licenses/{license_key}/events"),
         )
     },
     ("POST /api/v2/keys", "201"): {
