@@ -29,6 +29,7 @@ from qcos._errors import (
     PermissionDeniedError,
     QCOSError,
     QuantumUnavailableError,
+    QuotaExceededError,
     RateLimitError,
     ValidationError,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "QuantumKey",
     "QuantumKeyList",
     "QuantumUnavailableError",
+    "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
     "Signature",

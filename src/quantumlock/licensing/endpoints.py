@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
-from quantumlock.core.errors import RateLimited
+from quantumlock.core.errors import QuotaExceeded
 from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.schemas import (
     GenerateIn,
@@ -82,7 +82,7 @@ def generate(
                 metadata=body.metadata,
             )
         lic, quota = draft.issue(licensing.writer.store)
-    except RateLimited:
+    except QuotaExceeded:  # the X-Quota-* headers say so too
         with unit_of_work(request) as session:
             _quota_for(request, principal, licensing.service(session))
         raise
@@ -116,6 +116,7 @@ async def validate(
         expires_at=as_utc(lic.valid_until) if lic else None,
         message=result.message,
         code=result.code.value,
+        missing_features=list(result.missing_features) or None,
     )
     return model_response(out)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from quantumlock.accounts.plans import EffectiveLimits
 from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat, utcnow
-from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from quantumlock.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.core.jsonvalue import json_value_problem
 from quantumlock.db.changes import record_change
@@ -94,6 +94,8 @@ class Quota:
 class Validation:
     code: Code
     license: LicenseView | None
+    # FEATURES_MISSING: the required features the license lacks, in the caller's order.
+    missing_features: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -101,6 +103,8 @@ class Validation:
 
     @property
     def message(self) -> str | None:
+        if self.missing_features:
+            return f"License does not include the required features: {', '.join(self.missing_features)}."
         return MESSAGES[self.code]
 
 
@@ -140,6 +144,12 @@ def normalise_features(features: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
 
 
+def missing_features(required: Sequence[str], granted: Sequence[str]) -> tuple[str, ...]:
+    """The required features not granted, once each, in the order they were asked for."""
+    have = set(granted)
+    return tuple(f for f in dict.fromkeys(required) if f not in have)
+
+
 def normalise_key(license_key: str) -> str:
     return license_key.strip().upper()
 
@@ -169,8 +179,9 @@ def evaluate(
         return Validation(Code.SUSPENDED, lic)
     if as_utc(lic.valid_until) <= (now or utcnow()):
         return Validation(Code.EXPIRED, lic)
-    if not set(required_features) <= set(lic.features):
-        return Validation(Code.FEATURES_MISSING, lic)
+    missing = missing_features(required_features, lic.features)
+    if missing:
+        return Validation(Code.FEATURES_MISSING, lic, missing)
     return Validation(Code.VALID, lic)
 
 
@@ -196,10 +207,12 @@ def _row_fields(lic: License | LicenseView) -> dict[str, Any]:
     }
 
 
-def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
-    return RateLimited(
+def _quota_spent(limits: EffectiveLimits, now: datetime) -> QuotaExceeded:
+    reset_at = next_period_start(now)
+    return QuotaExceeded(
         f"Monthly limit reached ({limits.licenses_per_month} licenses).",
-        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
+        retry_after=max(1, int((reset_at - now).total_seconds())),
+        reset_at=isoformat(reset_at) or "",
     )
 
 
