@@ -25,7 +25,7 @@ matching on it keeps working:
     SIGNATURE_INVALID  malformed                 not `qlf1.<payload>.<sig>.<sig>`, or a payload
                                                  that is not a license's JSON object
     SIGNATURE_INVALID  unknown_kid               the file's `kid` is not in the keys document
-    SIGNATURE_INVALID  retired_kid               its key is published as retired
+                                                 (another account's key, or a retired one)
     SIGNATURE_INVALID  bad_ed25519_signature     the Ed25519 signature does not verify
     SIGNATURE_INVALID  bad_ml_dsa_signature      the ML-DSA-65 signature does not verify
     SIGNATURE_INVALID  bad_signatures            neither does (the payload was changed)
@@ -59,7 +59,6 @@ LIVE, TEST = "live", "test"
 # Which check refused the file (LicenseVerification.reason); None when valid.
 MALFORMED = "malformed"
 UNKNOWN_KID = "unknown_kid"
-RETIRED_KID = "retired_kid"
 BAD_ED25519_SIGNATURE = "bad_ed25519_signature"
 BAD_ML_DSA_SIGNATURE = "bad_ml_dsa_signature"
 BAD_SIGNATURES = "bad_signatures"
@@ -74,9 +73,9 @@ _MESSAGES = {
     " signature> (base64url), with a license's JSON object as payload. Was it cut or"
     " re-encoded? Copy it again from licenses.get(...).license_file.",
     UNKNOWN_KID: "Signed by key {kid}, which the keys document does not list: use the current"
-    f" document ({_KEYS_DOCUMENT}) of the account and mode that issued the file.",
-    RETIRED_KID: "Signed by key {kid}, which is retired: its files no longer verify. Ask the"
-    " vendor for a license file signed by a current key (renewing the license makes one).",
+    f" document ({_KEYS_DOCUMENT}) of the account that issued the file. If that key was"
+    " retired, its files no longer verify: renewing the license issues a file signed by the"
+    " current key.",
     BAD_ED25519_SIGNATURE: "The Ed25519 signature does not verify (the ML-DSA-65 one does):"
     " the file's Ed25519 signature was altered or damaged.",
     BAD_ML_DSA_SIGNATURE: "The ML-DSA-65 signature does not verify (the Ed25519 one does):"
@@ -156,10 +155,13 @@ def _result(
 
 
 def _key_table(public_keys: Mapping[str, Any] | str | bytes) -> dict[str, Mapping[str, Any]]:
-    """The document's keys by kid, retired ones included (to say so when one signed)."""
     document = json.loads(public_keys) if isinstance(public_keys, str | bytes) else public_keys
     keys = document.get("keys", []) if isinstance(document, Mapping) else []
-    return {str(k["kid"]): k for k in keys if isinstance(k, Mapping) and k.get("alg") == ALG}
+    return {
+        str(k["kid"]): k
+        for k in keys
+        if isinstance(k, Mapping) and k.get("alg") == ALG and k.get("status") != "retired"
+    }
 
 
 def _verifies(public: Any, name: str, signature: bytes, message: bytes) -> bool:
@@ -232,8 +234,6 @@ def verify_license_file(
     key = keys.get(kid)
     if key is None:
         return _unknown_kid(kid, payload.get("mode"), keys)
-    if key.get("status") == "retired":
-        return _refused(RETIRED_KID, _MESSAGES[RETIRED_KID].format(kid=repr(kid)))
     failed = _signature_failure(key, f"{parts[0]}.{parts[1]}".encode(), ed_sig, pq_sig)
     if failed is not None:
         return _refused(failed, _MESSAGES[failed])
