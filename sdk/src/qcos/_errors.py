@@ -134,8 +134,8 @@ class QuotaExceededError(RateLimitError):
         )
         return (
             f"The quota resets {when}: wait until then, or upgrade the account's plan (on a"
-            " self-hosted server, ask the operator to raise it: `quantumlock accounts"
-            " set-limits ACCOUNT_ID --licenses-per-month N`)."
+            " self-hosted server, ask the operator: `quantumlock accounts set-limits"
+            " ACCOUNT_ID --plan startup` or `--licenses-per-month N`)."
         )
 
     def __str__(self) -> str:
