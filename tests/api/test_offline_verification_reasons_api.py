@@ -87,14 +87,13 @@ def test_each_signature_is_named_when_it_alone_is_bad(issued: dict[str, Any]) ->
     refused(pq, "SIGNATURE_INVALID", "bad_ml_dsa_signature")
     assert "ML-DSA-65" in (pq.message or "")
     # A changed payload breaks both: the reason says so rather than blaming one algorithm.
-    refused(verify_license_file(tamper(issued["live"], 1), doc), "SIGNATURE_INVALID", "bad_signatures")
+    payload = verify_license_file(tamper(issued["live"], 1), doc)
+    refused(payload, "SIGNATURE_INVALID", "bad_signatures")
     longer = with_payload(issued["live"], {"valid_until": "2099-01-01T00:00:00Z"})
     refused(verify_license_file(longer, doc), "SIGNATURE_INVALID", "bad_signatures")
 
 
-def test_unknown_kid(
-    client: TestClient, issued: dict[str, Any], make_account: MakeAccount
-) -> None:
+def test_unknown_kid(client: TestClient, issued: dict[str, Any], make_account: MakeAccount) -> None:
     other = sdk_for(client, make_account().admin_key)
     other_file = other.licenses.get(other.licenses.generate(CUSTOMER).license_key).license_file
     result = verify_license_file(other_file, issued["live_doc"])
@@ -158,20 +157,23 @@ def test_cli_verify_prints_the_reason(issued: dict[str, Any], tmp_path: Path) ->
     keys.write_text(json.dumps(issued["live_doc"]))
     runner = CliRunner()
 
-    def verify(text: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    def verify(text: str, *extra: str) -> tuple[int, str]:
         (tmp_path / "file.qlf").write_text(text)
         done = runner.invoke(
             cli_app,
             ["licenses", "verify", str(tmp_path / "file.qlf"), "--public-keys", str(keys), *extra],
         )
-        # The output also holds the in-process app's log lines: the command's JSON comes last.
-        out = done.output
-        return done.exit_code, json.loads(out[out.rindex('{\n  "valid"') :]) if extra else out
+        return done.exit_code, done.output
 
-    code, out = verify(tamper(issued["live"], 3), "--json")
+    def verify_json(text: str) -> tuple[int, dict[str, Any]]:
+        code, out = verify(text, "--json")
+        # The output also holds the in-process app's log lines: the command's JSON comes last.
+        return code, json.loads(out[out.rindex('{\n  "valid"') :])
+
+    code, out = verify_json(tamper(issued["live"], 3))
     assert code == 1
     assert (out["code"], out["reason"]) == ("SIGNATURE_INVALID", "bad_ml_dsa_signature")
-    code, out = verify(issued["test"], "--json")
+    code, out = verify_json(issued["test"])
     assert code == 1 and (out["code"], out["reason"]) == ("SIGNATURE_INVALID", "wrong_mode")
     code, text = verify(tamper(issued["live"], 2))
-    assert code == 1 and "SIGNATURE_INVALID (bad_ed25519_signature)" in str(text)
+    assert code == 1 and "SIGNATURE_INVALID (bad_ed25519_signature)" in text

@@ -15,10 +15,13 @@ from tests.sdk.conftest import Recorder, api_error, call
 from tests.sdk.test_sdk_licensing import CUSTOMER, GENERATED, GENERATED_MODEL, v1
 
 
-def quota_429(retry_after: int = 5, reset_at: str | None = "2027-01-01T00:00:00Z") -> httpx.Response:
-    extra = {} if reset_at is None else {"quota_reset_at": reset_at}
+def quota_429(retry_after: int = 5, reset_at: str = "2027-01-01T00:00:00Z") -> httpx.Response:
     return api_error(
-        429, "RATE_LIMIT_EXCEEDED", retry_after=retry_after, reason="monthly_quota", **extra
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        retry_after=retry_after,
+        reason="monthly_quota",
+        quota_reset_at=reset_at,
     )
 
 

@@ -312,9 +312,6 @@ def verify(
     else:
         colour = "green" if result.valid else "red"
         reason = f" ({result.reason})" if result.reason else ""  # which check failed
-        console.print(
-            f"[{colour}]{result.code}[/{colour}]{reason} {result.license_key or ''}"
-            f" {result.message or ''}",
-            highlight=False,
-        )
+        rest = " ".join(filter(None, (result.license_key, result.message)))
+        console.print(f"[{colour}]{result.code}[/{colour}]{reason} {rest}", highlight=False)
     raise typer.Exit(0 if result.valid else 1)

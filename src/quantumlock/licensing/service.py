@@ -104,7 +104,8 @@ class Validation:
     @property
     def message(self) -> str | None:
         if self.missing_features:
-            return f"License does not include the required features: {', '.join(self.missing_features)}."
+            named = ", ".join(self.missing_features)
+            return f"License does not include the required features: {named}."
         return MESSAGES[self.code]
 
 
