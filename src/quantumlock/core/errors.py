@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
+
+from quantumlock.core.clock import isoformat
 
 
 class AppError(Exception):
@@ -96,8 +99,8 @@ class QuotaExceeded(RateLimited):
     default_detail = "Monthly license quota reached."
     reason = "monthly_quota"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int, reset_at: str) -> None:
-        super().__init__(detail, retry_after=retry_after, quota_reset_at=reset_at)
+    def __init__(self, detail: str | None = None, *, retry_after: int, reset_at: datetime) -> None:
+        super().__init__(detail, retry_after=retry_after, quota_reset_at=isoformat(reset_at))
         self.reset_at = reset_at
 
 

@@ -213,7 +213,7 @@ def _quota_spent(limits: EffectiveLimits, now: datetime) -> QuotaExceeded:
     return QuotaExceeded(
         f"Monthly limit reached ({limits.licenses_per_month} licenses).",
         retry_after=max(1, int((reset_at - now).total_seconds())),
-        reset_at=isoformat(reset_at) or "",
+        reset_at=reset_at,
     )
 
 
