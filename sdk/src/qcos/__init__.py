@@ -30,6 +30,7 @@ from qcos._errors import (
     PermissionDeniedError,
     QCOSError,
     QuantumUnavailableError,
+    QuotaExceededError,
     RateLimitError,
     ValidationError,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "QuantumKey",
     "QuantumKeyList",
     "QuantumUnavailableError",
+    "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
     "Signature",

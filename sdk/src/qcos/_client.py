@@ -22,7 +22,9 @@ from qcos._errors import (
     ConfigurationError,
     DecodingError,
     QCOSError,
+    QuotaExceededError,
     RateLimitError,
+    rate_limit_error,
 )
 from qcos._models import Me
 from qcos._operations import Operation
@@ -90,7 +92,7 @@ def error_from_response(response: httpx.Response) -> QCOSError:
         "body": body,
     }
     if response.status_code == 429:
-        return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
+        return rate_limit_error(detail, retry_after=_retry_after(response, body), **common)
     by_code = _BY_CODE.get(code)
     if by_code is not None:
         return by_code(detail, **common)
@@ -180,6 +182,8 @@ class _BaseClient:
         """Seconds to wait before trying again, or None to give up and raise."""
         if attempt >= self.max_retries:
             return None
+        if isinstance(error, QuotaExceededError):
+            return None  # no retry helps before the reset date
         if isinstance(error, RateLimitError):
             return float(error.retry_after) if error.retry_after <= MAX_RETRY_AFTER else None
         if (

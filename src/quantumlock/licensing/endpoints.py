@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
-from quantumlock.core.errors import RateLimited
+from quantumlock.core.errors import QuotaExceeded
 from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.models import License
 from quantumlock.licensing.schemas import (
@@ -102,7 +102,7 @@ async def generate(
             metadata=body.metadata,
             metadata_checked=True,  # GenerateIn's validator
         )
-    except RateLimited:
+    except QuotaExceeded:  # the X-Quota-* headers say so too
         get_runtime(request).metrics.quota_refusals.labels(principal.limits.plan).inc()
         await to_thread.run_sync(_quota_headers_read, request, principal)
         raise
@@ -146,6 +146,7 @@ async def validate(
         expires_at=as_utc(lic.valid_until) if lic else None,
         message=result.message,
         code=result.code.value,
+        missing_features=list(result.missing_features) or None,
     )
     return model_response(out)
 

@@ -97,7 +97,7 @@ class LicenseIssuer:
         metadata_checked: bool = False,
     ) -> tuple[License, Quota | None]:
         """A new license, signed and committed; the quota it left (None in test mode).
-        Raises RateLimited when the monthly quota has no room, ValidationFailed for bad
+        Raises QuotaExceeded when the monthly quota has no room, ValidationFailed for bad
         metadata (`metadata_checked`: the caller's schema validated it already)."""
         now = utcnow()
         spent = self._spent_key(caller, limits, period_of(now))

@@ -117,6 +117,12 @@ class ValidateOut(BaseModel):
         "SIGNATURE_INVALID",
         "FEATURES_MISSING",
     ]
+    # Only with FEATURES_MISSING: every other answer keeps the reference's shape exactly.
+    missing_features: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Only with FEATURES_MISSING: the required features the license lacks",
+    )
 
 
 class LicenseListItem(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from quantumlock.accounts.plans import EffectiveLimits
 from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat, utcnow
-from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from quantumlock.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.core.jsonvalue import json_value_problem
 from quantumlock.db.changes import record_change
@@ -96,6 +96,8 @@ class Quota:
 class Validation:
     code: Code
     license: LicenseView | None
+    # FEATURES_MISSING: the required features the license lacks, in the caller's order.
+    missing_features: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -103,6 +105,9 @@ class Validation:
 
     @property
     def message(self) -> str | None:
+        if self.missing_features:
+            named = ", ".join(self.missing_features)
+            return f"License does not include the required features: {named}."
         return MESSAGES[self.code]
 
 
@@ -146,6 +151,12 @@ def normalise_features(features: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
 
 
+def missing_features(required: Sequence[str], granted: Sequence[str]) -> tuple[str, ...]:
+    """The required features not granted, once each, in the order they were asked for."""
+    have = set(granted)
+    return tuple(f for f in dict.fromkeys(required) if f not in have)
+
+
 def normalise_key(license_key: str) -> str:
     return license_key.strip().upper()
 
@@ -175,8 +186,9 @@ def evaluate(
         return Validation(Code.SUSPENDED, lic)
     if as_utc(lic.valid_until) <= (now or utcnow()):
         return Validation(Code.EXPIRED, lic)
-    if not set(required_features) <= set(lic.features):
-        return Validation(Code.FEATURES_MISSING, lic)
+    missing = missing_features(required_features, lic.features)
+    if missing:
+        return Validation(Code.FEATURES_MISSING, lic, missing)
     return Validation(Code.VALID, lic)
 
 
@@ -202,10 +214,12 @@ def _row_fields(lic: License | LicenseView) -> dict[str, Any]:
     }
 
 
-def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
-    return RateLimited(
+def _quota_spent(limits: EffectiveLimits, now: datetime) -> QuotaExceeded:
+    reset_at = next_period_start(now)
+    return QuotaExceeded(
         f"Monthly limit reached ({limits.licenses_per_month} licenses).",
-        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
+        retry_after=max(1, int((reset_at - now).total_seconds())),
+        reset_at=reset_at,
     )
 
 
@@ -310,7 +324,7 @@ class Draft:
         now = as_utc(new.license.generated_at)
         return new.license, Quota(new.limit, used, next_period_start(now))
 
-    def refused(self, new: NewLicense) -> RateLimited:
+    def refused(self, new: NewLicense) -> QuotaExceeded:
         """The answer when the quota had no room for `new`."""
         return _quota_spent(self.limits, as_utc(new.license.generated_at))
 
