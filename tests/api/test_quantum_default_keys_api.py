@@ -74,9 +74,7 @@ def test_the_default_is_per_mode_and_per_account(
     assert post(client, ENC, sandbox, plaintext=b64(b"y"))["key_id"] == ids["test"]
 
 
-def test_sign_without_a_key_reuses_the_default(
-    client: TestClient, account: AccountFixture
-) -> None:
+def test_sign_without_a_key_reuses_the_default(client: TestClient, account: AccountFixture) -> None:
     admin = account.admin_key
     signed = [post(client, SIGN, admin, message=b64(b"m"), algorithm="Ed25519") for _ in range(2)]
     assert signed[0]["key_id"] == signed[1]["key_id"]
@@ -146,7 +144,7 @@ def test_concurrent_first_calls_make_one_default(
         try:
             with runtime.unit_of_work() as session:
                 results[n] = crypto.keystore(session).default_key(caller, algorithm).id
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=call, args=(n,)) for n in range(2)]

@@ -86,9 +86,7 @@ def list_keys(
     description="A revoked key too (with `revoked_at`). Another account's key is 404, and "
     "so is a live-mode key for a test key.",
 )
-def get_key(
-    request: Request, key_id: str, principal: Principal = require(Scope.ADMIN)
-) -> Response:
+def get_key(request: Request, key_id: str, principal: Principal = require(Scope.ADMIN)) -> Response:
     auth = auth_of(request)
     auth.flush_usage()
     with unit_of_work(request) as session:
@@ -115,9 +113,7 @@ def update_key(
         key = (
             auth_of(request)
             .service(session)
-            .update(
-                principal, key_id, name=body.name, scopes=body.scopes, metadata=body.metadata
-            )
+            .update(principal, key_id, name=body.name, scopes=body.scopes, metadata=body.metadata)
         )
         return model_response(Envelope(data=ApiKeyOut.from_row(key)))
 

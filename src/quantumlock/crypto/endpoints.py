@@ -3,8 +3,8 @@
 Encrypt and decrypt are async and only parse and shape: crypto.encryption.Encryptor chooses
 between the cached key and the keystore. The others are sync handlers on purpose: drawing
 entropy blocks, so it runs in the request's worker thread, never on the event loop. RSA
-generation (`/rsa`, the first `/crypto/sign` without `key_id`) runs in the keygen process pool, capped
-per account (crypto.keygen_pool; 429 past the cap).
+generation (`/rsa`, the first `/crypto/sign` without `key_id`) runs in the keygen process
+pool, capped per account (crypto.keygen_pool; 429 past the cap).
 """
 
 from __future__ import annotations

@@ -51,9 +51,7 @@ class QuantumKeyRepository:
     def default_key(self, account_id: str, mode: str, algorithm: str) -> QuantumKey | None:
         """The account's default key for `algorithm` in `mode`, if it has one."""
         return self.session.scalar(
-            select(QuantumKey).where(
-                QuantumKey.default_for == algorithm, _live(account_id, mode)
-            )
+            select(QuantumKey).where(QuantumKey.default_for == algorithm, _live(account_id, mode))
         )
 
     def destroy(self, account_id: str, mode: str, key_id: str, *, by: str, at: datetime) -> bool:

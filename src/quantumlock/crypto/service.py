@@ -105,9 +105,7 @@ class KeystoreService:
         draw = self.entropy.draw(material_bytes, source=source)
         return draw.data, _Provenance.of(draw)
 
-    def _fresh_rsa(
-        self, caller: Actor, bits: int, source: str | None
-    ) -> tuple[bytes, _Provenance]:
+    def _fresh_rsa(self, caller: Actor, bits: int, source: str | None) -> tuple[bytes, _Provenance]:
         with self.keygen.slot(caller.account_id):
             draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
             der = self.keygen.generate_rsa_der(draw.data, bits)

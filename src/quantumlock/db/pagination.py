@@ -28,13 +28,13 @@ class Page(Generic[T]):
 
 def newest_first_page(
     session: Session,
-    query: Select[tuple[T]],
+    query: Select[Any],
     *,
     created_at: InstrumentedAttribute[datetime],
     id_: InstrumentedAttribute[Any],
     after: tuple[datetime, Any] | None,
     limit: int,
-) -> Page[T]:
+) -> Page[Any]:
     """Up to `limit` rows of `query`, newest first, strictly after the `after` position
     (the (created_at, id) of the previous page's last row; None: from the newest)."""
     if after is not None:
