@@ -202,7 +202,8 @@ class Client(_BaseClient):
 
     Resources (each a group of methods; `help(client.keys)` and so on):
 
-    * `keys` (`qcos.Keys`): API keys: list (paged), get, create, update, rotate, revoke.
+    * `keys` (`qcos.Keys`): API keys: list (paged), iter, get, create, update, rotate,
+      revoke.
     * `licenses` (`qcos.Licenses`): issue, validate, list, get, revoke, suspend, renew.
     * `customers` (`qcos.Customers`): your own account and its monthly usage.
     * `quantum` (`qcos.Quantum`): entropy, the keystore, encrypt/decrypt, sign/verify,
@@ -290,8 +291,15 @@ class AsyncClient(_BaseClient):
     `AsyncClient(api_key=None, base_url=None)` reads QCOS_API_KEY and QCOS_BASE_URL when they
     are not given. Use it as an async context manager, or call `await aclose()`.
 
-    Resources: `keys` (`qcos.AsyncKeys`), `licenses` (`qcos.AsyncLicenses`), `customers`
-    (`qcos.AsyncCustomers`), `quantum` (`qcos.AsyncQuantum`), and `await me()`.
+    Resources (each a group of awaitable methods; `help(client.keys)` and so on):
+
+    * `keys` (`qcos.AsyncKeys`): API keys: list (paged), iter, get, create, update, rotate,
+      revoke.
+    * `licenses` (`qcos.AsyncLicenses`): issue, validate, list, get, revoke, suspend, renew.
+    * `customers` (`qcos.AsyncCustomers`): your own account and its monthly usage.
+    * `quantum` (`qcos.AsyncQuantum`): entropy, the keystore, encrypt/decrypt, sign/verify,
+      key exchange.
+    * `me()`: the calling key, its scopes and rate limit.
 
     `last_response` (`qcos.ResponseInfo`): the latest answer's status, headers,
     `request_id`, `rate_limit` and `quota`, as on `Client` (under concurrent tasks, whichever
