@@ -203,9 +203,6 @@ class ApiKeyService:
             raise NotFound(f"No API key {key_id!r}.")
         return key
 
-    def list(self, caller: Principal) -> Sequence[ApiKey]:
-        return self.repo.list(caller.account_id, mode=Mode.TEST.value if caller.is_test else None)
-
     def page(self, caller: Principal, *, cursor: str | None, limit: int) -> Page[ApiKey]:
         """Unrevoked keys newest first; `cursor` is the previous page's `next_cursor`."""
         after = None
