@@ -46,7 +46,8 @@ class ResponseInfo:
 
     `rate_limit` comes from `X-RateLimit-Limit/-Remaining/-Reset` (every authenticated
     answer), `quota` from `X-Quota-*` (license answers in live mode); each is None when the
-    answer did not carry it. Quote `request_id` when you report a problem.
+    answer did not carry it. `headers` has lower-case names. Quote `request_id` when you
+    report a problem.
     """
 
     status_code: int
