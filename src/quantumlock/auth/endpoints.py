@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 import orjson
 import structlog
-from fastapi import Body, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from quantumlock.auth.domain import auth_of
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.schemas import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
     ApiKeyOut,
     CreatedApiKeyOut,
     CreateKeyIn,
@@ -19,6 +21,7 @@ from quantumlock.auth.schemas import (
     MeOut,
     RotatedApiKeyOut,
     RotateKeyIn,
+    UpdateKeyIn,
 )
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import as_utc, isoformat
@@ -67,13 +70,67 @@ async def me(request: Request, principal: Principal = require()) -> Response:
 # cache forgets it at once here, and in the other processes through the change feed.
 
 
-@router.get("/keys", response_model=Envelope[KeyList], summary="List API keys")
-def list_keys(request: Request, principal: Principal = require(Scope.ADMIN)) -> Response:
+@router.get(
+    "/keys",
+    response_model=Envelope[KeyList],
+    summary="List API keys, newest first, a page at a time",
+    description="Unrevoked keys (a test key sees only test-mode keys), newest first. "
+    "`limit` keys per page (1-1000, default 100); pass a page's `next_cursor` as `cursor` "
+    "for the next one (`has_more` says whether there is one). Secrets are never listed.",
+)
+def list_keys(
+    request: Request,
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(None, max_length=64, description="A page's `next_cursor`."),
+    principal: Principal = require(Scope.ADMIN),
+) -> Response:
     auth = auth_of(request)
     auth.flush_usage()
     with unit_of_work(request) as session:
-        keys = auth.service(session).list(principal)
-        return model_response(Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys])))
+        page = auth.service(session).page(principal, cursor=cursor, limit=limit)
+        keys = [ApiKeyOut.from_row(k) for k in page.rows]
+        next_cursor = keys[-1].id if page.has_more else None
+        out = KeyList(keys=keys, has_more=page.has_more, next_cursor=next_cursor)
+        return model_response(Envelope(data=out))
+
+
+@router.get(
+    "/keys/{key_id}",
+    response_model=Envelope[ApiKeyOut],
+    summary="Get an API key (never its secret)",
+    description="A revoked key too (with `revoked_at`). Another account's key is 404, and "
+    "so is a live-mode key for a test key.",
+)
+def get_key(request: Request, key_id: str, principal: Principal = require(Scope.ADMIN)) -> Response:
+    auth = auth_of(request)
+    auth.flush_usage()
+    with unit_of_work(request) as session:
+        key = auth.service(session).get(principal, key_id)
+        return model_response(Envelope(data=ApiKeyOut.from_row(key)))
+
+
+@router.patch(
+    "/keys/{key_id}",
+    response_model=Envelope[ApiKeyOut],
+    summary="Rename a key, narrow its scopes or replace its metadata",
+    description="Absent fields stay as they are. `scopes` only ever narrows: a change that "
+    "would give the key any scope it does not hold (also through an implied scope, as "
+    "`admin` implies all) is 400 VALIDATION_ERROR; make a new key instead. A narrowing takes "
+    "effect at once on every node. A revoked key is 409. The secret is never returned.",
+)
+def update_key(
+    request: Request,
+    key_id: str,
+    body: UpdateKeyIn,
+    principal: Principal = require(Scope.ADMIN),
+) -> Response:
+    with unit_of_work(request) as session:
+        key = (
+            auth_of(request)
+            .service(session)
+            .update(principal, key_id, name=body.name, scopes=body.scopes, metadata=body.metadata)
+        )
+        return model_response(Envelope(data=ApiKeyOut.from_row(key)))
 
 
 @router.post(
@@ -97,6 +154,7 @@ def create_key(
                 scopes=body.scopes,
                 expires_in=body.expires_in,
                 key_type=body.type,
+                metadata=body.metadata,
             )
         )
         out = ApiKeyOut.from_row(issued.key).model_dump()

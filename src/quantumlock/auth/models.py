@@ -29,6 +29,10 @@ class ApiKey(Base):
     # Kept so a rotation can give the new key the same lifetime the old one was made with.
     lifetime_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     rotated_from: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The caller's own labels (a JSON object), as licenses have; never part of authentication.
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSON, default=dict, server_default="{}"
+    )
 
 
 class ApiKeyEvent(Base):

@@ -3,8 +3,8 @@
 Encrypt and decrypt are async and only parse and shape: crypto.encryption.Encryptor chooses
 between the cached key and the keystore. The others are sync handlers on purpose: drawing
 entropy blocks, so it runs in the request's worker thread, never on the event loop. RSA
-generation (`/rsa`, `/crypto/sign` without `key_id`) runs in the keygen process pool, capped
-per account (crypto.keygen_pool; 429 past the cap).
+generation (`/rsa`, the first `/crypto/sign` without `key_id`) runs in the keygen process
+pool, capped per account (crypto.keygen_pool; 429 past the cap).
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def create_rsa(
     response_model=EncryptOut,
     summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
     openapi_extra=json_body_openapi(EncryptIn),
-    description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
-    "1 MiB decoded. The 12-byte IV comes from the entropy service.",
+    description="`key_id` null uses the account's default key for `algorithm` (per mode): "
+    "the first such call creates it (non-exportable), later calls reuse it; it is listed "
+    "with `default_for` set, and destroying it makes the next call create a new one. "
+    "Plaintext at most 1 MiB decoded. The 12-byte IV comes from the entropy service.",
 )
 async def encrypt(
     request: Request, principal: Principal = require(Scope.QUANTUM_CRYPTO)
@@ -208,7 +210,9 @@ async def decrypt(
     "/crypto/sign",
     response_model=SignOut,
     summary="Sign with a fresh quantum nonce bound into the signed bytes",
-    description="Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "
+    description="`key_id` null uses the account's default signing key for `algorithm` (per "
+    "mode; RSA-3072 for SHA3-512-RSA): the first such call creates it, later calls reuse it. "
+    "Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "
     "message. SHA3-512-RSA is RSA-PSS with SHA3-512, MGF1-SHA3-512, salt = 64 bytes. The "
     "hybrid signature is Ed25519 (64 bytes) followed by ML-DSA-65 (3309 bytes).",
 )

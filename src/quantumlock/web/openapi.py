@@ -72,6 +72,7 @@ _ERROR_DESCRIPTIONS = {
 # completed key-exchange session, a license key that could not be allocated).
 _CONFLICTS = re.compile(
     r"^(POST /api/v2/keys/\{key_id\}/rotate"
+    r"|PATCH /api/v2/keys/\{key_id\}"
     r"|POST /api/v1/licenses/\{license_key\}/(revoke|suspend|reinstate|renew)"
     r"|POST /api/v1/licenses/generate"
     r"|POST /api/v1/quantum/crypto/key-exchange)$"
@@ -94,6 +95,8 @@ _LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
         )
     },
     ("POST /api/v2/keys", "201"): {
+        "GetKey": ("GET /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
+        "UpdateKey": ("PATCH /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
         "RevokeKey": ("DELETE /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
         "RotateKey": ("POST /api/v2/keys/{key_id}/rotate", {"key_id": "$response.body#/data/id"}),
     },
