@@ -15,7 +15,9 @@ from quantumlock.cli.common import (
 )
 from quantumlock.core.clock import isoformat
 
-app = typer.Typer(help="Accounts (vendors) and their limits.", no_args_is_help=True)
+app = typer.Typer(
+    help="Operator: accounts (vendors) and their limits, in the data dir.", no_args_is_help=True
+)
 
 
 @app.command("create")
@@ -84,7 +86,11 @@ def set_limits(
         elif licenses_per_month.strip().isdigit():
             quota = int(licenses_per_month)
         else:
-            fail("--licenses-per-month takes a whole number or 'unlimited'.", 2)
+            fail(
+                "--licenses-per-month takes a whole number or 'unlimited'.",
+                2,
+                code="USAGE_ERROR",
+            )
     with open_session(settings()) as session:
         account = account_service(session).set_limits(
             account_id,
