@@ -383,9 +383,15 @@ TEST_KEYS = typer.Option(False, "--test", help="The test-mode (sandbox) signing 
 
 
 @app.command("rotate-signing-key")
-def rotate_signing_key(account: str = OPERATOR_ACCOUNT, test: bool = TEST_KEYS) -> None:
+def rotate_signing_key(
+    account: str = OPERATOR_ACCOUNT, test: bool = TEST_KEYS, as_json: bool = AS_JSON
+) -> None:
     """Operator: add a new active signing key; older keys keep verifying until retired."""
-    console.print(operator.rotate_signing_key(account, test), highlight=False)
+    kid, mode = operator.rotate_signing_key(account, test)
+    if as_json:
+        print_json({"kid": kid, "mode": mode, "status": "active"})
+    else:
+        console.print(f"New active {mode} signing key {kid}.", highlight=False)
 
 
 @app.command("retire-signing-key")
@@ -393,10 +399,14 @@ def retire_signing_key(
     kid: str = typer.Argument(..., help="Signing key id (sk_…)."),
     account: str = OPERATOR_ACCOUNT,
     test: bool = TEST_KEYS,
+    as_json: bool = AS_JSON,
 ) -> None:
     """Operator: stop publishing a signing key; files it signed no longer verify offline."""
     operator.retire_signing_key(account, kid, test)
-    console.print(f"Retired {kid}.", highlight=False)
+    if as_json:
+        print_json({"kid": kid, "status": "retired"})
+    else:
+        console.print(f"Retired {kid}.", highlight=False)
 
 
 @app.command("verify")

@@ -145,11 +145,12 @@ def signing_keys(account: str, test: bool) -> dict[str, Any]:
         return {"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]}
 
 
-def rotate_signing_key(account: str, test: bool) -> str:
+def rotate_signing_key(account: str, test: bool) -> tuple[str, str]:
+    """The new key's id and mode."""
     with open_session(settings()) as session:
         account_service(session).get(account)
         key = _service(session).rotate_signing_key(account, _mode(test))
-        return f"New active {key.mode} signing key {key.kid}."
+        return key.kid, key.mode
 
 
 def retire_signing_key(account: str, kid: str, test: bool) -> None:

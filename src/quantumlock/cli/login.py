@@ -81,6 +81,7 @@ def login(
 
 def logout(
     profile: str = typer.Option(config.DEFAULT_PROFILE, "--profile", help="Profile to forget."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Remove a saved profile (the file goes when nothing is left in it). The key itself
     stays valid: revoke it with `quantumlock keys revoke` if it leaked."""
@@ -91,6 +92,9 @@ def logout(
         deleted = config.remove_if_empty(saved)
     except config.ConfigError as exc:
         fail(str(exc), USAGE, code="CONFIG_ERROR")
+    if as_json:
+        print_json({"profile": profile, "config": str(saved.path), "file_deleted": deleted})
+        return
     console.print(
         f"Removed profile {profile!r} from {saved.path}{' (now deleted)' if deleted else ''}.",
         highlight=False,

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 AS_JSON = typer.Option(False, "--json", help="Print JSON (the API's field names and values).")
@@ -47,18 +48,27 @@ def print_table(
     ids: Sequence[str] = ("id",),
     title: str | None = None,
 ) -> None:
-    """Id columns (and any column named in `ids`) are never wrapped or cut: a narrow terminal
-    wraps the other cells between words instead. `wide`, or output that is not a terminal,
-    prints every row on one line."""
+    """Nothing is ever cut: a table that fits the terminal is printed as one; one that does
+    not is printed as a block of `column: value` lines per row (ids whole, other values
+    wrapped between words). `wide`, or output that is not a terminal: one line per row."""
     texts = [[cell(v) for v in row] for row in rows]
     table = Table(title=title, title_justify="left")
-    for index, name in enumerate(columns):
-        if name in ids:
-            longest = max([len(name), *(len(r[index]) for r in texts)])
-            table.add_column(name, no_wrap=True, min_width=longest)
-        else:
-            table.add_column(name, overflow="fold")
+    for name in columns:
+        table.add_column(name, no_wrap=True)
     for row in texts:
         table.add_row(*row)
-    one_line = wide or not sys.stdout.isatty()
-    Console(width=100_000 if one_line else None, soft_wrap=one_line).print(table)
+    if wide or not sys.stdout.isatty():
+        Console(width=100_000, soft_wrap=True).print(table)
+        return
+    console = Console()
+    natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    if title:
+        console.print(title, highlight=False)
+    label = max(len(name) for name in columns)
+    for row in texts:
+        console.print()
+        for name, value in zip(columns, row, strict=True):
+            console.print(f"{name:>{label}}: {value}", highlight=False, soft_wrap=name in ids)
