@@ -110,7 +110,7 @@ def test_the_config_file_round_trips_odd_names_and_values(clean_env: Path) -> No
 @respx.mock
 def test_a_rate_limit_wait_says_what_it_waits_for(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(api.time, "sleep", slept.append)
+    monkeypatch.setattr("quantumlock.cli.api.time.sleep", slept.append)
     limited = httpx.Response(
         429,
         headers={"Retry-After": "3"},
@@ -135,7 +135,9 @@ def test_a_rate_limit_wait_says_what_it_waits_for(monkeypatch: pytest.MonkeyPatc
 def test_a_monthly_quota_is_reported_at_once_with_its_reset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(api.time, "sleep", lambda _: pytest.fail("must not wait for a quota"))
+    monkeypatch.setattr(
+        "quantumlock.cli.api.time.sleep", lambda _: pytest.fail("must not wait for a quota")
+    )
     respx.post(f"{URL}/api/v1/licenses/generate").mock(
         return_value=httpx.Response(
             429,
@@ -149,7 +151,7 @@ def test_a_monthly_quota_is_reported_at_once_with_its_reset(
                 "reason": "monthly_quota",
                 "quota_reset_at": "2027-01-01T00:00:00Z",
             },
-        )  # fmt: skip
+        )
     )
     result = invoke("licenses", "generate", "--customer", "c", "--api-key", KEY, "--base-url", URL)
     assert result.exit_code == 2
