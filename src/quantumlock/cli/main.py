@@ -111,11 +111,10 @@ def _guard_second_deployment(where: datadir.DataDir, saved: config.Config) -> No
 
 
 def _record(where: datadir.DataDir, saved: config.Config) -> None:
-    """Remember the deployment so operator commands find it from any directory (not when
-    QL_DATA_DIR chose it: services and tests set that, and it is found already)."""
-    if where.origin == datadir.ENV or where.origin == datadir.CONFIG:
-        return
-    if saved.data_dir is not None and saved.data_dir.exists():
+    """Remember a deployment made in the default place (./.quantumlock), so that operator
+    commands find it from any directory. One named by --data-dir or QL_DATA_DIR is not
+    recorded: it is named wherever it is used (services, scripts, tests)."""
+    if where.origin != datadir.CWD:
         return
     saved.data_dir = where.path
     try:
@@ -137,8 +136,9 @@ def init(
     """Create the data dir, master key and database (runs migrations). Safe to run again.
 
     The data dir: --data-dir, else $QL_DATA_DIR, else the one recorded in the config file
-    (init then re-runs on that deployment, from any directory), else ./.quantumlock. A new
-    deployment made without QL_DATA_DIR is recorded in the config file.
+    (init then re-runs on that deployment, from any directory, and says so), else
+    ./.quantumlock, which is then recorded in the config file. A second deployment is made
+    only when named with --data-dir or QL_DATA_DIR.
     """
     datadir.set_override(data_dir_option)
     try:
