@@ -95,7 +95,9 @@ def check_master_key(cfg: Settings, engine: Engine) -> None:
     try:
         if ensure_canary(engine, make_sealer(cfg), cfg.master_key_source):
             console.print("Sealed the master-key canary.")
-    except (CanaryMismatch, MasterKeyError) as exc:
+    except CanaryMismatch as exc:
+        fail(f"{exc} (database {database_location(cfg)})", code="MASTER_KEY")
+    except MasterKeyError as exc:
         fail(f"{exc} (data dir {data_dir().describe()})", code="MASTER_KEY")
 
 
