@@ -17,6 +17,7 @@ from quantumlock.cli.common import (
     console,
     data_dir,
     err_console,
+    fail,
     open_session,
     print_json,
     settings,
@@ -181,7 +182,9 @@ def create(
 
 @app.command("list")
 def list_keys(
-    include_revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
+    include_revoked: bool = typer.Option(
+        False, "--all", help="Operator (--account): include revoked keys (the API lists live ones)."
+    ),
     account: str | None = OPERATOR_ACCOUNT,
     as_json: bool = AS_JSON,
     wide: bool = WIDE,
@@ -191,11 +194,13 @@ def list_keys(
 ) -> None:
     """List keys (never their secrets). Through the API unless --account is given."""
     if account is None:
+        if include_revoked:
+            fail("--all needs --account: the API lists unrevoked keys only", 2, code="USAGE_ERROR")
         with api_client(api_key, base_url, profile) as api:
             keys = api.client.keys
             every = getattr(keys, "iter", None)  # paginated SDKs page for us
             found = api.call(lambda: list(every() if every else keys.list()), "list keys")
-        rows = [_sdk_json(k) for k in found if include_revoked or k.revoked_at is None]
+        rows = [_sdk_json(k) for k in found]
     else:
         cfg = settings()
         with open_session(cfg) as session:
