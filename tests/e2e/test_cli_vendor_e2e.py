@@ -8,6 +8,8 @@ directory, named in every error, and `init` never silently making a second deplo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import stat
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CLI, isolated_env, start_server, stop_server
+from tests.e2e.conftest import CLI, Server, isolated_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -198,3 +200,46 @@ def test_operator_finds_its_data_dir_and_init_never_doubles_it(tmp_path: Path) -
     refused = run(env, elsewhere, "init")
     assert refused.returncode == 1 and "DEPLOYMENT_MISSING" in refused.stderr
     assert str(first / ".quantumlock") in refused.stderr
+
+
+def test_files_are_signed_by_their_digest(server: Server, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from quantumlock.crypto.algorithms import signed_bytes
+
+    admin = server.cli_json("accounts", "create", "--name", "F", "--email", "f@example.com")
+    assert isinstance(admin, dict)
+    env = vendor_env(tmp_path, QCOS_API_KEY=admin["api_key"], QCOS_BASE_URL=server.base_url)
+    data = os.urandom(3 * 1024 * 1024 + 7)  # several hashing chunks, more than a request body
+    (tmp_path / "release.bin").write_bytes(data)
+    ok(run(env, tmp_path, "crypto", "sign", "release.bin", "--out", "sig.json"))
+    sig = json.loads((tmp_path / "sig.json").read_text())
+    assert (sig["mode"], sig["digest_algorithm"], sig["size"]) == (
+        "sha512-digest", "SHA-512", len(data),
+    )  # fmt: skip
+    assert sig["digest"] == hashlib.sha512(data).hexdigest()
+    # What the server signed, rebuilt by anyone with the public key: no server needed.
+    statement = b"QL-FILE-DIGEST-v1\x00SHA-512\x00" + hashlib.sha512(data).digest()
+    public = load_pem_public_key(sig["public_key"].encode())
+    assert isinstance(public, Ed25519PublicKey)
+    public.verify(
+        base64.b64decode(sig["signature"]),
+        signed_bytes("Ed25519", bytes.fromhex(sig["quantum_nonce"]), statement),
+    )
+
+    verify = ("crypto", "verify", "release.bin", "--signature", "sig.json", "--json")
+    assert json.loads(ok(run(env, tmp_path, *verify)))["valid"] is True
+    (tmp_path / "release.bin").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert run(env, tmp_path, *verify).returncode == 1
+    # A digest field edited to match the changed file does not help: the signature decides.
+    sig["digest"] = hashlib.sha512((tmp_path / "release.bin").read_bytes()).hexdigest()
+    (tmp_path / "sig.json").write_text(json.dumps(sig))
+    assert run(env, tmp_path, *verify).returncode == 1
+
+    # --raw signs the bytes themselves; such a signature (no mode) is verified as it is.
+    (tmp_path / "small.txt").write_bytes(b"hello")
+    ok(run(env, tmp_path, "crypto", "sign", "small.txt", "--raw", "--out", "raw.json"))
+    assert "mode" not in json.loads((tmp_path / "raw.json").read_text())
+    raw_verify = ("crypto", "verify", "small.txt", "--signature", "raw.json")
+    assert run(env, tmp_path, *raw_verify).returncode == 0
