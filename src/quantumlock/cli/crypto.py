@@ -188,9 +188,12 @@ def sign(
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
-    """Sign a file of any size: hashed here (SHA-512, streamed; a progress bar for large
-    files), the digest statement signed by the server. Prints the signature JSON that
-    `crypto verify --signature` takes, with the mode and digest recorded in it."""
+    """Sign a file of any size by its SHA-512 digest; prints the signature JSON.
+
+    The file is hashed here (streamed; a progress bar for large files) and the server signs
+    the digest statement; the JSON, which `crypto verify --signature` takes, records the
+    mode and the digest.
+    """
     chosen = _source(file, source)
     metadata: dict[str, Any] = {}
     if raw:
@@ -222,9 +225,11 @@ def verify(
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
-    """Verify a file against its signature JSON (exit status 0 valid, 1 invalid, 2 usage or
-    API error). The signature's recorded mode says how: by digest (hashed here, streamed)
-    or, for signatures made with --raw or before digests, the bytes themselves."""
+    """Verify a file against its signature JSON (exit 0 valid, 1 invalid, 2 error).
+
+    The signature's recorded mode says how: by digest (hashed here, streamed) or, for
+    signatures made with --raw or before digests, the bytes themselves.
+    """
     from qcos import Signature
 
     chosen = _source(file, source)

@@ -153,8 +153,10 @@ def create(
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
-    """Create a key; its secret is shown once. With --scopes and no --type it is a
-    restricted (qcos_rkey_) key. Through the API unless --account is given."""
+    """Create a key (its secret is shown once); through the API unless --account is given.
+
+    With --scopes and no --type it is a restricted (qcos_rkey_) key.
+    """
     kind = key_type.value if key_type else None
     if account is None:
         with api_client(api_key, base_url, profile) as api:
@@ -229,8 +231,11 @@ def revoke(
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
-    """Revoke a key; servers refuse it within a second. Through the API when a key is
-    configured; with --account, or with no API key but a data dir, as the operator."""
+    """Revoke a key; servers refuse it within a second.
+
+    Through the API when an API key is configured; with --account, or with no API key but
+    a data dir, as the operator (the contract's `keys revoke KEY_ID`).
+    """
     if _as_operator(account, api_key, profile):
         cfg = settings()
         with open_session(cfg) as session:
@@ -258,9 +263,11 @@ def rotate(
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
-    """Issue a replacement key; the old one expires after the grace period. Through the
-    API when a key is configured; with --account, or no API key but a data dir, as the
-    operator."""
+    """Issue a replacement key; the old one expires after the grace period.
+
+    Through the API when an API key is configured; with --account, or with no API key but
+    a data dir, as the operator.
+    """
     if not _as_operator(account, api_key, profile):
         with api_client(api_key, base_url, profile) as api:
             made = api.call(

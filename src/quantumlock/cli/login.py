@@ -83,8 +83,10 @@ def logout(
     profile: str = typer.Option(config.DEFAULT_PROFILE, "--profile", help="Profile to forget."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Remove a saved profile (the file goes when nothing is left in it). The key itself
-    stays valid: revoke it with `quantumlock keys revoke` if it leaked."""
+    """Remove a saved profile (the file goes when nothing is left in it).
+
+    The key itself stays valid: revoke it with `quantumlock keys revoke` if it leaked.
+    """
     try:
         saved = config.load()
         if saved.profiles.pop(profile, None) is None:

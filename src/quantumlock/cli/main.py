@@ -44,7 +44,7 @@ app = typer.Typer(
     "Vendor commands talk to a server through the API: QCOS_API_KEY / QCOS_BASE_URL, "
     "--api-key / --base-url, or a profile saved by `quantumlock login`. Operator commands "
     "act on a deployment's data directory: --data-dir, QL_DATA_DIR, the config file's "
-    "[operator] data_dir (recorded by `init`), else ./.quantumlock.",
+    "\\[operator] data_dir (recorded by `init`), else ./.quantumlock.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
@@ -54,7 +54,7 @@ DATA_DIR = typer.Option(
     "--data-dir",
     show_default=False,
     help="Operator commands: the deployment's data directory (default: $QL_DATA_DIR, the "
-    "config file's [operator] data_dir, else ./.quantumlock).",
+    "config file's \\[operator] data_dir, else ./.quantumlock).",
 )
 
 
