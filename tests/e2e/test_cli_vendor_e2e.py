@@ -179,6 +179,10 @@ def test_operator_finds_its_data_dir_and_init_never_doubles_it(tmp_path: Path) -
     assert str(first / ".quantumlock") in again.stderr and "--data-dir" in again.stderr
     assert not (elsewhere / ".quantumlock").exists()
     ok(run(env, elsewhere, "accounts", "create", "--name", "A", "--email", "a@example.com"))
+    # An error in the deployment says which deployment: the wrong one is a common cause.
+    missing = run(env, elsewhere, "accounts", "set-limits", "cust_nope", "--burst", "5")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: NOT_FOUND: ")
+    assert f"{first / '.quantumlock'} (from {config})" in missing.stderr
     assert len(json.loads(ok(run(env, first, "accounts", "list", "--json")))) == 1
 
     # A second deployment only when asked for by name, and never silently.

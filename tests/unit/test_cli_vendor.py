@@ -181,3 +181,14 @@ def test_timestamps_print_as_the_api_writes_them() -> None:
     plus_two = timezone(timedelta(hours=2))
     assert ts(datetime(2026, 1, 2, 5, 4, 5, 7, tzinfo=plus_two)) == "2026-01-02T03:04:05.000007Z"
     assert ts(None) is None
+
+
+def test_an_unreachable_server_is_named_with_where_its_url_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QCOS_API_KEY", KEY)
+    monkeypatch.setenv("QCOS_BASE_URL", "http://127.0.0.1:9")  # discard: nothing listens
+    result = invoke("keys", "list")
+    assert result.exit_code == 2 and result.stderr.startswith("error: CONNECTION_ERROR: ")
+    assert "(server http://127.0.0.1:9, from QCOS_API_KEY/QCOS_BASE_URL)" in result.stderr
+    assert KEY not in result.stderr

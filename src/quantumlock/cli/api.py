@@ -89,7 +89,8 @@ def resolve(api_key: str | None, base_url: str | None, profile: str | None) -> C
             )
         key, url, source = chosen.api_key, chosen.base_url, f"profile {profile!r} ({saved.path})"
     elif os.environ.get("QCOS_API_KEY"):
-        key, url, source = os.environ["QCOS_API_KEY"], os.environ.get("QCOS_BASE_URL"), "env"
+        key, url = os.environ["QCOS_API_KEY"], os.environ.get("QCOS_BASE_URL")
+        source = "QCOS_API_KEY/QCOS_BASE_URL"
     elif (default := _profile(saved, config.DEFAULT_PROFILE)) is not None:
         key, url = default.api_key, default.base_url
         source = f"profile 'default' ({saved.path})"
@@ -118,10 +119,16 @@ def _is_quota(error: QCOSError) -> bool:
     return type(error).__name__ == "QuotaExceededError" or body.get("reason") == "monthly_quota"
 
 
-def report(error: QCOSError) -> None:
-    """`error: CODE: detail [request_id=…]`: the server's words, never the key or payload."""
+def report(error: QCOSError, credentials: Credentials | None = None) -> None:
+    """`error: CODE: detail [request_id=…]`: the server's words, never the key or payload.
+    When no answer came back, the server it tried (and where that URL came from)."""
+    from qcos import APIConnectionError
+
     request = f" [request_id={error.request_id}]" if error.request_id else ""
     extra = _quota_reset(error) if _is_quota(error) else ""
+    if isinstance(error, APIConnectionError) and credentials is not None:
+        origin = "" if credentials.source == "--api-key" else f", from {credentials.source}"
+        extra += f" (server {credentials.base_url}{origin})"
     fail(f"{error.detail}{extra}{request}", USAGE, code=error.code)
 
 
@@ -177,7 +184,7 @@ def api_client(
         with client:
             yield Api(client, credentials)
     except QCOSError as exc:
-        report(exc)
+        report(exc, credentials)
 
 
 def has_credentials(api_key: str | None, profile: str | None) -> bool:

@@ -139,8 +139,8 @@ def open_session(cfg: Settings) -> Iterator[Session]:
         try:
             with unit_of_work(factory) as session:
                 yield session
-        except AppError as exc:
-            fail(exc.detail, code=exc.code)
+        except AppError as exc:  # in which deployment: the wrong one is a common cause
+            fail(f"{exc.detail} (data dir {data_dir().describe()})", code=exc.code)
         except MasterKeyError as exc:
             fail(f"{exc} (data dir {data_dir().describe()})", code="MASTER_KEY")
 
