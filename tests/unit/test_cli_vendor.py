@@ -192,3 +192,10 @@ def test_an_unreachable_server_is_named_with_where_its_url_came_from(
     assert result.exit_code == 2 and result.stderr.startswith("error: CONNECTION_ERROR: ")
     assert "(server http://127.0.0.1:9, from QCOS_API_KEY/QCOS_BASE_URL)" in result.stderr
     assert KEY not in result.stderr
+
+
+def test_a_profile_file_readable_by_others_is_warned_about(clean_env: Path) -> None:
+    save_profile("default", KEY, "http://127.0.0.1:9")
+    clean_env.chmod(0o644)
+    result = invoke("keys", "list")
+    assert f"warning: {clean_env} holds API keys and is readable by others" in result.stderr

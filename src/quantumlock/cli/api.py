@@ -96,6 +96,12 @@ def resolve(api_key: str | None, base_url: str | None, profile: str | None) -> C
         source = f"profile 'default' ({saved.path})"
     else:
         url = os.environ.get("QCOS_BASE_URL")
+    if source.startswith("profile") and config.readable_by_others(saved.path):
+        err_console.print(
+            f"warning: {saved.path} holds API keys and is readable by others: chmod 600 it",
+            highlight=False,
+            markup=False,
+        )
     if api_key:
         key, source = api_key, "--api-key"
     if not key:

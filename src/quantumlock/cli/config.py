@@ -140,6 +140,14 @@ def remove_if_empty(config: Config) -> bool:
     return False
 
 
+def readable_by_others(path: Path) -> bool:
+    """A config file holding keys that group or others can read (made by hand, say)."""
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
 def mask(api_key: str) -> str:
     """What may be shown of a key: its type prefix and four characters."""
     head, sep, rest = api_key.partition("_")
