@@ -7,6 +7,9 @@ The operator's master keyring moved to `quantumlock master-key`; its old names h
 from __future__ import annotations
 
 import base64
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,19 +53,13 @@ def key_json(key: QuantumKey) -> dict[str, Any]:
     return data
 
 
-def _show(key: QuantumKey, as_json: bool, material_out: Path | None) -> None:
+def _show(key: QuantumKey, as_json: bool, material: _Material | None = None) -> None:
     data = key_json(key)
     if key.key is not None:
-        if material_out is None:
+        if material is None:
             data["key"] = base64.b64encode(key.key).decode()
         else:
-            try:
-                fd_path = material_out
-                fd_path.touch(mode=0o600, exist_ok=False)
-                fd_path.write_bytes(key.key)
-            except OSError as exc:
-                fail(f"cannot write {material_out}: {exc.strerror}", USAGE, code="FILE_ERROR")
-            err_console.print(f"Key material written to {material_out} (0600, shown once).")
+            material.write(key.key)
     if as_json:
         print_json(data)
         return
@@ -72,6 +69,45 @@ def _show(key: QuantumKey, as_json: bool, material_out: Path | None) -> None:
         console.print(f"{name:>16}: {'' if value is None else value}", highlight=False)
     if "key" in data:
         console.print(f"{'key (base64)':>16}: {data['key']}  (shown once)", highlight=False)
+
+
+class _Material:
+    """The --out file of an exportable key, created (0600, new) before the key is: the
+    material comes once, so a file that cannot be written must fail first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            fail(f"cannot create {path}: {exc.strerror}", USAGE, code="FILE_ERROR")
+
+    def write(self, data: bytes) -> None:
+        assert self.fd is not None  # noqa: S101
+        with os.fdopen(self.fd, "wb") as handle:
+            handle.write(data)
+        self.fd = None
+        err_console.print(f"Key material written to {self.path} (0600, shown once).")
+
+    def discard(self) -> None:
+        """The key was not created (or not exportable): leave no empty file behind."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.path.unlink(missing_ok=True)
+            self.fd = None
+
+
+@contextmanager
+def _material(out: Path | None, exportable: bool) -> Iterator[_Material | None]:
+    if out is not None and not exportable:
+        fail("--out needs --exportable: other keys never leave the server", USAGE,
+             code="USAGE_ERROR")  # fmt: skip
+    material = _Material(out) if out is not None else None
+    try:
+        yield material
+    finally:
+        if material is not None:
+            material.discard()
 
 
 EXPORT_OUT = typer.Option(
@@ -99,12 +135,15 @@ def create(
     profile: str | None = PROFILE,
 ) -> None:
     """Create a key in the keystore."""
-    with api_client(api_key, base_url, profile) as api:
-        key = api.call(
-            lambda: api.client.quantum.create_key(algorithm, exportable=exportable, source=source),
-            "create a keystore key",
-        )
-    _show(key, as_json, out)
+    with _material(out, exportable) as material:
+        with api_client(api_key, base_url, profile) as api:
+            key = api.call(
+                lambda: api.client.quantum.create_key(
+                    algorithm, exportable=exportable, source=source
+                ),
+                "create a keystore key",
+            )
+        _show(key, as_json, material)
 
 
 @app.command("rsa")
@@ -118,11 +157,12 @@ def rsa(
     profile: str | None = PROFILE,
 ) -> None:
     """Create an RSA key pair (signs with SHA3-512-RSA); may take a few seconds."""
-    with api_client(api_key, base_url, profile) as api:
-        key = api.call(
-            lambda: api.client.quantum.rsa(bits, exportable=exportable), "create an RSA key"
-        )
-    _show(key, as_json, out)
+    with _material(out, exportable) as material:
+        with api_client(api_key, base_url, profile) as api:
+            key = api.call(
+                lambda: api.client.quantum.rsa(bits, exportable=exportable), "create an RSA key"
+            )
+        _show(key, as_json, material)
 
 
 @app.command("list")
@@ -165,7 +205,7 @@ def get(
     """Show a key (its public key in --json)."""
     with api_client(api_key, base_url, profile) as api:
         key = api.call(lambda: api.client.quantum.get_key(key_id), f"get {key_id}")
-    _show(key, as_json, None)
+    _show(key, as_json)
 
 
 @app.command("delete")
