@@ -169,7 +169,8 @@ def test_operator_finds_its_data_dir_and_init_never_doubles_it(tmp_path: Path) -
     assert lost.returncode == 1 and lost.stderr.startswith("error: ")
     assert str(elsewhere / ".quantumlock") in lost.stderr and "current directory" in lost.stderr
 
-    ok(run(env, first, "init", "--no-bootstrap"))
+    made = json.loads(ok(run(env, first, "init", "--no-bootstrap", "--json")))
+    assert (made["data_dir"], made["data_dir_from"]) == (str(first / ".quantumlock"), "cwd")
     assert (first / ".quantumlock" / "master.key").exists()
     assert str(first / ".quantumlock") in config.read_text()
 

@@ -4,7 +4,9 @@ import base64
 import json
 import os
 import secrets
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -26,15 +28,21 @@ from quantumlock.cli.common import (
     check_master_key,
     console,
     data_dir,
+    database_location,
     err_console,
     fail,
     initialised_engine,
     open_session,
+    print_json,
     private_data_dir,
     settings,
 )
 from quantumlock.db import migrate
 from quantumlock.observability.logging import configure_cli_logging
+
+if TYPE_CHECKING:
+    from quantumlock.keyring.hasher import KeyHasher
+    from quantumlock.settings import Settings
 
 VENDOR, OPERATOR = "Vendor (through the API)", "Operator (on the data dir)"
 
@@ -132,6 +140,9 @@ def init(
         True, help="Create a first account and admin key when the database has none."
     ),
     plan: str = typer.Option("business", help="Plan of the bootstrap account."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON summary (never the admin key); messages go to stderr."
+    ),
 ) -> None:
     """Create the data dir, master key and database (runs migrations). Safe to run again.
 
@@ -141,6 +152,8 @@ def init(
     only when named with --data-dir or QL_DATA_DIR.
     """
     datadir.set_override(data_dir_option)
+    if as_json:
+        console.file = sys.stderr  # stdout is the summary's alone
     try:
         saved = config.load()
     except config.ConfigError as exc:
@@ -168,15 +181,30 @@ def init(
     licenses.resign_legacy_licenses(cfg)
     master_key.reseal_legacy_rows(cfg)  # sealed keys bound to their account and mode (once)
     _record(where, saved)
-    if not bootstrap:
-        return
+    summary: dict[str, object] = {
+        "data_dir": str(where.path),
+        "data_dir_from": where.origin,
+        "database": database_location(cfg),
+        "master_key": cfg.master_key_source,
+        "created_account": None,
+        "admin_key_file": None,
+    }
+    if bootstrap:
+        summary.update(_bootstrap(cfg, hasher, plan))
+    if as_json:
+        print_json(summary)
+
+
+def _bootstrap(cfg: Settings, hasher: KeyHasher, plan: str) -> dict[str, object]:
+    """A first account and its admin key (in a 0600 file) when the database has none."""
     key_file = cfg.data_dir / BOOTSTRAP_FILE
     with open_session(cfg) as session:
         service = account_service(session)
         if service.list():
             if key_file.exists():
                 console.print(f"Admin API key: see {key_file}")
-            return
+                return {"admin_key_file": str(key_file)}
+            return {}
         created = service.create(
             name="Default account", email="admin@localhost", plan=plan, hasher=hasher
         )
@@ -185,6 +213,7 @@ def init(
     console.print(
         f"Created account {created.account.id}; its admin API key is in {key_file} (0600)."
     )
+    return {"created_account": created.account.id, "admin_key_file": str(key_file)}
 
 
 @app.command(rich_help_panel=OPERATOR)
