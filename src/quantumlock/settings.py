@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     # One base64 key, or a comma list (first current) during a master-key rotation.
     master_key: SecretStr | None = None
-    # With QL_MASTER_KEY after a rotation: the API-key pepper (`quantumlock keystore status`
+    # With QL_MASTER_KEY after a rotation: the API-key pepper (`quantumlock master-key status`
     # prints it), since the first master key it came from is no longer listed.
     api_key_pepper: SecretStr | None = None
     log_level: str = "INFO"

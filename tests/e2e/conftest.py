@@ -48,8 +48,17 @@ class Server:
         return httpx.Client(base_url=self.base_url, timeout=10)
 
 
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """The environment of CLI and server processes, without the developer's own CLI config
+    (a saved `quantumlock login` profile, a recorded data dir) or API key."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "config")}
+    for name in ("QCOS_API_KEY", "QCOS_BASE_URL", "QUANTUMLOCK_CONFIG", "QUANTUMLOCK_PROFILE"):
+        env.pop(name, None)
+    return env
+
+
 def start_server(tmp: Path, database_url: str | None) -> Server:
-    env = {**os.environ, "QL_DATA_DIR": str(tmp / "data"), "QL_MASTER_KEY": MASTER_KEY}
+    env = {**isolated_env(tmp), "QL_DATA_DIR": str(tmp / "data"), "QL_MASTER_KEY": MASTER_KEY}
     env.pop("QL_DATABASE_URL", None)
     if database_url:
         env["QL_DATABASE_URL"] = database_url

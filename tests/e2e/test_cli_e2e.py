@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import time
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from quantumlock.db.engine import make_engine
-from tests.e2e.conftest import CLI, free_port
+from tests.e2e.conftest import CLI, free_port, isolated_env
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +26,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {**os.environ, "QL_DATA_DIR": str(tmp_path / "data")}
+    out = {**isolated_env(tmp_path), "QL_DATA_DIR": str(tmp_path / "data")}
     for name in ("QL_DATABASE_URL", "QL_MASTER_KEY"):
         out.pop(name, None)
     return out

@@ -67,10 +67,13 @@ def test_serve_refuses_a_master_key_that_is_not_the_databases(
     refused = run({**env, "QL_MASTER_KEY": wrong}, "serve", "--port", str(free_port()))
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
-    assert lines == [
-        "error: master key does not open this database's canary: QL_MASTER_KEY is not the "
-        "key this database was initialised with"
-    ]
+    # One line in the CLI's one error format, naming the database it opened.
+    database = env.get("QL_DATABASE_URL", "").replace("postgresql+psycopg://postgres@", "")
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: MASTER_KEY: master key does not open this database's canary: QL_MASTER_KEY is "
+        "not the key this database was initialised with (database "
+    )
+    assert (database or str(tmp_path / "data" / "quantumlock.db")) in lines[0]
     assert wrong not in refused.stderr + refused.stdout
     # `init` again with the wrong key refuses too (it would seal new secrets under it).
     again = run({**env, "QL_MASTER_KEY": wrong}, "init", "--no-bootstrap")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from quantumlock.accounts.plans import Plan
 from quantumlock.bootstrap import api_key_hasher
@@ -13,9 +12,12 @@ from quantumlock.cli.common import (
     print_json,
     settings,
 )
+from quantumlock.cli.output import AS_JSON, WIDE, print_table
 from quantumlock.core.clock import isoformat
 
-app = typer.Typer(help="Accounts (vendors) and their limits.", no_args_is_help=True)
+app = typer.Typer(
+    help="Operator: accounts (vendors) and their limits, in the data dir.", no_args_is_help=True
+)
 
 
 @app.command("create")
@@ -23,7 +25,7 @@ def create(
     name: str = typer.Option(..., "--name", help="Account name."),
     email: str = typer.Option(..., "--email", help="Contact email."),
     plan: Plan = typer.Option(Plan.FREE, "--plan", help="Plan."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Create an account and its first key (scope admin). The key is shown once."""
     cfg = settings()
@@ -39,7 +41,7 @@ def create(
 
 
 @app.command("list")
-def list_accounts(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_accounts(as_json: bool = AS_JSON, wide: bool = WIDE) -> None:
     """List accounts."""
     with open_session(settings()) as session:
         rows = account_service(session).list()
@@ -59,10 +61,8 @@ def list_accounts(as_json: bool = typer.Option(False, "--json", help="Print JSON
     if as_json:
         print_json(data)
         return
-    table = Table("id", "name", "email", "plan", "created_at", "rpm", "burst", "licenses/month")
-    for row in data:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(table)
+    columns = ("id", "name", "email", "plan", "created_at", "rpm", "burst", "licenses/month")
+    print_table(columns, (list(row.values()) for row in data), wide=wide)
 
 
 @app.command("set-limits")
@@ -74,6 +74,7 @@ def set_limits(
         None, "--licenses-per-month", help="A number, or 'unlimited'."
     ),
     plan: Plan | None = typer.Option(None, "--plan", help="Change the plan."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Override the plan's limits. Running servers apply it within a second."""
     quota: int | None = None
@@ -84,7 +85,11 @@ def set_limits(
         elif licenses_per_month.strip().isdigit():
             quota = int(licenses_per_month)
         else:
-            fail("--licenses-per-month takes a whole number or 'unlimited'.", 2)
+            fail(
+                "--licenses-per-month takes a whole number or 'unlimited'.",
+                2,
+                code="USAGE_ERROR",
+            )
     with open_session(settings()) as session:
         account = account_service(session).set_limits(
             account_id,
@@ -94,9 +99,17 @@ def set_limits(
             licenses_unlimited=unlimited,
             plan=plan.value if plan else None,
         )
-        console.print(
-            f"{account.id}: plan={account.plan} requests_per_minute={account.requests_per_minute} "
-            f"burst={account.burst} licenses_per_month="
-            f"{'unlimited' if account.licenses_unlimited else account.licenses_per_month}",
-            highlight=False,
-        )
+        data = {
+            "id": account.id,
+            "plan": account.plan,
+            "requests_per_minute": account.requests_per_minute,
+            "burst": account.burst,
+            "licenses_per_month": "unlimited"
+            if account.licenses_unlimited
+            else account.licenses_per_month,
+        }
+    if as_json:
+        print_json(data)
+        return
+    console.print(" ".join(f"{k}={v}" if k != "id" else f"{v}:" for k, v in data.items()),
+                  highlight=False)  # fmt: skip

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
+from quantumlock.cli.api import API_KEY, BASE_URL, PROFILE, api_client
 from quantumlock.cli.common import console, print_json
-from quantumlock.cli.crypto import API_KEY, AS_JSON, BASE_URL, api_client
+from quantumlock.cli.crypto import AS_JSON
 
 if TYPE_CHECKING:
-    from qcos import AuditEvent, LicenseEvent
+    from qcos import AuditEvent, Client, LicenseEvent
 
 EVENT_TYPES = (
     "license.generate, license.revoke, license.suspend, license.reinstate, license.renew, "
@@ -59,22 +60,27 @@ def audit(
     limit: int = typer.Option(50, "--limit", min=1, help="How many events (newest first)."),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
     as_json: bool = AS_JSON,
 ) -> None:
     """The account's audit trail, newest first: license lifecycle and API-key changes
     (needs a key with the admin scope)."""
-    with api_client(api_key, base_url) as client:
+
+    def fetch(client: Client) -> list[AuditEvent]:
         events: list[AuditEvent] = []
-        page_size = min(limit, 200)
         for event in client.audit.iter(
             types=types,  # type: ignore[arg-type]  # the server refuses unknown types (400)
             since=since,
             until=until,
-            page_size=page_size,
+            page_size=min(limit, 200),
         ):
             events.append(event)
             if len(events) >= limit:
                 break
+        return events
+
+    with api_client(api_key, base_url, profile) as api:
+        events = api.call(lambda: fetch(api.client), "read the audit trail")
     if as_json:
         print_json([_audit_json(e) for e in events])
         return
@@ -104,11 +110,15 @@ def license_events(
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Events per page."),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
     as_json: bool = AS_JSON,
 ) -> None:
     """A license's lifecycle events, newest first (scope licenses:read)."""
-    with api_client(api_key, base_url) as client:
-        page = client.licenses.events(license_key, skip=skip, limit=limit)
+    with api_client(api_key, base_url, profile) as api:
+        page = api.call(
+            lambda: api.client.licenses.events(license_key, skip=skip, limit=limit),
+            "read the license's events",
+        )
     if as_json:
         print_json(
             {

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from typer._click.exceptions import ClickException  # typer's own (vendored) click
 
 from quantumlock.bootstrap import MasterKeyError, make_sealer
+from quantumlock.cli import datadir
+from quantumlock.cli.datadir import DataDir
 from quantumlock.core.errors import AppError
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.migrate import is_up_to_date
@@ -26,17 +31,49 @@ if TYPE_CHECKING:
 # supervisor process, and they were most of the CLI's import time.
 
 console = Console(soft_wrap=True)
-# soft_wrap: an error stays one line (a log collector's one entry), whatever the width.
-err_console = Console(stderr=True, soft_wrap=True)
+# On a terminal, messages wrap between words at its width (rich's word wrap, never mid-word);
+# elsewhere (a pipe, a log collector) an error stays one line, whatever its length.
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+
+USAGE = 2  # exit status of a usage error, everywhere
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+def fail(detail: str, exit_code: int = 1, *, code: str = "ERROR") -> NoReturn:
+    """The one error format: `error: CODE: detail` on stderr, then exit."""
+    err_console.print(
+        Text.assemble(("error:", "red"), f" {code}: {detail}"), highlight=False, markup=False
+    )
+    raise typer.Exit(exit_code)
+
+
+def report_usage_error(exc: ClickException) -> None:
+    """A usage error (missing option, bad value) as `error: USAGE_ERROR: …` on stderr."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    err_console.print(
+        Text.assemble(("error:", "red"), f" USAGE_ERROR: {exc.format_message()}{hint}"),
+        highlight=False,
+        markup=False,
+    )
+
+
+def data_dir() -> DataDir:
+    return datadir.resolve()
 
 
 def settings() -> Settings:
-    return Settings()
+    """The operator's settings, on the data dir `quantumlock.cli.datadir` finds."""
+    return Settings(data_dir=data_dir().path)
+
+
+def database_location(cfg: Settings) -> str:
+    """The database for messages: the SQLite file, or the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(cfg.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
 
 
 def private_data_dir(cfg: Settings) -> None:
@@ -58,8 +95,10 @@ def check_master_key(cfg: Settings, engine: Engine) -> None:
     try:
         if ensure_canary(engine, make_sealer(cfg), cfg.master_key_source):
             console.print("Sealed the master-key canary.")
-    except (CanaryMismatch, MasterKeyError) as exc:
-        fail(str(exc))
+    except CanaryMismatch as exc:
+        fail(f"{exc} (database {database_location(cfg)})", code="MASTER_KEY")
+    except MasterKeyError as exc:
+        fail(f"{exc} (data dir {data_dir().describe()})", code="MASTER_KEY")
 
 
 @contextmanager
@@ -69,10 +108,18 @@ def initialised_engine(cfg: Settings) -> Iterator[Engine]:
     try:
         try:
             up_to_date = is_up_to_date(engine)
-        except OperationalError as exc:  # the driver's reason, never the URL (a password)
-            fail(f"cannot open the database ({exc.orig}); run `quantumlock init` first?")
+        except OperationalError as exc:  # the driver's reason, never the URL's password
+            fail(
+                f"cannot open the database {database_location(cfg)} ({exc.orig}); data dir "
+                f"{data_dir().describe()}: run `quantumlock init` first?",
+                code="DATABASE_UNAVAILABLE",
+            )
         if not up_to_date:
-            fail("the database is not initialised or not up to date: run `quantumlock init`.")
+            fail(
+                f"the database {database_location(cfg)} is not initialised or not up to date "
+                f"(data dir {data_dir().describe()}): run `quantumlock init`.",
+                code="NOT_INITIALISED",
+            )
         yield engine
     finally:
         engine.dispose()
@@ -92,10 +139,10 @@ def open_session(cfg: Settings) -> Iterator[Session]:
         try:
             with unit_of_work(factory) as session:
                 yield session
-        except AppError as exc:
-            fail(f"{exc.code}: {exc.detail}")
+        except AppError as exc:  # in which deployment: the wrong one is a common cause
+            fail(f"{exc.detail} (data dir {data_dir().describe()})", code=exc.code)
         except MasterKeyError as exc:
-            fail(str(exc))
+            fail(f"{exc} (data dir {data_dir().describe()})", code="MASTER_KEY")
 
 
 def print_json(data: Any) -> None:

@@ -1,7 +1,8 @@
 """`quantumlock crypto encrypt|decrypt|sign|verify`: tenant operations through the API (SDK).
 
-Unlike the operator commands, these act as an API key holder would: they need no database or
-master key, only `--api-key` / QCOS_API_KEY and `--base-url` / QCOS_BASE_URL.
+Vendor commands: they need no database or master key, only an API key (see
+`quantumlock.cli.api`). Exit status: 0 done (or valid), 1 invalid signature, 2 usage or API
+error.
 """
 
 from __future__ import annotations
@@ -9,59 +10,26 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
 
-from quantumlock.cli.common import fail, print_json
+from quantumlock.cli import digest
+from quantumlock.cli.api import API_KEY, BASE_URL, PROFILE, api_client
+from quantumlock.cli.common import USAGE, err_console, fail, print_json
 
 if TYPE_CHECKING:
-    from qcos import Cipher, Client, SignatureAlgorithm
+    from qcos import Cipher, SignatureAlgorithm
 
 app = typer.Typer(
-    help="Encrypt, decrypt, sign and verify with keys held by the server (scope quantum:crypto).",
+    help="Encrypt, decrypt, sign and verify with keys held by the server (scope "
+    "quantum:crypto). Files of any size are signed by their SHA-512 digest.",
     no_args_is_help=True,
 )
 
-API_KEY = typer.Option(
-    None,
-    "--api-key",
-    envvar="QCOS_API_KEY",
-    show_envvar=True,
-    show_default=False,
-    help="API key (better: the environment variable, which stays out of the process list).",
-)
-BASE_URL = typer.Option(
-    None, "--base-url", envvar="QCOS_BASE_URL", show_envvar=True, help="Server URL."
-)
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 STDIO = "-"
-# Key generation (RSA above all) can take seconds on a busy server.
-TIMEOUT = 120.0
-# Exit codes of `verify`: 0 valid, 1 invalid; usage and API errors are 2 everywhere.
-USAGE = 2
-
-
-@contextmanager
-def api_client(api_key: str | None, base_url: str | None) -> Iterator[Client]:
-    """An SDK client; its errors become a one-line message (code, detail, request id)."""
-    # The SDK (and httpx) load with the commands that call the API, not with every command:
-    # `quantumlock serve` would otherwise pay ~0.2 s of its cold start for them.
-    from qcos import Client, ConfigurationError, QCOSError
-
-    try:
-        client = Client(api_key=api_key, base_url=base_url, timeout=TIMEOUT)
-    except ConfigurationError:
-        fail("no API key: pass --api-key or set QCOS_API_KEY.", USAGE)
-    try:
-        with client:
-            yield client
-    except QCOSError as exc:
-        # str(exc) is the server's code and detail: never the key, never the payload.
-        fail(str(exc), USAGE)
 
 
 def read_input(source: str) -> bytes:
@@ -70,7 +38,7 @@ def read_input(source: str) -> bytes:
     try:
         return Path(source).read_bytes()
     except OSError as exc:
-        fail(f"cannot read {source}: {exc.strerror}", USAGE)
+        fail(f"cannot read {source}: {exc.strerror}", USAGE, code="FILE_ERROR")
 
 
 def write_output(data: bytes, target: str | None) -> None:
@@ -81,7 +49,7 @@ def write_output(data: bytes, target: str | None) -> None:
     try:
         Path(target).write_bytes(data)
     except OSError as exc:
-        fail(f"cannot write {target}: {exc.strerror}", USAGE)
+        fail(f"cannot write {target}: {exc.strerror}", USAGE, code="FILE_ERROR")
 
 
 def write_json(data: dict[str, Any], target: str | None) -> None:
@@ -95,14 +63,14 @@ def read_document(source: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(read_input(source))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        fail(f"{what} {source} is not JSON.", USAGE)
+        fail(f"{what} {source} is not JSON.", USAGE, code="USAGE_ERROR")
     if not isinstance(data, dict):
-        fail(f"{what} {source} must be a JSON object.", USAGE)
+        fail(f"{what} {source} must be a JSON object.", USAGE, code="USAGE_ERROR")
     return data
 
 
 def bad_document(what: str, source: str) -> NoReturn:
-    fail(f"{what} {source} lacks a field or holds malformed base64.", USAGE)
+    fail(f"{what} {source} lacks a field or holds malformed base64.", USAGE, code="USAGE_ERROR")
 
 
 def _aad(text: str | None) -> bytes | None:
@@ -129,17 +97,21 @@ def encrypt(
     ),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
     """Encrypt a file; prints the JSON envelope (key_id, algorithm, iv, tag, ciphertext)."""
     plaintext = read_input(source)
-    with api_client(api_key, base_url) as client:
+    with api_client(api_key, base_url, profile) as api:
         # With --key-id alone the server uses the key's own algorithm.
-        encrypted = client.quantum.encrypt(
-            # The server names a bad algorithm (400): the CLI passes what it was given.
-            plaintext,
-            key_id=key_id,
-            algorithm=cast("Cipher | None", algorithm),
-            aad=_aad(aad),
+        encrypted = api.call(
+            lambda: api.client.quantum.encrypt(
+                # The server names a bad algorithm (400): the CLI passes what it was given.
+                plaintext,
+                key_id=key_id,
+                algorithm=cast("Cipher | None", algorithm),
+                aad=_aad(aad),
+            ),
+            "encrypt",
         )
     write_json(encrypted.to_dict(), out)
 
@@ -152,6 +124,7 @@ def decrypt(
     as_json: bool = typer.Option(False, "--json", help="Print JSON with base64 plaintext."),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
     """Decrypt an envelope; writes the plaintext bytes (exit 2 if anything was altered)."""
     from qcos import Encrypted
@@ -161,8 +134,10 @@ def decrypt(
         encrypted = Encrypted.from_dict(document)
     except (KeyError, TypeError, ValueError):
         bad_document("envelope", source)
-    with api_client(api_key, base_url) as client:
-        plaintext = client.quantum.decrypt(encrypted, aad=_aad(aad))
+    with api_client(api_key, base_url, profile) as api:
+        plaintext = api.call(
+            lambda: api.client.quantum.decrypt(encrypted, aad=_aad(aad)), "decrypt"
+        )
     if as_json:
         body = {
             "plaintext": base64.b64encode(plaintext).decode(),
@@ -174,9 +149,30 @@ def decrypt(
         write_output(plaintext, out)
 
 
+def _source(file: str | None, source: str | None) -> str:
+    chosen = file if file is not None else source
+    if chosen is None:
+        fail("name the file to sign or verify (or - for stdin)", USAGE, code="USAGE_ERROR")
+    if file is not None and source is not None and file != source:
+        fail("give the file once: as FILE or as --in", USAGE, code="USAGE_ERROR")
+    return chosen
+
+
+def _digest(source: str) -> digest.FileDigest:
+    try:
+        return digest.digest_of(source, err_console, stdin=STDIO)
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror}", USAGE, code="FILE_ERROR")
+
+
+FILE = typer.Argument(None, show_default=False, help="The file (any size), or - for stdin.")
+IN = typer.Option(None, "--in", show_default=False, help="The same as FILE (older form).")
+
+
 @app.command("sign")
 def sign(
-    source: str = typer.Option(..., "--in", help="Message file, or - for stdin."),
+    file: str | None = FILE,
+    source: str | None = IN,
     key_id: str | None = typer.Option(
         None, "--key-id", help="An existing signing key; its own algorithm is used."
     ),
@@ -185,25 +181,47 @@ def sign(
         "--algorithm",
         help="Ed25519 (default), ML-DSA-65, Ed25519+ML-DSA-65 or SHA3-512-RSA.",
     ),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="Sign the bytes themselves, not their digest (small inputs only; for verifiers "
+        "that check the message as it is).",
+    ),
     out: str | None = typer.Option(None, "--out", help="Signature file (default stdout)."),
     as_json: bool = typer.Option(
         True, "--json", help="Accepted for symmetry: the signature is JSON in any case."
     ),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
-    """Sign a file; prints the signature JSON that `crypto verify --signature` takes."""
-    message = read_input(source)
-    with api_client(api_key, base_url) as client:
-        signature = client.quantum.sign(
-            message, key_id=key_id, algorithm=cast("SignatureAlgorithm | None", algorithm)
+    """Sign a file of any size by its SHA-512 digest; prints the signature JSON.
+
+    The file is hashed here (streamed; a progress bar for large files) and the server signs
+    the digest statement; the JSON, which `crypto verify --signature` takes, records the
+    mode and the digest.
+    """
+    chosen = _source(file, source)
+    metadata: dict[str, Any] = {}
+    if raw:
+        message = read_input(chosen)
+    else:
+        hashed = _digest(chosen)
+        message, metadata = hashed.statement, hashed.metadata()
+    with api_client(api_key, base_url, profile) as api:
+        signature = api.call(
+            lambda: api.client.quantum.sign(
+                message, key_id=key_id, algorithm=cast("SignatureAlgorithm | None", algorithm)
+            ),
+            "sign",
         )
-    write_json(signature.to_dict(), out)
+    write_json({**signature.to_dict(), **metadata}, out)
 
 
 @app.command("verify")
 def verify(
-    source: str = typer.Option(..., "--in", help="Message file, or - for stdin."),
+    file: str | None = FILE,
+    source: str | None = IN,
     signature_file: str = typer.Option(..., "--signature", help="Signature JSON from `sign`."),
     public_key: Path | None = typer.Option(
         None,
@@ -215,26 +233,52 @@ def verify(
     as_json: bool = AS_JSON,
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
-    """Verify a signature (exit status 0 valid, 1 invalid, 2 usage or API error)."""
+    """Verify a file against its signature JSON (exit 0 valid, 1 invalid, 2 error).
+
+    The signature's recorded mode says how: by digest (hashed here, streamed) or, for
+    signatures made with --raw or before digests, the bytes themselves.
+    """
     from qcos import Signature
 
-    message = read_input(source)
+    chosen = _source(file, source)
     document = read_document(signature_file, "signature")
     try:
         signature = Signature.from_dict(document)
     except (KeyError, TypeError, ValueError):
         bad_document("signature", signature_file)
-    pem = public_key.read_text() if public_key is not None else None
-    with api_client(api_key, base_url) as client:
-        valid = client.quantum.verify(
-            message,
-            signature,
-            key_id=None if pem else signature.key_id,
-            public_key=pem,
-        )
+    mode = document.get("mode")
+    recorded = document.get("digest")
+    if mode is None:
+        message = read_input(chosen)
+        local_digest = None
+    elif mode == digest.MODE and document.get("digest_algorithm") == digest.ALGORITHM:
+        hashed = _digest(chosen)
+        message, local_digest = hashed.statement, hashed.digest.hex()
+    else:
+        fail(f"signature {signature_file}: unknown mode {mode!r}", USAGE, code="USAGE_ERROR")
+    if local_digest is not None and recorded is not None and recorded != local_digest:
+        valid = False  # the file changed since it was signed: no need to ask the server
+    else:
+        pem = public_key.read_text() if public_key is not None else None
+        with api_client(api_key, base_url, profile) as api:
+            valid = api.call(
+                lambda: api.client.quantum.verify(
+                    message, signature, key_id=None if pem else signature.key_id, public_key=pem
+                ),
+                "verify",
+            )
     if as_json:
-        print_json({"valid": valid, "algorithm": signature.algorithm, "key_id": signature.key_id})
+        print_json(
+            {
+                "valid": valid,
+                "algorithm": signature.algorithm,
+                "key_id": signature.key_id,
+                "mode": mode or "raw",
+                "digest": local_digest,
+            }
+        )
     else:
         typer.echo("valid" if valid else "INVALID")
     raise typer.Exit(0 if valid else 1)

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
-from quantumlock.cli.common import err_console, fail, print_json
-from quantumlock.cli.crypto import API_KEY, BASE_URL, USAGE, api_client
+from quantumlock.cli.api import API_KEY, BASE_URL, PROFILE, api_client
+from quantumlock.cli.common import USAGE, err_console, fail, print_json
+from quantumlock.cli.output import ts
 
 if TYPE_CHECKING:
     from qcos import EntropyEncoding, EntropySource
@@ -27,16 +28,22 @@ def entropy(
     as_json: bool = typer.Option(False, "--json", help="Print the whole answer as JSON."),
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
     """Print fresh entropy (scope quantum:entropy); where it came from goes to stderr."""
     if encoding not in ENCODINGS:
-        fail("--encoding must be hex, base64 or raw.", USAGE)
+        fail("--encoding must be hex, base64 or raw.", USAGE, code="USAGE_ERROR")
     if source is not None and source not in SOURCES:
-        fail("--source must be qcos_api, qiskit_local or cryptographic.", USAGE)
-    with api_client(api_key, base_url) as client:
-        # Both checked against the lists above.
-        result = client.quantum.entropy(
-            bits, cast("EntropyEncoding", encoding), cast("EntropySource | None", source)
+        fail("--source must be qcos_api, qiskit_local or cryptographic.", USAGE, code="USAGE_ERROR")
+    with api_client(api_key, base_url, profile) as api:
+        result = api.call(
+            lambda: api.client.quantum.entropy(
+                # Both checked against the lists above.
+                bits,
+                cast("EntropyEncoding", encoding),
+                cast("EntropySource | None", source),
+            ),
+            "draw entropy",
         )
     if as_json:
         print_json(
@@ -49,7 +56,7 @@ def entropy(
                 "fidelity": result.fidelity,
                 "quantum_verified": result.quantum_verified,
                 "security_level": result.security_level,
-                "timestamp": result.timestamp.isoformat() if result.timestamp else None,
+                "timestamp": ts(result.timestamp),
                 "job_id": result.job_id,
             }
         )

@@ -1,218 +1,235 @@
-"""`quantumlock keystore status|rotate-master|retire-master`: the master keyring (operator).
+"""`quantumlock keystore`: your account's keystore keys, through the API (scope quantum:keys).
 
-Rotation without downtime: `rotate-master` writes the new key first into the key file
-(old keys kept for reading), then re-wraps every sealed blob in batches. Running nodes keep
-opening old blobs with the old key and re-read the key file the first time they meet the
-new key's id (and within a second when they seal), so none needs a restart.
-`retire-master` then drops the old keys, once no blob needs them.
+The operator's master keyring moved to `quantumlock master-key`; its old names here
+(`keystore status | rotate-master | retire-master`) still work, hidden from the help.
 """
 
 from __future__ import annotations
 
 import base64
-import secrets
-import time
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from quantumlock.bootstrap import MasterKeyError, keyring_file, load_keyring, make_sealer
-from quantumlock.cli.common import console, fail, initialised_engine, print_json, settings
-from quantumlock.db.engine import make_session_factory
-from quantumlock.keyring.sealing import (
-    RELOAD_INTERVAL,
-    Keyring,
-    KeyringError,
-    Sealer,
-    SealingError,
-    key_id,
+from quantumlock.cli import master_key
+from quantumlock.cli.api import API_KEY, BASE_URL, PROFILE, api_client
+from quantumlock.cli.common import USAGE, console, err_console, fail, print_json
+from quantumlock.cli.output import AS_JSON, WIDE, print_table, ts
+
+if TYPE_CHECKING:
+    from qcos import EntropySource, KeyAlgorithm, QuantumKey, RsaBits
+
+app = typer.Typer(
+    help="Keystore keys of your account through the API: create, list, show, delete "
+    "(key material never leaves the server unless created --exportable, and then once).",
+    no_args_is_help=True,
 )
-from quantumlock.settings import Settings
 
-app = typer.Typer(help="Master keyring: status, rotation, retirement.", no_args_is_help=True)
+ALGORITHMS = (
+    "AES-256-GCM, ChaCha20-Poly1305, Ed25519, ML-DSA-65, Ed25519+ML-DSA-65, X25519, ML-KEM-768"
+)
 
-AS_JSON = typer.Option(False, "--json", help="Print JSON.")
-BATCH = typer.Option(500, "--batch", min=1, max=10_000, help="Rows per transaction.")
 
-ENV_ROTATE_STEPS = """QL_MASTER_KEY is set, so the key file cannot be rewritten. To rotate:
-  1. Make a new key: openssl rand -base64 32
-  2. On every node put it FIRST in QL_MASTER_KEY, keeping the old key after it
-     (QL_MASTER_KEY=<new>,<old>), and restart the nodes one by one.
-  3. Run: quantumlock keystore rotate-master --rewrap-only
-  4. Later, `quantumlock keystore retire-master` tells you when the old key can go."""
+def key_json(key: QuantumKey) -> dict[str, Any]:
+    """The API's key fields (never material), timestamps as the API wrote them."""
+    data: dict[str, Any] = {
+        "key_id": key.key_id,
+        "algorithm": key.algorithm,
+        "type": key.type,
+        "source": key.source,
+        "security_level": key.security_level,
+        "quantum_verified": key.quantum_verified,
+        "version": key.version,
+        "exportable": key.exportable,
+        "public_key": key.public_key,
+        "created_at": ts(key.created_at),
+    }
+    if key.bits is not None:
+        data["bits"] = key.bits
+    return data
+
+
+def _show(key: QuantumKey, as_json: bool, material: _Material | None = None) -> None:
+    data = key_json(key)
+    if key.key is not None:
+        if material is None:
+            data["key"] = base64.b64encode(key.key).decode()
+        else:
+            material.write(key.key)
+    if as_json:
+        print_json(data)
+        return
+    for name, value in data.items():
+        if name in ("public_key", "key"):
+            continue
+        console.print(f"{name:>16}: {'' if value is None else value}", highlight=False)
+    if "key" in data:
+        console.print(f"{'key (base64)':>16}: {data['key']}  (shown once)", highlight=False)
+
+
+class _Material:
+    """The --out file of an exportable key, created (0600, new) before the key is: the
+    material comes once, so a file that cannot be written must fail first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            fail(f"cannot create {path}: {exc.strerror}", USAGE, code="FILE_ERROR")
+
+    def write(self, data: bytes) -> None:
+        assert self.fd is not None  # noqa: S101
+        with os.fdopen(self.fd, "wb") as handle:
+            handle.write(data)
+        self.fd = None
+        err_console.print(f"Key material written to {self.path} (0600, shown once).")
+
+    def discard(self) -> None:
+        """The key was not created (or not exportable): leave no empty file behind."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.path.unlink(missing_ok=True)
+            self.fd = None
 
 
 @contextmanager
-def _sessions(cfg: Settings) -> Iterator[sessionmaker[Session]]:
-    from quantumlock.keyring.rewrap import registered_columns
-
-    with initialised_engine(cfg) as engine:
-        sessions = make_session_factory(engine)  # loads every model, and so every sealed column
-        try:
-            registered_columns()
-        except KeyringError as exc:  # never rotate past a column the rotation would skip
-            fail(str(exc))
-        yield sessions
-
-
-def _keyring(cfg: Settings) -> Keyring:
+def _material(out: Path | None, exportable: bool) -> Iterator[_Material | None]:
+    if out is not None and not exportable:
+        fail("--out needs --exportable: other keys never leave the server", USAGE,
+             code="USAGE_ERROR")  # fmt: skip
+    material = _Material(out) if out is not None else None
     try:
-        return load_keyring(cfg)
-    except MasterKeyError as exc:
-        fail(str(exc))
+        yield material
+    finally:
+        if material is not None:
+            material.discard()
 
 
-def _counts_json(sessions: sessionmaker[Session]) -> dict[str, dict[str, int]]:
-    from quantumlock.keyring.rewrap import count_by_key
-
-    return {name: dict(counter) for name, counter in count_by_key(sessions).items()}
-
-
-def _stale(counts: dict[str, dict[str, int]], current: str) -> int:
-    return sum(n for per in counts.values() for kid, n in per.items() if kid != current)
-
-
-@app.command("status")
-def status(as_json: bool = AS_JSON) -> None:
-    """Key ids in the keyring (current first) and how many blobs each wraps."""
-    cfg = settings()
-    ring = _keyring(cfg)
-    ids = [key_id(k).hex() for k in ring.keys]
-    with _sessions(cfg) as sessions:
-        counts = _counts_json(sessions)
-    source = cfg.master_key_source
-    if as_json:
-        print_json({"source": source, "current": ids[0], "keys": ids, "blobs": counts})
-        return
-    console.print(f"Keyring: {source}; current key {ids[0]}; older: {', '.join(ids[1:]) or '-'}")
-    for name, per in counts.items():
-        shown = ", ".join(f"{kid}: {n}" for kid, n in sorted(per.items())) or "no blobs"
-        console.print(f"  {name}: {shown}")
+EXPORT_OUT = typer.Option(
+    None,
+    "--out",
+    dir_okay=False,
+    help="With --exportable: write the raw key material to this new file (0600) instead of "
+    "printing it.",
+)
 
 
-@app.command("rotate-master")
-def rotate_master(
-    rewrap_only: bool = typer.Option(
-        False, "--rewrap-only", help="No new key: re-wrap every blob under the current key."
+@app.command("create")
+def create(
+    algorithm: str = typer.Option(..., "--algorithm", help=ALGORITHMS + "."),
+    exportable: bool = typer.Option(
+        False, "--exportable", help="Return the material in this answer (only this once)."
     ),
-    batch: int = BATCH,
+    source: str | None = typer.Option(
+        None, "--source", help="Entropy source: qcos_api, qiskit_local or cryptographic."
+    ),
+    out: Path | None = EXPORT_OUT,
     as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
-    """Make a new master key current (old keys kept for reading) and re-wrap every blob."""
-    from quantumlock.keyring.rewrap import rewrap_all
-
-    cfg = settings()
-    ring = _keyring(cfg)
-    file = keyring_file(cfg)
-    if not rewrap_only:
-        if file is None:
-            console.print(ENV_ROTATE_STEPS, highlight=False)
-            raise typer.Exit(2)
-        ring = Keyring((secrets.token_bytes(32), *ring.keys), ring.api_key_pepper)
-        file.write(ring)
-        # Nodes re-check the key file at most once a second when sealing: after this pause
-        # every node seals under the new key, so the pass below leaves little behind.
-        time.sleep(RELOAD_INTERVAL * 1.5)
-    sealer = Sealer(ring.keys)
-    with _sessions(cfg) as sessions:
-        reports = rewrap_all(sessions, sealer, batch=batch)
-        counts = _counts_json(sessions)
-    stale = _stale(counts, sealer.current_key_id)
-    unreadable = sum(r.unreadable for r in reports.values())
-    if as_json:
-        print_json(
-            {
-                "current": sealer.current_key_id,
-                "new_key": not rewrap_only,
-                "tables": {name: vars(r) for name, r in reports.items()},
-                "still_under_old_keys": stale,
-                "unreadable": unreadable,
-            }
-        )
-        if unreadable:
-            raise typer.Exit(1)
-        return
-    if not rewrap_only:
-        console.print(
-            f"New master key {sealer.current_key_id} is current ({file.path if file else ''})."
-        )
-    for name, r in reports.items():
-        console.print(
-            f"  {name}: {r.rewrapped} re-wrapped, {r.already_current} already current, "
-            f"{r.changed_meanwhile} changed meanwhile, {r.unreadable} unreadable"
-        )
-    if unreadable:
-        fail(
-            f"{unreadable} blob(s) open under no key of the keyring and were left as they are "
-            "(`quantumlock keystore status` shows their key ids)."
-        )
-    if stale:
-        console.print(
-            f"{stale} blob(s) were written under an older key during the pass: "
-            "run `quantumlock keystore rotate-master --rewrap-only` again."
-        )
-    else:
-        console.print("Every blob is under the current key; `retire-master` can drop the old ones.")
-
-
-@app.command("retire-master")
-def retire_master(as_json: bool = AS_JSON) -> None:
-    """Drop every master key but the current one, once no blob needs them."""
-    from quantumlock.keyring.rewrap import V1, verify_all
-
-    cfg = settings()
-    ring = _keyring(cfg)
-    current = Sealer(ring.keys[:1])
-    with _sessions(cfg) as sessions:
-        counts = _counts_json(sessions)
-        stale = _stale(counts, current.current_key_id)
-        if stale:
-            detail = "; ".join(
-                f"{name} {kid if kid != V1 else 'v1'}: {n}"
-                for name, per in counts.items()
-                for kid, n in per.items()
-                if kid != current.current_key_id
+    """Create a key in the keystore."""
+    with _material(out, exportable) as material:
+        with api_client(api_key, base_url, profile) as api:
+            key = api.call(
+                lambda: api.client.quantum.create_key(
+                    # The server names a bad algorithm or source (400).
+                    cast("KeyAlgorithm", algorithm),
+                    exportable=exportable,
+                    source=cast("EntropySource | None", source),
+                ),
+                "create a keystore key",
             )
-            fail(
-                f"{stale} blob(s) still need an older key ({detail}): "
-                "run `quantumlock keystore rotate-master --rewrap-only` first."
+        _show(key, as_json, material)
+
+
+@app.command("rsa")
+def rsa(
+    bits: int = typer.Option(3072, "--bits", help="2048, 3072 or 4096."),
+    exportable: bool = typer.Option(False, "--exportable", help="Return the PKCS#8 DER once."),
+    out: Path | None = EXPORT_OUT,
+    as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
+) -> None:
+    """Create an RSA key pair (signs with SHA3-512-RSA); may take a few seconds."""
+    with _material(out, exportable) as material:
+        with api_client(api_key, base_url, profile) as api:
+            key = api.call(
+                lambda: api.client.quantum.rsa(cast("RsaBits", bits), exportable=exportable),
+                "create an RSA key",
             )
-        try:  # prove it: every blob opens with the current key alone
-            opened = verify_all(sessions, current)
-        except SealingError as exc:
-            fail(f"not retiring: {exc}")
-    dropped = [key_id(k).hex() for k in ring.keys[1:]]
-    file = keyring_file(cfg)
-    if file is None:
-        console.print(
-            "QL_MASTER_KEY is set, so the key file cannot be rewritten. Every blob opens with "
-            f"the current key {current.current_key_id}: set QL_MASTER_KEY to it alone on "
-            "every node, together with "
-            f"QL_API_KEY_PEPPER={base64.b64encode(ring.api_key_pepper).decode()} (API-key "
-            "hashes depend on it; keep it as secret as the master key), and restart the "
-            "nodes one by one.",
-            highlight=False,
+        _show(key, as_json, material)
+
+
+@app.command("list")
+def list_keys(
+    skip: int = typer.Option(0, "--skip", min=0),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    as_json: bool = AS_JSON,
+    wide: bool = WIDE,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
+) -> None:
+    """List keystore keys, newest first (never material)."""
+    with api_client(api_key, base_url, profile) as api:
+        page = api.call(
+            lambda: api.client.quantum.list_keys(skip=skip, limit=limit), "list keystore keys"
         )
-        raise typer.Exit(2)
-    if dropped:
-        file.write(Keyring(ring.keys[:1], ring.api_key_pepper))
+    rows = [key_json(k) for k in page.keys]
     if as_json:
-        print_json({"current": current.current_key_id, "retired": dropped, "verified": opened})
+        print_json({"keys": rows, "total": page.total, "skip": page.skip, "limit": page.limit})
         return
-    console.print(
-        f"Retired {len(dropped)} key(s) ({', '.join(dropped) or 'none'}); "
-        f"{sum(opened.values())} blob(s) verified to open with {current.current_key_id} alone."
+    columns = ("key_id", "algorithm", "type", "source", "exportable", "created_at")
+    print_table(
+        columns,
+        ([r[c] for c in columns] for r in rows),
+        wide=wide,
+        ids=("key_id",),
+        title=f"{page.total} key(s)",
     )
 
 
-def reseal_legacy_rows(cfg: Settings) -> None:
-    """Run by `init`: bind keystore and key-exchange blobs sealed before #16 (AAD = id only)
-    to their account and mode. A no-op once done."""
-    from quantumlock.keyring.rewrap import reseal_legacy
+@app.command("get")
+def get(
+    key_id: str = typer.Argument(..., help="Key id (key_…)."),
+    as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
+) -> None:
+    """Show a key (its public key in --json)."""
+    with api_client(api_key, base_url, profile) as api:
+        key = api.call(lambda: api.client.quantum.get_key(key_id), f"get {key_id}")
+    _show(key, as_json)
 
-    with _sessions(cfg) as sessions:
-        resealed = reseal_legacy(sessions, make_sealer(cfg))
-    if resealed:
-        console.print(f"Re-sealed {resealed} key blob(s) bound to their account and mode.")
+
+@app.command("delete")
+def delete(
+    key_id: str = typer.Argument(..., help="Key id (key_…)."),
+    as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
+) -> None:
+    """Destroy a key's material; what it encrypted can no longer be decrypted."""
+    with api_client(api_key, base_url, profile) as api:
+        api.call(lambda: api.client.quantum.delete_key(key_id), f"delete {key_id}")
+    if as_json:
+        print_json({"key_id": key_id, "deleted": True})
+    else:
+        console.print(f"Deleted {key_id}.", highlight=False)
+
+
+# The operator's master-key commands under their former names (scripts and runbooks).
+app.command("status", hidden=True)(master_key.status)
+app.command("rotate-master", hidden=True)(master_key.rotate_master)
+app.command("retire-master", hidden=True)(master_key.retire_master)

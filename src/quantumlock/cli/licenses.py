@@ -1,63 +1,72 @@
+"""`quantumlock licenses`: issue, check and manage licenses through the API (the SDK).
+
+With `--account ID` a command acts as the operator on that account in the data dir instead
+(`quantumlock.cli.licenses_operator`); `--test` then picks the sandbox. Through the API the
+key decides the mode (a qcos_test_ key acts in test mode). `verify` needs neither: it checks
+a license file offline.
+"""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.table import Table
 
-from quantumlock.accounts.plans import limits_of_account
-from quantumlock.bootstrap import make_sealer
-from quantumlock.cli.common import (
-    account_service,
-    console,
-    fail,
-    open_session,
-    print_json,
-    settings,
-    split_csv,
-)
-from quantumlock.core.actor import Actor
-from quantumlock.core.clock import isoformat
+from quantumlock.cli import licenses_keys
+from quantumlock.cli import licenses_operator as operator
+from quantumlock.cli.api import API_KEY, BASE_URL, PROFILE, api_client
+from quantumlock.cli.common import USAGE, console, err_console, fail, print_json, split_csv
+from quantumlock.cli.output import AS_JSON, WIDE, print_table, ts
 
 if TYPE_CHECKING:
-    from quantumlock.licensing.models import License
-    from quantumlock.licensing.service import LicenseService
-    from quantumlock.settings import Settings
+    from qcos import GeneratedLicense, License, LicenseStatus
 
-app = typer.Typer(help="Licenses, signing keys and offline verification.", no_args_is_help=True)
+app = typer.Typer(
+    help="Licenses through the API (your key's account and mode). Operators: --account ID "
+    "acts on that account in the data dir instead; signing-key rotation is operator-only.",
+    no_args_is_help=True,
+)
 
-ACCOUNT = typer.Option(..., "--account", help="Account id (cust_…).")
-TEST_MODE = typer.Option(False, "--test", help="Act in test mode (sandbox licenses).")
-AS_JSON = typer.Option(False, "--json", help="Print JSON.")
-
-
-def _service(session: Any, cfg: Settings | None = None) -> LicenseService:
-    from quantumlock.licensing.service import LicenseService, SecretCache  # see cli.common
-
-    return LicenseService(session, make_sealer(cfg or settings()), SecretCache())
-
-
-def resign_legacy_licenses(cfg: Settings) -> None:
-    """For `init`: re-sign licenses stored before the status was signed (else refused)."""
-    with open_session(cfg) as session:
-        resigned, refused = _service(session, cfg).resign_legacy()
-    if resigned or refused:
-        console.print(
-            f"Re-signed {resigned} license(s) with their status;"
-            f" {refused} whose signature did not hold stay SIGNATURE_INVALID."
-        )
+ACCOUNT = licenses_keys.ACCOUNT
+TEST_MODE = typer.Option(
+    False,
+    "--test",
+    help="Operator (--account): the test-mode sandbox. Through the API, "
+    "use a test key (qcos_test_…) instead.",
+)
+LICENSE_KEY = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D")
+resign_legacy_licenses = operator.resign_legacy_licenses  # for `init`
 
 
-def _caller(account_id: str, test: bool) -> Actor:
-    return Actor.operator(account_id, test=test)
+_api_mode = licenses_keys._api_mode
+
+
+def _generated_json(lic: GeneratedLicense) -> dict[str, Any]:
+    """The API's generate answer, field for field (timestamps as it wrote them)."""
+    return {
+        "license_key": lic.license_key,
+        "quantum_signature": lic.quantum_signature,
+        "end_customer_id": lic.end_customer_id,
+        "features": list(lic.features),
+        "valid_until": ts(lic.valid_until),
+        "quantum_verified": lic.quantum_verified,
+        "qcos_fidelity": lic.qcos_fidelity,
+        "security_level": lic.security_level,
+        "generated_at": ts(lic.generated_at),
+        "license_file": lic.license_file,
+    }
 
 
 def _license_json(lic: License) -> dict[str, Any]:
-    from quantumlock.licensing.schemas import LicenseOut
-
-    return LicenseOut.from_row(lic).model_dump(mode="json")
+    return {
+        **_generated_json(lic),
+        "status": lic.status,
+        "metadata": dict(lic.metadata),
+        "created_at": ts(lic.created_at),
+        "signing_kid": lic.signing_kid,
+    }
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
@@ -73,137 +82,225 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         "security_level",
     ):
         if field in data:
-            console.print(f"{field:>16}: {data[field]}", highlight=False)
+            value = data[field]
+            shown = ",".join(value) if isinstance(value, list) else value
+            console.print(f"{field:>16}: {shown}", highlight=False)
+
+
+def _metadata(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError:
+        fail("--metadata is not valid JSON.", USAGE, code="USAGE_ERROR")
+    if not isinstance(meta, dict):
+        fail("--metadata must be a JSON object.", USAGE, code="USAGE_ERROR")
+    return meta
 
 
 @app.command("generate")
 def generate(
-    account: str = ACCOUNT,
     customer: str = typer.Option(..., "--customer", help="End customer id."),
     features: str | None = typer.Option(None, "--features", help="Comma-separated features."),
     valid_days: int = typer.Option(365, "--valid-days", min=1, max=3650),
     metadata: str | None = typer.Option(None, "--metadata", help="A JSON object."),
+    out: Path | None = typer.Option(
+        None, "--out", dir_okay=False, help="Also write the offline license file (.qlf) here."
+    ),
+    account: str | None = ACCOUNT,
     test: bool = TEST_MODE,
     as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
-    """Generate a license (counts against the account's monthly quota in live mode)."""
-    meta: dict[str, Any] = {}
-    if metadata:
-        try:
-            meta = json.loads(metadata)
-        except json.JSONDecodeError:
-            fail("--metadata is not valid JSON.", 2)
-        if not isinstance(meta, dict):
-            fail("--metadata must be a JSON object.", 2)
+    """Generate a license (live mode counts against the monthly quota)."""
+    meta = _metadata(metadata)
     if not 1 <= len(customer) <= 256:
-        fail("--customer: 1 to 256 characters.", 2)
-    with open_session(settings()) as session:
-        limits = limits_of_account(account_service(session).get(account))
-        lic, _ = _service(session).generate(
-            _caller(account, test),
-            limits,
-            end_customer_id=customer,
-            features=split_csv(features) or [],
+        fail("--customer: 1 to 256 characters.", USAGE, code="USAGE_ERROR")
+    wanted = split_csv(features) or []
+    if account is not None:
+        data = operator.generate(
+            account,
+            customer=customer,
+            features=wanted,
             valid_days=valid_days,
             metadata=meta,
+            test=test,
         )
-        data = _license_json(lic)
+    else:
+        _api_mode(test)
+        with api_client(api_key, base_url, profile) as api:
+            made = api.call(
+                lambda: api.client.licenses.generate(
+                    customer, features=wanted, valid_days=valid_days, metadata=meta or None
+                ),
+                "generate a license",
+            )
+        data = _generated_json(made)
+    if out is not None:
+        _write_license_file(out, data["license_file"], data["license_key"])
     _show(data, as_json)
 
 
 @app.command("validate")
 def validate(
-    license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
-    account: str = ACCOUNT,
+    license_key: str = LICENSE_KEY,
     customer: str = typer.Option(..., "--customer", help="End customer id."),
     features: str | None = typer.Option(None, "--features", help="Required features."),
+    account: str | None = ACCOUNT,
     test: bool = TEST_MODE,
     as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
     """Validate a license online (exit status 0 if valid, 1 if not)."""
-    with open_session(settings()) as session:
-        account_service(session).get(account)
-        result = _service(session).validate(
-            account, "test" if test else "live", license_key, customer, split_csv(features) or ()
-        )
-        lic = result.license if result.valid else None
+    wanted = split_csv(features) or []
+    if account is not None:
+        data = operator.validate(account, license_key, customer, wanted, test)
+    else:
+        _api_mode(test)
+        with api_client(api_key, base_url, profile) as api:
+            result = api.call(
+                lambda: api.client.licenses.validate(license_key, customer, features=wanted),
+                "validate a license",
+            )
         data = {
             "valid": result.valid,
-            "code": result.code.value,
+            "code": result.code,
             "message": result.message,
-            "end_customer_id": customer,
-            "features": list(lic.features) if lic else None,
-            "expires_at": isoformat(lic.valid_until) if lic else None,
+            "end_customer_id": result.end_customer_id,
+            "quantum_verified": result.quantum_verified,
+            "features": result.features,
+            "expires_at": ts(result.expires_at),
         }
     if as_json:
         print_json(data)
     else:
-        colour = "green" if result.valid else "red"
-        console.print(f"[{colour}]{result.code.value}[/{colour}] {result.message or ''}")
-    raise typer.Exit(0 if result.valid else 1)
+        colour = "green" if data["valid"] else "red"
+        console.print(f"[{colour}]{data['code']}[/{colour}] {data['message'] or ''}")
+    raise typer.Exit(0 if data["valid"] else 1)
 
 
 @app.command("list")
 def list_licenses(
-    account: str = ACCOUNT,
     customer: str | None = typer.Option(None, "--customer"),
     status: str | None = typer.Option(None, "--status", help="active|suspended|revoked|expired"),
     skip: int = typer.Option(0, "--skip", min=0),
     limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    account: str | None = ACCOUNT,
     test: bool = TEST_MODE,
     as_json: bool = AS_JSON,
+    wide: bool = WIDE,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
-    """List licenses, newest first."""
+    """List licenses, newest first (one page: --skip, --limit)."""
     if status not in (None, "active", "suspended", "revoked", "expired"):
-        fail("--status must be active, suspended, revoked or expired.", 2)
-    with open_session(settings()) as session:
-        account_service(session).get(account)
-        total, rows = _service(session).list(
-            _caller(account, test), skip=skip, limit=limit, end_customer_id=customer, status=status
+        fail("--status must be active, suspended, revoked or expired.", USAGE, code="USAGE_ERROR")
+    if account is not None:
+        page = operator.list_page(
+            account, customer=customer, status=status, skip=skip, limit=limit, test=test
         )
-        items: list[dict[str, Any]] = [
-            {
-                "license_key": r.license_key,
-                "end_customer_id": r.end_customer_id,
-                "features": list(r.features),
-                "status": r.status,
-                "valid_until": isoformat(r.valid_until),
-                "created_at": isoformat(r.created_at),
-            }
-            for r in rows
-        ]
+    else:
+        _api_mode(test)
+        with api_client(api_key, base_url, profile) as api:
+            found = api.call(
+                lambda: api.client.licenses.list(
+                    skip=skip,
+                    limit=limit,
+                    end_customer_id=customer,
+                    status=cast("LicenseStatus | None", status),  # the server names a bad one
+                ),
+                "list licenses",
+            )
+        page = {
+            "total": found.total,
+            "skip": found.skip,
+            "limit": found.limit,
+            "licenses": [
+                {
+                    "license_key": r.license_key,
+                    "end_customer_id": r.end_customer_id,
+                    "features": list(r.features),
+                    "status": r.status,
+                    "valid_until": ts(r.valid_until),
+                    "created_at": ts(r.created_at),
+                }
+                for r in found.licenses
+            ],
+        }
     if as_json:
-        print_json({"total": total, "skip": skip, "limit": limit, "licenses": items})
+        print_json(page)
         return
-    table = Table(
-        "license_key",
-        "end_customer_id",
-        "features",
-        "status",
-        "valid_until",
-        title=f"{total} license(s)",
+    columns = ("license_key", "end_customer_id", "features", "status", "valid_until")
+    print_table(
+        columns,
+        ([item[c] for c in columns] for item in page["licenses"]),
+        wide=wide,
+        ids=("license_key", "end_customer_id"),
+        title=f"{page['total']} license(s)",
     )
-    for item in items:
-        table.add_row(
-            item["license_key"],
-            item["end_customer_id"],
-            ",".join(item["features"]),
-            item["status"],
-            item["valid_until"],
-        )
-    console.print(table)
+
+
+def _write_license_file(out: Path, license_file: str, license_key: str) -> None:
+    try:
+        out.write_text(license_file + "\n")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}", USAGE, code="FILE_ERROR")
+    err_console.print(f"Wrote the license file of {license_key} to {out}.", highlight=False)
+
+
+@app.command("get")
+def get(
+    license_key: str = LICENSE_KEY,
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        dir_okay=False,
+        help="Write the offline license file (.qlf) here: what the end customer's "
+        "application checks with `licenses verify` or qcos.licensing.verify_license_file.",
+    ),
+    account: str | None = ACCOUNT,
+    test: bool = TEST_MODE,
+    as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
+) -> None:
+    """Show a license; with --out, write its signed offline license file."""
+    if account is not None:
+        data = operator.get(account, license_key, test)
+    else:
+        _api_mode(test)
+        with api_client(api_key, base_url, profile) as api:
+            lic = api.call(lambda: api.client.licenses.get(license_key), "get a license")
+        data = _license_json(lic)
+    if out is not None:
+        _write_license_file(out, data["license_file"], data["license_key"])
+    _show(data, as_json)
 
 
 def _lifecycle(action: str, doc: str) -> None:
     def command(
-        license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
-        account: str = ACCOUNT,
+        license_key: str = LICENSE_KEY,
+        account: str | None = ACCOUNT,
         test: bool = TEST_MODE,
         as_json: bool = AS_JSON,
+        api_key: str | None = API_KEY,
+        base_url: str | None = BASE_URL,
+        profile: str | None = PROFILE,
     ) -> None:
-        with open_session(settings()) as session:
-            lic = getattr(_service(session), action)(_caller(account, test), license_key)
-            data = _license_json(lic)
+        if account is not None:
+            data = operator.action(account, action, license_key, test)
+        else:
+            _api_mode(test)
+            with api_client(api_key, base_url, profile) as api:
+                method = getattr(api.client.licenses, action)
+                data = _license_json(api.call(lambda: method(license_key), f"{action} a license"))
         _show(data, as_json)
 
     command.__doc__ = doc
@@ -217,101 +314,30 @@ _lifecycle("reinstate", "Reinstate a suspended license.")
 
 @app.command("renew")
 def renew(
-    license_key: str = typer.Argument(..., help="A license key, e.g. QLOCK-7A3F-9B2C-4E1D"),
-    account: str = ACCOUNT,
+    license_key: str = LICENSE_KEY,
     valid_days: int = typer.Option(..., "--valid-days", min=1, max=3650),
+    account: str | None = ACCOUNT,
     test: bool = TEST_MODE,
     as_json: bool = AS_JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+    profile: str | None = PROFILE,
 ) -> None:
     """Extend a license from the later of now and its expiry."""
-    with open_session(settings()) as session:
-        lic = _service(session).renew(_caller(account, test), license_key, valid_days)
+    if account is not None:
+        data = operator.renew(account, license_key, valid_days, test)
+    else:
+        _api_mode(test)
+        with api_client(api_key, base_url, profile) as api:
+            lic = api.call(
+                lambda: api.client.licenses.renew(license_key, valid_days=valid_days),
+                "renew a license",
+            )
         data = _license_json(lic)
     _show(data, as_json)
 
 
-TEST_KEYS = typer.Option(False, "--test", help="The test-mode (sandbox) signing keys.")
-
-
-def _mode(test: bool) -> str:
-    return "test" if test else "live"
-
-
-@app.command("signing-keys")
-def signing_keys(account: str = ACCOUNT, test: bool = TEST_KEYS) -> None:
-    """Print the public keys document (save it for `licenses verify --public-keys`)."""
-    from quantumlock.licensing.schemas import SigningKeyOut
-
-    with open_session(settings()) as session:
-        account_service(session).get(account)
-        keys = _service(session).signing_keys(account, _mode(test))
-        print_json({"keys": [SigningKeyOut.from_row(k).model_dump(mode="json") for k in keys]})
-
-
-@app.command("rotate-signing-key")
-def rotate_signing_key(account: str = ACCOUNT, test: bool = TEST_KEYS) -> None:
-    """Add a new active signing key; older keys keep verifying until retired."""
-    with open_session(settings()) as session:
-        account_service(session).get(account)
-        key = _service(session).rotate_signing_key(account, _mode(test))
-        console.print(f"New active {key.mode} signing key {key.kid}.")
-
-
-@app.command("retire-signing-key")
-def retire_signing_key(
-    kid: str = typer.Argument(..., help="Signing key id (sk_…)."),
-    account: str = ACCOUNT,
-    test: bool = TEST_KEYS,
-) -> None:
-    """Stop publishing a signing key: files it signed no longer verify offline."""
-    with open_session(settings()) as session:
-        _service(session).retire_signing_key(account, kid, _mode(test))
-        console.print(f"Retired {kid}.")
-
-
-@app.command("verify")
-def verify(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="License file."),
-    public_keys: Path = typer.Option(
-        ...,
-        "--public-keys",
-        exists=True,
-        dir_okay=False,
-        help="The /api/v1/licenses/signing-keys document.",
-    ),
-    customer: str | None = typer.Option(None, "--customer", help="Expected end customer."),
-    test: bool = typer.Option(
-        False, "--test", help="Accept test-mode (sandbox) files too (refused by default)."
-    ),
-    as_json: bool = AS_JSON,
-) -> None:
-    """Verify a license file offline, with no server (exit status 0 if valid, 1 if not)."""
-    try:
-        keys = json.loads(public_keys.read_text())
-    except json.JSONDecodeError:
-        fail(f"{public_keys} is not JSON.", 2)
-    from qcos.licensing import verify_license_file  # the SDK loads with the commands using it
-
-    result = verify_license_file(file.read_text(), keys, end_customer_id=customer, allow_test=test)
-    if as_json:
-        print_json(
-            {
-                "valid": result.valid,
-                "code": result.code,
-                "reason": result.reason,
-                "message": result.message,
-                "missing_features": result.missing_features,
-                "license_key": result.license_key,
-                "mode": result.mode,
-                "end_customer_id": result.end_customer_id,
-                "features": result.features,
-                "valid_until": isoformat(result.valid_until),
-                "kid": result.kid,
-            }
-        )
-    else:
-        colour = "green" if result.valid else "red"
-        reason = f" ({result.reason})" if result.reason else ""  # which check failed
-        rest = " ".join(filter(None, (result.license_key, result.message)))
-        console.print(f"[{colour}]{result.code}[/{colour}]{reason} {rest}", highlight=False)
-    raise typer.Exit(0 if result.valid else 1)
+app.command("signing-keys")(licenses_keys.signing_keys)
+app.command("rotate-signing-key")(licenses_keys.rotate_signing_key)
+app.command("retire-signing-key")(licenses_keys.retire_signing_key)
+app.command("verify")(licenses_keys.verify)

@@ -17,7 +17,7 @@ Blob formats:
 The keyring: the first key is current (new blobs); the others only open older blobs. A
 `Sealer` given a `KeyringFile` re-reads it when it meets a key id it does not know, and at
 most once a second when sealing, so a running node learns a new master key without a
-restart (`quantumlock keystore rotate-master`).
+restart (`quantumlock master-key rotate`).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Keyring:
     def format(self) -> str:
         lines = [
             "# QuantumLock master keys (base64). The first is current; the others only open",
-            "# older blobs until `quantumlock keystore retire-master` drops them.",
+            "# older blobs until `quantumlock master-key retire` drops them.",
             *(base64.b64encode(k).decode() for k in self.keys),
             "# The API-key pepper (API keys cannot be re-hashed); it opens no sealed blob.",
             PEPPER_PREFIX + " " + base64.b64encode(self.api_key_pepper).decode(),
