@@ -24,15 +24,18 @@ class Quantum(_SyncResource):
     def health(self) -> QuantumHealth:
         return self._client._run(ops.health())
 
-    def entropy(self, bits: int = 256, encoding: str = "hex", source: str | None = None) -> Entropy:
-        """A forced `source` that is unavailable raises QuantumUnavailableError (503)."""
+    def entropy(
+        self, bits: int | None = None, encoding: str | None = None, source: str | None = None
+    ) -> Entropy:
+        """Left out, `bits` and `encoding` are the server's defaults (256, "hex"). A forced
+        `source` that is unavailable raises QuantumUnavailableError (503)."""
         return self._client._run(ops.entropy(bits, encoding, source))
 
     def create_key(
         self,
         algorithm: str,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: str | None = None,
         key: bytes | None = None,
     ) -> QuantumKey:
@@ -43,12 +46,17 @@ class Quantum(_SyncResource):
         return self._client._run(ops.create_key(algorithm, exportable, source, key))
 
     def rsa(
-        self, bits: int = 3072, *, exportable: bool = False, source: str | None = None
+        self,
+        bits: int | None = None,
+        *,
+        exportable: bool | None = None,
+        source: str | None = None,
     ) -> QuantumKey:
-        """An RSA key pair; `key` is PKCS#8 DER when `exportable`."""
+        """An RSA key pair (`bits` left out: the server's 3072); `key` is PKCS#8 DER when
+        `exportable`."""
         return self._client._run(ops.rsa(bits, exportable, source))
 
-    def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
+    def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         return self._client._run(ops.list_keys(skip, limit))
 
     def get_key(self, key_id: str) -> QuantumKey:
@@ -136,11 +144,14 @@ class Quantum(_SyncResource):
         peer_public_key: bytes | None = None,
         *,
         session_id: str | None = None,
-        key_bits: int = 256,
-        algorithm: str = "X25519",
+        key_bits: int | None = None,
+        algorithm: str | None = None,
     ) -> KeyExchange:
         """A starts with no arguments; B answers with A's `public_key`; A completes with
-        its `session_id` and B's `public_key`. A session completes once (ConflictError)."""
+        its `session_id` and B's `public_key`. A session completes once (ConflictError).
+
+        Left out, `algorithm` and `key_bits` are the server's defaults (X25519, 256) when
+        starting or answering, and the session's own when completing."""
         return self._client._run(ops.key_exchange(peer_public_key, session_id, key_bits, algorithm))
 
 
@@ -151,7 +162,7 @@ class AsyncQuantum(_AsyncResource):
         return await self._client._run(ops.health())
 
     async def entropy(
-        self, bits: int = 256, encoding: str = "hex", source: str | None = None
+        self, bits: int | None = None, encoding: str | None = None, source: str | None = None
     ) -> Entropy:
         return await self._client._run(ops.entropy(bits, encoding, source))
 
@@ -159,18 +170,22 @@ class AsyncQuantum(_AsyncResource):
         self,
         algorithm: str,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: str | None = None,
         key: bytes | None = None,
     ) -> QuantumKey:
         return await self._client._run(ops.create_key(algorithm, exportable, source, key))
 
     async def rsa(
-        self, bits: int = 3072, *, exportable: bool = False, source: str | None = None
+        self,
+        bits: int | None = None,
+        *,
+        exportable: bool | None = None,
+        source: str | None = None,
     ) -> QuantumKey:
         return await self._client._run(ops.rsa(bits, exportable, source))
 
-    async def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
+    async def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         return await self._client._run(ops.list_keys(skip, limit))
 
     async def get_key(self, key_id: str) -> QuantumKey:
@@ -245,8 +260,8 @@ class AsyncQuantum(_AsyncResource):
         peer_public_key: bytes | None = None,
         *,
         session_id: str | None = None,
-        key_bits: int = 256,
-        algorithm: str = "X25519",
+        key_bits: int | None = None,
+        algorithm: str | None = None,
     ) -> KeyExchange:
         return await self._client._run(
             ops.key_exchange(peer_public_key, session_id, key_bits, algorithm)

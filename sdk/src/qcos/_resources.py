@@ -58,7 +58,8 @@ class Keys(_SyncResource):
     def revoke(self, key_id: str) -> None:
         self._client._run(ops.revoke_key(key_id))
 
-    def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
+    def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
+        """Left out, `grace_period` is the server's default (24h)."""
         return self._client._run(ops.rotate_key(key_id, grace_period))
 
 
@@ -81,7 +82,7 @@ class AsyncKeys(_AsyncResource):
     async def revoke(self, key_id: str) -> None:
         await self._client._run(ops.revoke_key(key_id))
 
-    async def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
+    async def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
         return await self._client._run(ops.rotate_key(key_id, grace_period))
 
 
@@ -118,8 +119,8 @@ class Licenses(_SyncResource):
     def list(
         self,
         *,
-        skip: int = 0,
-        limit: int = 100,
+        skip: int | None = None,
+        limit: int | None = None,
         end_customer_id: str | None = None,
         status: str | None = None,
     ) -> LicensePage:
@@ -191,8 +192,8 @@ class AsyncLicenses(_AsyncResource):
     async def list(
         self,
         *,
-        skip: int = 0,
-        limit: int = 100,
+        skip: int | None = None,
+        limit: int | None = None,
         end_customer_id: str | None = None,
         status: str | None = None,
     ) -> LicensePage:
