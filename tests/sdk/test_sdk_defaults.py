@@ -16,7 +16,7 @@ import pytest
 
 from tests.sdk.conftest import Recorder, call, ok
 
-KEX = {
+KEX: dict[str, Any] = {
     "session_id": "kex_a",
     "public_key": "AQ==",
     "shared_secret": None,
@@ -24,7 +24,7 @@ KEX = {
     "key_bits": 256,
     "expires_at": "2026-01-01T00:10:00Z",
 }
-QKEY = {
+QKEY: dict[str, Any] = {
     "key_id": "key_quantum_a",
     "algorithm": "RSA",
     "type": "rsa",
@@ -36,7 +36,7 @@ QKEY = {
     "public_key": None,
     "created_at": "2026-01-01T00:00:00Z",
 }
-ROTATED = {
+ROTATED: dict[str, Any] = {
     "id": "key_new",
     "name": "ci",
     "type": "live",
@@ -51,7 +51,7 @@ ROTATED = {
     "rotated_from": "key_abc",
     "previous_key_expires_at": "2026-01-02T00:00:00Z",
 }
-ENCRYPTED = {
+ENCRYPTED: dict[str, Any] = {
     "ciphertext": "AA==",
     "key_id": "key_quantum_a",
     "iv": "AAAAAAAAAAAAAAAA",
