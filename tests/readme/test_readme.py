@@ -126,8 +126,12 @@ def test_readme_examples_run(readme_session: Session) -> None:
         started = time.monotonic()
         try:
             readme_session.run(block)
-        except BlockFailed as exc:  # the README line, the block and its output; no traceback
-            pytest.fail(str(exc), pytrace=False)
+        except BlockFailed as exc:
+            failure = str(exc)  # the README line, the block and its output
+        else:
+            failure = None
+        if failure is not None:  # outside the except: no chained traceback of the test
+            pytest.fail(failure, pytrace=False)
         ran.append(f"{block.where} {time.monotonic() - started:.1f} s")
     print(f"README: ran {len(ran)} blocks, skipped {len(skipped)}:")
     for line in ran:
