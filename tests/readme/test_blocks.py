@@ -58,7 +58,7 @@ def test_synopsis_lines_join_continuations_and_drop_comments() -> None:
         "quantumlock init                 # idempotent\n"
         "quantumlock accounts set-limits cust_… [--burst N] \\\n"
         "    [--plan P]\n"
-        "    # {\"id\": …}\n"
+        '    # {"id": …}\n'
         "other command\n"
     )
     assert synopsis_commands(code) == [

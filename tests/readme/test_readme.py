@@ -127,12 +127,11 @@ def test_readme_examples_run(readme_session: Session) -> None:
             skipped.append(f"{block.where}: a CLI synopsis (checked against the CLI)")
             continue
         started = time.monotonic()
+        failure: str | None = None
         try:
             readme_session.run(block)
         except BlockFailed as exc:
             failure = str(exc)  # the README line, the block and its output
-        else:
-            failure = None
         if failure is not None:  # outside the except: no chained traceback of the test
             pytest.fail(failure, pytrace=False)
         ran.append(f"{block.where} {time.monotonic() - started:.1f} s")
