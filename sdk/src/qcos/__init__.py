@@ -15,6 +15,7 @@ only `httpx`.
 
 from typing import TYPE_CHECKING, Any
 
+from qcos._audit import AuditEvent, AuditPage, LicenseEvent, LicenseEventPage
 from qcos._client import AsyncClient, Client
 from qcos._errors import (
     APIConnectionError,
@@ -29,6 +30,7 @@ from qcos._errors import (
     PermissionDeniedError,
     QCOSError,
     QuantumUnavailableError,
+    QuotaExceededError,
     RateLimitError,
     ValidationError,
 )
@@ -87,6 +89,8 @@ __all__ = [
     "APITimeoutError",
     "ApiKey",
     "AsyncClient",
+    "AuditEvent",
+    "AuditPage",
     "AuthenticationError",
     "Client",
     "ConfigurationError",
@@ -101,6 +105,8 @@ __all__ = [
     "GeneratedLicense",
     "KeyExchange",
     "License",
+    "LicenseEvent",
+    "LicenseEventPage",
     "LicensePage",
     "LicenseSummary",
     "LicenseValidation",
@@ -112,6 +118,7 @@ __all__ = [
     "QuantumKey",
     "QuantumKeyList",
     "QuantumUnavailableError",
+    "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
     "Signature",

@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from qcos import _operations as ops
+from qcos._audit import AsyncAudit, Audit
 from qcos._errors import (
     _BY_CODE,
     _BY_STATUS,
@@ -21,7 +22,9 @@ from qcos._errors import (
     ConfigurationError,
     DecodingError,
     QCOSError,
+    QuotaExceededError,
     RateLimitError,
+    rate_limit_error,
 )
 from qcos._models import Me
 from qcos._operations import Operation
@@ -89,7 +92,7 @@ def error_from_response(response: httpx.Response) -> QCOSError:
         "body": body,
     }
     if response.status_code == 429:
-        return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
+        return rate_limit_error(detail, retry_after=_retry_after(response, body), **common)
     by_code = _BY_CODE.get(code)
     if by_code is not None:
         return by_code(detail, **common)
@@ -179,6 +182,8 @@ class _BaseClient:
         """Seconds to wait before trying again, or None to give up and raise."""
         if attempt >= self.max_retries:
             return None
+        if isinstance(error, QuotaExceededError):
+            return None  # no retry helps before the reset date
         if isinstance(error, RateLimitError):
             return float(error.retry_after) if error.retry_after <= MAX_RETRY_AFTER else None
         if (
@@ -215,6 +220,7 @@ class Client(_BaseClient):
         self.licenses = Licenses(self)
         self.customers = Customers(self)
         self.quantum = Quantum(self)
+        self.audit = Audit(self)
 
     def me(self) -> Me:
         return self._run(ops.me())
@@ -276,6 +282,7 @@ class AsyncClient(_BaseClient):
         self.licenses = AsyncLicenses(self)
         self.customers = AsyncCustomers(self)
         self.quantum = AsyncQuantum(self)
+        self.audit = AsyncAudit(self)
 
     async def me(self) -> Me:
         return await self._run(ops.me())

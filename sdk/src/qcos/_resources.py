@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qcos import _operations as ops
+from qcos._audit import LicenseEventPage, license_events
 from qcos._licensing_models import (
     Customer,
     CustomerStats,
@@ -164,6 +165,12 @@ class Licenses(_SyncResource):
         """The public-key document, as served: pass it to `verify_license_file` unchanged."""
         return self._client._run(ops.signing_keys())
 
+    def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+        """The license's lifecycle events (who generated, suspended, renewed… it, and
+        when), newest first. Scope `licenses:read`; NotFoundError for a license that is
+        not this account's (or not this key's mode)."""
+        return self._client._run(license_events(license_key, skip, limit))
+
 
 class AsyncLicenses(_AsyncResource):
     """`async_client.licenses`: the awaitable twin of `Licenses`."""
@@ -233,6 +240,9 @@ class AsyncLicenses(_AsyncResource):
 
     async def signing_keys(self) -> dict[str, Any]:
         return await self._client._run(ops.signing_keys())
+
+    async def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+        return await self._client._run(license_events(license_key, skip, limit))
 
 
 class Customers(_SyncResource):

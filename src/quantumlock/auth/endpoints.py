@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import structlog
 from fastapi import Body, Request, Response
 
 from quantumlock.auth.domain import auth_of
@@ -21,11 +22,25 @@ from quantumlock.auth.schemas import (
 )
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import as_utc, isoformat
+from quantumlock.web.errors import request_id_of
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v2", tags=["keys"])
+log = structlog.get_logger("quantumlock.auth")
+
+
+def log_change(request: Request, principal: Principal, action: str, key_id: str) -> None:
+    """A committed key change as a log event named like its audit type (`api_key.revoke`):
+    ids only, never a secret."""
+    log.info(
+        f"api_key.{action}",
+        request_id=request_id_of(request),
+        account_id=principal.account_id,
+        key_id=principal.key_id,
+        api_key_id=key_id,
+    )
 
 
 @router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")
@@ -85,6 +100,7 @@ def create_key(
             )
         )
         out = ApiKeyOut.from_row(issued.key).model_dump()
+    log_change(request, principal, "create", issued.key.id)
     return model_response(Envelope(data=CreatedApiKeyOut(**out, key=issued.secret)), 201)
 
 
@@ -95,7 +111,8 @@ def revoke_key(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     with unit_of_work(request) as session:
-        auth_of(request).service(session).revoke(principal, key_id)
+        revoked = auth_of(request).service(session).revoke(principal, key_id)
+    log_change(request, principal, "revoke", revoked.id)
     return Response(status_code=204)
 
 
@@ -116,6 +133,7 @@ def rotate_key(
         rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
         out = ApiKeyOut.from_row(rotated.new.key).model_dump()
         previous_expiry = rotated.previous.expires_at
+    log_change(request, principal, "rotate", rotated.previous.id)
     assert previous_expiry is not None  # noqa: S101 - rotation always sets it
     envelope: Envelope[RotatedApiKeyOut] = Envelope(
         data=RotatedApiKeyOut(

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
-from quantumlock.auth.models import ApiKey
+from quantumlock.auth.models import ApiKey, ApiKeyEvent
 
 
 class ApiKeyRepository:
@@ -16,6 +16,9 @@ class ApiKeyRepository:
 
     def add(self, key: ApiKey) -> None:
         self.session.add(key)
+
+    def add_event(self, event: ApiKeyEvent) -> None:
+        self.session.add(event)
 
     def get_with_account_by_hash(self, key_hash: bytes) -> tuple[ApiKey, Account] | None:
         row = self.session.execute(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
 from quantumlock.accounts.plans import limits_of_account
 from quantumlock.auth.keys import PREFIXES, KeyType, Mode, display_prefix, generate_key
-from quantumlock.auth.models import ApiKey
+from quantumlock.auth.models import ApiKey, ApiKeyEvent
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.repository import ApiKeyRepository
 from quantumlock.auth.scopes import (
@@ -21,6 +22,7 @@ from quantumlock.auth.scopes import (
     parse_scopes,
     sort_scopes,
 )
+from quantumlock.core.actor import OPERATOR_KEY_ID
 from quantumlock.core.clock import DurationError, as_utc, isoformat, parse_duration, utcnow
 from quantumlock.core.errors import Conflict, InsufficientScope, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
@@ -84,9 +86,11 @@ class ApiKeyService:
         lifetime: timedelta | None,
         rotated_from: str | None = None,
         not_after: datetime | None = None,
+        actor_key_id: str = OPERATOR_KEY_ID,
     ) -> IssuedKey:
         """Create a key with already-checked attributes, expiring after `lifetime` but never
-        after `not_after` (the expiry of the key that makes it)."""
+        after `not_after` (the expiry of the key that makes it). `actor_key_id`: who makes
+        it, for the audit trail (a rotation records itself as one `rotate` event)."""
         secret = generate_key(key_type)
         now = utcnow()
         expires_at = now + lifetime if lifetime else None
@@ -109,7 +113,30 @@ class ApiKeyService:
             rotated_from=rotated_from,
         )
         self.repo.add(key)
+        if rotated_from is None:
+            detail = {
+                "name": name,
+                "type": key_type.value,
+                "scopes": sort_scopes(scopes),
+                "expires_at": isoformat(expires_at),
+            }
+            self._audit(key, actor_key_id, "create", detail)
         return IssuedKey(key, secret)
+
+    def _audit(self, key: ApiKey, actor_key_id: str, action: str, detail: dict[str, Any]) -> None:
+        """One row of the account's audit trail (GET /api/v2/audit), in this unit of work:
+        the event lands exactly when the change does."""
+        self.repo.add_event(
+            ApiKeyEvent(
+                account_id=key.account_id,
+                api_key_id=key.id,
+                mode=key.mode,
+                actor_key_id=actor_key_id,
+                action=action,
+                detail=detail,
+                at=utcnow(),
+            )
+        )
 
     def create(
         self,
@@ -167,6 +194,7 @@ class ApiKeyService:
             lifetime=lifetime,
             # No expires_in from an expiring key: the new key expires with it.
             not_after=ceiling,
+            actor_key_id=caller.key_id,
         )
         self.session.flush()
         return issued
@@ -206,24 +234,28 @@ class ApiKeyService:
     # -- lifecycle -----------------------------------------------------------------------
 
     def revoke(self, caller: Principal, key_id: str) -> ApiKey:
-        return self._revoke(self._visible(caller, key_id))
+        return self._revoke(self._visible(caller, key_id), caller.key_id)
 
     def revoke_by_id(self, key_id: str) -> ApiKey:
         key = self.repo.get_by_id(key_id)
         if key is None:
             raise NotFound(f"No API key {key_id!r}.")
-        return self._revoke(key)
+        return self._revoke(key, OPERATOR_KEY_ID)
 
-    def _revoke(self, key: ApiKey) -> ApiKey:
+    def _revoke(self, key: ApiKey, actor_key_id: str) -> ApiKey:
         if key.revoked_at is None:  # revoking twice is a no-op, like DELETE should be
             key.revoked_at = utcnow()
+            self._audit(key, actor_key_id, "revoke", {})
             record_change(self.session, CHANGE_KIND_KEY, key.id)
             self.session.flush()
         return key
 
     def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
         return self._rotate(
-            self._visible(caller, key_id), grace_period, not_after=caller.expires_at
+            self._visible(caller, key_id),
+            grace_period,
+            not_after=caller.expires_at,
+            actor_key_id=caller.key_id,
         )
 
     def rotate_by_id(self, key_id: str, grace_period: str | None) -> RotatedKey:
@@ -233,7 +265,12 @@ class ApiKeyService:
         return self._rotate(key, grace_period)
 
     def _rotate(
-        self, old: ApiKey, grace_period: str | None, *, not_after: datetime | None = None
+        self,
+        old: ApiKey,
+        grace_period: str | None,
+        *,
+        not_after: datetime | None = None,
+        actor_key_id: str = OPERATOR_KEY_ID,
     ) -> RotatedKey:
         """A new secret for `old`. The new key keeps `old`'s expiry (rotating never extends a
         key's life) and never outlives `not_after`, the expiry of the key rotating it."""
@@ -261,6 +298,8 @@ class ApiKeyService:
         grace_end = now + grace
         if old.expires_at is None or as_utc(old.expires_at) > grace_end:
             old.expires_at = grace_end
+        detail = {"new_key_id": new.key.id, "previous_key_expires_at": isoformat(old.expires_at)}
+        self._audit(old, actor_key_id, "rotate", detail)
         record_change(self.session, CHANGE_KIND_KEY, old.id)
         self.session.flush()
         return RotatedKey(new, old)
