@@ -1,7 +1,8 @@
 """Runs README blocks as a reader would: one shell session, one Python namespace.
 
 Shell blocks run with `set -euo pipefail` and `curl` failing on an HTTP error (a reader
-sees a 4xx body; the test must see a failure), every assignment exported (`set -a`) so the
+sees a 4xx body; the test must see a failure: `--fail-with-body` unless the example already
+asks for `-f`), every assignment exported (`set -a`) so the
 session's variables and working directory carry over to the next block. The README speaks
 of the default address, `http://127.0.0.1:8000`; the test's server listens on a free port,
 so that address is replaced by the server's in every block.
@@ -28,7 +29,17 @@ _PRELUDE = """\
 set -euo pipefail
 shopt -s inherit_errexit
 set -a
-curl() { command curl --fail-with-body --show-error "$@"; }
+curl() {  # an HTTP error fails the block; an example that asks for -f/--fail keeps it
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --fail | --fail-with-body) command curl --show-error "$@"; return ;;
+      --*) ;;
+      -*f*) command curl --show-error "$@"; return ;;
+    esac
+  done
+  command curl --fail-with-body --show-error "$@"
+}
 """
 # The session's state for the next block: every exported variable, NUL-separated.
 _TRAILER = '\nenv -0 > "$README_TEST_STATE"\n'
