@@ -6,7 +6,7 @@ Every fenced block has a language tag, and the tag says what the test does with 
   and the working directory carry over from block to block, as in a reader's terminal);
   in a `console` block only the `$ ` lines are commands, the rest is their output.
 * `python`: exec'd in README order, in one namespace.
-* `text` (output samples, formats) and `json` (must parse): not run.
+* `text` (output samples, formats; no `$ ` command lines) and `json` (must parse): not run.
 
 A block that cannot run in a test says so in the README, on the line before it:
 `<!-- readme-test: skip: <why> -->`; a CLI synopsis (commands with `[optional]` parts) is
@@ -117,6 +117,11 @@ def parse(text: str) -> list[Block]:
             problems.append(
                 f"README.md:{number}: fenced block with language tag {lang or '(none)'!r}; "
                 f"use one of {', '.join(sorted(KNOWN))}"
+            )
+        if lang == "text" and any(line.startswith("$ ") for line in body):
+            problems.append(
+                f"README.md:{number}: a text block with `$ ` commands: make it a console block "
+                "(its `$ ` lines run) or a shell block with a skip marker"
             )
         skip, synopsis = None, False
         if pending is not None:

@@ -40,6 +40,7 @@ def test_blocks_come_in_order_with_their_lines_and_markers() -> None:
         ("<!-- readme-test skip: why -->\n```sh\nls\n```\n", "malformed"),
         ("<!-- readme-test: skip: why -->\n```text\nout\n```\n", "never run"),
         ("<!-- readme-test: synopsis -->\n```python\nx\n```\n", "a synopsis is a shell block"),
+        ("```text\n$ rm -rf build\n```\n", "make it a console block"),
     ],
 )
 def test_what_could_hide_an_example_is_an_error(text: str, problem: str) -> None:
