@@ -344,6 +344,20 @@ def test_key_exchange_between_two_accounts(
         )
 
 
+def test_hybrid_key_exchange_completes_without_repeating_the_algorithm(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    """As the README shows it: Alice completes with her session id and Bob's public value
+    only; the session's algorithm applies (the SDK once sent X25519 and this failed)."""
+    alice = sdk_for(client, make_account(name="Alice").admin_key)
+    bob = sdk_for(client, make_account(name="Bob").admin_key)
+    a = alice.quantum.key_exchange(algorithm="X25519-ML-KEM-768")
+    b = bob.quantum.key_exchange(a.public_key, algorithm="X25519-ML-KEM-768")
+    done = alice.quantum.key_exchange(b.public_key, session_id=a.session_id)
+    assert done.algorithm == "X25519-ML-KEM-768" and done.key_bits == 256
+    assert done.shared_secret == b.shared_secret is not None
+
+
 # -- async twin ---------------------------------------------------------------------------
 
 

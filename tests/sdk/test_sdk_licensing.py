@@ -243,7 +243,7 @@ CASES: list[Case] = [
         lambda: v1({"total": 1, "skip": 0, "limit": 100, "licenses": [ROW]}),
         "GET",
         "/api/v1/licenses",
-        {"skip": "0", "limit": "100"},
+        {},  # the server's defaults (skip 0, limit 100)
         None,
         LicensePage(
             total=1,

@@ -143,10 +143,10 @@ def test_entropy_request_and_bytes(
     assert wire not in repr(result)
 
 
-def test_entropy_defaults_leave_source_to_the_server(mode: str) -> None:
+def test_entropy_defaults_are_the_servers(mode: str) -> None:
     rec = Recorder(v1({"entropy": "00" * 32, "bits": 256, "source": "cryptographic"}))
-    call(mode, rec, "quantum.entropy")
-    assert sent(rec.requests[0]) == {"bits": 256, "encoding": "hex"}
+    assert call(mode, rec, "quantum.entropy").bytes == bytes(32)
+    assert sent(rec.requests[0]) == {}
 
 
 def test_raw_bits_are_checked() -> None:
@@ -191,7 +191,6 @@ def test_create_key_can_import_material(mode: str) -> None:
     key = call(mode, rec, "quantum.create_key", "ChaCha20-Poly1305", key=b"\x07" * 32)
     assert sent(rec.requests[0]) == {
         "algorithm": "ChaCha20-Poly1305",
-        "exportable": False,
         "key": b64(b"\x07" * 32),
     }
     assert key.source == "imported" and key.key is None
@@ -203,7 +202,7 @@ def test_rsa_sends_bits(mode: str) -> None:
     )
     key = call(mode, rec, "quantum.rsa", 2048, source="cryptographic")
     assert (rec.requests[0].method, rec.requests[0].url.path) == ("POST", "/api/v1/quantum/rsa")
-    assert sent(rec.requests[0]) == {"bits": 2048, "exportable": False, "source": "cryptographic"}
+    assert sent(rec.requests[0]) == {"bits": 2048, "source": "cryptographic"}
     assert key.bits == 2048 and key.key is None
 
 
@@ -236,11 +235,7 @@ def test_list_get_delete(mode: str) -> None:
 def test_encrypt_sends_base64_and_returns_bytes(mode: str) -> None:
     rec = Recorder(v1(ENCRYPTED))
     enc = call(mode, rec, "quantum.encrypt", b"\x00hello", aad=b"ctx")
-    assert sent(rec.requests[0]) == {
-        "plaintext": b64(b"\x00hello"),
-        "algorithm": "AES-256-GCM",
-        "aad": b64(b"ctx"),
-    }
+    assert sent(rec.requests[0]) == {"plaintext": b64(b"\x00hello"), "aad": b64(b"ctx")}
     assert rec.requests[0].url.path == "/api/v1/quantum/crypto/encrypt"
     assert type(enc) is Encrypted
     assert (enc.ciphertext, enc.iv, enc.tag) == (
@@ -416,7 +411,7 @@ def test_key_exchange_three_steps_on_the_wire(mode: str) -> None:
     rec = Recorder(v1(start))
     began = call(mode, rec, "quantum.key_exchange")
     assert type(began) is KeyExchange and not began.complete
-    assert sent(rec.requests[0]) == {"key_bits": 256, "algorithm": "X25519"}
+    assert sent(rec.requests[0]) == {}
     assert began.public_key == a_pub and began.expires_at == datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
 
     rec = Recorder(
@@ -440,12 +435,8 @@ def test_key_exchange_three_steps_on_the_wire(mode: str) -> None:
 
     rec = Recorder(v1({**start, "shared_secret": b64(secret)}))
     done = call(mode, rec, "quantum.key_exchange", b_pub, session_id="session_a")
-    assert sent(rec.requests[0]) == {
-        "peer_public_key": b64(b_pub),
-        "session_id": "session_a",
-        "key_bits": 256,
-        "algorithm": "X25519",
-    }
+    # Completing: the session's own algorithm and size apply, none is sent.
+    assert sent(rec.requests[0]) == {"peer_public_key": b64(b_pub), "session_id": "session_a"}
     assert done.shared_secret == secret
 
     with pytest.raises(ConflictError):

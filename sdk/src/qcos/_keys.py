@@ -129,7 +129,7 @@ class Keys(_SyncResource):
         """
         self._client._run(ops.revoke_key(key_id))
 
-    def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
+    def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
         """A new secret for the key; the old one keeps working for `grace_period`.
 
         Raises:
@@ -187,7 +187,7 @@ class AsyncKeys(_AsyncResource):
     async def revoke(self, key_id: str) -> None:
         await self._client._run(ops.revoke_key(key_id))
 
-    async def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
+    async def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
         return await self._client._run(ops.rotate_key(key_id, grace_period))
 
 

@@ -48,6 +48,8 @@ def _no_content(_: Any) -> None:
 
 
 def _without_none(**values: Any) -> dict[str, Any]:
+    """The values the caller gave: a parameter left out (None) is never sent, so the server's
+    default, or the state the call continues, decides it, not a default of the SDK's."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -108,12 +110,12 @@ def revoke_key(key_id: str) -> Operation[None]:
     return Operation("DELETE", f"/api/v2/keys/{_segment(key_id)}", _no_content)
 
 
-def rotate_key(key_id: str, grace_period: str) -> Operation[CreatedKey]:
+def rotate_key(key_id: str, grace_period: str | None) -> Operation[CreatedKey]:
     return Operation(
         "POST",
         f"/api/v2/keys/{_segment(key_id)}/rotate",
         CreatedKey.from_dict,
-        json={"grace_period": grace_period},
+        json=_without_none(grace_period=grace_period),
     )
 
 
@@ -157,7 +159,7 @@ def validate_license(
 
 
 def list_licenses(
-    skip: int, limit: int, end_customer_id: str | None, status: str | None
+    skip: int | None, limit: int | None, end_customer_id: str | None, status: str | None
 ) -> Operation[LicensePage]:
     params = _without_none(skip=skip, limit=limit, end_customer_id=end_customer_id, status=status)
     return Operation("GET", _LICENSES, LicensePage.from_dict, params=params, unwrap=False)

@@ -42,12 +42,13 @@ class Quantum(_SyncResource):
 
     def entropy(
         self,
-        bits: int = 256,
-        encoding: EntropyEncoding = "hex",
+        bits: int | None = None,
+        encoding: EntropyEncoding | None = None,
         source: EntropySource | None = None,
     ) -> Entropy:
         """`bits` of health-tested, conditioned entropy; `source` None lets the server fall
-        back in order (and say which source it used).
+        back in order (and say which source it used). Left out, `bits` and `encoding` are
+        the server's defaults (256, "hex").
 
         Raises:
             QuantumUnavailableError: the forced `source` is unavailable (503).
@@ -63,7 +64,7 @@ class Quantum(_SyncResource):
         self,
         algorithm: KeyAlgorithm,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: EntropySource | None = None,
         key: bytes | None = None,
     ) -> QuantumKey:
@@ -83,13 +84,13 @@ class Quantum(_SyncResource):
 
     def rsa(
         self,
-        bits: RsaBits = 3072,
+        bits: RsaBits | None = None,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: EntropySource | None = None,
     ) -> QuantumKey:
-        """An RSA key pair from quantum-seeded primes (seconds of CPU on the server); `key`
-        is PKCS#8 DER when `exportable`.
+        """An RSA key pair from quantum-seeded primes (seconds of CPU on the server; `bits`
+        left out: the server's 3072); `key` is PKCS#8 DER when `exportable`.
 
         Raises:
             RateLimitError: too many RSA keys in the making for this account (429).
@@ -101,7 +102,7 @@ class Quantum(_SyncResource):
         """
         return self._client._run(ops.rsa(bits, exportable, source))
 
-    def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
+    def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         """One page of keystore keys, newest first (never material). `default_for` marks
         the keys that encrypt/sign without `key_id` use.
 
@@ -264,11 +265,13 @@ class Quantum(_SyncResource):
         peer_public_key: bytes | None = None,
         *,
         session_id: str | None = None,
-        key_bits: int = 256,
-        algorithm: KeyExchangeAlgorithm = "X25519",
+        key_bits: int | None = None,
+        algorithm: KeyExchangeAlgorithm | None = None,
     ) -> KeyExchange:
         """A starts with no arguments; B answers with A's `public_key`; A completes with
-        its `session_id` and B's `public_key`. A session completes once.
+        its `session_id` and B's `public_key`. A session completes once. Left out,
+        `algorithm` and `key_bits` are the server's defaults (X25519, 256) when starting or
+        answering, and the session's own when completing.
 
         Raises:
             ConflictError: the session was already completed (409).
@@ -291,8 +294,8 @@ class AsyncQuantum(_AsyncResource):
 
     async def entropy(
         self,
-        bits: int = 256,
-        encoding: EntropyEncoding = "hex",
+        bits: int | None = None,
+        encoding: EntropyEncoding | None = None,
         source: EntropySource | None = None,
     ) -> Entropy:
         return await self._client._run(ops.entropy(bits, encoding, source))
@@ -301,7 +304,7 @@ class AsyncQuantum(_AsyncResource):
         self,
         algorithm: KeyAlgorithm,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: EntropySource | None = None,
         key: bytes | None = None,
     ) -> QuantumKey:
@@ -309,14 +312,14 @@ class AsyncQuantum(_AsyncResource):
 
     async def rsa(
         self,
-        bits: RsaBits = 3072,
+        bits: RsaBits | None = None,
         *,
-        exportable: bool = False,
+        exportable: bool | None = None,
         source: EntropySource | None = None,
     ) -> QuantumKey:
         return await self._client._run(ops.rsa(bits, exportable, source))
 
-    async def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
+    async def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         return await self._client._run(ops.list_keys(skip, limit))
 
     async def get_key(self, key_id: str) -> QuantumKey:
@@ -395,8 +398,8 @@ class AsyncQuantum(_AsyncResource):
         peer_public_key: bytes | None = None,
         *,
         session_id: str | None = None,
-        key_bits: int = 256,
-        algorithm: KeyExchangeAlgorithm = "X25519",
+        key_bits: int | None = None,
+        algorithm: KeyExchangeAlgorithm | None = None,
     ) -> KeyExchange:
         return await self._client._run(
             ops.key_exchange(peer_public_key, session_id, key_bits, algorithm)

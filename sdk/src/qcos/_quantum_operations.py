@@ -1,5 +1,10 @@
 """What each `client.quantum` method sends and how it reads the answer (sync and async twins).
 
+Defaults: a parameter the caller leaves out is left out of the request (None below), so the
+server's own default applies, and on a call that continues server state (completing a key
+exchange, encrypting with a key) the server uses what that state says instead of a value the
+caller never chose.
+
 Retries: a call the server can safely see twice (health, entropy, decrypt, verify, encrypt
 and sign, which without a key id use the account's one default key) is marked `retry_safe`;
 one that creates state (a key, a key-exchange session, or a session spent by completing it)
@@ -25,7 +30,6 @@ from qcos._quantum_models import (
 
 _QUANTUM = "/api/v1/quantum"
 _CRYPTO = f"{_QUANTUM}/crypto"
-DEFAULT_CIPHER = "AES-256-GCM"
 DEFAULT_SIGNATURE = "Ed25519"
 
 
@@ -52,7 +56,7 @@ def health() -> Operation[QuantumHealth]:
     return Operation("GET", f"{_QUANTUM}/health", QuantumHealth.from_dict, unwrap=False)
 
 
-def entropy(bits: int, encoding: str, source: str | None) -> Operation[Entropy]:
+def entropy(bits: int | None, encoding: str | None, source: str | None) -> Operation[Entropy]:
     body = _without_none(bits=bits, encoding=encoding, source=source)
     return Operation(
         "POST", f"{_QUANTUM}/entropy", Entropy.from_dict, json=body, unwrap=False, retry_safe=True
@@ -60,7 +64,7 @@ def entropy(bits: int, encoding: str, source: str | None) -> Operation[Entropy]:
 
 
 def create_key(
-    algorithm: str, exportable: bool, source: str | None, key: bytes | None
+    algorithm: str, exportable: bool | None, source: str | None, key: bytes | None
 ) -> Operation[QuantumKey]:
     body = _without_none(
         algorithm=algorithm, exportable=exportable, source=source, key=_optional_b64(key)
@@ -68,17 +72,17 @@ def create_key(
     return Operation("POST", f"{_QUANTUM}/keys", QuantumKey.from_dict, json=body, unwrap=False)
 
 
-def rsa(bits: int, exportable: bool, source: str | None) -> Operation[QuantumKey]:
+def rsa(bits: int | None, exportable: bool | None, source: str | None) -> Operation[QuantumKey]:
     body = _without_none(bits=bits, exportable=exportable, source=source)
     return Operation("POST", f"{_QUANTUM}/rsa", QuantumKey.from_dict, json=body, unwrap=False)
 
 
-def list_keys(skip: int, limit: int) -> Operation[QuantumKeyList]:
+def list_keys(skip: int | None, limit: int | None) -> Operation[QuantumKeyList]:
     return Operation(
         "GET",
         f"{_QUANTUM}/keys",
         QuantumKeyList.from_dict,
-        params={"skip": skip, "limit": limit},
+        params=_without_none(skip=skip, limit=limit),
         unwrap=False,
     )
 
@@ -96,10 +100,7 @@ def delete_key(key_id: str) -> Operation[None]:
 def encrypt(
     plaintext: bytes, key_id: str | None, algorithm: str | None, aad: bytes | None
 ) -> Operation[Encrypted]:
-    # With an existing key and no algorithm the server applies its default; without a key,
-    # the SDK's default names the new key's algorithm.
-    if algorithm is None and key_id is None:
-        algorithm = DEFAULT_CIPHER
+    # No algorithm: the key's own, or for a new key the server's default (AES-256-GCM).
     body = _without_none(
         plaintext=b64encode(plaintext), key_id=key_id, algorithm=algorithm, aad=_optional_b64(aad)
     )
@@ -151,6 +152,9 @@ def decrypt(
 
 
 def sign(message: bytes, key_id: str | None, algorithm: str | None) -> Operation[Signature]:
+    # Without a key, the SDK asks for an Ed25519 key rather than the API's default RSA-3072
+    # (a slow key generation on every call): a documented choice of the SDK and the CLI, and
+    # never sent with `key_id`, where the key's own algorithm applies.
     if algorithm is None and key_id is None:
         algorithm = DEFAULT_SIGNATURE
     body = _without_none(message=b64encode(message), key_id=key_id, algorithm=algorithm)
@@ -201,8 +205,13 @@ def verify(
 
 
 def key_exchange(
-    peer_public_key: bytes | None, session_id: str | None, key_bits: int, algorithm: str
+    peer_public_key: bytes | None,
+    session_id: str | None,
+    key_bits: int | None,
+    algorithm: str | None,
 ) -> Operation[KeyExchange]:
+    # Completing a session uses the session's own algorithm and key size: sending a default
+    # here (X25519) made completing an X25519-ML-KEM-768 session fail.
     body = _without_none(
         peer_public_key=_optional_b64(peer_public_key),
         session_id=session_id,

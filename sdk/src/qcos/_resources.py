@@ -93,8 +93,8 @@ class Licenses(_SyncResource):
     def list(
         self,
         *,
-        skip: int = 0,
-        limit: int = 100,
+        skip: int | None = None,
+        limit: int | None = None,
         end_customer_id: str | None = None,
         status: LicenseStatus | None = None,
     ) -> LicensePage:
@@ -244,8 +244,8 @@ class AsyncLicenses(_AsyncResource):
     async def list(
         self,
         *,
-        skip: int = 0,
-        limit: int = 100,
+        skip: int | None = None,
+        limit: int | None = None,
         end_customer_id: str | None = None,
         status: LicenseStatus | None = None,
     ) -> LicensePage:
