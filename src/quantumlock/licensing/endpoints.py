@@ -12,6 +12,7 @@ from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.errors import RateLimited
 from quantumlock.licensing.domain import licensing_of
+from quantumlock.licensing.models import License
 from quantumlock.licensing.schemas import (
     GenerateIn,
     GenerateOut,
@@ -29,6 +30,7 @@ from quantumlock.licensing.service import (
     Quota,
 )
 from quantumlock.web.body import json_body, json_body_openapi
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -45,11 +47,17 @@ def service(request: Request, session: Session) -> LicenseService:
 
 def set_quota_headers(request: Request, quota: Quota | None) -> None:
     """X-Quota-* on license responses (live mode: test-mode licenses are not counted)."""
+    if quota is not None:
+        request.scope["state"]["quota"] = quota_state(quota)
+
+
+def quota_state(quota: Quota | None) -> tuple[int | str, int | str, int] | None:
+    """The X-Quota-* values (limit, remaining, reset epoch) the middleware writes."""
     if quota is None:
-        return
+        return None
     limit = "unlimited" if quota.limit is None else quota.limit
     remaining = "unlimited" if quota.remaining is None else quota.remaining
-    request.scope["state"]["quota"] = (limit, remaining, int(quota.reset_at.timestamp()))
+    return (limit, remaining, int(quota.reset_at.timestamp()))
 
 
 def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> None:
@@ -62,32 +70,43 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     status_code=201,
     response_model=GenerateOut,
     summary="Generate a license (counts against the monthly quota)",
+    openapi_extra=IDEMPOTENT_OPENAPI,
 )
 def generate(
     request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
     licensing = licensing_of(request)
-    try:
-        # Reads and checks in the request's own unit of work (an account's first license
-        # creates its HMAC secret and signing key), closed again before the license is
-        # signed and stored: the group commit's leader takes a connection from the same
-        # pool, and no request may hold one while it waits for the leader.
-        with unit_of_work(request) as session:
-            draft = licensing.service(session).draft(
-                principal.actor,
-                principal.limits,
-                end_customer_id=body.end_customer_id,
-                features=body.features,
-                valid_days=body.valid_days,
-                metadata=body.metadata,
+    with idempotent(request, principal) as idem:
+        try:
+            # Reads and checks in the request's own unit of work (an account's first license
+            # creates its HMAC secret and signing key), closed again before the license is
+            # signed and stored: the group commit's leader takes a connection from the same
+            # pool, and no request may hold one while it waits for the leader.
+            with unit_of_work(request) as session:
+                draft = licensing.service(session).draft(
+                    principal.actor,
+                    principal.limits,
+                    end_customer_id=body.end_customer_id,
+                    features=body.features,
+                    valid_days=body.valid_days,
+                    metadata=body.metadata,
+                )
+            # The idempotent answer is stored in the license's own transaction (the group
+            # commit's, maybe), with the quota that license left.
+            lic, quota = draft.issue(
+                licensing.writer.store,
+                None if idem.claim is None else lambda s, lic, quota: _answer(idem, s, lic, quota),
             )
-        lic, quota = draft.issue(licensing.writer.store)
-    except RateLimited:
-        with unit_of_work(request) as session:
-            _quota_for(request, principal, licensing.service(session))
-        raise
-    set_quota_headers(request, quota)
-    return model_response(GenerateOut.from_row(lic), 201)
+        except RateLimited:
+            with unit_of_work(request) as session:
+                _quota_for(request, principal, licensing.service(session))
+            raise
+        set_quota_headers(request, quota)
+        return idem.answer_headers(model_response(GenerateOut.from_row(lic), 201))
+
+
+def _answer(idem: idempotent, session: Session, lic: License, quota: Quota | None) -> None:
+    idem.answer(session, model_response(GenerateOut.from_row(lic), 201), quota=quota_state(quota))
 
 
 @validation_router.post(
@@ -181,11 +200,11 @@ def _lifecycle(action: str, summary: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
     ) -> Response:
-        with unit_of_work(request) as session:
+        with idempotent(request, principal) as idem, unit_of_work(request) as session:
             svc = service(request, session)
             lic = getattr(svc, action)(principal.actor, license_key)
             _quota_for(request, principal, svc)
-            return model_response(LicenseOut.from_row(lic))
+            return idem.answer(session, model_response(LicenseOut.from_row(lic)))
 
     handler.__name__ = f"{action}_license"
     router.add_api_route(
@@ -194,6 +213,7 @@ def _lifecycle(action: str, summary: str) -> None:
         methods=["POST"],
         response_model=LicenseOut,
         summary=summary,
+        openapi_extra=IDEMPOTENT_OPENAPI,
     )
 
 
@@ -206,6 +226,7 @@ _lifecycle("reinstate", "Reinstate a suspended license")
     "/{license_key}/renew",
     response_model=LicenseOut,
     summary="Extend a license from the later of now and its expiry",
+    openapi_extra=IDEMPOTENT_OPENAPI,
 )
 def renew(
     request: Request,
@@ -213,8 +234,8 @@ def renew(
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
 ) -> Response:
-    with unit_of_work(request) as session:
+    with idempotent(request, principal) as idem, unit_of_work(request) as session:
         svc = service(request, session)
         lic = svc.renew(principal.actor, license_key, body.valid_days)
         _quota_for(request, principal, svc)
-        return model_response(LicenseOut.from_row(lic))
+        return idem.answer(session, model_response(LicenseOut.from_row(lic)))

@@ -230,9 +230,14 @@ class Draft:
     valid_days: int
     metadata: dict[str, Any]
 
-    def issue(self, store: Callable[[NewLicense], int | None]) -> tuple[License, Quota | None]:
+    def issue(
+        self,
+        store: Callable[[NewLicense], int | None],
+        also: Callable[[Session, License, Quota | None], None] | None = None,
+    ) -> tuple[License, Quota | None]:
         """Sign a new license and store it with `store` (`writer.store_in` a session, or a
-        `LicenseWriter`'s group commit); the license and the quota it left (live mode)."""
+        `LicenseWriter`'s group commit); the license and the quota it left (live mode).
+        `also` writes what must commit with the license, in its transaction."""
         live = self.caller.mode == "live"
         limit = self.limits.licenses_per_month
         for _attempt in range(KEY_ATTEMPTS):
@@ -246,6 +251,7 @@ class Draft:
                 _event(lic, self.caller, "generate", detail),
                 period_of(now) if live else None,  # test-mode licenses are free and uncounted
                 limit,
+                None if also is None else _also(also, lic, limit, now),
             )
             try:
                 used = store(new)
@@ -282,6 +288,18 @@ class Draft:
         lic.quantum_signature = signing.quantum_signature(self.secret, fields_of(lic))
         lic.license_file = LicenseService._license_file(lic, self.key, self.keys, now)
         return lic
+
+
+def _also(
+    also: Callable[[Session, License, Quota | None], None],
+    lic: License,
+    limit: int | None,
+    now: datetime,
+) -> Callable[[Session, int | None], None]:
+    def write(session: Session, used: int | None) -> None:
+        also(session, lic, None if used is None else Quota(limit, used, next_period_start(now)))
+
+    return write
 
 
 class LicenseService:

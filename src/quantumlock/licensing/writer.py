@@ -19,7 +19,7 @@ transaction, and each request gets its own license's result.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,9 @@ class NewLicense:
     event: LicenseEvent
     period: str | None  # the quota period it is counted in; None: not counted (test mode)
     limit: int | None  # the account's monthly limit; None: unlimited
+    # Written in the same transaction as the license, with the new quota count (None: not
+    # counted): the request's idempotent answer, so a license never lands without it.
+    also: Callable[[Session, int | None], None] | None = None
 
 
 def store_in(session: Session, new: NewLicense) -> int | None:
@@ -70,6 +73,8 @@ def store_in(session: Session, new: NewLicense) -> int | None:
     repo.add(lic)
     repo.add_event(new.event)
     session.flush()
+    if new.also is not None:
+        new.also(session, used)
     return used
 
 
@@ -172,6 +177,9 @@ class LicenseWriter:
         if granted:
             repo.insert_many([item.new.license for item in granted])
             repo.insert_events([item.new.event for item in granted])
+        for item in granted:
+            if item.new.also is not None:
+                item.new.also(session, item.used)
 
 
 def _quota_groups(batch: Sequence[_Pending]) -> dict[tuple[Any, ...], list[_Pending]]:
