@@ -35,18 +35,26 @@ class Quantum(_SyncResource):
         exportable: bool = False,
         source: str | None = None,
         key: bytes | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
         """`key` holds the raw material only when `exportable` — and only in this answer.
 
         Passing `key` imports your own material (the export format) instead of drawing it.
         """
-        return self._client._run(ops.create_key(algorithm, exportable, source, key))
+        return self._client._run(
+            ops.create_key(algorithm, exportable, source, key), idempotency_key=idempotency_key
+        )
 
     def rsa(
-        self, bits: int = 3072, *, exportable: bool = False, source: str | None = None
+        self,
+        bits: int = 3072,
+        *,
+        exportable: bool = False,
+        source: str | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
         """An RSA key pair; `key` is PKCS#8 DER when `exportable`."""
-        return self._client._run(ops.rsa(bits, exportable, source))
+        return self._client._run(ops.rsa(bits, exportable, source), idempotency_key=idempotency_key)
 
     def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
         return self._client._run(ops.list_keys(skip, limit))
@@ -95,12 +103,19 @@ class Quantum(_SyncResource):
         )
 
     def sign(
-        self, message: bytes, *, key_id: str | None = None, algorithm: str | None = None
+        self,
+        message: bytes,
+        *,
+        key_id: str | None = None,
+        algorithm: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Signature:
         """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created;
         with `key_id` and no `algorithm` the key's own algorithm is used (SHA3-512-RSA for
         an RSA key)."""
-        return self._client._run(ops.sign(message, key_id, algorithm))
+        return self._client._run(
+            ops.sign(message, key_id, algorithm), idempotency_key=idempotency_key
+        )
 
     def verify(
         self,
@@ -138,10 +153,14 @@ class Quantum(_SyncResource):
         session_id: str | None = None,
         key_bits: int = 256,
         algorithm: str = "X25519",
+        idempotency_key: str | None = None,
     ) -> KeyExchange:
         """A starts with no arguments; B answers with A's `public_key`; A completes with
         its `session_id` and B's `public_key`. A session completes once (ConflictError)."""
-        return self._client._run(ops.key_exchange(peer_public_key, session_id, key_bits, algorithm))
+        return self._client._run(
+            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
+            idempotency_key=idempotency_key,
+        )
 
 
 class AsyncQuantum(_AsyncResource):
@@ -162,13 +181,23 @@ class AsyncQuantum(_AsyncResource):
         exportable: bool = False,
         source: str | None = None,
         key: bytes | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
-        return await self._client._run(ops.create_key(algorithm, exportable, source, key))
+        return await self._client._run(
+            ops.create_key(algorithm, exportable, source, key), idempotency_key=idempotency_key
+        )
 
     async def rsa(
-        self, bits: int = 3072, *, exportable: bool = False, source: str | None = None
+        self,
+        bits: int = 3072,
+        *,
+        exportable: bool = False,
+        source: str | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
-        return await self._client._run(ops.rsa(bits, exportable, source))
+        return await self._client._run(
+            ops.rsa(bits, exportable, source), idempotency_key=idempotency_key
+        )
 
     async def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
         return await self._client._run(ops.list_keys(skip, limit))
@@ -213,9 +242,16 @@ class AsyncQuantum(_AsyncResource):
         )
 
     async def sign(
-        self, message: bytes, *, key_id: str | None = None, algorithm: str | None = None
+        self,
+        message: bytes,
+        *,
+        key_id: str | None = None,
+        algorithm: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Signature:
-        return await self._client._run(ops.sign(message, key_id, algorithm))
+        return await self._client._run(
+            ops.sign(message, key_id, algorithm), idempotency_key=idempotency_key
+        )
 
     async def verify(
         self,
@@ -247,7 +283,9 @@ class AsyncQuantum(_AsyncResource):
         session_id: str | None = None,
         key_bits: int = 256,
         algorithm: str = "X25519",
+        idempotency_key: str | None = None,
     ) -> KeyExchange:
         return await self._client._run(
-            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm)
+            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
+            idempotency_key=idempotency_key,
         )

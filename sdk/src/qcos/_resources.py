@@ -50,16 +50,23 @@ class Keys(_SyncResource):
         scopes: builtins.list[str] | None = None,
         expires_in: str | None = None,
         type: str | None = None,
+        idempotency_key: str | None = None,
     ) -> CreatedKey:
         """Create a key. `expires_in` (e.g. "90d") may not reach past the calling key's own
         expiry (400); omitted, the new key expires with the calling key, if that expires."""
-        return self._client._run(ops.create_key(name, scopes, expires_in, type))
+        return self._client._run(
+            ops.create_key(name, scopes, expires_in, type), idempotency_key=idempotency_key
+        )
 
     def revoke(self, key_id: str) -> None:
         self._client._run(ops.revoke_key(key_id))
 
-    def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
-        return self._client._run(ops.rotate_key(key_id, grace_period))
+    def rotate(
+        self, key_id: str, *, grace_period: str = "24h", idempotency_key: str | None = None
+    ) -> CreatedKey:
+        return self._client._run(
+            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
+        )
 
 
 class AsyncKeys(_AsyncResource):
@@ -75,14 +82,21 @@ class AsyncKeys(_AsyncResource):
         scopes: builtins.list[str] | None = None,
         expires_in: str | None = None,
         type: str | None = None,
+        idempotency_key: str | None = None,
     ) -> CreatedKey:
-        return await self._client._run(ops.create_key(name, scopes, expires_in, type))
+        return await self._client._run(
+            ops.create_key(name, scopes, expires_in, type), idempotency_key=idempotency_key
+        )
 
     async def revoke(self, key_id: str) -> None:
         await self._client._run(ops.revoke_key(key_id))
 
-    async def rotate(self, key_id: str, *, grace_period: str = "24h") -> CreatedKey:
-        return await self._client._run(ops.rotate_key(key_id, grace_period))
+    async def rotate(
+        self, key_id: str, *, grace_period: str = "24h", idempotency_key: str | None = None
+    ) -> CreatedKey:
+        return await self._client._run(
+            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
+        )
 
 
 # The server's largest page: `iter` fetches as few pages as it can.
@@ -99,10 +113,12 @@ class Licenses(_SyncResource):
         features: builtins.list[str] | None = None,
         valid_days: int | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GeneratedLicense:
         """Counts against the monthly quota: past it, a RateLimitError."""
         return self._client._run(
-            ops.generate_license(end_customer_id, features, valid_days, metadata)
+            ops.generate_license(end_customer_id, features, valid_days, metadata),
+            idempotency_key=idempotency_key,
         )
 
     def validate(
@@ -145,19 +161,29 @@ class Licenses(_SyncResource):
     def get(self, license_key: str) -> License:
         return self._client._run(ops.get_license(license_key))
 
-    def revoke(self, license_key: str) -> License:
+    def revoke(self, license_key: str, *, idempotency_key: str | None = None) -> License:
         """Final: a revoked license cannot be reinstated."""
-        return self._client._run(ops.license_action(license_key, "revoke"))
+        return self._client._run(
+            ops.license_action(license_key, "revoke"), idempotency_key=idempotency_key
+        )
 
-    def suspend(self, license_key: str) -> License:
-        return self._client._run(ops.license_action(license_key, "suspend"))
+    def suspend(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return self._client._run(
+            ops.license_action(license_key, "suspend"), idempotency_key=idempotency_key
+        )
 
-    def reinstate(self, license_key: str) -> License:
-        return self._client._run(ops.license_action(license_key, "reinstate"))
+    def reinstate(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return self._client._run(
+            ops.license_action(license_key, "reinstate"), idempotency_key=idempotency_key
+        )
 
-    def renew(self, license_key: str, *, valid_days: int) -> License:
+    def renew(
+        self, license_key: str, *, valid_days: int, idempotency_key: str | None = None
+    ) -> License:
         """Extends from the later of now and the current expiry."""
-        return self._client._run(ops.renew_license(license_key, valid_days))
+        return self._client._run(
+            ops.renew_license(license_key, valid_days), idempotency_key=idempotency_key
+        )
 
     def signing_keys(self) -> dict[str, Any]:
         """The public-key document, as served: pass it to `verify_license_file` unchanged."""
@@ -174,9 +200,11 @@ class AsyncLicenses(_AsyncResource):
         features: builtins.list[str] | None = None,
         valid_days: int | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GeneratedLicense:
         return await self._client._run(
-            ops.generate_license(end_customer_id, features, valid_days, metadata)
+            ops.generate_license(end_customer_id, features, valid_days, metadata),
+            idempotency_key=idempotency_key,
         )
 
     async def validate(
@@ -218,17 +246,27 @@ class AsyncLicenses(_AsyncResource):
     async def get(self, license_key: str) -> License:
         return await self._client._run(ops.get_license(license_key))
 
-    async def revoke(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "revoke"))
+    async def revoke(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "revoke"), idempotency_key=idempotency_key
+        )
 
-    async def suspend(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "suspend"))
+    async def suspend(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "suspend"), idempotency_key=idempotency_key
+        )
 
-    async def reinstate(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "reinstate"))
+    async def reinstate(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "reinstate"), idempotency_key=idempotency_key
+        )
 
-    async def renew(self, license_key: str, *, valid_days: int) -> License:
-        return await self._client._run(ops.renew_license(license_key, valid_days))
+    async def renew(
+        self, license_key: str, *, valid_days: int, idempotency_key: str | None = None
+    ) -> License:
+        return await self._client._run(
+            ops.renew_license(license_key, valid_days), idempotency_key=idempotency_key
+        )
 
     async def signing_keys(self) -> dict[str, Any]:
         return await self._client._run(ops.signing_keys())
