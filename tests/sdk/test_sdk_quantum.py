@@ -473,13 +473,15 @@ def test_key_exchange_three_steps_on_the_wire(mode: str) -> None:
         ("quantum.verify", (b"m", Signature.from_dict(SIGNED)), {}, 3),
         ("quantum.encrypt", (b"m",), {"key_id": "key_quantum_x"}, 3),
         ("quantum.sign", (b"m",), {"key_id": "key_sign_x"}, 3),
-        # These create state: a lost answer must not become two keys or a spent session.
+        # This creates state and takes no Idempotency-Key: a lost answer must not become two keys.
         ("quantum.encrypt", (b"m",), {}, 1),
-        ("quantum.sign", (b"m",), {}, 1),
-        ("quantum.create_key", ("AES-256-GCM",), {}, 1),
-        ("quantum.rsa", (), {}, 1),
-        ("quantum.key_exchange", (), {}, 1),
-        ("quantum.key_exchange", (b"p",), {"session_id": "session_a"}, 1),
+        # These create state too, but carry the call's one Idempotency-Key on every attempt:
+        # the server replays a lost answer instead of making a second key or spending a session.
+        ("quantum.sign", (b"m",), {}, 3),
+        ("quantum.create_key", ("AES-256-GCM",), {}, 3),
+        ("quantum.rsa", (), {}, 3),
+        ("quantum.key_exchange", (), {}, 3),
+        ("quantum.key_exchange", (b"p",), {"session_id": "session_a"}, 3),
     ],
 )
 def test_connection_errors_retry_only_safe_calls(
