@@ -59,7 +59,8 @@ def test_a_retried_generate_returns_the_first_license_and_counts_once(
     # Key order and spacing do not make another request.
     again = client.post(
         GEN,
-        content=b'{"valid_days": 30, "features": ["pro"],  "end_customer_id": "customer@company.com"}',
+        content=b'{"valid_days": 30, "features": ["pro"],  '
+        b'"end_customer_id": "customer@company.com"}',
         headers={**idem(key, account.admin_key), "Content-Type": "application/json"},
     )
     assert again.status_code == 201, again.text

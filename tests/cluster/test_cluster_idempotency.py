@@ -45,7 +45,9 @@ class BalancerDroppingFirstAnswer(httpx.BaseTransport):
 def used(cluster: Cluster, account: str) -> int:
     rows = cluster.sql("SELECT coalesce(sum(used), 0) FROM license_usage WHERE account_id = %s",
                        account)  # fmt: skip
-    return int(rows[0][0])  # type: ignore[call-overload]
+    value = rows[0][0]
+    assert isinstance(value, int)
+    return value
 
 
 def licenses(cluster: Cluster, account: str) -> list[str]:
