@@ -31,6 +31,7 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v2/keys": {"name": "idem"},
     "POST /api/v1/quantum/keys": {"algorithm": "AES-256-GCM"},
     "POST /api/v1/quantum/rsa": {"bits": 2048},
+    "POST /api/v1/quantum/crypto/encrypt": {"plaintext": base64.b64encode(b"hi").decode()},
     "POST /api/v1/quantum/crypto/sign": {
         "message": base64.b64encode(b"hi").decode(),
         "algorithm": "Ed25519",

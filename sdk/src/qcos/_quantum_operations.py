@@ -114,6 +114,7 @@ def encrypt(
         json=body,
         unwrap=False,
         retry_safe=key_id is not None,  # without a key id, each call creates a key
+        keyed=True,  # ... and with the same Idempotency-Key a retry gets the first answer
     )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
-from quantumlock.crypto.operations import CryptoService
+from quantumlock.crypto.operations import CryptoService, Encrypted
 from quantumlock.crypto.schemas import (
     MAX_AAD,
     MAX_DATA,
@@ -38,7 +39,7 @@ from quantumlock.crypto.schemas import (
 )
 from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
-from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotency_key, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -158,7 +159,7 @@ def create_rsa(
     "/crypto/encrypt",
     response_model=EncryptOut,
     summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
-    openapi_extra=json_body_openapi(EncryptIn),
+    openapi_extra={**json_body_openapi(EncryptIn), **IDEMPOTENT_OPENAPI},
     description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
     "1 MiB decoded. The 12-byte IV comes from the entropy service.",
 )
@@ -167,20 +168,37 @@ async def encrypt(
 ) -> Response:
     body = await json_body(request, EncryptIn)
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
+    if idempotency_key(request) is not None:
+        # Without `key_id` an encrypt creates a key: with an Idempotency-Key it takes the
+        # keystore path in one unit of work, so the key and the answer commit together.
+        return await run_in_threadpool(_encrypt_idempotent, request, principal, body, plaintext)
     done = await crypto_of(request).encryptor.encrypt(
         principal.actor, plaintext, key_id=body.key_id, algorithm=body.algorithm,
         aad=_aad(body.aad),
     )  # fmt: skip
-    return model_response(
-        EncryptOut(
-            ciphertext=encode_b64(done.ciphertext),
-            key_id=done.key.id,
-            iv=encode_b64(done.iv),
-            tag=encode_b64(done.tag),
-            algorithm=done.key.algorithm,
-            quantum_secured=done.key.quantum_verified,
-            key_version=done.key.version,
-        )
+    return model_response(_encrypted(done))
+
+
+def _encrypt_idempotent(
+    request: Request, principal: Principal, body: EncryptIn, plaintext: bytes
+) -> Response:
+    with idempotent(request, principal) as idem, unit_of_work(request) as session:
+        done = crypto(request, session).encrypt(
+            principal.actor, plaintext, key_id=body.key_id, algorithm=body.algorithm,
+            aad=_aad(body.aad),
+        )  # fmt: skip
+        return idem.answer(session, model_response(_encrypted(done)))
+
+
+def _encrypted(done: Encrypted) -> EncryptOut:
+    return EncryptOut(
+        ciphertext=encode_b64(done.ciphertext),
+        key_id=done.key.id,
+        iv=encode_b64(done.iv),
+        tag=encode_b64(done.tag),
+        algorithm=done.key.algorithm,
+        quantum_secured=done.key.quantum_verified,
+        key_version=done.key.version,
     )
 
 
