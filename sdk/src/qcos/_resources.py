@@ -115,7 +115,11 @@ class Licenses(_SyncResource):
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> GeneratedLicense:
-        """Counts against the monthly quota: past it, a RateLimitError."""
+        """Counts against the monthly quota: past it, a RateLimitError.
+
+        Safe to retry: the call sends an Idempotency-Key (`idempotency_key`, else a new UUID)
+        on every attempt, so one call makes at most one license and spends one quota unit.
+        """
         return self._client._run(
             ops.generate_license(end_customer_id, features, valid_days, metadata),
             idempotency_key=idempotency_key,
