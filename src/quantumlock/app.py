@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from quantumlock import __version__
 from quantumlock.accounts import install as accounts
+from quantumlock.audit import install as audit
 from quantumlock.auth import install as auth
 from quantumlock.crypto import install as crypto
 from quantumlock.entropy import install as entropy
@@ -27,12 +28,12 @@ from quantumlock.web.openapi import install_openapi
 
 # Installed in this order (quantumlock.web.install); their routers are tried in it too, after
 # the routers a domain marks hot. Adding a domain is adding it here.
-DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts, idempotency)
+DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts, audit, idempotency)
 
 
 def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOMAINS) -> FastAPI:
     settings = settings or Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = Runtime.build(settings)
 
     @asynccontextmanager

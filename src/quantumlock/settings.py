@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     # prints it), since the first master key it came from is no longer listed.
     api_key_pepper: SecretStr | None = None
     log_level: str = "INFO"
+    # auto: the console renderer when stdout is a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     metrics_enabled: bool = True
     # One JSON line per request (request id, key id, account id, route, status, latency).
     access_log: bool = True
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @cached_property
     def resolved_database_url(self) -> str:

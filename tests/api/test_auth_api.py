@@ -114,6 +114,7 @@ def test_create_list_and_secret_shown_once(client: TestClient, account: AccountF
             "last_used_at",
             "expires_at",
             "revoked_at",
+            "metadata",  # the caller's labels (#18); never the secret
         }
     assert created["key"] not in listed.text
     assert account.admin_key not in listed.text

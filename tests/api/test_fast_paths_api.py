@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from quantumlock.accounts.service import AccountService
 from quantumlock.app import create_app
 from quantumlock.settings import Settings
 from quantumlock.web.fastpath import FastRoutes
@@ -76,7 +77,18 @@ def body(license_key: str, customer: str = "customer@company.com", **extra: Any)
 
 
 # Fields whose values are fresh randomness (or a fresh id) on every call: compared by shape.
-RANDOM_FIELDS = ("entropy", "ciphertext", "iv", "tag", "job_id")
+RANDOM_FIELDS = (
+    "entropy",
+    "ciphertext",
+    "iv",
+    "tag",
+    "job_id",
+    "license_key",
+    "quantum_signature",
+    "license_file",
+    "valid_until",
+    "generated_at",
+)
 
 
 def shape(value: Any) -> Any:
@@ -104,7 +116,14 @@ def normalised(resp: Response, known_ids: frozenset[str] = frozenset()) -> tuple
             data["key_id"] = ("new key", data["key_id"].split("_")[1])
     headers = {
         name: resp.headers.get(name)
-        for name in ("content-type", "x-ratelimit-limit", "retry-after", "allow")
+        for name in (
+            "content-type",
+            "x-ratelimit-limit",
+            "retry-after",
+            "allow",
+            "x-quota-limit",
+            "x-quota-remaining",
+        )
     }
     present = tuple(
         name in resp.headers
@@ -223,7 +242,66 @@ def test_validate_answers_alike(
         "INSUFFICIENT_SCOPE",
         "RATE_LIMIT_EXCEEDED",
     } <= codes_of(answers)
-    assert set(fast_calls) == {VAL}
+    assert set(fast_calls) - {GEN} == {VAL}  # GEN: the set-up's licenses
+
+
+def test_generate_answers_alike(
+    both: tuple[TestClient, TestClient],
+    client: TestClient,
+    make_account: MakeAccount,
+    fast_calls: list[str],
+    app: FastAPI,
+) -> None:
+    # One account per app, each with a monthly quota of 3: the batteries run one after the
+    # other, and each must reach the quota's refusal on its own.
+    fast_account, slow_account = make_account(), make_account()
+    with app.state.runtime.unit_of_work() as session:
+        for acct in (fast_account, slow_account):
+            AccountService(session).set_limits(acct.id, licenses_per_month=3)
+
+    def calls(acct: AccountFixture) -> list[Call]:
+        admin = acct.admin_key
+        read_only = create_key(client, admin, scopes=["licenses:read"])["key"]
+        test_key = create_key(client, admin, type="test", scopes=["licenses:write"])["key"]
+
+        def post(payload: Any, key: str | None = admin) -> Call:
+            return posting(GEN, payload, key)
+
+        good = {"end_customer_id": "c@example.com", "features": ["a", "b", "a"]}
+        return [
+            post(good),
+            post({**good, "valid_days": 30, "metadata": {"seat": 3}}),
+            post(good, key=test_key),
+            post({"end_customer_id": ""}),
+            post({**good, "valid_days": 0}),
+            post({**good, "features": "a"}),
+            post({**good, "extra": 1}),
+            post({**good, "metadata": {"k": "x" * 100_000}}),
+            post(b"{"),
+            post(b""),
+            post(good, key=None),
+            post(good, key=read_only),
+            lambda c: c.get(GEN, headers=bearer(admin)),  # a license key "generate": 404
+            post(good),
+            post(good),  # the fourth live license of the month: refused (quota 3)
+        ]
+
+    def monthly(answer: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The quota's retry_after counts down to the month's end: seconds apart."""
+        status, data, headers, present = answer
+        if status == 429 and int(headers["retry-after"]) > 3600:
+            data = {**data, "retry_after": "until next month"}
+            headers = {**headers, "retry-after": "until next month"}
+        return status, data, headers, present
+
+    fast, slow = both
+    fast_answers = [monthly(normalised(call(fast))) for call in calls(fast_account)]
+    slow_answers = [monthly(normalised(call(slow))) for call in calls(slow_account)]
+    for i, (a, b) in enumerate(zip(fast_answers, slow_answers, strict=True)):
+        assert a == b, f"request {i}: fast {a} != framework {b}"
+    assert {201, 400, 401, 403, 404, 429} <= {a[0] for a in fast_answers}
+    assert "RATE_LIMIT_EXCEEDED" in codes_of(fast_answers)
+    assert set(fast_calls) == {GEN}
 
 
 def test_entropy_answers_alike(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 import uuid
 from collections.abc import Iterator
@@ -260,22 +259,3 @@ def test_the_openapi_document_declares_the_header_and_the_409s(app: FastAPI) -> 
         assert "IDEMPOTENCY_KEY_IN_USE" in operation["responses"]["409"]["description"]
     validate = paths["/api/v1/licenses/validate"]["post"]
     assert "Idempotency-Key" not in [p["name"] for p in validate.get("parameters", [])]
-
-
-def test_an_encrypt_without_a_key_id_makes_one_key(
-    client: TestClient, account: AccountFixture
-) -> None:
-    body = {"plaintext": base64.b64encode(b"hello").decode()}
-    url = "/api/v1/quantum/crypto/encrypt"
-    first = client.post(url, json=body, headers=idem("enc", account.admin_key))
-    again = client.post(url, json=body, headers=idem("enc", account.admin_key))
-    assert first.status_code == 200, first.text
-    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-    listed = client.get("/api/v1/quantum/keys", headers=bearer(account.admin_key)).json()
-    assert listed["total"] == 1
-    opened = client.post(
-        "/api/v1/quantum/crypto/decrypt",
-        json={k: first.json()[k] for k in ("ciphertext", "iv", "tag", "key_id")},
-        headers=bearer(account.admin_key),
-    )
-    assert base64.b64decode(opened.json()["plaintext"]) == b"hello"

@@ -29,6 +29,7 @@ def test_rsa_past_the_account_cap_is_429(client: TestClient, account: AccountFix
             err = resp.json()
             assert err["code"] == "RATE_LIMIT_EXCEEDED" and err["retry_after"] >= 1
             assert int(resp.headers["Retry-After"]) == err["retry_after"]
+            assert err["reason"] == "rate_limit"  # worth a retry, unlike the monthly quota
         # A signature with a cheap fresh key needs no slot.
         cheap = client.post(
             "/api/v1/quantum/crypto/sign",

@@ -31,6 +31,7 @@ KEY_FIELDS = {
     "exportable",
     "public_key",
     "created_at",
+    "default_for",
 }
 # algorithm -> (id prefix, type, exported length)
 EXPECTED = {

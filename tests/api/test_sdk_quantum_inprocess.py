@@ -21,14 +21,18 @@ from fastapi.testclient import TestClient
 
 from qcos import (
     AsyncClient,
+    Cipher,
     Client,
     ConflictError,
     DecryptionError,
     Encrypted,
+    EntropyEncoding,
+    KeyExchangeAlgorithm,
     NotFoundError,
     PermissionDeniedError,
     QuantumKey,
     Signature,
+    SignatureAlgorithm,
     ValidationError,
 )
 from tests.conftest import AccountFixture, MakeAccount
@@ -130,7 +134,7 @@ def test_encrypt_decrypt_round_trip(client: TestClient, account: AccountFixture)
     ("algorithm", "aead"), [("AES-256-GCM", AESGCM), ("ChaCha20-Poly1305", ChaCha20Poly1305)]
 )
 def test_ciphertext_opens_locally_with_the_exported_key(
-    client: TestClient, account: AccountFixture, algorithm: str, aead: type[AESGCM]
+    client: TestClient, account: AccountFixture, algorithm: Cipher, aead: type[AESGCM]
 ) -> None:
     sdk = sdk_for(client, account.admin_key)
     key = sdk.quantum.create_key(algorithm, exportable=True)
@@ -156,7 +160,7 @@ def test_wrong_kind_of_key_and_bad_input_are_validation_errors(
         sdk.quantum.encrypt(b"x", key_id=signing.key_id)
     assert type(info.value) is ValidationError
     with pytest.raises(ValidationError):
-        sdk.quantum.encrypt(b"x", algorithm="ROT13")
+        sdk.quantum.encrypt(b"x", algorithm="ROT13")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         sdk.quantum.encrypt(b"\x00" * (1024 * 1024 + 1))
 
@@ -165,7 +169,9 @@ def test_wrong_kind_of_key_and_bad_input_are_validation_errors(
 
 
 @pytest.mark.parametrize("algorithm", ["Ed25519", "ML-DSA-65", "Ed25519+ML-DSA-65"])
-def test_sign_verify(client: TestClient, account: AccountFixture, algorithm: str) -> None:
+def test_sign_verify(
+    client: TestClient, account: AccountFixture, algorithm: SignatureAlgorithm
+) -> None:
     sdk = sdk_for(client, account.admin_key)
     message = b"release 1.2.3 sha256=" + bytes(32)
     sig = sdk.quantum.sign(message, algorithm=algorithm)
@@ -257,7 +263,7 @@ def test_rsa_pss_sha3_signature_and_exported_rsa_key_check_out_locally(
     )
     assert sdk.quantum.verify(message, signature, algorithm="SHA3-512-RSA", key_id=pair.key_id)
     with pytest.raises(ValidationError):
-        sdk.quantum.rsa(1024)
+        sdk.quantum.rsa(1024)  # type: ignore[arg-type]
 
 
 def test_scopes_are_enforced(client: TestClient, account: AccountFixture) -> None:
@@ -279,7 +285,9 @@ def test_scopes_are_enforced(client: TestClient, account: AccountFixture) -> Non
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64", "raw"])
-def test_entropy_encodings(client: TestClient, account: AccountFixture, encoding: str) -> None:
+def test_entropy_encodings(
+    client: TestClient, account: AccountFixture, encoding: EntropyEncoding
+) -> None:
     sdk = sdk_for(client, account.admin_key)
     first = sdk.quantum.entropy(bits=77, encoding=encoding, source="cryptographic")
     assert (first.bits, first.encoding, first.source) == (77, encoding, "cryptographic")
@@ -307,7 +315,11 @@ def test_health_names_usable_sources(client: TestClient, account: AccountFixture
     ("algorithm", "a_len", "b_len"), [("X25519", 32, 32), ("X25519-ML-KEM-768", 1216, 1120)]
 )
 def test_key_exchange_between_two_accounts(
-    client: TestClient, make_account: MakeAccount, algorithm: str, a_len: int, b_len: int
+    client: TestClient,
+    make_account: MakeAccount,
+    algorithm: KeyExchangeAlgorithm,
+    a_len: int,
+    b_len: int,
 ) -> None:
     alice = sdk_for(client, make_account(name="Alice").admin_key)
     bob = sdk_for(client, make_account(name="Bob").admin_key)

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from qcos import Client, ConflictError, DecryptionError, NotFoundError
+from qcos import (
+    Client,
+    ConflictError,
+    DecryptionError,
+    EntropyEncoding,
+    KeyExchangeAlgorithm,
+    NotFoundError,
+    SignatureAlgorithm,
+)
 from tests.e2e.conftest import CLI, Server
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +72,7 @@ def run_cli(
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64", "raw"])
-def test_entropy_each_encoding(tenants: tuple[Tenant, Tenant], encoding: str) -> None:
+def test_entropy_each_encoding(tenants: tuple[Tenant, Tenant], encoding: EntropyEncoding) -> None:
     sdk = tenants[0].sdk
     draws = [sdk.quantum.entropy(bits=256, encoding=encoding) for _ in range(3)]
     for draw in draws:
@@ -112,7 +120,9 @@ def test_encrypt_decrypt_one_mebibyte(tenants: tuple[Tenant, Tenant]) -> None:
 
 
 @pytest.mark.parametrize("algorithm", SIGNATURE_ALGORITHMS)
-def test_sign_verify_and_tamper(tenants: tuple[Tenant, Tenant], algorithm: str) -> None:
+def test_sign_verify_and_tamper(
+    tenants: tuple[Tenant, Tenant], algorithm: SignatureAlgorithm
+) -> None:
     alice, bob = tenants
     message = os.urandom(4096)
     sig = alice.sdk.quantum.sign(message, algorithm=algorithm)
@@ -131,7 +141,7 @@ def test_sign_verify_and_tamper(tenants: tuple[Tenant, Tenant], algorithm: str) 
     ("algorithm", "key_bits"), [("X25519", 256), ("X25519-ML-KEM-768", 512), ("X25519", 128)]
 )
 def test_key_exchange_two_accounts_same_secret_and_replay_refused(
-    tenants: tuple[Tenant, Tenant], algorithm: str, key_bits: int
+    tenants: tuple[Tenant, Tenant], algorithm: KeyExchangeAlgorithm, key_bits: int
 ) -> None:
     alice, bob = tenants
     start = alice.sdk.quantum.key_exchange(algorithm=algorithm, key_bits=key_bits)

@@ -138,6 +138,7 @@ PATH_KINDS: dict[str, Kind] = {
 PATH_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/licenses/{license_key}/renew": {"valid_days": 90},
     "POST /api/v2/keys/{key_id}/rotate": {"grace_period": "0s"},
+    "PATCH /api/v2/keys/{key_id}": {"name": "hijacked", "scopes": ["account:read"], "metadata": {}},
 }
 # Operations whose body names an object: the kind and the body that names A's object.
 BODY_KINDS: dict[str, tuple[Kind, Callable[[dict[str, Any]], dict[str, Any]]]] = {

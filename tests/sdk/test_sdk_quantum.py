@@ -473,10 +473,11 @@ def test_key_exchange_three_steps_on_the_wire(mode: str) -> None:
         ("quantum.verify", (b"m", Signature.from_dict(SIGNED)), {}, 3),
         ("quantum.encrypt", (b"m",), {"key_id": "key_quantum_x"}, 3),
         ("quantum.sign", (b"m",), {"key_id": "key_sign_x"}, 3),
-        # These create state, but carry the call's one Idempotency-Key on every attempt: the
-        # server replays a lost answer instead of making a second key or spending a session.
+        # Without a key id: the account's one default key, never a second one (#18).
         ("quantum.encrypt", (b"m",), {}, 3),
         ("quantum.sign", (b"m",), {}, 3),
+        # These create state, but carry the call's one Idempotency-Key on every attempt: the
+        # server replays a lost answer instead of making a second key or spending a session.
         ("quantum.create_key", ("AES-256-GCM",), {}, 3),
         ("quantum.rsa", (), {}, 3),
         ("quantum.key_exchange", (), {}, 3),

@@ -3,6 +3,8 @@
 from qcos import Client, RateLimitError
 client = Client()                 # reads QCOS_API_KEY and QCOS_BASE_URL
 print(client.me().scopes)
+print(client.last_response.request_id, client.last_response.rate_limit)
+for key in client.keys.iter(): ...  # every API key, page by page
 lic = client.licenses.generate("customer@company.com", features=["premium"])
 client.licenses.validate(lic.license_key, "customer@company.com").valid
 enc = client.quantum.encrypt(b"secret")   # bytes in, bytes out: no base64 by hand
@@ -15,6 +17,7 @@ only `httpx`.
 
 from typing import TYPE_CHECKING, Any
 
+from qcos._audit import AuditEvent, AuditPage, LicenseEvent, LicenseEventPage
 from qcos._client import AsyncClient, Client
 from qcos._errors import (
     APIConnectionError,
@@ -29,9 +32,11 @@ from qcos._errors import (
     PermissionDeniedError,
     QCOSError,
     QuantumUnavailableError,
+    QuotaExceededError,
     RateLimitError,
     ValidationError,
 )
+from qcos._keys import AsyncKeys, Keys
 from qcos._licensing_models import (
     Customer,
     CustomerStats,
@@ -41,7 +46,8 @@ from qcos._licensing_models import (
     LicenseSummary,
     LicenseValidation,
 )
-from qcos._models import ApiKey, CreatedKey, Me, RateLimitInfo
+from qcos._models import ApiKey, CreatedKey, KeyPage, Me, RateLimitInfo
+from qcos._quantum import AsyncQuantum, Quantum
 from qcos._quantum_models import (
     Encrypted,
     Entropy,
@@ -51,6 +57,20 @@ from qcos._quantum_models import (
     QuantumKeyList,
     Signature,
     SourceHealth,
+)
+from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
+from qcos._response import QuotaInfo, ResponseInfo
+from qcos._types import (
+    Cipher,
+    EntropyEncoding,
+    EntropySource,
+    KeyAlgorithm,
+    KeyExchangeAlgorithm,
+    KeyType,
+    LicenseStatus,
+    RsaBits,
+    Scope,
+    SignatureAlgorithm,
 )
 from qcos._version import __version__
 
@@ -87,34 +107,60 @@ __all__ = [
     "APITimeoutError",
     "ApiKey",
     "AsyncClient",
+    "AsyncCustomers",
+    "AsyncKeys",
+    "AsyncLicenses",
+    "AsyncQuantum",
+    "AuditEvent",
+    "AuditPage",
     "AuthenticationError",
+    "Cipher",
     "Client",
     "ConfigurationError",
     "ConflictError",
     "CreatedKey",
     "Customer",
     "CustomerStats",
+    "Customers",
     "DecodingError",
     "DecryptionError",
     "Encrypted",
     "Entropy",
+    "EntropyEncoding",
+    "EntropySource",
     "GeneratedLicense",
+    "KeyAlgorithm",
     "KeyExchange",
+    "KeyExchangeAlgorithm",
+    "KeyPage",
+    "KeyType",
+    "Keys",
     "License",
+    "LicenseEvent",
+    "LicenseEventPage",
     "LicensePage",
+    "LicenseStatus",
     "LicenseSummary",
     "LicenseValidation",
+    "Licenses",
     "Me",
     "NotFoundError",
     "PermissionDeniedError",
     "QCOSError",
+    "Quantum",
     "QuantumHealth",
     "QuantumKey",
     "QuantumKeyList",
     "QuantumUnavailableError",
+    "QuotaExceededError",
+    "QuotaInfo",
     "RateLimitError",
     "RateLimitInfo",
+    "ResponseInfo",
+    "RsaBits",
+    "Scope",
     "Signature",
+    "SignatureAlgorithm",
     "SourceHealth",
     "ValidationError",
     "__version__",

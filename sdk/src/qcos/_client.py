@@ -13,6 +13,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from qcos import _operations as ops
+from qcos._audit import AsyncAudit, Audit
 from qcos._errors import (
     _BY_CODE,
     _BY_STATUS,
@@ -22,12 +23,16 @@ from qcos._errors import (
     ConfigurationError,
     DecodingError,
     QCOSError,
+    QuotaExceededError,
     RateLimitError,
+    rate_limit_error,
 )
+from qcos._keys import AsyncKeys, Keys
 from qcos._models import Me
 from qcos._operations import Operation
 from qcos._quantum import AsyncQuantum, Quantum
-from qcos._resources import AsyncCustomers, AsyncKeys, AsyncLicenses, Customers, Keys, Licenses
+from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
+from qcos._response import ResponseInfo
 from qcos._version import __version__
 
 T = TypeVar("T")
@@ -90,7 +95,7 @@ def error_from_response(response: httpx.Response) -> QCOSError:
         "body": body,
     }
     if response.status_code == 429:
-        return RateLimitError(detail, retry_after=_retry_after(response, body), **common)
+        return rate_limit_error(detail, retry_after=_retry_after(response, body), **common)
     by_code = _BY_CODE.get(code)
     if by_code is not None:
         return by_code(detail, **common)
@@ -132,6 +137,7 @@ class _BaseClient:
         )
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
+        self.last_response: ResponseInfo | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -168,8 +174,9 @@ class _BaseClient:
             kwargs["params"] = op.params
         return kwargs
 
-    @staticmethod
-    def _read(op: Operation[T], response: httpx.Response) -> T:
+    def _read(self, op: Operation[T], response: httpx.Response) -> T:
+        # Kept before anything can raise: after an error, it still says what came back.
+        self.last_response = ResponseInfo.of(response)
         # Redirects are not followed, so a 3xx is as unexpected as a 4xx here.
         if not response.is_success:
             raise error_from_response(response)
@@ -198,6 +205,8 @@ class _BaseClient:
         """
         if attempt >= self.max_retries:
             return None
+        if isinstance(error, QuotaExceededError):
+            return None  # no retry helps before the reset date
         if isinstance(error, RateLimitError):
             return float(error.retry_after) if error.retry_after <= MAX_RETRY_AFTER else None
         if (
@@ -212,7 +221,30 @@ class _BaseClient:
 
 
 class Client(_BaseClient):
-    """Synchronous client: `Client(api_key=None, base_url=None)` reads QCOS_API_KEY/_BASE_URL."""
+    """Synchronous client for the QCOS / QuantumLock API.
+
+    `Client(api_key=None, base_url=None)` reads QCOS_API_KEY and QCOS_BASE_URL when they are
+    not given. Use it as a context manager, or call `close()`.
+
+    Resources (each a group of methods; `help(client.keys)` and so on):
+
+    * `keys` (`qcos.Keys`): API keys: list (paged), iter, get, create, update, rotate,
+      revoke.
+    * `licenses` (`qcos.Licenses`): issue, validate, list, get, revoke, suspend, renew.
+    * `customers` (`qcos.Customers`): your own account and its monthly usage.
+    * `quantum` (`qcos.Quantum`): entropy, the keystore, encrypt/decrypt, sign/verify,
+      key exchange.
+    * `me()`: the calling key, its scopes and rate limit.
+
+    `last_response` (`qcos.ResponseInfo`, None before the first answer): the latest answer's
+    status, headers, `request_id`, `rate_limit` (X-RateLimit-*) and `quota` (X-Quota-*),
+    after a success or an error alike. Shared by everything using this client, so under
+    concurrent use it is whichever answer came last.
+
+    Failures raise `qcos.QCOSError` subclasses; rate-limited calls (429 with a short
+    Retry-After) and, for calls safe to repeat, lost connections are retried up to
+    `max_retries` times.
+    """
 
     def __init__(
         self,
@@ -236,8 +268,16 @@ class Client(_BaseClient):
         self.licenses = Licenses(self)
         self.customers = Customers(self)
         self.quantum = Quantum(self)
+        self.audit = Audit(self)
 
     def me(self) -> Me:
+        """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
+
+        Raises:
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._run(ops.me())
 
     def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:
@@ -274,7 +314,25 @@ class Client(_BaseClient):
 
 
 class AsyncClient(_BaseClient):
-    """The same API as Client, with `await`."""
+    """Asynchronous client: the same resources and methods as `qcos.Client`, awaited.
+
+    `AsyncClient(api_key=None, base_url=None)` reads QCOS_API_KEY and QCOS_BASE_URL when they
+    are not given. Use it as an async context manager, or call `await aclose()`.
+
+    Resources (each a group of awaitable methods; `help(client.keys)` and so on):
+
+    * `keys` (`qcos.AsyncKeys`): API keys: list (paged), iter, get, create, update, rotate,
+      revoke.
+    * `licenses` (`qcos.AsyncLicenses`): issue, validate, list, get, revoke, suspend, renew.
+    * `customers` (`qcos.AsyncCustomers`): your own account and its monthly usage.
+    * `quantum` (`qcos.AsyncQuantum`): entropy, the keystore, encrypt/decrypt, sign/verify,
+      key exchange.
+    * `me()`: the calling key, its scopes and rate limit.
+
+    `last_response` (`qcos.ResponseInfo`): the latest answer's status, headers,
+    `request_id`, `rate_limit` and `quota`, as on `Client` (under concurrent tasks, whichever
+    answer came last).
+    """
 
     def __init__(
         self,
@@ -298,8 +356,16 @@ class AsyncClient(_BaseClient):
         self.licenses = AsyncLicenses(self)
         self.customers = AsyncCustomers(self)
         self.quantum = AsyncQuantum(self)
+        self.audit = AsyncAudit(self)
 
     async def me(self) -> Me:
+        """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
+
+        Raises:
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return await self._run(ops.me())
 
     async def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from qcos._models import parse_datetime
+
+# The `reason` of a 429: a per-minute (or concurrency) limit, worth a short wait and a
+# retry, or the monthly license quota, which no retry before its reset date can help.
+RATE_LIMIT = "rate_limit"
+MONTHLY_QUOTA = "monthly_quota"
 
 
 class QCOSError(Exception):
@@ -84,11 +92,55 @@ class ConflictError(APIError):
 
 
 class RateLimitError(APIError):
-    """429 RATE_LIMIT_EXCEEDED. `retry_after` is in seconds."""
+    """429 RATE_LIMIT_EXCEEDED. `retry_after` is in seconds.
+
+    `reason` is "rate_limit" for a per-minute limit (retried by the client when the wait is
+    at most a minute and retries are left) or "monthly_quota" (raised as the subclass
+    `QuotaExceededError`, never retried); None if the server did not say."""
 
     def __init__(self, detail: str, *, retry_after: int, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(detail, **kwargs)
+
+    @property
+    def reason(self) -> str | None:
+        reason = self.body.get("reason") if isinstance(self.body, dict) else None
+        return reason if isinstance(reason, str) else None
+
+
+class QuotaExceededError(RateLimitError):
+    """429 RATE_LIMIT_EXCEEDED with reason "monthly_quota": the account's licenses for this
+    calendar month (UTC) are used up. The SDK never retries it.
+
+    `reset_at`: when the quota resets (an aware UTC datetime; None if the server did not
+    say). `remedy`: what to do about it, also in `str(error)`."""
+
+    def __init__(
+        self, detail: str, *, retry_after: int, reset_at: datetime | None = None, **kwargs: Any
+    ) -> None:
+        self.reset_at = reset_at
+        super().__init__(detail, retry_after=retry_after, **kwargs)
+
+    @property
+    def reason(self) -> str:
+        return MONTHLY_QUOTA
+
+    @property
+    def remedy(self) -> str:
+        when = (
+            f"on {self.reset_at.isoformat().replace('+00:00', 'Z')}"
+            if self.reset_at is not None
+            else "on the first day of next month (UTC)"
+        )
+        return (
+            f"The quota resets {when}: wait until then, or upgrade the account's plan (on a"
+            " self-hosted server, ask the operator: `quantumlock accounts set-limits"
+            " ACCOUNT_ID --plan startup` or `--licenses-per-month N`)."
+        )
+
+    def __str__(self) -> str:
+        request = f" [request_id={self.request_id}]" if self.request_id else ""
+        return f"{self.code} ({self.status_code}): {self.detail} {self.remedy}{request}"
 
 
 class DecryptionError(ValidationError):
@@ -104,6 +156,18 @@ def _rebuild(cls: type[QCOSError], args: tuple[Any, ...]) -> QCOSError:
     error = cls.__new__(cls)
     error.args = args
     return error
+
+
+def rate_limit_error(detail: str, *, retry_after: int, **common: Any) -> RateLimitError:
+    """The error for a 429: `QuotaExceededError` when the body's reason is monthly_quota."""
+    body = common.get("body")
+    if isinstance(body, dict) and body.get("reason") == MONTHLY_QUOTA:
+        try:
+            reset_at = parse_datetime(body.get("quota_reset_at"))
+        except (TypeError, ValueError):  # a garbled date must not hide the quota error
+            reset_at = None
+        return QuotaExceededError(detail, retry_after=retry_after, reset_at=reset_at, **common)
+    return RateLimitError(detail, retry_after=retry_after, **common)
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -83,6 +83,7 @@ class LicenseValidation:
 
     `code` is one of VALID, NOT_FOUND, EXPIRED, REVOKED, SUSPENDED, CUSTOMER_MISMATCH,
     SIGNATURE_INVALID, FEATURES_MISSING; `features` and `expires_at` are None unless valid.
+    `missing_features`: with FEATURES_MISSING, the required features the license lacks.
     """
 
     valid: bool
@@ -92,10 +93,12 @@ class LicenseValidation:
     features: list[str] | None
     expires_at: datetime | None
     message: str | None
+    missing_features: list[str] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LicenseValidation:
         features = data.get("features")
+        missing = data.get("missing_features")
         return cls(
             valid=bool(data["valid"]),
             code=data["code"],
@@ -104,6 +107,7 @@ class LicenseValidation:
             features=None if features is None else list(features),
             expires_at=parse_datetime(data.get("expires_at")),
             message=data.get("message"),
+            missing_features=None if missing is None else list(missing),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,11 @@ class Me:
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
+    """An API key as listed, read or updated: never its secret (only `CreatedKey` has it).
+
+    `metadata` is your own JSON labels (`keys.update(key_id, metadata=...)`).
+    """
+
     id: str
     name: str
     type: str
@@ -72,6 +78,8 @@ class ApiKey:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    # Keyword-only: it sits after fields without defaults in CreatedKey.
+    metadata: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     @classmethod
     def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +94,7 @@ class ApiKey:
             "last_used_at": parse_datetime(data.get("last_used_at")),
             "expires_at": parse_datetime(data.get("expires_at")),
             "revoked_at": parse_datetime(data.get("revoked_at")),
+            "metadata": dict(data.get("metadata") or {}),
         }
 
     @classmethod
@@ -108,4 +117,36 @@ class CreatedKey(ApiKey):
             key=data["key"],
             rotated_from=data.get("rotated_from"),
             previous_key_expires_at=parse_datetime(data.get("previous_key_expires_at")),
+        )
+
+
+class KeyPage(list[ApiKey]):
+    """One page of `keys.list`, newest first: a list of `ApiKey`, plus `has_more` and
+    `next_cursor` (pass it as `cursor=` for the next page). `keys.iter()` walks every page.
+    """
+
+    def __init__(
+        self, keys: Iterable[ApiKey] = (), *, has_more: bool = False, next_cursor: str | None = None
+    ) -> None:
+        super().__init__(keys)
+        self.has_more = has_more
+        self.next_cursor = next_cursor
+
+    @property
+    def keys(self) -> list[ApiKey]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyPage({list.__repr__(self)}, has_more={self.has_more!r}, "
+            f"next_cursor={self.next_cursor!r})"
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KeyPage:
+        return cls(
+            [ApiKey.from_dict(k) for k in data["keys"]],
+            # An older server answers one unpaged list: no more to fetch.
+            has_more=bool(data.get("has_more", False)),
+            next_cursor=data.get("next_cursor"),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -16,7 +16,7 @@ from qcos._licensing_models import (
     LicenseSummary,
     LicenseValidation,
 )
-from qcos._models import ApiKey, CreatedKey, Me
+from qcos._models import ApiKey, CreatedKey, KeyPage, Me
 
 T = TypeVar("T")
 
@@ -64,16 +64,46 @@ def me() -> Operation[Me]:
     return Operation("GET", "/api/v2/me", Me.from_dict)
 
 
-def list_keys() -> Operation[list[ApiKey]]:
+def list_keys(limit: int | None = None, cursor: str | None = None) -> Operation[KeyPage]:
+    params = _without_none(limit=limit, cursor=cursor)
+    return Operation("GET", "/api/v2/keys", KeyPage.from_dict, params=params)
+
+
+def get_key(key_id: str) -> Operation[ApiKey]:
+    return Operation("GET", f"/api/v2/keys/{_segment(key_id)}", ApiKey.from_dict)
+
+
+def _list_or_none(values: Sequence[str] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+def update_key(
+    key_id: str,
+    name: str | None,
+    scopes: Sequence[str] | None,
+    metadata: dict[str, Any] | None,
+) -> Operation[ApiKey]:
+    body = _without_none(name=name, scopes=_list_or_none(scopes), metadata=metadata)
+    # Sets fields to given values: sending it twice changes nothing more, so it is retried.
     return Operation(
-        "GET", "/api/v2/keys", lambda data: [ApiKey.from_dict(k) for k in data["keys"]]
+        "PATCH", f"/api/v2/keys/{_segment(key_id)}", ApiKey.from_dict, json=body, retry_safe=True
     )
 
 
 def create_key(
-    name: str, scopes: list[str] | None, expires_in: str | None, key_type: str | None
+    name: str,
+    scopes: Sequence[str] | None,
+    expires_in: str | None,
+    key_type: str | None,
+    metadata: dict[str, Any] | None = None,
 ) -> Operation[CreatedKey]:
-    body = _without_none(name=name, scopes=scopes, expires_in=expires_in, type=key_type)
+    body = _without_none(
+        name=name,
+        scopes=_list_or_none(scopes),
+        expires_in=expires_in,
+        type=key_type,
+        metadata=metadata,
+    )
     return Operation("POST", "/api/v2/keys", CreatedKey.from_dict, json=body, keyed=True)
 
 

@@ -15,31 +15,70 @@ from qcos._quantum_models import (
     QuantumKeyList,
     Signature,
 )
-from qcos._resources import _AsyncResource, _SyncResource
+from qcos._resources import _AsyncResource, _SyncResource, share_docs
+from qcos._types import (
+    Cipher,
+    EntropyEncoding,
+    EntropySource,
+    KeyAlgorithm,
+    KeyExchangeAlgorithm,
+    RsaBits,
+    SignatureAlgorithm,
+)
 
 
 class Quantum(_SyncResource):
     """`client.quantum` (scopes `quantum:entropy`, `quantum:keys`, `quantum:crypto`)."""
 
     def health(self) -> QuantumHealth:
+        """Each entropy source's state and health-test results.
+
+        Raises:
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.health())
 
-    def entropy(self, bits: int = 256, encoding: str = "hex", source: str | None = None) -> Entropy:
-        """A forced `source` that is unavailable raises QuantumUnavailableError (503)."""
+    def entropy(
+        self,
+        bits: int = 256,
+        encoding: EntropyEncoding = "hex",
+        source: EntropySource | None = None,
+    ) -> Entropy:
+        """`bits` of health-tested, conditioned entropy; `source` None lets the server fall
+        back in order (and say which source it used).
+
+        Raises:
+            QuantumUnavailableError: the forced `source` is unavailable (503).
+            ValidationError: `bits` out of range (400).
+            PermissionDeniedError: the key lacks `quantum:entropy` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.entropy(bits, encoding, source))
 
     def create_key(
         self,
-        algorithm: str,
+        algorithm: KeyAlgorithm,
         *,
         exportable: bool = False,
-        source: str | None = None,
+        source: EntropySource | None = None,
         key: bytes | None = None,
         idempotency_key: str | None = None,
     ) -> QuantumKey:
         """`key` holds the raw material only when `exportable` — and only in this answer.
 
         Passing `key` imports your own material (the export format) instead of drawing it.
+
+        Raises:
+            ValidationError: wrong key length, or `source` with `key` (400).
+            QuantumUnavailableError: the forced `source` is unavailable (503).
+            PermissionDeniedError: the key lacks `quantum:keys` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
         """
         return self._client._run(
             ops.create_key(algorithm, exportable, source, key), idempotency_key=idempotency_key
@@ -47,23 +86,61 @@ class Quantum(_SyncResource):
 
     def rsa(
         self,
-        bits: int = 3072,
+        bits: RsaBits = 3072,
         *,
         exportable: bool = False,
-        source: str | None = None,
+        source: EntropySource | None = None,
         idempotency_key: str | None = None,
     ) -> QuantumKey:
-        """An RSA key pair; `key` is PKCS#8 DER when `exportable`."""
+        """An RSA key pair from quantum-seeded primes (seconds of CPU on the server); `key`
+        is PKCS#8 DER when `exportable`.
+
+        Raises:
+            RateLimitError: too many RSA keys in the making for this account (429).
+            QuantumUnavailableError: the forced `source` is unavailable (503).
+            PermissionDeniedError: the key lacks `quantum:keys` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.rsa(bits, exportable, source), idempotency_key=idempotency_key)
 
     def list_keys(self, skip: int = 0, limit: int = 100) -> QuantumKeyList:
+        """One page of keystore keys, newest first (never material). `default_for` marks
+        the keys that encrypt/sign without `key_id` use.
+
+        Raises:
+            ValidationError: `skip` or `limit` out of range (400).
+            PermissionDeniedError: the key lacks `quantum:keys` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.list_keys(skip, limit))
 
     def get_key(self, key_id: str) -> QuantumKey:
+        """One keystore key (never its material).
+
+        Raises:
+            NotFoundError: no such key in this account and mode, or destroyed (404).
+            PermissionDeniedError: the key lacks `quantum:keys` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.get_key(key_id))
 
     def delete_key(self, key_id: str) -> None:
-        """Destroys the material; the id is NotFound afterwards."""
+        """Destroys the material; the id is NotFound afterwards. Destroying a default key
+        makes the next encrypt/sign without `key_id` create a new one.
+
+        Raises:
+            NotFoundError: no such key in this account and mode (404).
+            PermissionDeniedError: the key lacks `quantum:keys` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         self._client._run(ops.delete_key(key_id))
 
     def encrypt(
@@ -71,11 +148,23 @@ class Quantum(_SyncResource):
         plaintext: bytes,
         *,
         key_id: str | None = None,
-        algorithm: str | None = None,
+        algorithm: Cipher | None = None,
         aad: bytes | None = None,
     ) -> Encrypted:
-        """Without `key_id` a new key of `algorithm` (default AES-256-GCM) is created;
-        with `key_id` and no `algorithm` the key's own algorithm is used."""
+        """Encrypt with a keystore key. Without `key_id`: the account's default key for
+        `algorithm` (AES-256-GCM if not given), made by the first such call and reused
+        after; with `key_id` and no `algorithm`, the key's own algorithm.
+
+        Raises:
+            ValidationError: not an encryption key, or not of `algorithm` (400).
+            NotFoundError: no such key in this account and mode (404).
+            ConflictError: the key has reached its AEAD invocation limit (409).
+            PermissionDeniedError: the key lacks `quantum:crypto` (403).
+            QuantumUnavailableError: no entropy source can deliver the IV (503).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.encrypt(plaintext, key_id, algorithm, aad))
 
     def decrypt(
@@ -87,9 +176,20 @@ class Quantum(_SyncResource):
         tag: bytes | None = None,
         key_id: str | None = None,
         aad: bytes | None = None,
-        algorithm: str | None = None,
+        algorithm: Cipher | None = None,
     ) -> bytes:
-        """Anything altered raises DecryptionError (one message for every cause)."""
+        """Decrypt what `encrypt` returned (pass the `Encrypted`, or its parts).
+
+        Raises:
+            DecryptionError: a wrong key, iv, tag, aad or ciphertext (400; one message
+                for every cause).
+            ValidationError: not an encryption key, or malformed input (400).
+            NotFoundError: no such key in this account and mode (404).
+            PermissionDeniedError: the key lacks `quantum:crypto` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.decrypt(
                 encrypted,
@@ -107,15 +207,23 @@ class Quantum(_SyncResource):
         message: bytes,
         *,
         key_id: str | None = None,
-        algorithm: str | None = None,
-        idempotency_key: str | None = None,
+        algorithm: SignatureAlgorithm | None = None,
     ) -> Signature:
-        """Without `key_id` a new signing key of `algorithm` (default Ed25519) is created;
-        with `key_id` and no `algorithm` the key's own algorithm is used (SHA3-512-RSA for
-        an RSA key)."""
-        return self._client._run(
-            ops.sign(message, key_id, algorithm), idempotency_key=idempotency_key
-        )
+        """Sign with a fresh quantum nonce bound into the signed bytes. Without `key_id`:
+        the account's default signing key for `algorithm` (Ed25519 if not given), made by
+        the first such call and reused after; with `key_id` and no `algorithm`, the key's
+        own (SHA3-512-RSA for an RSA key).
+
+        Raises:
+            ValidationError: the key cannot sign `algorithm` (400).
+            NotFoundError: no such key in this account and mode (404).
+            PermissionDeniedError: the key lacks `quantum:crypto` (403).
+            QuantumUnavailableError: no entropy source can deliver the nonce (503).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
+        return self._client._run(ops.sign(message, key_id, algorithm))
 
     def verify(
         self,
@@ -123,7 +231,7 @@ class Quantum(_SyncResource):
         signature: bytes | Signature,
         *,
         quantum_nonce: str | None = None,
-        algorithm: str | None = None,
+        algorithm: SignatureAlgorithm | None = None,
         key_id: str | None = None,
         public_key: str | None = None,
         context: bytes | None = None,
@@ -133,6 +241,15 @@ class Quantum(_SyncResource):
         Without `quantum_nonce` the message is checked as-is (a signature made elsewhere);
         a signature from `sign` always needs its nonce. `context` is the FIPS 204 context
         of an ML-DSA-65 signature made elsewhere (absent = empty).
+
+        Raises:
+            ValidationError: malformed input, or a key or public key that does not fit
+                `algorithm` (400).
+            NotFoundError: no such key in this account and mode (404).
+            PermissionDeniedError: the key lacks `quantum:crypto` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
         """
         return self._client._run(
             ops.verify(
@@ -152,11 +269,22 @@ class Quantum(_SyncResource):
         *,
         session_id: str | None = None,
         key_bits: int = 256,
-        algorithm: str = "X25519",
+        algorithm: KeyExchangeAlgorithm = "X25519",
         idempotency_key: str | None = None,
     ) -> KeyExchange:
         """A starts with no arguments; B answers with A's `public_key`; A completes with
-        its `session_id` and B's `public_key`. A session completes once (ConflictError)."""
+        its `session_id` and B's `public_key`. A session completes once.
+
+        Raises:
+            ConflictError: the session was already completed (409).
+            NotFoundError: no such session in this account and mode, or expired (404).
+            ValidationError: a malformed public key or `key_bits` (400).
+            PermissionDeniedError: the key lacks `quantum:crypto` (403).
+            QuantumUnavailableError: no entropy source can deliver (503).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
             idempotency_key=idempotency_key,
@@ -170,16 +298,19 @@ class AsyncQuantum(_AsyncResource):
         return await self._client._run(ops.health())
 
     async def entropy(
-        self, bits: int = 256, encoding: str = "hex", source: str | None = None
+        self,
+        bits: int = 256,
+        encoding: EntropyEncoding = "hex",
+        source: EntropySource | None = None,
     ) -> Entropy:
         return await self._client._run(ops.entropy(bits, encoding, source))
 
     async def create_key(
         self,
-        algorithm: str,
+        algorithm: KeyAlgorithm,
         *,
         exportable: bool = False,
-        source: str | None = None,
+        source: EntropySource | None = None,
         key: bytes | None = None,
         idempotency_key: str | None = None,
     ) -> QuantumKey:
@@ -189,10 +320,10 @@ class AsyncQuantum(_AsyncResource):
 
     async def rsa(
         self,
-        bits: int = 3072,
+        bits: RsaBits = 3072,
         *,
         exportable: bool = False,
-        source: str | None = None,
+        source: EntropySource | None = None,
         idempotency_key: str | None = None,
     ) -> QuantumKey:
         return await self._client._run(
@@ -213,7 +344,7 @@ class AsyncQuantum(_AsyncResource):
         plaintext: bytes,
         *,
         key_id: str | None = None,
-        algorithm: str | None = None,
+        algorithm: Cipher | None = None,
         aad: bytes | None = None,
     ) -> Encrypted:
         return await self._client._run(ops.encrypt(plaintext, key_id, algorithm, aad))
@@ -227,7 +358,7 @@ class AsyncQuantum(_AsyncResource):
         tag: bytes | None = None,
         key_id: str | None = None,
         aad: bytes | None = None,
-        algorithm: str | None = None,
+        algorithm: Cipher | None = None,
     ) -> bytes:
         return await self._client._run(
             ops.decrypt(
@@ -246,12 +377,9 @@ class AsyncQuantum(_AsyncResource):
         message: bytes,
         *,
         key_id: str | None = None,
-        algorithm: str | None = None,
-        idempotency_key: str | None = None,
+        algorithm: SignatureAlgorithm | None = None,
     ) -> Signature:
-        return await self._client._run(
-            ops.sign(message, key_id, algorithm), idempotency_key=idempotency_key
-        )
+        return await self._client._run(ops.sign(message, key_id, algorithm))
 
     async def verify(
         self,
@@ -259,7 +387,7 @@ class AsyncQuantum(_AsyncResource):
         signature: bytes | Signature,
         *,
         quantum_nonce: str | None = None,
-        algorithm: str | None = None,
+        algorithm: SignatureAlgorithm | None = None,
         key_id: str | None = None,
         public_key: str | None = None,
         context: bytes | None = None,
@@ -282,10 +410,13 @@ class AsyncQuantum(_AsyncResource):
         *,
         session_id: str | None = None,
         key_bits: int = 256,
-        algorithm: str = "X25519",
+        algorithm: KeyExchangeAlgorithm = "X25519",
         idempotency_key: str | None = None,
     ) -> KeyExchange:
         return await self._client._run(
             ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
             idempotency_key=idempotency_key,
         )
+
+
+share_docs(Quantum, AsyncQuantum)

@@ -137,7 +137,8 @@ class Entropy:
 @dataclass(frozen=True, slots=True)
 class QuantumKey:
     """A keystore key. `key` (raw bytes) is set only in the answer that created an
-    exportable key — the one time the server hands out the material."""
+    exportable key — the one time the server hands out the material. `default_for` names
+    the algorithm this key is the account's default for (encrypt/sign without `key_id`)."""
 
     key_id: str
     algorithm: str
@@ -151,6 +152,7 @@ class QuantumKey:
     created_at: datetime
     bits: int | None = None
     key: builtins.bytes | None = field(default=None, repr=False)
+    default_for: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuantumKey:
@@ -167,6 +169,7 @@ class QuantumKey:
             created_at=_required_datetime(data["created_at"]),
             bits=_optional_int(data.get("bits")),
             key=_optional_b64(data.get("key")),
+            default_for=data.get("default_for"),
         )
 
 

@@ -1,9 +1,9 @@
 """What each `client.quantum` method sends and how it reads the answer (sync and async twins).
 
-Retries: a call the server can safely see twice (health, entropy, decrypt, verify, and encrypt
-or sign with an existing key) is marked `retry_safe`; one that creates state (a key, a
-key-exchange session, or a session spent by completing it) is retried only on a 429 with a
-short Retry-After, like `licenses.generate`.
+Retries: a call the server can safely see twice (health, entropy, decrypt, verify, encrypt
+and sign, which without a key id use the account's one default key) is marked `retry_safe`;
+one that creates state (a key, a key-exchange session, or a session spent by completing it)
+is retried only on a 429 with a short Retry-After, like `licenses.generate`.
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def encrypt(
         Encrypted.from_dict,
         json=body,
         unwrap=False,
-        retry_safe=key_id is not None,  # without a key id, each call creates a key
-        keyed=True,  # ... and with the same Idempotency-Key a retry gets the first answer
+        # Without a key id the server uses the account's default key (made once, under a
+        # unique index), so a repeated call never stores a second key.
+        retry_safe=True,
     )
 
 
@@ -163,8 +164,7 @@ def sign(message: bytes, key_id: str | None, algorithm: str | None) -> Operation
         Signature.from_dict,
         json=body,
         unwrap=False,
-        retry_safe=key_id is not None,  # without a key id, each call creates a signing key
-        keyed=True,  # ... and with the same Idempotency-Key a retry gets the first answer
+        retry_safe=True,  # without a key id: the account's default signing key, as above
     )
 
 

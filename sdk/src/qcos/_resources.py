@@ -1,4 +1,5 @@
-"""Resource groups (`client.keys`, `.licenses`, `.customers`). The twins only dispatch.
+"""Resource groups (`client.licenses`, `.customers`; `.keys` in _keys.py). The twins only
+dispatch.
 
 A new capability group (quantum, say) is a set of builders in
 `_operations.py`, one `_SyncResource` and one `_AsyncResource` subclass here, and one
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qcos import _operations as ops
+from qcos._audit import LicenseEventPage, license_events
 from qcos._licensing_models import (
     Customer,
     CustomerStats,
@@ -21,10 +23,14 @@ from qcos._licensing_models import (
     LicenseSummary,
     LicenseValidation,
 )
-from qcos._models import ApiKey, CreatedKey
+from qcos._types import LicenseStatus
 
 if TYPE_CHECKING:
     from qcos._client import AsyncClient, Client
+
+
+# The server's largest page: `iter` fetches as few pages as it can.
+ITER_PAGE_SIZE = 1000
 
 
 class _SyncResource:
@@ -35,72 +41,6 @@ class _SyncResource:
 class _AsyncResource:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
-
-
-class Keys(_SyncResource):
-    """`client.keys`: API key management (scope `admin`)."""
-
-    def list(self) -> builtins.list[ApiKey]:
-        return self._client._run(ops.list_keys())
-
-    def create(
-        self,
-        name: str,
-        *,
-        scopes: builtins.list[str] | None = None,
-        expires_in: str | None = None,
-        type: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> CreatedKey:
-        """Create a key. `expires_in` (e.g. "90d") may not reach past the calling key's own
-        expiry (400); omitted, the new key expires with the calling key, if that expires."""
-        return self._client._run(
-            ops.create_key(name, scopes, expires_in, type), idempotency_key=idempotency_key
-        )
-
-    def revoke(self, key_id: str) -> None:
-        self._client._run(ops.revoke_key(key_id))
-
-    def rotate(
-        self, key_id: str, *, grace_period: str = "24h", idempotency_key: str | None = None
-    ) -> CreatedKey:
-        return self._client._run(
-            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
-        )
-
-
-class AsyncKeys(_AsyncResource):
-    """`async_client.keys`: the awaitable twin of `Keys`."""
-
-    async def list(self) -> builtins.list[ApiKey]:
-        return await self._client._run(ops.list_keys())
-
-    async def create(
-        self,
-        name: str,
-        *,
-        scopes: builtins.list[str] | None = None,
-        expires_in: str | None = None,
-        type: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> CreatedKey:
-        return await self._client._run(
-            ops.create_key(name, scopes, expires_in, type), idempotency_key=idempotency_key
-        )
-
-    async def revoke(self, key_id: str) -> None:
-        await self._client._run(ops.revoke_key(key_id))
-
-    async def rotate(
-        self, key_id: str, *, grace_period: str = "24h", idempotency_key: str | None = None
-    ) -> CreatedKey:
-        return await self._client._run(
-            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
-        )
-
-
-# The server's largest page: `iter` fetches as few pages as it can.
-ITER_PAGE_SIZE = 1000
 
 
 class Licenses(_SyncResource):
@@ -115,10 +55,22 @@ class Licenses(_SyncResource):
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> GeneratedLicense:
-        """Counts against the monthly quota: past it, a RateLimitError.
+        """Issue a license to `end_customer_id` (`valid_days` default 365).
+
+        Counts against the monthly quota (live mode); `client.last_response.quota` then
+        shows what is left. The answer holds the signed offline file (`license_file`).
 
         Safe to retry: the call sends an Idempotency-Key (`idempotency_key`, else a new UUID)
         on every attempt, so one call makes at most one license and spends one quota unit.
+
+        Raises:
+            ConflictError: `idempotency_key` was used with other arguments (409).
+            RateLimitError: the monthly license quota is spent, or too many requests (429).
+            ValidationError: a bad customer id, feature, `valid_days` or metadata (400).
+            PermissionDeniedError: the key lacks `licenses:write` (403).
+            QuantumUnavailableError: no entropy source can deliver (503).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            APIConnectionError: the server could not be reached (or APITimeoutError).
         """
         return self._client._run(
             ops.generate_license(end_customer_id, features, valid_days, metadata),
@@ -132,7 +84,16 @@ class Licenses(_SyncResource):
         *,
         features: builtins.list[str] | None = None,
     ) -> LicenseValidation:
-        """An invalid license is a result (`valid=False`, `code=...`), not an exception."""
+        """Check a license online. An invalid license is a result (`valid=False` with a
+        `code`: NOT_FOUND, EXPIRED, REVOKED, SUSPENDED, ...), not an exception.
+
+        Raises:
+            ValidationError: a malformed request (400).
+            PermissionDeniedError: the key lacks `licenses:validate` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.validate_license(license_key, end_customer_id, features))
 
     def list(
@@ -141,18 +102,36 @@ class Licenses(_SyncResource):
         skip: int = 0,
         limit: int = 100,
         end_customer_id: str | None = None,
-        status: str | None = None,
+        status: LicenseStatus | None = None,
     ) -> LicensePage:
+        """One page of licenses, newest first (`limit` 1-1000); `next_skip` gives the next
+        page's `skip`, or use `iter()`.
+
+        Raises:
+            ValidationError: `skip`, `limit` or `status` out of range (400).
+            PermissionDeniedError: the key lacks `licenses:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.list_licenses(skip, limit, end_customer_id, status))
 
     def iter(
         self,
         *,
         end_customer_id: str | None = None,
-        status: str | None = None,
+        status: LicenseStatus | None = None,
         page_size: int = ITER_PAGE_SIZE,
     ) -> Iterator[LicenseSummary]:
-        """Every matching license, newest first, fetched page by page as you go."""
+        """Every matching license, newest first, fetched page by page as you go.
+
+        Raises:
+            ValidationError: a bad `status` or `page_size` (400).
+            PermissionDeniedError: the key lacks `licenses:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         seen: set[str] = set()
         skip: int | None = 0
         while skip is not None:
@@ -163,20 +142,58 @@ class Licenses(_SyncResource):
             skip = page.next_skip
 
     def get(self, license_key: str) -> License:
+        """One license with its status, metadata and signed offline file.
+
+        Raises:
+            NotFoundError: no such license in this account and mode (404).
+            PermissionDeniedError: the key lacks `licenses:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.get_license(license_key))
 
     def revoke(self, license_key: str, *, idempotency_key: str | None = None) -> License:
-        """Final: a revoked license cannot be reinstated."""
+        """Revoke a license. Final: a revoked license cannot be reinstated.
+
+        Raises:
+            NotFoundError: no such license in this account and mode (404).
+            ConflictError: the license's status does not allow it (409).
+            PermissionDeniedError: the key lacks `licenses:write` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.license_action(license_key, "revoke"), idempotency_key=idempotency_key
         )
 
     def suspend(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        """Suspend a license until `reinstate` (validation answers SUSPENDED meanwhile).
+
+        Raises:
+            NotFoundError: no such license in this account and mode (404).
+            ConflictError: the license's status does not allow it (409).
+            PermissionDeniedError: the key lacks `licenses:write` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.license_action(license_key, "suspend"), idempotency_key=idempotency_key
         )
 
     def reinstate(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        """Make a suspended license active again.
+
+        Raises:
+            NotFoundError: no such license in this account and mode (404).
+            ConflictError: the license's status does not allow it (409).
+            PermissionDeniedError: the key lacks `licenses:write` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.license_action(license_key, "reinstate"), idempotency_key=idempotency_key
         )
@@ -184,14 +201,36 @@ class Licenses(_SyncResource):
     def renew(
         self, license_key: str, *, valid_days: int, idempotency_key: str | None = None
     ) -> License:
-        """Extends from the later of now and the current expiry."""
+        """Extend by `valid_days` from the later of now and the current expiry.
+
+        Raises:
+            ValidationError: `valid_days` out of range (400).
+            NotFoundError: no such license in this account and mode (404).
+            ConflictError: the license is revoked (409).
+            PermissionDeniedError: the key lacks `licenses:write` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(
             ops.renew_license(license_key, valid_days), idempotency_key=idempotency_key
         )
 
     def signing_keys(self) -> dict[str, Any]:
-        """The public-key document, as served: pass it to `verify_license_file` unchanged."""
+        """The public-key document, as served: pass it to `verify_license_file` unchanged.
+
+        Raises:
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.signing_keys())
+
+    def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+        """The license's lifecycle events (who generated, suspended, renewed… it, and
+        when), newest first. Scope `licenses:read`; NotFoundError for a license that is
+        not this account's (or not this key's mode)."""
+        return self._client._run(license_events(license_key, skip, limit))
 
 
 class AsyncLicenses(_AsyncResource):
@@ -226,7 +265,7 @@ class AsyncLicenses(_AsyncResource):
         skip: int = 0,
         limit: int = 100,
         end_customer_id: str | None = None,
-        status: str | None = None,
+        status: LicenseStatus | None = None,
     ) -> LicensePage:
         return await self._client._run(ops.list_licenses(skip, limit, end_customer_id, status))
 
@@ -234,7 +273,7 @@ class AsyncLicenses(_AsyncResource):
         self,
         *,
         end_customer_id: str | None = None,
-        status: str | None = None,
+        status: LicenseStatus | None = None,
         page_size: int = ITER_PAGE_SIZE,
     ) -> AsyncIterator[LicenseSummary]:
         seen: set[str] = set()
@@ -275,14 +314,33 @@ class AsyncLicenses(_AsyncResource):
     async def signing_keys(self) -> dict[str, Any]:
         return await self._client._run(ops.signing_keys())
 
+    async def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+        return await self._client._run(license_events(license_key, skip, limit))
+
 
 class Customers(_SyncResource):
     """`client.customers`: the calling vendor's own account (scope `account:read`)."""
 
     def me(self) -> Customer:
+        """The calling vendor's account: id, name, email, plan.
+
+        Raises:
+            PermissionDeniedError: the key lacks `account:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.customer_me())
 
     def stats(self) -> CustomerStats:
+        """This month's license usage against the plan's quota, and overall counts.
+
+        Raises:
+            PermissionDeniedError: the key lacks `account:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(ops.customer_stats())
 
 
@@ -294,3 +352,15 @@ class AsyncCustomers(_AsyncResource):
 
     async def stats(self) -> CustomerStats:
         return await self._client._run(ops.customer_stats())
+
+
+def share_docs(sync: type, twin: type) -> None:
+    """Give each method of an async twin its sync method's docstring (Raises included), so
+    `help()` on either shows the same text, written once."""
+    for name, method in vars(twin).items():
+        if callable(method) and not name.startswith("_") and not method.__doc__:
+            method.__doc__ = getattr(sync, name).__doc__
+
+
+for _sync, _twin in ((Licenses, AsyncLicenses), (Customers, AsyncCustomers)):
+    share_docs(_sync, _twin)

@@ -58,6 +58,7 @@ class EffectiveLimits:
     v1_live: RateLimit
     test: RateLimit
     licenses_per_month: int | None
+    plan: str = ""  # the account's plan, for metrics labels
 
 
 def effective_limits(
@@ -85,7 +86,7 @@ def effective_limits(
     else:
         quota = base.licenses_per_month
     return EffectiveLimits(
-        apply(base.v2_per_key), apply(base.v1_per_account), TEST_MODE_LIMIT, quota
+        apply(base.v2_per_key), apply(base.v1_per_account), TEST_MODE_LIMIT, quota, plan
     )
 
 

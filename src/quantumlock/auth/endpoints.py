@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from fastapi import Body, Request, Response
+import structlog
+from fastapi import Body, Query, Request, Response
 
 from quantumlock.auth.domain import auth_of
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.schemas import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
     ApiKeyOut,
     CreatedApiKeyOut,
     CreateKeyIn,
@@ -18,15 +21,30 @@ from quantumlock.auth.schemas import (
     MeOut,
     RotatedApiKeyOut,
     RotateKeyIn,
+    UpdateKeyIn,
 )
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import as_utc, isoformat
+from quantumlock.web.errors import request_id_of
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v2", tags=["keys"])
+log = structlog.get_logger("quantumlock.auth")
+
+
+def log_change(request: Request, principal: Principal, action: str, key_id: str) -> None:
+    """A committed key change as a log event named like its audit type (`api_key.revoke`):
+    ids only, never a secret."""
+    log.info(
+        f"api_key.{action}",
+        request_id=request_id_of(request),
+        account_id=principal.account_id,
+        key_id=principal.key_id,
+        api_key_id=key_id,
+    )
 
 
 @router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")
@@ -53,13 +71,67 @@ async def me(request: Request, principal: Principal = require()) -> Response:
 # cache forgets it at once here, and in the other processes through the change feed.
 
 
-@router.get("/keys", response_model=Envelope[KeyList], summary="List API keys")
-def list_keys(request: Request, principal: Principal = require(Scope.ADMIN)) -> Response:
+@router.get(
+    "/keys",
+    response_model=Envelope[KeyList],
+    summary="List API keys, newest first, a page at a time",
+    description="Unrevoked keys (a test key sees only test-mode keys), newest first. "
+    "`limit` keys per page (1-1000, default 100); pass a page's `next_cursor` as `cursor` "
+    "for the next one (`has_more` says whether there is one). Secrets are never listed.",
+)
+def list_keys(
+    request: Request,
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(None, max_length=64, description="A page's `next_cursor`."),
+    principal: Principal = require(Scope.ADMIN),
+) -> Response:
     auth = auth_of(request)
     auth.flush_usage()
     with unit_of_work(request) as session:
-        keys = auth.service(session).list(principal)
-        return model_response(Envelope(data=KeyList(keys=[ApiKeyOut.from_row(k) for k in keys])))
+        page = auth.service(session).page(principal, cursor=cursor, limit=limit)
+        keys = [ApiKeyOut.from_row(k) for k in page.rows]
+        next_cursor = keys[-1].id if page.has_more else None
+        out = KeyList(keys=keys, has_more=page.has_more, next_cursor=next_cursor)
+        return model_response(Envelope(data=out))
+
+
+@router.get(
+    "/keys/{key_id}",
+    response_model=Envelope[ApiKeyOut],
+    summary="Get an API key (never its secret)",
+    description="A revoked key too (with `revoked_at`). Another account's key is 404, and "
+    "so is a live-mode key for a test key.",
+)
+def get_key(request: Request, key_id: str, principal: Principal = require(Scope.ADMIN)) -> Response:
+    auth = auth_of(request)
+    auth.flush_usage()
+    with unit_of_work(request) as session:
+        key = auth.service(session).get(principal, key_id)
+        return model_response(Envelope(data=ApiKeyOut.from_row(key)))
+
+
+@router.patch(
+    "/keys/{key_id}",
+    response_model=Envelope[ApiKeyOut],
+    summary="Rename a key, narrow its scopes or replace its metadata",
+    description="Absent fields stay as they are. `scopes` only ever narrows: a change that "
+    "would give the key any scope it does not hold (also through an implied scope, as "
+    "`admin` implies all) is 400 VALIDATION_ERROR; make a new key instead. A narrowing takes "
+    "effect at once on every node. A revoked key is 409. The secret is never returned.",
+)
+def update_key(
+    request: Request,
+    key_id: str,
+    body: UpdateKeyIn,
+    principal: Principal = require(Scope.ADMIN),
+) -> Response:
+    with unit_of_work(request) as session:
+        key = (
+            auth_of(request)
+            .service(session)
+            .update(principal, key_id, name=body.name, scopes=body.scopes, metadata=body.metadata)
+        )
+        return model_response(Envelope(data=ApiKeyOut.from_row(key)))
 
 
 @router.post(
@@ -77,23 +149,27 @@ def create_key(
     # A replay shows the new secret again, to the same account and mode presenting the same
     # Idempotency-Key and body within 24 h: a lost answer must not lose the key. Stored
     # sealed under the master key (quantumlock.idempotency).
-    with idempotent(request, principal) as idem, unit_of_work(request) as session:
-        issued = (
-            auth_of(request)
-            .service(session)
-            .create(
-                principal,
-                name=body.name,
-                scopes=body.scopes,
-                expires_in=body.expires_in,
-                key_type=body.type,
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            issued = (
+                auth_of(request)
+                .service(session)
+                .create(
+                    principal,
+                    name=body.name,
+                    scopes=body.scopes,
+                    expires_in=body.expires_in,
+                    key_type=body.type,
+                    metadata=body.metadata,
+                )
             )
-        )
-        out = ApiKeyOut.from_row(issued.key).model_dump()
-        envelope: Envelope[CreatedApiKeyOut] = Envelope(
-            data=CreatedApiKeyOut(**out, key=issued.secret)
-        )
-        return idem.answer(session, model_response(envelope, 201))
+            out = ApiKeyOut.from_row(issued.key).model_dump()
+            envelope: Envelope[CreatedApiKeyOut] = Envelope(
+                data=CreatedApiKeyOut(**out, key=issued.secret)
+            )
+            response = idem.answer(session, model_response(envelope, 201))
+        log_change(request, principal, "create", issued.key.id)
+        return response
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key (immediate)")
@@ -103,7 +179,8 @@ def revoke_key(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     with unit_of_work(request) as session:
-        auth_of(request).service(session).revoke(principal, key_id)
+        revoked = auth_of(request).service(session).revoke(principal, key_id)
+    log_change(request, principal, "revoke", revoked.id)
     return Response(status_code=204)
 
 
@@ -121,17 +198,20 @@ def rotate_key(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     grace = body.grace_period if body is not None else None
-    with idempotent(request, principal) as idem, unit_of_work(request) as session:
-        rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
-        out = ApiKeyOut.from_row(rotated.new.key).model_dump()
-        previous_expiry = rotated.previous.expires_at
-        assert previous_expiry is not None  # noqa: S101 - rotation always sets it
-        envelope: Envelope[RotatedApiKeyOut] = Envelope(
-            data=RotatedApiKeyOut(
-                **out,
-                key=rotated.new.secret,
-                rotated_from=rotated.previous.id,
-                previous_key_expires_at=as_utc(previous_expiry),
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
+            out = ApiKeyOut.from_row(rotated.new.key).model_dump()
+            previous_expiry = rotated.previous.expires_at
+            assert previous_expiry is not None  # noqa: S101 - rotation always sets it
+            envelope: Envelope[RotatedApiKeyOut] = Envelope(
+                data=RotatedApiKeyOut(
+                    **out,
+                    key=rotated.new.secret,
+                    rotated_from=rotated.previous.id,
+                    previous_key_expires_at=as_utc(previous_expiry),
+                )
             )
-        )
-        return idem.answer(session, model_response(envelope, 201))
+            response = idem.answer(session, model_response(envelope, 201))
+        log_change(request, principal, "rotate", rotated.previous.id)
+        return response

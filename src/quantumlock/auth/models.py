@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantumlock.db.base import Base
@@ -28,3 +29,27 @@ class ApiKey(Base):
     # Kept so a rotation can give the new key the same lifetime the old one was made with.
     lifetime_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     rotated_from: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The caller's own labels (a JSON object), as licenses have; never part of authentication.
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSON, default=dict, server_default="{}"
+    )
+
+
+class ApiKeyEvent(Base):
+    """Append-only audit of API-key changes (create, revoke, rotate): which key, by whom
+    (the acting key's id, or `cli` for the operator), when. Never a secret or a hash."""
+
+    __tablename__ = "api_key_events"
+    __table_args__ = (Index("ix_api_key_events_account_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE")
+    )
+    api_key_id: Mapped[str] = mapped_column(String(32))
+    # The changed key's mode: a test key's audit shows test-mode keys only.
+    mode: Mapped[str] = mapped_column(String(8))
+    actor_key_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime]

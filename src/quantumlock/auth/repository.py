@@ -7,7 +7,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
-from quantumlock.auth.models import ApiKey
+from quantumlock.auth.models import ApiKey, ApiKeyEvent
+from quantumlock.db.pagination import Page, newest_first_page
 
 
 class ApiKeyRepository:
@@ -16,6 +17,9 @@ class ApiKeyRepository:
 
     def add(self, key: ApiKey) -> None:
         self.session.add(key)
+
+    def add_event(self, event: ApiKeyEvent) -> None:
+        self.session.add(event)
 
     def get_with_account_by_hash(self, key_hash: bytes) -> tuple[ApiKey, Account] | None:
         row = self.session.execute(
@@ -42,6 +46,27 @@ class ApiKeyRepository:
         if not include_revoked:
             query = query.where(ApiKey.revoked_at.is_(None))
         return self.session.scalars(query.order_by(ApiKey.created_at, ApiKey.id)).all()
+
+    def page(
+        self,
+        account_id: str,
+        *,
+        mode: str | None,
+        after: ApiKey | None,
+        limit: int,
+    ) -> Page[ApiKey]:
+        """Unrevoked keys, newest first, after the key `after` (the previous page's last)."""
+        query = select(ApiKey).where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+        if mode is not None:
+            query = query.where(ApiKey.mode == mode)
+        return newest_first_page(
+            self.session,
+            query,
+            created_at=ApiKey.created_at,
+            id_=ApiKey.id,
+            after=None if after is None else (after.created_at, after.id),
+            limit=limit,
+        )
 
     def set_last_used(self, last_used: Mapping[str, datetime]) -> None:
         if not last_used:

@@ -1,14 +1,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from quantumlock.auth.models import ApiKey
 from quantumlock.core.clock import as_utc
+from quantumlock.core.jsonvalue import json_value_problem
 
 T = TypeVar("T")
+
+# Labels, not data: small enough that a page of 1,000 keys stays a few megabytes at most.
+MAX_METADATA_BYTES = 4 * 1024
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    problem = json_value_problem(value, max_bytes=MAX_METADATA_BYTES)
+    if problem:
+        raise ValueError(f"metadata {problem}")
+    return value
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_storable),
+    Field(
+        description="Your own labels: a JSON object of at most 4 KiB (finite numbers, valid "
+        "Unicode without NUL). Never used for authentication.",
+    ),
+]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -44,6 +67,7 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_row(cls, key: ApiKey) -> ApiKeyOut:
@@ -61,6 +85,7 @@ class ApiKeyOut(BaseModel):
             last_used_at=utc(key.last_used_at),
             expires_at=utc(key.expires_at),
             revoked_at=utc(key.revoked_at),
+            metadata=dict(key.meta or {}),
         )
 
 
@@ -74,7 +99,13 @@ class RotatedApiKeyOut(CreatedApiKeyOut):
 
 
 class KeyList(BaseModel):
+    """One page of keys, newest first."""
+
     keys: list[ApiKeyOut]
+    has_more: bool = Field(description="Whether another page follows this one.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class CreateKeyIn(BaseModel):
@@ -84,6 +115,24 @@ class CreateKeyIn(BaseModel):
     scopes: list[str] | None = Field(default=None, max_length=50)
     expires_in: str | None = Field(default=None, max_length=16, examples=["90d", "12h", "1y"])
     type: Literal["live", "test", "restricted"] | None = None
+    metadata: Metadata | None = None
+
+
+class UpdateKeyIn(BaseModel):
+    """The fields to change; an absent (or null) field stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    scopes: list[str] | None = Field(
+        default=None,
+        max_length=50,
+        description="The key's new scopes: only ever fewer (400 if any would be gained, "
+        "including through an implied scope).",
+    )
+    metadata: Metadata | None = Field(
+        default=None, description="Replaces the whole object; `{}` clears it."
+    )
 
 
 class RotateKeyIn(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
 from quantumlock.accounts.plans import limits_of_account
 from quantumlock.auth.keys import PREFIXES, KeyType, Mode, display_prefix, generate_key
-from quantumlock.auth.models import ApiKey
+from quantumlock.auth.models import ApiKey, ApiKeyEvent
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.repository import ApiKeyRepository
 from quantumlock.auth.scopes import (
@@ -21,10 +22,12 @@ from quantumlock.auth.scopes import (
     parse_scopes,
     sort_scopes,
 )
+from quantumlock.core.actor import OPERATOR_KEY_ID
 from quantumlock.core.clock import DurationError, as_utc, isoformat, parse_duration, utcnow
 from quantumlock.core.errors import Conflict, InsufficientScope, NotFound, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
+from quantumlock.db.pagination import Page
 from quantumlock.keyring.hasher import KeyHasher
 
 CHANGE_KIND_KEY = "api_key"
@@ -84,9 +87,12 @@ class ApiKeyService:
         lifetime: timedelta | None,
         rotated_from: str | None = None,
         not_after: datetime | None = None,
+        actor_key_id: str = OPERATOR_KEY_ID,
+        metadata: dict[str, Any] | None = None,
     ) -> IssuedKey:
         """Create a key with already-checked attributes, expiring after `lifetime` but never
-        after `not_after` (the expiry of the key that makes it)."""
+        after `not_after` (the expiry of the key that makes it). `actor_key_id`: who makes
+        it, for the audit trail (a rotation records itself as one `rotate` event)."""
         secret = generate_key(key_type)
         now = utcnow()
         expires_at = now + lifetime if lifetime else None
@@ -107,9 +113,33 @@ class ApiKeyService:
                 None if expires_at is None else max(1, int((expires_at - now).total_seconds()))
             ),
             rotated_from=rotated_from,
+            meta=dict(metadata or {}),
         )
         self.repo.add(key)
+        if rotated_from is None:
+            detail = {
+                "name": name,
+                "type": key_type.value,
+                "scopes": sort_scopes(scopes),
+                "expires_at": isoformat(expires_at),
+            }
+            self._audit(key, actor_key_id, "create", detail)
         return IssuedKey(key, secret)
+
+    def _audit(self, key: ApiKey, actor_key_id: str, action: str, detail: dict[str, Any]) -> None:
+        """One row of the account's audit trail (GET /api/v2/audit), in this unit of work:
+        the event lands exactly when the change does."""
+        self.repo.add_event(
+            ApiKeyEvent(
+                account_id=key.account_id,
+                api_key_id=key.id,
+                mode=key.mode,
+                actor_key_id=actor_key_id,
+                action=action,
+                detail=detail,
+                at=utcnow(),
+            )
+        )
 
     def create(
         self,
@@ -119,6 +149,7 @@ class ApiKeyService:
         scopes: Sequence[str] | None,
         expires_in: str | None,
         key_type: str | None,
+        metadata: dict[str, Any] | None = None,
     ) -> IssuedKey:
         """What POST /api/v2/keys allows: never more than the caller holds."""
         requested_type = self._resolve_type(caller, key_type, scopes)
@@ -167,6 +198,8 @@ class ApiKeyService:
             lifetime=lifetime,
             # No expires_in from an expiring key: the new key expires with it.
             not_after=ceiling,
+            actor_key_id=caller.key_id,
+            metadata=metadata,
         )
         self.session.flush()
         return issued
@@ -197,8 +230,70 @@ class ApiKeyService:
             raise NotFound(f"No API key {key_id!r}.")
         return key
 
-    def list(self, caller: Principal) -> Sequence[ApiKey]:
-        return self.repo.list(caller.account_id, mode=Mode.TEST.value if caller.is_test else None)
+    def page(self, caller: Principal, *, cursor: str | None, limit: int) -> Page[ApiKey]:
+        """Unrevoked keys newest first; `cursor` is the previous page's `next_cursor`."""
+        after = None
+        if cursor is not None:
+            try:
+                after = self._visible(caller, cursor)
+            except NotFound:
+                # The same answer for a made-up id and another tenant's: no existence oracle.
+                raise ValidationFailed("cursor: unknown cursor.", field="cursor") from None
+        mode = Mode.TEST.value if caller.is_test else None
+        return self.repo.page(caller.account_id, mode=mode, after=after, limit=limit)
+
+    def get(self, caller: Principal, key_id: str) -> ApiKey:
+        """One key of the caller's account (a revoked one too, with its `revoked_at`)."""
+        return self._visible(caller, key_id)
+
+    def update(
+        self,
+        caller: Principal,
+        key_id: str,
+        *,
+        name: str | None = None,
+        scopes: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> ApiKey:
+        """Rename, narrow the scopes of, or relabel a key; None leaves a field as it is.
+
+        Scopes only ever narrow: a key that would gain anything (directly or through an
+        implied scope) is a 400 whoever asks, as no caller could make it valid; a key with
+        more power is a new key. Narrowing takes effect on every node at once (the key's
+        change is announced), including on the calling key itself.
+        """
+        key = self._visible(caller, key_id)
+        if key.revoked_at is not None:
+            raise Conflict("Cannot update a revoked key.")
+        if scopes is not None:
+            narrowed = self._narrowed(key, scopes)
+            if sort_scopes(narrowed) != list(key.scopes):
+                key.scopes = sort_scopes(narrowed)
+                record_change(self.session, CHANGE_KIND_KEY, key.id)
+        if name is not None:
+            key.name = name
+        if metadata is not None:
+            key.meta = dict(metadata)
+        self.session.flush()
+        return key
+
+    @staticmethod
+    def _narrowed(key: ApiKey, scopes: Sequence[str]) -> frozenset[Scope]:
+        if not scopes:
+            raise ValidationFailed("scopes: give at least one scope.", field="scopes")
+        try:
+            wanted = parse_scopes(scopes)
+        except ValueError as exc:
+            raise ValidationFailed(f"scopes: {exc}", field="scopes") from None
+        gained = expand(wanted) - expand(parse_scopes(key.scopes))
+        if gained:
+            raise ValidationFailed(
+                "scopes: a key's scopes can only be narrowed; this would add "
+                + ", ".join(sort_scopes(gained))
+                + ". Create a new key for more.",
+                field="scopes",
+            )
+        return wanted
 
     def list_for_account(self, account_id: str, *, include_revoked: bool) -> Sequence[ApiKey]:
         return self.repo.list(account_id, include_revoked=include_revoked)
@@ -206,24 +301,28 @@ class ApiKeyService:
     # -- lifecycle -----------------------------------------------------------------------
 
     def revoke(self, caller: Principal, key_id: str) -> ApiKey:
-        return self._revoke(self._visible(caller, key_id))
+        return self._revoke(self._visible(caller, key_id), caller.key_id)
 
     def revoke_by_id(self, key_id: str) -> ApiKey:
         key = self.repo.get_by_id(key_id)
         if key is None:
             raise NotFound(f"No API key {key_id!r}.")
-        return self._revoke(key)
+        return self._revoke(key, OPERATOR_KEY_ID)
 
-    def _revoke(self, key: ApiKey) -> ApiKey:
+    def _revoke(self, key: ApiKey, actor_key_id: str) -> ApiKey:
         if key.revoked_at is None:  # revoking twice is a no-op, like DELETE should be
             key.revoked_at = utcnow()
+            self._audit(key, actor_key_id, "revoke", {})
             record_change(self.session, CHANGE_KIND_KEY, key.id)
             self.session.flush()
         return key
 
     def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
         return self._rotate(
-            self._visible(caller, key_id), grace_period, not_after=caller.expires_at
+            self._visible(caller, key_id),
+            grace_period,
+            not_after=caller.expires_at,
+            actor_key_id=caller.key_id,
         )
 
     def rotate_by_id(self, key_id: str, grace_period: str | None) -> RotatedKey:
@@ -233,7 +332,12 @@ class ApiKeyService:
         return self._rotate(key, grace_period)
 
     def _rotate(
-        self, old: ApiKey, grace_period: str | None, *, not_after: datetime | None = None
+        self,
+        old: ApiKey,
+        grace_period: str | None,
+        *,
+        not_after: datetime | None = None,
+        actor_key_id: str = OPERATOR_KEY_ID,
     ) -> RotatedKey:
         """A new secret for `old`. The new key keeps `old`'s expiry (rotating never extends a
         key's life) and never outlives `not_after`, the expiry of the key rotating it."""
@@ -257,10 +361,13 @@ class ApiKeyService:
             lifetime=None,
             rotated_from=old.id,
             not_after=min(ceilings) if ceilings else None,
+            metadata=old.meta,
         )
         grace_end = now + grace
         if old.expires_at is None or as_utc(old.expires_at) > grace_end:
             old.expires_at = grace_end
+        detail = {"new_key_id": new.key.id, "previous_key_expires_at": isoformat(old.expires_at)}
+        self._audit(old, actor_key_id, "rotate", detail)
         record_change(self.session, CHANGE_KIND_KEY, old.id)
         self.session.flush()
         return RotatedKey(new, old)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import typer
 
 from quantumlock.cli.common import err_console, fail, print_json
 from quantumlock.cli.crypto import API_KEY, BASE_URL, USAGE, api_client
+
+if TYPE_CHECKING:
+    from qcos import EntropyEncoding, EntropySource
 
 ENCODINGS = ("hex", "base64", "raw")
 SOURCES = ("qcos_api", "qiskit_local", "cryptographic")
@@ -29,7 +34,10 @@ def entropy(
     if source is not None and source not in SOURCES:
         fail("--source must be qcos_api, qiskit_local or cryptographic.", USAGE)
     with api_client(api_key, base_url) as client:
-        result = client.quantum.entropy(bits, encoding, source)
+        # Both checked against the lists above.
+        result = client.quantum.entropy(
+            bits, cast("EntropyEncoding", encoding), cast("EntropySource | None", source)
+        )
     if as_json:
         print_json(
             {

@@ -298,7 +298,9 @@ def verify(
             {
                 "valid": result.valid,
                 "code": result.code,
+                "reason": result.reason,
                 "message": result.message,
+                "missing_features": result.missing_features,
                 "license_key": result.license_key,
                 "mode": result.mode,
                 "end_customer_id": result.end_customer_id,
@@ -309,8 +311,7 @@ def verify(
         )
     else:
         colour = "green" if result.valid else "red"
-        console.print(
-            f"[{colour}]{result.code}[/{colour}] {result.license_key or ''} {result.message or ''}",
-            highlight=False,
-        )
+        reason = f" ({result.reason})" if result.reason else ""  # which check failed
+        rest = " ".join(filter(None, (result.license_key, result.message)))
+        console.print(f"[{colour}]{result.code}[/{colour}]{reason} {rest}", highlight=False)
     raise typer.Exit(0 if result.valid else 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from quantumlock.bootstrap import MasterKeyError, api_key_hasher, load_keyring
-from quantumlock.cli import accounts, crypto, entropy, keys, keystore, licenses
+from quantumlock.cli import accounts, audit, crypto, entropy, keys, keystore, licenses
 from quantumlock.cli.common import (
     account_service,
     check_master_key,
@@ -42,6 +42,9 @@ app.add_typer(licenses.app, name="licenses")
 app.add_typer(crypto.app, name="crypto")
 app.add_typer(keystore.app, name="keystore")
 app.command("entropy")(entropy.entropy)
+app.command("audit")(audit.audit)
+# Through the API (SDK), like `crypto`: registered here, beside licenses' operator commands.
+licenses.app.command("events")(audit.license_events)
 
 BOOTSTRAP_FILE = "admin-key.json"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
+
+from quantumlock.core.clock import isoformat
 
 
 class AppError(Exception):
@@ -75,13 +78,30 @@ class PayloadTooLarge(AppError):
 
 
 class RateLimited(AppError):
+    """A per-minute (or per-address, or concurrency) limit: worth retrying after
+    `retry_after` seconds. `reason` tells it apart from the monthly quota on the wire."""
+
     status_code = 429
     code = "RATE_LIMIT_EXCEEDED"
     default_detail = "Rate limit exceeded."
+    reason: ClassVar[str] = "rate_limit"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, reason=self.reason, **extra)
         self.retry_after = retry_after
+
+
+class QuotaExceeded(RateLimited):
+    """The monthly license quota is used up: same code as the reference's, but retrying
+    before `quota_reset_at` (ISO-8601, UTC: the next calendar month's first instant) is
+    pointless, so clients must not retry it automatically."""
+
+    default_detail = "Monthly license quota reached."
+    reason = "monthly_quota"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, reset_at: datetime) -> None:
+        super().__init__(detail, retry_after=retry_after, quota_reset_at=isoformat(reset_at))
+        self.reset_at = reset_at
 
 
 class QuantumUnavailable(AppError):

@@ -3,21 +3,20 @@
 Encrypt and decrypt are async and only parse and shape: crypto.encryption.Encryptor chooses
 between the cached key and the keystore. The others are sync handlers on purpose: drawing
 entropy blocks, so it runs in the request's worker thread, never on the event loop. RSA
-generation (`/rsa`, `/crypto/sign` without `key_id`) runs in the keygen process pool, capped
-per account (crypto.keygen_pool; 429 past the cap).
+generation (`/rsa`, the first `/crypto/sign` without `key_id`) runs in the keygen process
+pool, capped per account (crypto.keygen_pool; 429 past the cap).
 """
 
 from __future__ import annotations
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
-from quantumlock.crypto.operations import CryptoService, Encrypted
+from quantumlock.crypto.operations import CryptoService
 from quantumlock.crypto.schemas import (
     MAX_AAD,
     MAX_DATA,
@@ -39,7 +38,7 @@ from quantumlock.crypto.schemas import (
 )
 from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
-from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotency_key, idempotent
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -159,46 +158,31 @@ def create_rsa(
     "/crypto/encrypt",
     response_model=EncryptOut,
     summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
-    openapi_extra={**json_body_openapi(EncryptIn), **IDEMPOTENT_OPENAPI},
-    description="`key_id` null creates a non-exportable key of `algorithm`. Plaintext at most "
-    "1 MiB decoded. The 12-byte IV comes from the entropy service.",
+    openapi_extra=json_body_openapi(EncryptIn),
+    description="`key_id` null uses the account's default key for `algorithm` (per mode): "
+    "the first such call creates it (non-exportable), later calls reuse it; it is listed "
+    "with `default_for` set, and destroying it makes the next call create a new one. "
+    "Plaintext at most 1 MiB decoded. The 12-byte IV comes from the entropy service.",
 )
 async def encrypt(
     request: Request, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
     body = await json_body(request, EncryptIn)
     plaintext = decode_b64(body.plaintext, "plaintext", max_bytes=MAX_DATA)
-    if idempotency_key(request) is not None:
-        # Without `key_id` an encrypt creates a key: with an Idempotency-Key it takes the
-        # keystore path in one unit of work, so the key and the answer commit together.
-        return await run_in_threadpool(_encrypt_idempotent, request, principal, body, plaintext)
     done = await crypto_of(request).encryptor.encrypt(
         principal.actor, plaintext, key_id=body.key_id, algorithm=body.algorithm,
         aad=_aad(body.aad),
     )  # fmt: skip
-    return model_response(_encrypted(done))
-
-
-def _encrypt_idempotent(
-    request: Request, principal: Principal, body: EncryptIn, plaintext: bytes
-) -> Response:
-    with idempotent(request, principal) as idem, unit_of_work(request) as session:
-        done = crypto(request, session).encrypt(
-            principal.actor, plaintext, key_id=body.key_id, algorithm=body.algorithm,
-            aad=_aad(body.aad),
-        )  # fmt: skip
-        return idem.answer(session, model_response(_encrypted(done)))
-
-
-def _encrypted(done: Encrypted) -> EncryptOut:
-    return EncryptOut(
-        ciphertext=encode_b64(done.ciphertext),
-        key_id=done.key.id,
-        iv=encode_b64(done.iv),
-        tag=encode_b64(done.tag),
-        algorithm=done.key.algorithm,
-        quantum_secured=done.key.quantum_verified,
-        key_version=done.key.version,
+    return model_response(
+        EncryptOut(
+            ciphertext=encode_b64(done.ciphertext),
+            key_id=done.key.id,
+            iv=encode_b64(done.iv),
+            tag=encode_b64(done.tag),
+            algorithm=done.key.algorithm,
+            quantum_secured=done.key.quantum_verified,
+            key_version=done.key.version,
+        )
     )
 
 
@@ -231,8 +215,9 @@ async def decrypt(
     "/crypto/sign",
     response_model=SignOut,
     summary="Sign with a fresh quantum nonce bound into the signed bytes",
-    openapi_extra=IDEMPOTENT_OPENAPI,
-    description="Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "
+    description="`key_id` null uses the account's default signing key for `algorithm` (per "
+    "mode; RSA-3072 for SHA3-512-RSA): the first such call creates it, later calls reuse it. "
+    "Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "
     "message. SHA3-512-RSA is RSA-PSS with SHA3-512, MGF1-SHA3-512, salt = 64 bytes. The "
     "hybrid signature is Ed25519 (64 bytes) followed by ML-DSA-65 (3309 bytes).",
 )
@@ -240,8 +225,7 @@ def sign(
     request: Request, body: SignIn, principal: Principal = require(Scope.QUANTUM_CRYPTO)
 ) -> Response:
     message = decode_b64(body.message, "message", max_bytes=MAX_DATA)
-    # Idempotent: without `key_id` a sign may create a key, and a retry must not make another.
-    with idempotent(request, principal) as idem, unit_of_work(request) as session:
+    with unit_of_work(request) as session:
         done = crypto(request, session).sign(
             principal.actor, message, key_id=body.key_id, algorithm=body.algorithm
         )
@@ -253,7 +237,7 @@ def sign(
             algorithm=done.algorithm,
             quantum_nonce=done.nonce.hex(),
         )
-        return idem.answer(session, model_response(out))
+        return model_response(out)
 
 
 @router.post(

@@ -25,7 +25,12 @@ class QuantumKey(Base):
     """A tenant's key: symmetric, signing, key-agreement or RSA."""
 
     __tablename__ = "quantum_keys"
-    __table_args__ = (Index("ix_quantum_keys_listing", "account_id", "mode", "created_at"),)
+    __table_args__ = (
+        Index("ix_quantum_keys_listing", "account_id", "mode", "created_at"),
+        # One default key per account, mode and algorithm: concurrent first calls of encrypt
+        # or sign without key_id race on this index, and the loser uses the winner's key.
+        Index("uq_quantum_keys_default", "account_id", "mode", "default_for", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)  # key_quantum_… etc.
     account_id: Mapped[str] = mapped_column(
@@ -50,6 +55,10 @@ class QuantumKey(Base):
     created_at: Mapped[datetime]
     destroyed_at: Mapped[datetime | None] = mapped_column(default=None)
     destroyed_by: Mapped[str | None] = mapped_column(String(32), default=None)  # API key id
+    # The algorithm this key is the default for (encrypt/sign without key_id), else NULL
+    # (NULLs never collide in the unique index). Cleared when the key is destroyed, so the
+    # next such call makes a new default.
+    default_for: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 def key_aad(key_id: str, account_id: str, mode: str) -> bytes:

@@ -23,9 +23,6 @@ from quantumlock.db.unit_of_work import after_commit
 from quantumlock.entropy.service import EntropyService
 from quantumlock.keyring.sealing import Sealer
 
-# Keys that sign with SHA3-512-RSA when created on the fly.
-DEFAULT_RSA_BITS = 3072
-
 
 @dataclass(frozen=True, slots=True)
 class Encrypted:
@@ -115,7 +112,8 @@ class CryptoService:
         algorithm: str | None,
         aad: bytes | None,
     ) -> Encrypted:
-        """`algorithm` None: the key's own, or AES-256-GCM for a new key."""
+        """`algorithm` None: the key's own, or AES-256-GCM. Without `key_id`: the account's
+        default key for the algorithm (made by the first such call)."""
         if algorithm is None and key_id is None:
             algorithm = alg.AES_256_GCM
         if algorithm is not None and algorithm not in alg.SYMMETRIC:
@@ -127,7 +125,7 @@ class CryptoService:
         iv = self.entropy.draw(alg.IV_BYTES).data
         if key_id is None:
             assert algorithm is not None  # noqa: S101 - defaulted above
-            key = self.keys.create(caller, algorithm).key
+            key = self.keys.default_key(caller, algorithm)
         else:
             key = self._symmetric_key(caller, key_id, algorithm)
         material = self._opened(caller, key)  # before counting: a key that does not open
@@ -177,8 +175,9 @@ class CryptoService:
     def sign(
         self, caller: Actor, message: bytes, *, key_id: str | None, algorithm: str | None
     ) -> Signed:
-        """`algorithm` None: the key's own (SHA3-512-RSA for an RSA key), or SHA3-512-RSA
-        with a new RSA-3072 key."""
+        """`algorithm` None: the key's own (SHA3-512-RSA for an RSA key), or SHA3-512-RSA.
+        Without `key_id`: the account's default key for the algorithm (RSA-3072 for
+        SHA3-512-RSA), made by the first such call."""
         if algorithm is None:
             if key_id is None:
                 algorithm = alg.SHA3_512_RSA
@@ -189,10 +188,8 @@ class CryptoService:
             raise ValidationFailed(f"Unknown signature algorithm {algorithm!r}.", field="algorithm")
         if key_id is not None:
             key = self._signing_key(caller, key_id, algorithm)
-        elif algorithm == alg.SHA3_512_RSA:
-            key = self.keys.create_rsa(caller, DEFAULT_RSA_BITS).key
         else:
-            key = self.keys.create(caller, algorithm).key
+            key = self.keys.default_key(caller, algorithm)
         nonce = self.entropy.draw(alg.NONCE_BYTES).data
         data = alg.signed_bytes(algorithm, nonce, message)
         signature = alg.sign(algorithm, key.algorithm, self.keys.material(key), data)

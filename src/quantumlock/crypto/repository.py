@@ -48,12 +48,18 @@ class QuantumKeyRepository:
         ).all()
         return total, rows
 
+    def default_key(self, account_id: str, mode: str, algorithm: str) -> QuantumKey | None:
+        """The account's default key for `algorithm` in `mode`, if it has one."""
+        return self.session.scalar(
+            select(QuantumKey).where(QuantumKey.default_for == algorithm, _live(account_id, mode))
+        )
+
     def destroy(self, account_id: str, mode: str, key_id: str, *, by: str, at: datetime) -> bool:
         """Overwrite the sealed material with NULL; False if there was no such live key."""
         result = self.session.execute(
             update(QuantumKey)
             .where(QuantumKey.id == key_id, _live(account_id, mode))
-            .values(sealed=None, destroyed_at=at, destroyed_by=by)
+            .values(sealed=None, destroyed_at=at, destroyed_by=by, default_for=None)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]

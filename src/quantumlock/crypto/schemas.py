@@ -79,6 +79,11 @@ class KeyOut(BaseModel):
     exportable: bool
     public_key: str | None = Field(description="SubjectPublicKeyInfo PEM; null for symmetric keys")
     created_at: datetime
+    default_for: str | None = Field(
+        default=None,
+        description="The algorithm this key is the account's default for (what encrypt and "
+        "sign without `key_id` use), else null",
+    )
 
     @classmethod
     def fields_of(cls, row: QuantumKey) -> dict[str, object]:
@@ -93,6 +98,7 @@ class KeyOut(BaseModel):
             "exportable": row.exportable,
             "public_key": row.public_key,
             "created_at": as_utc(row.created_at),
+            "default_for": row.default_for,
         }
 
     @classmethod
@@ -124,10 +130,14 @@ class EncryptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plaintext: Data
-    key_id: KeyId | None = Field(default=None, description="null creates a non-exportable key")
+    key_id: KeyId | None = Field(
+        default=None,
+        description="null: the account's default key for `algorithm` (in this mode), made "
+        "non-exportable by the first such call and reused by every later one",
+    )
     algorithm: AeadAlgorithm | None = Field(
         default=None,
-        description="null: the key's own algorithm, or AES-256-GCM when a key is created; "
+        description="null: the key's own algorithm, or AES-256-GCM without `key_id`; "
         "if given with `key_id`, it must be the key's",
     )
     aad: Aad | None = None
@@ -168,12 +178,13 @@ class SignIn(BaseModel):
     message: Data
     key_id: KeyId | None = Field(
         default=None,
-        description="null creates a signing key of `algorithm` (RSA-3072 for SHA3-512-RSA)",
+        description="null: the account's default signing key for `algorithm` (in this mode; "
+        "RSA-3072 for SHA3-512-RSA), made by the first such call and reused by every later one",
     )
     algorithm: SignatureAlgorithm | None = Field(
         default=None,
         description="null: the key's own algorithm (SHA3-512-RSA for an RSA key), or "
-        "SHA3-512-RSA with a new RSA-3072 key; if given with `key_id`, it must fit the key",
+        "SHA3-512-RSA without `key_id`; if given with `key_id`, it must fit the key",
     )
 
 

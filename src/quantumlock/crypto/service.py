@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quantumlock.core.actor import Actor
@@ -30,6 +31,8 @@ from quantumlock.keyring.sealing import Sealer, SealingError
 
 ID_LENGTH = 24
 IMPORTED = "imported"
+# The key size of a default SHA3-512-RSA signing key (sign without key_id).
+DEFAULT_RSA_BITS = 3072
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,50 @@ class KeystoreService:
                 )
             provenance = _IMPORTED
         else:
-            assert kind.material_bytes is not None  # noqa: S101 (RSA is not created here)
-            draw = self.entropy.draw(kind.material_bytes, source=source)
-            material, provenance = draw.data, _Provenance.of(draw)
+            material, provenance = self._fresh(algorithm, source)
         return self._store(caller, algorithm, material, provenance, exportable, bits=None)
+
+    def _fresh(self, algorithm: str, source: str | None) -> tuple[bytes, _Provenance]:
+        material_bytes = alg.KINDS[algorithm].material_bytes
+        assert material_bytes is not None  # noqa: S101 (RSA is not created here)
+        draw = self.entropy.draw(material_bytes, source=source)
+        return draw.data, _Provenance.of(draw)
+
+    def _fresh_rsa(self, caller: Actor, bits: int, source: str | None) -> tuple[bytes, _Provenance]:
+        with self.keygen.slot(caller.account_id):
+            draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
+            der = self.keygen.generate_rsa_der(draw.data, bits)
+        return der, _Provenance.of(draw)
+
+    def default_key(self, caller: Actor, algorithm: str) -> QuantumKey:
+        """The key that encrypt or sign without `key_id` uses for `algorithm` (a symmetric
+        or signature algorithm; SHA3-512-RSA: an RSA-3072 key): made by the first such call
+        of the account and mode, reused by every later one, and never exportable.
+
+        Concurrent first calls (on one node or many) each make a candidate, but the unique
+        index on (account, mode, default_for) lets one insert win; the others drop theirs
+        (only their savepoint rolls back) and use the winner's."""
+        found = self.repo.default_key(caller.account_id, caller.mode, algorithm)
+        if found is not None:
+            return found
+        # The material is made before the savepoint: RSA takes seconds, and nothing of
+        # this unit of work should wait on it while holding the row.
+        if algorithm == alg.SHA3_512_RSA:
+            material, provenance = self._fresh_rsa(caller, DEFAULT_RSA_BITS, None)
+            row = self._row(caller, alg.RSA, material, provenance, False, bits=DEFAULT_RSA_BITS)
+        else:
+            material, provenance = self._fresh(algorithm, None)
+            row = self._row(caller, algorithm, material, provenance, False, bits=None)
+        row.default_for = algorithm
+        try:
+            with self.session.begin_nested():
+                self.repo.add(row)
+        except IntegrityError:
+            winner = self.repo.default_key(caller.account_id, caller.mode, algorithm)
+            if winner is None:  # not the race this handles
+                raise
+            return winner
+        return row
 
     def create_rsa(
         self, caller: Actor, bits: int, *, exportable: bool = False, source: str | None = None
@@ -108,10 +151,8 @@ class KeystoreService:
         """
         if bits not in rsa_keygen.ALLOWED_BITS:
             raise ValidationFailed("bits must be 2048, 3072 or 4096.", field="bits")
-        with self.keygen.slot(caller.account_id):
-            draw = self.entropy.draw(rsa_keygen.SEED_BYTES, source=source)
-            der = self.keygen.generate_rsa_der(draw.data, bits)
-        return self._store(caller, alg.RSA, der, _Provenance.of(draw), exportable, bits=bits)
+        der, provenance = self._fresh_rsa(caller, bits, source)
+        return self._store(caller, alg.RSA, der, provenance, exportable, bits=bits)
 
     def _store(
         self,
@@ -123,6 +164,21 @@ class KeystoreService:
         *,
         bits: int | None,
     ) -> CreatedKey:
+        row = self._row(caller, algorithm, material, provenance, exportable, bits=bits)
+        self.repo.add(row)
+        self.session.flush()
+        return CreatedKey(row, material if exportable else None)
+
+    def _row(
+        self,
+        caller: Actor,
+        algorithm: str,
+        material: bytes,
+        provenance: _Provenance,
+        exportable: bool,
+        *,
+        bits: int | None,
+    ) -> QuantumKey:
         kind = alg.KINDS[algorithm]
         key_id = new_id(kind.prefix, ID_LENGTH)
         row = QuantumKey(
@@ -142,9 +198,7 @@ class KeystoreService:
             sealed=self.sealer.seal(material, key_aad(key_id, caller.account_id, caller.mode)),
             created_at=utcnow(),
         )
-        self.repo.add(row)
-        self.session.flush()
-        return CreatedKey(row, material if exportable else None)
+        return row
 
     def get(self, caller: Actor, key_id: str) -> QuantumKey:
         row = self.repo.get(caller.account_id, caller.mode, key_id)

@@ -1,7 +1,7 @@
 """Imports every domain's tables so Alembic sees one complete metadata."""
 
 from quantumlock.accounts.models import Account
-from quantumlock.auth.models import ApiKey
+from quantumlock.auth.models import ApiKey, ApiKeyEvent
 from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
 from quantumlock.db.base import Base, ChangeEvent, MasterKeyCanary
 from quantumlock.idempotency.models import IdempotencyRecord
@@ -19,6 +19,7 @@ __all__ = [
     "Account",
     "AccountSecret",
     "ApiKey",
+    "ApiKeyEvent",
     "ChangeEvent",
     "IdempotencyRecord",
     "KeyExchangeSession",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from quantumlock.entropy.types import Draw
 from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing.cache import ValidationCache
+from quantumlock.licensing.issuer import LicenseIssuer
 from quantumlock.licensing.service import LicenseService, SecretCache
 from quantumlock.licensing.validation import LicenseValidator
 from quantumlock.licensing.writer import LicenseWriter
@@ -30,12 +31,15 @@ class LicensingDomain:
     writer: LicenseWriter
     # Online validation: the cache, its loads and the rules (quantumlock.licensing.validation).
     validator: LicenseValidator
+    # The API's generate path (quantumlock.licensing.issuer), over `writer`.
+    issuer: LicenseIssuer
 
     def service(self, session: Session) -> LicenseService:
         return LicenseService(session, self.sealer, self.secret_cache, self.entropy)
 
     async def close(self) -> None:
         await self.validation_cache.aclose()
+        await self.issuer.aclose()
 
 
 def licensing_of(request: Request) -> LicensingDomain:

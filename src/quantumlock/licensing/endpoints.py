@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
+import structlog
+from anyio import to_thread
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
-from quantumlock.core.errors import RateLimited
+from quantumlock.core.errors import QuotaExceeded
 from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.models import License
 from quantumlock.licensing.schemas import (
     GenerateIn,
     GenerateOut,
+    LicenseEventList,
+    LicenseEventOut,
     LicenseList,
     LicenseListItem,
     LicenseOut,
@@ -30,10 +35,13 @@ from quantumlock.licensing.service import (
     Quota,
 )
 from quantumlock.web.body import json_body, json_body_openapi
+from quantumlock.web.errors import request_id_of
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
-from quantumlock.web.security import require, unit_of_work
+from quantumlock.web.security import get_runtime, require, unit_of_work
+
+log = structlog.get_logger("quantumlock.licensing")
 
 router = PrefixRouter(prefix="/api/v1/licenses", tags=["licenses"])
 # Validation, the hottest route of all, in a router of its own that the app includes first:
@@ -60,6 +68,21 @@ def quota_state(quota: Quota | None) -> tuple[int | str, int | str, int] | None:
     return (limit, remaining, int(quota.reset_at.timestamp()))
 
 
+def log_change(request: Request, principal: Principal, action: str, lic: License) -> None:
+    """A committed lifecycle change as a log event named like its audit type
+    (`license.revoke`): the license id, not its key (the key is what a shipped application
+    presents to validate)."""
+    log.info(
+        f"license.{action}",
+        request_id=request_id_of(request),
+        account_id=principal.account_id,
+        key_id=principal.key_id,
+        mode=principal.mode.value,
+        license_id=lic.id,
+        status=lic.status,
+    )
+
+
 def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> None:
     if not principal.is_test:
         set_quota_headers(request, svc.quota(principal.account_id, principal.limits))
@@ -70,43 +93,46 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     status_code=201,
     response_model=GenerateOut,
     summary="Generate a license (counts against the monthly quota)",
-    openapi_extra=IDEMPOTENT_OPENAPI,
+    openapi_extra={**json_body_openapi(GenerateIn), **IDEMPOTENT_OPENAPI},
 )
-def generate(
-    request: Request, body: GenerateIn, principal: Principal = require(Scope.LICENSES_WRITE)
+async def generate(
+    request: Request, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
+    body = await json_body(request, GenerateIn)
     licensing = licensing_of(request)
-    with idempotent(request, principal) as idem:
+    async with idempotent(request, principal) as idem:
         try:
-            # Reads and checks in the request's own unit of work (an account's first license
-            # creates its HMAC secret and signing key), closed again before the license is
-            # signed and stored: the group commit's leader takes a connection from the same
-            # pool, and no request may hold one while it waits for the leader.
-            with unit_of_work(request) as session:
-                draft = licensing.service(session).draft(
-                    principal.actor,
-                    principal.limits,
-                    end_customer_id=body.end_customer_id,
-                    features=body.features,
-                    valid_days=body.valid_days,
-                    metadata=body.metadata,
-                )
-            # The idempotent answer is stored in the license's own transaction (the group
-            # commit's, maybe), with the quota that license left.
-            lic, quota = draft.issue(
-                licensing.writer.store,
-                None if idem.claim is None else lambda s, lic, quota: _answer(idem, s, lic, quota),
+            lic, quota = await licensing.issuer.generate(
+                principal.actor,
+                principal.limits,
+                end_customer_id=body.end_customer_id,
+                features=body.features,
+                valid_days=body.valid_days,
+                metadata=body.metadata,
+                metadata_checked=True,  # GenerateIn's validator
+                # The idempotent answer is stored in the license's own transaction (the
+                # group commit's), with the quota that license left.
+                also=None if idem.claim is None else partial(_answer, idem),
             )
-        except RateLimited:
-            with unit_of_work(request) as session:
-                _quota_for(request, principal, licensing.service(session))
+        except QuotaExceeded:  # the X-Quota-* headers say so too
+            get_runtime(request).metrics.quota_refusals.labels(principal.limits.plan).inc()
+            await to_thread.run_sync(_quota_headers_read, request, principal)
             raise
+        get_runtime(request).metrics.licenses_issued.labels(
+            principal.limits.plan, principal.mode.value
+        ).inc()
+        log_change(request, principal, "generate", lic)
         set_quota_headers(request, quota)
         return idem.answer_headers(model_response(GenerateOut.from_row(lic), 201))
 
 
 def _answer(idem: idempotent, session: Session, lic: License, quota: Quota | None) -> None:
     idem.answer(session, model_response(GenerateOut.from_row(lic), 201), quota=quota_state(quota))
+
+
+def _quota_headers_read(request: Request, principal: Principal) -> None:
+    with unit_of_work(request) as session:
+        _quota_for(request, principal, licensing_of(request).service(session))
 
 
 @validation_router.post(
@@ -126,6 +152,7 @@ async def validate(
         body.end_customer_id,
         body.features or (),
     )
+    get_runtime(request).metrics.validated(result.code.value)
     lic = result.license if result.valid else None
     out = ValidateOut(
         valid=result.valid,
@@ -135,6 +162,7 @@ async def validate(
         expires_at=as_utc(lic.valid_until) if lic else None,
         message=result.message,
         code=result.code.value,
+        missing_features=list(result.missing_features) or None,
     )
     return model_response(out)
 
@@ -192,6 +220,34 @@ def get_license(
         return model_response(LicenseOut.from_row(lic))
 
 
+@router.get(
+    "/{license_key}/events",
+    response_model=LicenseEventList,
+    summary="A license's lifecycle events (audit trail), newest first",
+)
+def license_events(
+    request: Request,
+    license_key: str,
+    skip: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(50, ge=1, le=500),
+    principal: Principal = require(Scope.LICENSES_READ),
+) -> Response:
+    """Who generated, revoked, suspended, reinstated or renewed the license, and when: the
+    acting key's id (or the CLI operator's) and what changed. Another account's license,
+    or one of the other mode, is 404."""
+    with unit_of_work(request) as session:
+        total, rows = service(request, session).event_page(
+            principal.actor, license_key, skip=skip, limit=limit
+        )
+        page = LicenseEventList(
+            total=total,
+            skip=skip,
+            limit=limit,
+            events=[LicenseEventOut.from_row(e) for e in rows],
+        )
+        return model_response(page)
+
+
 # A lifecycle change announces itself when the unit of work commits: the validation cache
 # forgets the license at once here, and in the other processes through the change feed.
 
@@ -200,11 +256,14 @@ def _lifecycle(action: str, summary: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
     ) -> Response:
-        with idempotent(request, principal) as idem, unit_of_work(request) as session:
-            svc = service(request, session)
-            lic = getattr(svc, action)(principal.actor, license_key)
-            _quota_for(request, principal, svc)
-            return idem.answer(session, model_response(LicenseOut.from_row(lic)))
+        with idempotent(request, principal) as idem:
+            with unit_of_work(request) as session:
+                svc = service(request, session)
+                lic = getattr(svc, action)(principal.actor, license_key)
+                _quota_for(request, principal, svc)
+                response = idem.answer(session, model_response(LicenseOut.from_row(lic)))
+            log_change(request, principal, action, lic)  # committed
+            return response
 
     handler.__name__ = f"{action}_license"
     router.add_api_route(
@@ -234,8 +293,11 @@ def renew(
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
 ) -> Response:
-    with idempotent(request, principal) as idem, unit_of_work(request) as session:
-        svc = service(request, session)
-        lic = svc.renew(principal.actor, license_key, body.valid_days)
-        _quota_for(request, principal, svc)
-        return idem.answer(session, model_response(LicenseOut.from_row(lic)))
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            svc = service(request, session)
+            lic = svc.renew(principal.actor, license_key, body.valid_days)
+            _quota_for(request, principal, svc)
+            response = idem.answer(session, model_response(LicenseOut.from_row(lic)))
+        log_change(request, principal, "renew", lic)  # committed
+        return response

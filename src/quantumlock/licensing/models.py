@@ -61,6 +61,8 @@ class LicenseEvent(Base):
     """Append-only audit of lifecycle changes: who (key id), what, when."""
 
     __tablename__ = "license_events"
+    # The account's audit trail (GET /api/v2/audit) reads by account, newest first.
+    __table_args__ = (Index("ix_license_events_account_at", "account_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     license_id: Mapped[str] = mapped_column(

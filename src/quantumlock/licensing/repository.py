@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from quantumlock.accounts.models import Account
+from quantumlock.accounts.plans import PLANS
 from quantumlock.licensing.models import (
     AccountSecret,
     License,
@@ -173,6 +175,21 @@ class LicenseRepository:
             .order_by(LicenseEvent.id)
         ).all()
 
+    def event_page(
+        self, license_id: str, *, skip: int, limit: int
+    ) -> tuple[int, Sequence[LicenseEvent]]:
+        """(how many, one page newest first): ids grow with time, so the id orders them."""
+        where = LicenseEvent.license_id == license_id
+        total = self.session.scalar(select(func.count()).select_from(LicenseEvent).where(where))
+        rows = self.session.scalars(
+            select(LicenseEvent)
+            .where(where)
+            .order_by(LicenseEvent.id.desc())
+            .offset(skip)
+            .limit(limit)
+        ).all()
+        return int(total or 0), rows
+
     def key_exists(self, account_id: str, license_key: str) -> bool:
         found = self.session.scalar(
             select(License.id).where(
@@ -241,6 +258,44 @@ class LicenseRepository:
                 break
             granted += (used,)
         return granted
+
+    def quota_by_plan(self, period: str) -> Sequence[tuple[str, int, int, int, int]]:
+        """Per plan, for `period`: (plan, accounts, licenses counted, licenses remaining
+        over the accounts with a finite quota, accounts whose quota is spent). One
+        aggregate query, whatever the number of accounts: the account's own limit when it
+        has one, else its plan's (accounts.plans.effective_limits, in SQL)."""
+        used = func.coalesce(LicenseUsage.used, 0)
+        plan_default = case(
+            {plan.value: limits.licenses_per_month for plan, limits in PLANS.items()},
+            value=Account.plan,
+            else_=None,
+        )
+        limit = case(
+            (Account.licenses_unlimited.is_(True), None),
+            (Account.licenses_per_month.is_not(None), Account.licenses_per_month),
+            else_=plan_default,
+        )
+        remaining = case((limit.is_(None), 0), (used >= limit, 0), else_=limit - used)
+        spent = case((limit.is_(None), 0), (used >= limit, 1), else_=0)
+        rows = self.session.execute(
+            select(
+                Account.plan,
+                func.count(),
+                func.sum(used),
+                func.sum(remaining),
+                func.sum(spent),
+            )
+            .select_from(Account)
+            .outerjoin(
+                LicenseUsage,
+                and_(LicenseUsage.account_id == Account.id, LicenseUsage.period == period),
+            )
+            .group_by(Account.plan)
+        ).all()
+        return [
+            (str(plan), int(n or 0), int(u or 0), int(r or 0), int(x or 0))
+            for plan, n, u, r, x in rows
+        ]
 
     def _ensure_usage_row(self, account_id: str, period: str) -> None:
         upsert = (

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from quantumlock.core.clock import as_utc
 from quantumlock.core.jsonvalue import MAX_BYTES, MAX_DEPTH, json_value_problem
-from quantumlock.licensing.models import License, SigningKey
+from quantumlock.licensing.models import License, LicenseEvent, SigningKey
 from quantumlock.licensing.signing import b64url
 
 Feature = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -117,6 +117,12 @@ class ValidateOut(BaseModel):
         "SIGNATURE_INVALID",
         "FEATURES_MISSING",
     ]
+    # Only with FEATURES_MISSING: every other answer keeps the reference's shape exactly.
+    missing_features: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Only with FEATURES_MISSING: the required features the license lacks",
+    )
 
 
 class LicenseListItem(BaseModel):
@@ -190,3 +196,37 @@ class StatsOut(BaseModel):
     max_licenses_month: int | None
     total_licenses_all_time: int
     active_licenses: int
+
+
+LicenseAction = Literal["generate", "revoke", "suspend", "reinstate", "renew"]
+
+
+class LicenseEventOut(BaseModel):
+    """One lifecycle change of a license, as the audit trail recorded it."""
+
+    id: int
+    type: str = Field(description="`license.<action>`, as in GET /api/v2/audit")
+    action: LicenseAction
+    key_id: str = Field(description="The API key that acted (`key_…`), or the CLI operator")
+    at: datetime
+    detail: dict[str, Any] = Field(
+        description="What changed: `from`/`to` status or expiry; `valid_until` at generate"
+    )
+
+    @classmethod
+    def from_row(cls, event: LicenseEvent) -> LicenseEventOut:
+        return cls(
+            id=event.id,
+            type=f"license.{event.action}",
+            action=event.action,
+            key_id=event.key_id,
+            at=as_utc(event.at),
+            detail=dict(event.detail),
+        )
+
+
+class LicenseEventList(BaseModel):
+    total: int
+    skip: int
+    limit: int
+    events: list[LicenseEventOut] = Field(description="Newest first")

@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from quantumlock.accounts.plans import EffectiveLimits
 from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat, utcnow
-from quantumlock.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from quantumlock.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from quantumlock.core.ids import new_id
 from quantumlock.core.jsonvalue import json_value_problem
 from quantumlock.db.changes import record_change
@@ -41,6 +41,8 @@ from quantumlock.licensing.writer import KeyTaken, NewLicense, QuotaRefused, sto
 
 HMAC_PURPOSE = "license-hmac"
 CHANGE_KIND_LICENSE = "license"
+# A signing key rotated or retired; the ref is `signing_key_ref(account id, mode)`.
+CHANGE_KIND_SIGNING_KEY = "signing_key"
 MODES = ("live", "test")
 KEY_ATTEMPTS = 5
 KEY_BYTES = 6  # QLOCK- and three groups of four hex digits: 12 hex characters
@@ -94,6 +96,8 @@ class Quota:
 class Validation:
     code: Code
     license: LicenseView | None
+    # FEATURES_MISSING: the required features the license lacks, in the caller's order.
+    missing_features: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -101,6 +105,9 @@ class Validation:
 
     @property
     def message(self) -> str | None:
+        if self.missing_features:
+            named = ", ".join(self.missing_features)
+            return f"License does not include the required features: {named}."
         return MESSAGES[self.code]
 
 
@@ -127,6 +134,10 @@ class SecretCache:
             self._keys[kid] = keys
 
 
+def signing_key_ref(account_id: str, mode: str) -> str:
+    return f"{account_id}:{mode}"
+
+
 def period_of(when: datetime) -> str:
     return f"{when.year:04d}-{when.month:02d}"
 
@@ -138,6 +149,12 @@ def next_period_start(when: datetime) -> datetime:
 
 def normalise_features(features: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(features))  # drop repeats, keep the caller's order
+
+
+def missing_features(required: Sequence[str], granted: Sequence[str]) -> tuple[str, ...]:
+    """The required features not granted, once each, in the order they were asked for."""
+    have = set(granted)
+    return tuple(f for f in dict.fromkeys(required) if f not in have)
 
 
 def normalise_key(license_key: str) -> str:
@@ -169,8 +186,9 @@ def evaluate(
         return Validation(Code.SUSPENDED, lic)
     if as_utc(lic.valid_until) <= (now or utcnow()):
         return Validation(Code.EXPIRED, lic)
-    if not set(required_features) <= set(lic.features):
-        return Validation(Code.FEATURES_MISSING, lic)
+    missing = missing_features(required_features, lic.features)
+    if missing:
+        return Validation(Code.FEATURES_MISSING, lic, missing)
     return Validation(Code.VALID, lic)
 
 
@@ -196,10 +214,12 @@ def _row_fields(lic: License | LicenseView) -> dict[str, Any]:
     }
 
 
-def _quota_spent(limits: EffectiveLimits, now: datetime) -> RateLimited:
-    return RateLimited(
+def _quota_spent(limits: EffectiveLimits, now: datetime) -> QuotaExceeded:
+    reset_at = next_period_start(now)
+    return QuotaExceeded(
         f"Monthly limit reached ({limits.licenses_per_month} licenses).",
-        retry_after=max(1, int((next_period_start(now) - now).total_seconds())),
+        retry_after=max(1, int((reset_at - now).total_seconds())),
+        reset_at=reset_at,
     )
 
 
@@ -212,6 +232,45 @@ def _event(lic: License, caller: Actor, action: str, detail: dict[str, Any]) -> 
         detail=detail,
         at=utcnow(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SigningMaterial:
+    """An account's HMAC secret and the active signing key of one mode, unsealed."""
+
+    secret: bytes
+    key: SigningKey
+    keys: signing.KeyPair
+
+    def draft(
+        self,
+        caller: Actor,
+        limits: EffectiveLimits,
+        entropy: Callable[[int], Draw],
+        *,
+        end_customer_id: str,
+        features: Sequence[str],
+        valid_days: int,
+        metadata: dict[str, Any],
+        metadata_checked: bool = False,
+    ) -> Draft:
+        """`metadata_checked`: the caller validated `metadata` already (the API's body
+        schema does); every other caller (the CLI) has it checked here."""
+        problem = None if metadata_checked else json_value_problem(metadata)
+        if problem:
+            raise ValidationFailed(f"metadata {problem}.", field="metadata")
+        return Draft(
+            caller,
+            limits,
+            self.secret,
+            self.key,
+            self.keys,
+            entropy,
+            end_customer_id,
+            normalise_features(features),
+            valid_days,
+            metadata,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,30 +296,51 @@ class Draft:
     ) -> tuple[License, Quota | None]:
         """Sign a new license and store it with `store` (`writer.store_in` a session, or a
         `LicenseWriter`'s group commit); the license and the quota it left (live mode).
-        `also` writes what must commit with the license, in its transaction."""
-        live = self.caller.mode == "live"
-        limit = self.limits.licenses_per_month
+        `also` writes what must commit with the license, in its transaction (`bind`)."""
         for _attempt in range(KEY_ATTEMPTS):
-            # Drawn and signed (HMAC, Ed25519 + ML-DSA-65: ~1.2 ms, without the GIL) before
-            # any row is locked: a simulator run or a remote call must not hold a lock.
-            now = utcnow().replace(microsecond=0)
-            lic = self._build(self.entropy(KEY_BYTES), now)
-            detail = {"valid_until": isoformat(lic.valid_until)}
-            new = NewLicense(
-                lic,
-                _event(lic, self.caller, "generate", detail),
-                period_of(now) if live else None,  # test-mode licenses are free and uncounted
-                limit,
-                None if also is None else _also(also, lic, limit, now),
-            )
+            new = self.bind(self.build(), also)
             try:
                 used = store(new)
             except KeyTaken:  # license key collision: new key
                 continue
             except QuotaRefused:
-                raise _quota_spent(self.limits, now) from None
-            return lic, None if used is None else Quota(limit, used, next_period_start(now))
+                raise self.refused(new) from None
+            return self.outcome(new, used)
         raise Conflict("Could not allocate a unique license key; try again.")
+
+    def build(self) -> NewLicense:
+        """Draw a key and sign (HMAC, Ed25519 + ML-DSA-65: ~1.2 ms, mostly without the GIL),
+        before any row is locked: a simulator run or a remote call must not hold a lock."""
+        now = utcnow().replace(microsecond=0)
+        lic = self._build(self.entropy(KEY_BYTES), now)
+        detail = {"valid_until": isoformat(lic.valid_until)}
+        return NewLicense(
+            lic,
+            _event(lic, self.caller, "generate", detail),
+            # Test-mode licenses are free and uncounted.
+            period_of(now) if self.caller.mode == "live" else None,
+            self.limits.licenses_per_month,
+        )
+
+    def bind(
+        self, new: NewLicense, also: Callable[[Session, License, Quota | None], None] | None
+    ) -> NewLicense:
+        """`new`, with `also` to be written in the transaction that stores it, given the
+        license and the quota it left (a request's idempotent answer: quantumlock.idempotency)."""
+        if also is not None:
+            new.also = lambda session, used: also(session, *self.outcome(new, used))
+        return new
+
+    def outcome(self, new: NewLicense, used: int | None) -> tuple[License, Quota | None]:
+        """The stored license and the quota it left (None: not counted)."""
+        if used is None:
+            return new.license, None
+        now = as_utc(new.license.generated_at)
+        return new.license, Quota(new.limit, used, next_period_start(now))
+
+    def refused(self, new: NewLicense) -> QuotaExceeded:
+        """The answer when the quota had no room for `new`."""
+        return _quota_spent(self.limits, as_utc(new.license.generated_at))
 
     def _build(self, key_draw: Draw, now: datetime) -> License:
         raw = key_draw.data.hex().upper()
@@ -288,18 +368,6 @@ class Draft:
         lic.quantum_signature = signing.quantum_signature(self.secret, fields_of(lic))
         lic.license_file = LicenseService._license_file(lic, self.key, self.keys, now)
         return lic
-
-
-def _also(
-    also: Callable[[Session, License, Quota | None], None],
-    lic: License,
-    limit: int | None,
-    now: datetime,
-) -> Callable[[Session, int | None], None]:
-    def write(session: Session, used: int | None) -> None:
-        also(session, lic, None if used is None else Quota(limit, used, next_period_start(now)))
-
-    return write
 
 
 class LicenseService:
@@ -419,6 +487,7 @@ class LicenseService:
         self.session.flush()  # free the active slot before the new key takes it
         new = self._new_signing_key(account_id, mode)
         self.session.flush()
+        record_change(self.session, CHANGE_KIND_SIGNING_KEY, signing_key_ref(account_id, mode))
         return new
 
     def retire_signing_key(self, account_id: str, kid: str, mode: str = "live") -> SigningKey:
@@ -429,6 +498,7 @@ class LicenseService:
             raise Conflict("Rotate first: the active signing key cannot be retired.")
         key.status, key.retired_at = "retired", utcnow()
         self.session.flush()
+        record_change(self.session, CHANGE_KIND_SIGNING_KEY, signing_key_ref(account_id, mode))
         return key
 
     def signing_keys(self, account_id: str, mode: str = "live") -> Sequence[SigningKey]:
@@ -487,29 +557,26 @@ class LicenseService:
     ) -> Draft:
         """Everything a new license needs from the database, read and checked; signing and
         writing happen in `Draft.issue`, outside this session's transaction."""
-        # The API checks this on the request body too; here for every other caller (CLI).
-        problem = json_value_problem(metadata)
-        if problem:
-            raise ValidationFailed(f"metadata {problem}.", field="metadata")
-        secret = self._hmac_secret(caller.account_id)
-        key = self._active_signing_key(caller.account_id, caller.mode)
-        keys = self._keypair(key)
+        material = self.signing_material(caller.account_id, caller.mode)
         if caller.mode == "live":
             # An account at its limit is refused before anything is signed or written; the
             # conditional UPDATE still decides for requests that race past this read.
             self._refuse_if_quota_spent(caller.account_id, limits, utcnow())
-        return Draft(
+        return material.draft(
             caller,
             limits,
-            secret,
-            key,
-            keys,
             self.entropy,
-            end_customer_id,
-            normalise_features(features),
-            valid_days,
-            metadata,
+            end_customer_id=end_customer_id,
+            features=features,
+            valid_days=valid_days,
+            metadata=metadata,
         )
+
+    def signing_material(self, account_id: str, mode: str) -> SigningMaterial:
+        """What signs this account's licenses of `mode`: its HMAC secret and active signing
+        key, unsealed (made on first use, in this unit of work)."""
+        key = self._active_signing_key(account_id, mode)
+        return SigningMaterial(self._hmac_secret(account_id), key, self._keypair(key))
 
     def _refuse_if_quota_spent(
         self, account_id: str, limits: EffectiveLimits, now: datetime
@@ -605,7 +672,15 @@ class LicenseService:
         )
 
     def events(self, caller: Actor, license_key: str) -> Sequence[LicenseEvent]:
+        """Every lifecycle event of the caller's license, oldest first."""
         return self.repo.events(self.get(caller, license_key).id)
+
+    def event_page(
+        self, caller: Actor, license_key: str, *, skip: int, limit: int
+    ) -> tuple[int, Sequence[LicenseEvent]]:
+        """One page of the license's lifecycle events, newest first, and how many there
+        are; NotFound for another account's or the other mode's license."""
+        return self.repo.event_page(self.get(caller, license_key).id, skip=skip, limit=limit)
 
     def stats(self, account_id: str, limits: EffectiveLimits) -> dict[str, Any]:
         now = utcnow()

@@ -7,19 +7,23 @@ statement, so the lock was held for ~6 ms per license, and PostgreSQL's usage ro
 until each commit's fsync. `LicenseWriter` lets the requests that are waiting for the lock
 share one transaction: the first waiter becomes the leader, takes everything queued, writes
 it with one statement per table and one quota UPDATE per account, commits once, and hands
-each request its own outcome. Signing stays in the requests' threads, outside any lock.
+each request its own outcome. Signing happens before, outside any lock. The API uses the
+same batches through `AsyncLicenseWriter` (requests on the event loop, one writer thread).
 
 The quota stays exact, on one node or many: a group of k licenses is counted by one
 conditional UPDATE (`used + k <= limit`), and only if that is refused, one at a time
 (`used < limit`), so the licenses that still fit are granted and the rest refused. A failure
 fails only its own request: a batch that fails is written again one license per
-transaction, and each request gets its own license's result.
+transaction, and each request gets its own license's result. What a request must commit with
+its license (its idempotent answer, `NewLicense.also`) is written in the same transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +118,7 @@ class LicenseWriter:
                 del self._queue[: self.max_batch]
                 self._cond.release()
                 try:
-                    self._write(batch)
+                    self.write_batch(batch)
                 except BaseException as exc:  # no request of the batch may wait forever
                     for pending in batch:
                         if not pending.done:
@@ -128,8 +132,9 @@ class LicenseWriter:
             raise item.error
         return item.used
 
-    def _write(self, batch: list[_Pending]) -> None:
-        """One transaction for the whole batch; if it fails, one per license."""
+    def write_batch(self, batch: list[_Pending]) -> None:
+        """Write `batch` and mark each item done with its outcome: one transaction for the
+        whole batch; if it fails, one per license."""
         try:
             with self.sessions() as session:
                 self._write_in(session, batch)
@@ -146,7 +151,7 @@ class LicenseWriter:
                 return
             for item in batch:  # a failure fails only its own request
                 item.used = item.error = None
-                self._write([item])
+                self.write_batch([item])
             return
         for item in batch:
             item.done = True
@@ -180,6 +185,64 @@ class LicenseWriter:
         for item in granted:
             if item.new.also is not None:
                 item.new.also(session, item.used)
+
+
+class AsyncLicenseWriter:
+    """The same group commit for requests served on the event loop: they queue their
+    license and await it; one flush at a time writes everything queued so far in the one
+    writer thread. Profiled at 64 connections, the thread-per-request form kept ten worker
+    threads waking one another for the GIL around every statement, and the event loop,
+    waiting its turn each time, left the pool half idle."""
+
+    def __init__(self, writer: LicenseWriter) -> None:
+        self.writer = writer
+        self._queue: list[tuple[_Pending, asyncio.Future[int | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="license-writer")
+
+    async def store(self, new: NewLicense) -> int | None:
+        """Store `new` (committed when this returns); the new quota count, or None when not
+        counted. Raises QuotaRefused, KeyTaken or the database's error for this license."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | None] = loop.create_future()
+        self._queue.append((_Pending(new), future))
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
+        # Shielded: a request cancelled (its client gone) leaves its license to be written
+        # with the others; the batch cannot be taken back half-way.
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                taken = self._queue[: self.writer.max_batch]
+                del self._queue[: self.writer.max_batch]
+                batch = [pending for pending, _ in taken]
+                try:
+                    await loop.run_in_executor(self._thread, self.writer.write_batch, batch)
+                except BaseException as exc:  # no request of the batch may wait forever
+                    for pending, future in taken:
+                        if not future.done():
+                            future.set_exception(pending.error or exc)
+                    if not isinstance(exc, Exception):
+                        raise  # cancelled (shutdown)
+                    continue
+                for pending, future in taken:
+                    if future.done():
+                        continue
+                    if pending.error is not None:
+                        future.set_exception(pending.error)
+                    else:
+                        future.set_result(pending.used)
+        finally:
+            self._flushing = None
+
+    async def aclose(self) -> None:
+        """Wait for the licenses queued so far to be written, then stop the thread."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])
+        self._thread.shutdown(wait=True)
 
 
 def _quota_groups(batch: Sequence[_Pending]) -> dict[tuple[Any, ...], list[_Pending]]:

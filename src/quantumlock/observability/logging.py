@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -60,6 +61,9 @@ _SINK = _BufferedStdout()
 
 
 _INFO_ENABLED = [True]
+# "json" or "console": how the access log renders (it skips structlog's chain in JSON only).
+Rendering = Literal["json", "console"]
+_FORMAT: list[Rendering] = ["json"]
 
 
 def flush_logs() -> None:
@@ -74,6 +78,10 @@ def access_log(**fields: object) -> None:
     """
     if not _INFO_ENABLED[0]:
         return
+    if _FORMAT[0] == "console":
+        # For a person at a terminal: the same fields, through the console renderer.
+        structlog.get_logger("quantumlock.access").info("request", **fields)
+        return
     fields["event"] = "request"
     fields["level"] = "info"
     fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -84,22 +92,53 @@ def _orjson_dumps(event: object, **_: object) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
-def _processors() -> list[Any]:
-    """One JSON line per event: level, UTC ISO timestamp, exception text."""
-    return [
+def resolve_format(fmt: str, stream: TextIO) -> Rendering:
+    """`auto`: the console renderer when `stream` (where the lines go) is a terminal,
+    JSON lines otherwise (files, pipes, log collectors)."""
+    if fmt == "json":
+        return "json"
+    if fmt == "console":
+        return "console"
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return "console" if isatty is not None and isatty() else "json"
+    except ValueError:  # a closed stream
+        return "json"
+
+
+def _processors(fmt: Rendering = "json") -> list[Any]:
+    """Level, UTC ISO timestamp, exception text, the bound context (request id), then one
+    JSON line per event, or one aligned, coloured line for a person at a terminal."""
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer(colors=_colors_wanted())
+    else:
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+    chain: list[Any] = [
+        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer(serializer=_orjson_dumps),
     ]
+    if fmt == "json":
+        # The console renderer formats tracebacks itself (and better).
+        chain.append(structlog.processors.format_exc_info)
+    return [*chain, renderer]
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stdout. Nothing logged here ever carries a key or other secret."""
+def _colors_wanted() -> bool:
+    # https://no-color.org: any value turns colours off.
+    return "NO_COLOR" not in os.environ
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Lines on stdout: JSON (one object per line), or the console renderer when stdout is
+    a terminal (`fmt="auto"`; QL_LOG_FORMAT=json|console forces one). Nothing logged here
+    ever carries a key or other secret."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _INFO_ENABLED[0] = numeric <= logging.INFO
+    _FORMAT[0] = resolve_format(fmt, sys.stdout)
     structlog.configure(
-        processors=_processors(),
+        processors=_processors(_FORMAT[0]),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=_SINK),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
@@ -110,9 +149,11 @@ def configure_logging(level: str = "INFO") -> None:
 
 def configure_cli_logging() -> None:
     """Commands print their results on stdout (often JSON for scripts): log lines go to
-    stderr, and only warnings and errors."""
+    stderr, and only warnings and errors; rendered for a person when stderr is a terminal
+    (QL_LOG_FORMAT forces a format here too)."""
+    fmt = resolve_format(os.environ.get("QL_LOG_FORMAT", "auto").lower(), sys.stderr)
     structlog.configure(
-        processors=_processors(),
+        processors=_processors(fmt),
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,

@@ -21,7 +21,14 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def validated(self, code: str) -> None:
+        child = self._validation_children.get(code)
+        if child is None:  # a closed set of codes: the children stay few
+            child = self._validation_children[code] = self.validations.labels(code)
+        child.inc()
+
     def __init__(self) -> None:
+        self._validation_children: dict[str, Any] = {}
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -71,6 +78,24 @@ class Metrics:
             "quantumlock_validation_cache_total",
             "License validation cache lookups by result.",
             ["result"],
+            registry=self.registry,
+        )
+        self.validations = Counter(
+            "quantumlock_license_validations_total",
+            "Online license validations by result code (VALID, EXPIRED, REVOKED, ...).",
+            ["code"],
+            registry=self.registry,
+        )
+        self.licenses_issued = Counter(
+            "quantumlock_licenses_issued_total",
+            "Licenses generated, by the account's plan and the key's mode.",
+            ["plan", "mode"],
+            registry=self.registry,
+        )
+        self.quota_refusals = Counter(
+            "quantumlock_license_quota_refusals_total",
+            "License generations refused because the monthly quota was spent, by plan.",
+            ["plan"],
             registry=self.registry,
         )
         self.validation_cache_hit = self.validation_cache.labels("hit")

@@ -61,7 +61,29 @@ def retry_after_seconds(seconds: float) -> int:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
-    return app_error_response(request_id_of(request), exc)
+    request_id = request_id_of(request)
+    if isinstance(exc, RateLimited):
+        log_refusal(request, request_id, exc)
+    return app_error_response(request_id, exc)
+
+
+def log_refusal(request: Request, request_id: str, exc: RateLimited) -> None:
+    """A 429 as an event an operator can search for: which limit (code and reason), whose
+    (account and key ids, never the key), on which route. Info, not a warning: a client
+    that ignores Retry-After makes many, and a 429 is the limiter doing its job."""
+    state = request.scope.get("state", {})
+    route = request.scope.get("route")
+    log.info(
+        "rate_limited",
+        code=exc.code,
+        reason=exc.extra.get("reason"),
+        detail=exc.detail,
+        retry_after=exc.retry_after,
+        request_id=request_id,
+        account_id=state.get("account_id"),
+        key_id=state.get("key_id"),
+        route=getattr(route, "path", None),
+    )
 
 
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 import structlog
+from anyio import to_thread
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
@@ -138,6 +139,23 @@ class idempotent:
             raise IdempotentReplay(self._replay(outcome))
         self.claim = outcome
         return self
+
+    async def __aenter__(self) -> idempotent:
+        """For a handler on the event loop: the claim's transaction in a worker thread (none
+        without the header)."""
+        if idempotency_key(self.request) is None:
+            return self
+        return await to_thread.run_sync(self.__enter__)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.claim is not None and not (self.answered and exc is None):
+            await to_thread.run_sync(self.__exit__, exc_type, exc, tb)
+        self.claim = None
 
     def answer(
         self, session: Session, response: Response, *, quota: tuple[Any, ...] | None = None

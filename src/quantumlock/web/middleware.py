@@ -24,6 +24,7 @@ from quantumlock.observability.metrics import Metrics
 from quantumlock.web.errors import error_body
 from quantumlock.web.fastpath import FastRoutes
 from quantumlock.web.hygiene import refusal, send_refusal
+from quantumlock.web.labels import RouteLabels
 
 log = structlog.get_logger("quantumlock.http")
 
@@ -62,6 +63,8 @@ class RequestContextMiddleware:
         # may carry 1 MiB of data).
         self.body_limits = tuple((body_limits or {}).items())
         self.access_log = access_log
+        # The route label of requests answered before (or without) routing.
+        self.labels = RouteLabels()
         # Request ids need to be unique, not secret: a random per-process prefix and a
         # counter avoid a getrandom(2) per request.
         self._id_prefix = "req_" + secrets.token_hex(6)
@@ -122,7 +125,8 @@ class RequestContextMiddleware:
                 request_id,
             )
         except Exception:
-            log.exception("unhandled_error", request_id=request_id, path=scope.get("path"))
+            # The route's template, not the path: a path may hold a license key.
+            log.exception("unhandled_error", request_id=request_id, route=self.labels.label(scope))
             flush_logs()
             if not started[0]:
                 await self._send_error(
@@ -182,7 +186,7 @@ class RequestContextMiddleware:
 
     def _observe(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = getattr(route, "path", None) or self.labels.label(scope)
         self.metrics.observe_request(scope["method"], template, status, elapsed)
         if self.access_log:
             access_log(

@@ -38,8 +38,20 @@ ERROR_SCHEMA: dict[str, Any] = {
         "timestamp": {"type": "string"},
         "request_id": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object"}},
-        "retry_after": {"type": "integer"},
-        "reason": {"type": "string"},
+        "retry_after": {"type": "integer", "description": "429: seconds to wait"},
+        "reason": {
+            "type": "string",
+            "enum": ["rate_limit", "monthly_quota"],
+            "description": "429: `rate_limit` (retry after `retry_after` seconds) or"
+            " `monthly_quota` (the month's licenses are used up: wait for `quota_reset_at`"
+            " or raise the plan; do not retry)",
+        },
+        "quota_reset_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "429 `monthly_quota`: when the quota resets (UTC, the first"
+            " instant of the next calendar month)",
+        },
     },
 }
 
@@ -50,7 +62,8 @@ _ERROR_DESCRIPTIONS = {
     404: "NOT_FOUND (also another tenant's object, and the other mode's)",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
-    429: "RATE_LIMIT_EXCEEDED (`retry_after`, `reason`); `Retry-After` header",
+    429: "RATE_LIMIT_EXCEEDED (`retry_after`; `reason`: `rate_limit`, or `monthly_quota` with"
+    " `quota_reset_at`); `Retry-After` header",
     500: "INTERNAL_ERROR (no trace leaks)",
     503: "QUANTUM_UNAVAILABLE: no entropy source can deliver",
 }
@@ -59,6 +72,7 @@ _ERROR_DESCRIPTIONS = {
 # completed key-exchange session, a license key that could not be allocated).
 _CONFLICTS = re.compile(
     r"^(POST /api/v2/keys/\{key_id\}/rotate"
+    r"|PATCH /api/v2/keys/\{key_id\}"
     r"|POST /api/v1/licenses/\{license_key\}/(revoke|suspend|reinstate|renew)"
     r"|POST /api/v1/licenses/generate"
     r"|POST /api/v1/quantum/crypto/key-exchange)$"
@@ -77,9 +91,12 @@ _LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
             ("Suspend", "POST /api/v1/licenses/{license_key}/suspend"),
             ("Reinstate", "POST /api/v1/licenses/{license_key}/reinstate"),
             ("Renew", "POST /api/v1/licenses/{license_key}/renew"),
+            ("GetEventsOf", "GET /api/v1/licenses/{license_key}/events"),
         )
     },
     ("POST /api/v2/keys", "201"): {
+        "GetKey": ("GET /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
+        "UpdateKey": ("PATCH /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
         "RevokeKey": ("DELETE /api/v2/keys/{key_id}", {"key_id": "$response.body#/data/id"}),
         "RotateKey": ("POST /api/v2/keys/{key_id}/rotate", {"key_id": "$response.body#/data/id"}),
     },

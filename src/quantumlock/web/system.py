@@ -76,4 +76,7 @@ async def live() -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics (no auth)", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     runtime = get_runtime(request)
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # In a worker thread: some families are read from the database at scrape time
+    # (quantumlock.licensing.quota_metrics).
+    body = await run_in_threadpool(generate_latest, runtime.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
