@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -118,14 +119,14 @@ def test_the_same_key_with_another_request_is_409(
 def test_a_key_in_flight_is_409_and_then_answers(
     client: TestClient, app: FastAPI, account: AccountFixture
 ) -> None:
-    writer = app.state.licensing.writer
+    writer = app.state.licensing.issuer.writer  # the API's group commit (on the event loop)
     store = writer.store
     inside, go = threading.Event(), threading.Event()
 
-    def held_store(new: Any) -> int | None:
+    async def held_store(new: Any) -> int | None:
         inside.set()
-        assert go.wait(30)
-        return store(new)  # type: ignore[no-any-return]
+        assert await to_thread.run_sync(go.wait, 30)
+        return await store(new)  # type: ignore[no-any-return]
 
     writer.store = held_store
     headers = idem("in-flight", account.admin_key)
