@@ -15,7 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from quantumlock.idempotency.models import IdempotencyRecord
-from quantumlock.idempotency.service import IdempotencyService, StoredAnswer
+from quantumlock.idempotency.service import (
+    LOCK_TIMEOUT,
+    Claim,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    IdempotencyService,
+    StoredAnswer,
+)
 from quantumlock.licensing.models import License
 from tests.conftest import AccountFixture, MakeAccount, bearer
 from tests.fakes.clock import FakeClock
@@ -260,3 +267,34 @@ def test_the_openapi_document_declares_the_header_and_the_409s(app: FastAPI) -> 
         assert "IDEMPOTENCY_KEY_IN_USE" in operation["responses"]["409"]["description"]
     validate = paths["/api/v1/licenses/validate"]["post"]
     assert "Idempotency-Key" not in [p["name"] for p in validate.get("parameters", [])]
+
+
+def test_a_claim_whose_request_died_is_taken_over_after_the_lock_timeout(
+    app: FastAPI, account: AccountFixture, clock: FakeClock
+) -> None:
+    """A process that died mid-request leaves its claim in flight: refused (IN_USE) until
+    LOCK_TIMEOUT, then taken over; the dead request's late answer is refused, not stored."""
+    domain = app.state.idempotency
+
+    def claim() -> Any:
+        with app.state.runtime.unit_of_work() as session:
+            return domain.service(session).claim(account.id, "live", "crashed", "f" * 64)
+
+    def answer(claimed: Any, body: bytes) -> None:
+        with app.state.runtime.unit_of_work() as session:
+            domain.service(session).answer(claimed, StoredAnswer(201, body))
+
+    dead = claim()
+    clock.advance(LOCK_TIMEOUT.total_seconds() - 1)
+    with pytest.raises(IdempotencyKeyInUse):
+        claim()
+    clock.advance(2)
+    retry = claim()
+    assert isinstance(retry, Claim) and retry.token != dead.token
+    with pytest.raises(IdempotencyKeyInUse):
+        answer(dead, b'{"late": true}')
+    answer(retry, b'{"retry": true}')
+    stored = claim()
+    assert isinstance(stored, StoredAnswer) and stored.body == b'{"retry": true}'
+    with app.state.runtime.unit_of_work() as session, pytest.raises(IdempotencyKeyReused):
+        domain.service(session).claim(account.id, "live", "crashed", "0" * 64)
