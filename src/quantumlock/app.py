@@ -14,6 +14,7 @@ from quantumlock.audit import install as audit
 from quantumlock.auth import install as auth
 from quantumlock.crypto import install as crypto
 from quantumlock.entropy import install as entropy
+from quantumlock.idempotency import install as idempotency
 from quantumlock.licensing import install as licensing
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
@@ -27,7 +28,7 @@ from quantumlock.web.openapi import install_openapi
 
 # Installed in this order (quantumlock.web.install); their routers are tried in it too, after
 # the routers a domain marks hot. Adding a domain is adding it here.
-DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts, audit)
+DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts, audit, idempotency)
 
 
 def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOMAINS) -> FastAPI:

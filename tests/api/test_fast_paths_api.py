@@ -470,11 +470,13 @@ def test_me_answers_alike(
 
 def _raised_on_a_route() -> dict[type, list[Callable[[], Exception]]]:
     """For each exception type the app has a handler for, instances a route may raise."""
+    from fastapi import Response
     from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
     from sqlalchemy.exc import DataError
     from starlette.exceptions import HTTPException
 
     from quantumlock.core import errors
+    from quantumlock.web.idempotency import IdempotentReplay
 
     invalid = [{"loc": ("body", "license_key"), "msg": "bad", "type": "value_error"}]
     return {
@@ -491,6 +493,12 @@ def _raised_on_a_route() -> dict[type, list[Callable[[], Exception]]]:
             lambda: HTTPException(418, headers={"Retry-After": "3"}),
         ],
         DataError: [lambda: DataError("SELECT 1", {}, ValueError("out of range"))],
+        # An Idempotency-Key's stored answer, replayed (quantumlock.web.idempotency).
+        IdempotentReplay: [
+            lambda: IdempotentReplay(
+                Response(b'{"replayed": true}', status_code=201, media_type="application/json")
+            )
+        ],
     }
 
 
@@ -528,4 +536,4 @@ def test_every_exception_handler_renders_alike_on_the_fast_path(
         assert len(fast_calls) - before == (answer[0] != 500)
         assert answer == normalised(call(slow)), make()
         statuses.add(answer[0])
-    assert statuses == {400, 404, 409, 418, 429, 500, 503}
+    assert statuses == {201, 400, 404, 409, 418, 429, 500, 503}

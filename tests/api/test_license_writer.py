@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from quantumlock.accounts.plans import EffectiveLimits, limits_of_account
 from quantumlock.accounts.service import AccountService
 from quantumlock.core.actor import Actor
+from quantumlock.core.clock import utcnow
 from quantumlock.core.errors import Conflict, RateLimited
+from quantumlock.db.base import ChangeEvent
 from quantumlock.entropy.types import Draw
 from quantumlock.licensing.models import License, LicenseEvent, LicenseUsage
 from quantumlock.licensing.service import Draft, LicenseService
@@ -95,18 +97,21 @@ def _queued(writer: LicenseWriter, count: int) -> None:
 
 
 def _batch_behind_a_held_leader(
-    app: FastAPI, first: Draft, queued: list[Draft]
+    app: FastAPI,
+    first: Draft,
+    queued: list[Draft],
+    issue: Callable[[Draft, LicenseWriter], Outcome] = _issue,
 ) -> tuple[Outcome, list[Outcome]]:
     """`first` leads and is held while `queued` line up behind it (one batch)."""
     gate = GatedSessions(app.state.runtime.sessions)
     writer = LicenseWriter(gate)  # type: ignore[arg-type]
     with ThreadPoolExecutor(len(queued) + 1) as pool:
-        leader = pool.submit(_issue, first, writer)
+        leader = pool.submit(issue, first, writer)
         deadline = time.monotonic() + 10
         while not writer._leading:  # the leader took its own item and waits at the gate
             assert time.monotonic() < deadline
             time.sleep(0.005)
-        rest = [pool.submit(_issue, draft, writer) for draft in queued]
+        rest = [pool.submit(issue, draft, writer) for draft in queued]
         _queued(writer, len(queued))
         gate.open.set()
         return leader.result(30), [f.result(30) for f in rest]
@@ -198,3 +203,41 @@ def test_test_mode_licenses_go_through_the_group_commit_uncounted(
     first, rest = _batch_behind_a_held_leader(app, drafts[0], drafts[1:])
     assert [first[0], *(o[0] for o in rest)] == ["ok"] * 3
     assert _counts(app, account.id) == (3, 3, 0)
+
+
+def test_what_a_request_commits_with_its_license_lands_with_it_or_not_at_all(
+    app: FastAPI, account: AccountFixture
+) -> None:
+    """`issue(store, also)`: what `also` writes (a request's idempotent answer) is in the
+    license's own transaction, in a batch too; if it fails, that license is not stored and
+    only that request fails."""
+    limits = _limits(app, account.id, None)
+    caller = Actor(account.id, "live", "t")
+    drafts = [_draft(app, caller, limits) for _ in range(4)]
+    failing = drafts[2]
+
+    def also_for(draft: Draft) -> Callable[[Session, License, Any], None]:
+        def write(session: Session, lic: License, _quota: Any) -> None:
+            if draft is failing:
+                raise RuntimeError("the answer could not be stored")
+            session.add(ChangeEvent(kind="test.also", ref=lic.license_key, created_at=utcnow()))
+
+        return write
+
+    def issue(draft: Draft, writer: LicenseWriter) -> Outcome:
+        try:
+            lic, _ = draft.issue(writer.store, also_for(draft))
+        except RuntimeError as exc:
+            return "error", exc
+        return "ok", lic.license_key
+
+    first, rest = _batch_behind_a_held_leader(app, drafts[0], drafts[1:], issue)
+    assert [first[0], *(o[0] for o in rest)] == ["ok", "ok", "error", "ok"]
+    granted = {str(o[1]) for o in (first, *rest) if o[0] == "ok"}
+    assert _counts(app, account.id) == (3, 3, 3)
+    with app.state.runtime.sessions() as session:
+        refs = set(session.scalars(select(ChangeEvent.ref).where(ChangeEvent.kind == "test.also")))
+        stored = set(
+            session.scalars(select(License.license_key).where(License.account_id == account.id))
+        )
+    assert stored == granted and granted <= refs

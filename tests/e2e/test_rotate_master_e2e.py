@@ -120,7 +120,9 @@ def test_rotate_master_while_serving(rot_server: tuple[Server, str]) -> None:
             signer = ok(
                 http.post("/api/v1/quantum/keys", headers=admin, json={"algorithm": "Ed25519"}), 201
             )
-            session = ok(http.post("/api/v1/quantum/crypto/key-exchange", headers=admin, json={}))
+            # With an Idempotency-Key: its stored answer is sealed too.
+            idem = {**admin, "Idempotency-Key": "before-rotation"}
+            session = ok(http.post("/api/v1/quantum/crypto/key-exchange", headers=idem, json={}))
 
             def decrypt() -> bytes:
                 fields = {k: enc[k] for k in ("ciphertext", "key_id", "iv", "tag")}
@@ -134,6 +136,7 @@ def test_rotate_master_while_serving(rot_server: tuple[Server, str]) -> None:
                 "signing_keys.sealed_private",
                 "quantum_keys.sealed",
                 "key_exchange_sessions.sealed",
+                "idempotency_records.sealed",
             ):
                 assert before[table][old_id] >= 1, (table, before)
             with sessions() as s:
@@ -153,8 +156,12 @@ def test_rotate_master_while_serving(rot_server: tuple[Server, str]) -> None:
             assert tables["signing_keys.sealed_private"]["rewrapped"] >= 1
             assert tables["quantum_keys.sealed"]["rewrapped"] >= 2
             assert tables["key_exchange_sessions.sealed"]["rewrapped"] >= 1
+            assert tables["idempotency_records.sealed"]["rewrapped"] >= 1
             after = count_by_key(sessions)
             assert all(set(per) <= {new_id} for per in after.values()), after
+            replay = http.post("/api/v1/quantum/crypto/key-exchange", headers=idem, json={})
+            assert replay.headers["idempotent-replayed"] == "true"
+            assert ok(replay) == session
             # The file never holds the key in the blobs; stat: still private.
             assert oct(key_file.path.stat().st_mode & 0o777) == "0o600"
 

@@ -51,7 +51,13 @@ class FuzzTarget:
         kwargs.pop("allow_redirects", None)
         if not kwargs.get("cookies"):
             kwargs.pop("cookies", None)
-        headers = {**(kwargs.pop("headers", None) or {}), **bearer(key)}
+        headers: dict[str, str | bytes] = {**(kwargs.pop("headers", None) or {}), **bearer(key)}
+        # Generated header values (Idempotency-Key's negative cases) may be any text: sent as
+        # UTF-8 bytes, as a client could, where httpx refuses a non-ASCII str.
+        headers = {
+            name: value.encode() if isinstance(value, str) and not value.isascii() else value
+            for name, value in headers.items()
+        }
         data = kwargs.pop("data", None)
         if data is not None:
             if isinstance(data, dict):

@@ -467,11 +467,12 @@ def test_key_exchange_three_steps_on_the_wire(mode: str) -> None:
         # Without a key id: the account's one default key, never a second one (#18).
         ("quantum.encrypt", (b"m",), {}, 3),
         ("quantum.sign", (b"m",), {}, 3),
-        # These create state: a lost answer must not become two keys or a spent session.
-        ("quantum.create_key", ("AES-256-GCM",), {}, 1),
-        ("quantum.rsa", (), {}, 1),
-        ("quantum.key_exchange", (), {}, 1),
-        ("quantum.key_exchange", (b"p",), {"session_id": "session_a"}, 1),
+        # These create state, but carry the call's one Idempotency-Key on every attempt: the
+        # server replays a lost answer instead of making a second key or spending a session.
+        ("quantum.create_key", ("AES-256-GCM",), {}, 3),
+        ("quantum.rsa", (), {}, 3),
+        ("quantum.key_exchange", (), {}, 3),
+        ("quantum.key_exchange", (b"p",), {"session_id": "session_a"}, 3),
     ],
 )
 def test_connection_errors_retry_only_safe_calls(

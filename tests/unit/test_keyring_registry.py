@@ -15,6 +15,8 @@ from quantumlock.crypto import exchange_service
 from quantumlock.crypto import models as crypto_models
 from quantumlock.crypto import service as crypto_service
 from quantumlock.db.base import Base
+from quantumlock.idempotency import models as idempotency_models
+from quantumlock.idempotency import service as idempotency_service
 from quantumlock.keyring import canary
 from quantumlock.keyring.registry import (
     register_sealed,
@@ -28,6 +30,7 @@ from quantumlock.licensing import service as licensing_service
 
 EXPECTED = {
     "account_secrets.sealed",
+    "idempotency_records.sealed",
     "key_exchange_sessions.sealed",
     "master_key_canary.sealed",
     "quantum_keys.sealed",
@@ -62,6 +65,8 @@ def test_each_column_is_registered_with_the_aad_its_service_uses() -> None:
     assert cols["key_exchange_sessions.sealed"].aad is crypto_models.session_aad
     assert vars(exchange_service)["session_aad"] is crypto_models.session_aad
     assert cols["master_key_canary.sealed"].aad is canary.canary_aad
+    assert cols["idempotency_records.sealed"].aad is idempotency_models.record_aad
+    assert vars(idempotency_service)["record_aad"] is idempotency_models.record_aad
 
     # The values the rotation reads from a row give the AAD the service sealed under.
     assert cols["account_secrets.sealed"].aad_of(("cust_1", "license-hmac")) == (
@@ -73,6 +78,9 @@ def test_each_column_is_registered_with_the_aad_its_service_uses() -> None:
     )
     assert [c.key for c in cols["quantum_keys.sealed"].aad_columns] == ["id", "account_id", "mode"]
     assert cols["master_key_canary.sealed"].aad_of((1,)) == canary.CANARY_AAD
+    assert cols["idempotency_records.sealed"].aad_of(("cust_1", "live", "k-1")) == (
+        idempotency_models.record_aad("cust_1", "live", "k-1")
+    )
     # The pre-#16 AADs, for `init`'s one-time reseal, are the crypto domain's too.
     assert cols["quantum_keys.sealed"].legacy_aad is crypto_models.legacy_key_aad
     assert cols["key_exchange_sessions.sealed"].legacy_aad is crypto_models.legacy_session_aad

@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import time
+import uuid
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -148,11 +149,24 @@ class _BaseClient:
             "User-Agent": f"qcos-python/{__version__}",
         }
 
-    def _build(self, op: Operation[Any]) -> dict[str, Any]:
+    @staticmethod
+    def _idempotency_key(op: Operation[Any], given: str | None) -> str | None:
+        """The key one logical call sends on every attempt: the caller's, else a new UUID
+        for an operation the server takes one on (a retry then never acts twice)."""
+        if given is not None:
+            if not op.keyed:
+                raise TypeError(f"{op.method} {op.path} takes no idempotency_key")
+            return given
+        return str(uuid.uuid4()) if op.keyed else None
+
+    def _build(self, op: Operation[Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = self._headers()
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         kwargs: dict[str, Any] = {
             "method": op.method,
             "url": self.base_url + op.path,
-            "headers": self._headers(),
+            "headers": headers,
         }
         if op.json is not None:
             kwargs["json"] = op.json
@@ -181,9 +195,14 @@ class _BaseClient:
             raise _invalid_response(response, reason) from exc
 
     def _delay_after_error(
-        self, op: Operation[Any], error: QCOSError, attempt: int
+        self, op: Operation[Any], error: QCOSError, attempt: int, *, keyed: bool = False
     ) -> float | None:
-        """Seconds to wait before trying again, or None to give up and raise."""
+        """Seconds to wait before trying again, or None to give up and raise.
+
+        `keyed`: the attempts carry one Idempotency-Key, so a lost answer is safe to ask for
+        again (the server replays it), and a 409 IDEMPOTENCY_KEY_IN_USE (the first attempt
+        is still running) is worth waiting out.
+        """
         if attempt >= self.max_retries:
             return None
         if isinstance(error, QuotaExceededError):
@@ -193,8 +212,10 @@ class _BaseClient:
         if (
             isinstance(error, APIConnectionError)
             and not isinstance(error, DecodingError)
-            and op.idempotent
+            and (op.idempotent or keyed)
         ):
+            return CONNECTION_BACKOFF * float(1 << attempt)
+        if keyed and error.code == "IDEMPOTENCY_KEY_IN_USE":
             return CONNECTION_BACKOFF * float(1 << attempt)
         return None
 
@@ -259,17 +280,18 @@ class Client(_BaseClient):
         """
         return self._run(ops.me())
 
-    def _run(self, op: Operation[T]) -> T:
+    def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:
+        key = self._idempotency_key(op, idempotency_key)
         attempt = 0
         while True:
             try:
                 try:
-                    response = self._http.request(**self._build(op))
+                    response = self._http.request(**self._build(op, key))
                 except httpx.RequestError as exc:
                     raise _transport_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
-                delay = self._delay_after_error(op, error, attempt)
+                delay = self._delay_after_error(op, error, attempt, keyed=key is not None)
                 if delay is None:
                     raise
                 attempt += 1
@@ -346,17 +368,18 @@ class AsyncClient(_BaseClient):
         """
         return await self._run(ops.me())
 
-    async def _run(self, op: Operation[T]) -> T:
+    async def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:
+        key = self._idempotency_key(op, idempotency_key)
         attempt = 0
         while True:
             try:
                 try:
-                    response = await self._http.request(**self._build(op))
+                    response = await self._http.request(**self._build(op, key))
                 except httpx.RequestError as exc:
                     raise _transport_error(exc) from exc
                 return self._read(op, response)
             except QCOSError as error:
-                delay = self._delay_after_error(op, error, attempt)
+                delay = self._delay_after_error(op, error, attempt, keyed=key is not None)
                 if delay is None:
                     raise
                 attempt += 1

@@ -99,6 +99,7 @@ class Keys(_SyncResource):
         expires_in: str | None = None,
         type: KeyType | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> CreatedKey:
         """Create a key; its secret (`.key`) is in this answer only.
 
@@ -115,7 +116,10 @@ class Keys(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.create_key(name, scopes, expires_in, type, metadata))
+        return self._client._run(
+            ops.create_key(name, scopes, expires_in, type, metadata),
+            idempotency_key=idempotency_key,
+        )
 
     def revoke(self, key_id: str) -> None:
         """Revoke a key now, on every server node; revoking twice is harmless.
@@ -129,7 +133,9 @@ class Keys(_SyncResource):
         """
         self._client._run(ops.revoke_key(key_id))
 
-    def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
+    def rotate(
+        self, key_id: str, *, grace_period: str | None = None, idempotency_key: str | None = None
+    ) -> CreatedKey:
         """A new secret for the key; the old one keeps working for `grace_period`.
 
         Raises:
@@ -141,7 +147,9 @@ class Keys(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.rotate_key(key_id, grace_period))
+        return self._client._run(
+            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
+        )
 
 
 class AsyncKeys(_AsyncResource):
@@ -181,14 +189,22 @@ class AsyncKeys(_AsyncResource):
         expires_in: str | None = None,
         type: KeyType | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> CreatedKey:
-        return await self._client._run(ops.create_key(name, scopes, expires_in, type, metadata))
+        return await self._client._run(
+            ops.create_key(name, scopes, expires_in, type, metadata),
+            idempotency_key=idempotency_key,
+        )
 
     async def revoke(self, key_id: str) -> None:
         await self._client._run(ops.revoke_key(key_id))
 
-    async def rotate(self, key_id: str, *, grace_period: str | None = None) -> CreatedKey:
-        return await self._client._run(ops.rotate_key(key_id, grace_period))
+    async def rotate(
+        self, key_id: str, *, grace_period: str | None = None, idempotency_key: str | None = None
+    ) -> CreatedKey:
+        return await self._client._run(
+            ops.rotate_key(key_id, grace_period), idempotency_key=idempotency_key
+        )
 
 
 share_docs(Keys, AsyncKeys)

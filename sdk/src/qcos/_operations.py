@@ -31,6 +31,9 @@ class Operation(Generic[T]):
     unwrap: bool = True  # /api/v2 bodies are {"data": ...}; /api/v1 bodies are bare
     # A POST that changes nothing on the server (decrypt, verify…) may say so; None = by method.
     retry_safe: bool | None = None
+    # The server takes an Idempotency-Key here (a creating or changing POST): every call sends
+    # one, and its retries send the same one, so a retry never acts twice.
+    keyed: bool = False
 
     @property
     def idempotent(self) -> bool:
@@ -103,7 +106,7 @@ def create_key(
         type=key_type,
         metadata=metadata,
     )
-    return Operation("POST", "/api/v2/keys", CreatedKey.from_dict, json=body)
+    return Operation("POST", "/api/v2/keys", CreatedKey.from_dict, json=body, keyed=True)
 
 
 def revoke_key(key_id: str) -> Operation[None]:
@@ -116,6 +119,7 @@ def rotate_key(key_id: str, grace_period: str | None) -> Operation[CreatedKey]:
         f"/api/v2/keys/{_segment(key_id)}/rotate",
         CreatedKey.from_dict,
         json=_without_none(grace_period=grace_period),
+        keyed=True,
     )
 
 
@@ -143,7 +147,12 @@ def generate_license(
         metadata=metadata,
     )
     return Operation(
-        "POST", f"{_LICENSES}/generate", GeneratedLicense.from_dict, json=body, unwrap=False
+        "POST",
+        f"{_LICENSES}/generate",
+        GeneratedLicense.from_dict,
+        json=body,
+        unwrap=False,
+        keyed=True,
     )
 
 
@@ -183,7 +192,9 @@ def get_license(license_key: str) -> Operation[License]:
 def license_action(license_key: str, action: str) -> Operation[License]:
     if action not in LICENSE_ACTIONS:
         raise ValueError(f"unknown license action {action!r}")
-    return Operation("POST", _license_path(license_key, action), License.from_dict, unwrap=False)
+    return Operation(
+        "POST", _license_path(license_key, action), License.from_dict, unwrap=False, keyed=True
+    )
 
 
 def renew_license(license_key: str, valid_days: int) -> Operation[License]:
@@ -193,6 +204,7 @@ def renew_license(license_key: str, valid_days: int) -> Operation[License]:
         License.from_dict,
         json={"valid_days": valid_days},
         unwrap=False,
+        keyed=True,
     )
 
 

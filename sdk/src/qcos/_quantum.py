@@ -67,6 +67,7 @@ class Quantum(_SyncResource):
         exportable: bool | None = None,
         source: EntropySource | None = None,
         key: bytes | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
         """`key` holds the raw material only when `exportable` — and only in this answer.
 
@@ -80,7 +81,9 @@ class Quantum(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.create_key(algorithm, exportable, source, key))
+        return self._client._run(
+            ops.create_key(algorithm, exportable, source, key), idempotency_key=idempotency_key
+        )
 
     def rsa(
         self,
@@ -88,6 +91,7 @@ class Quantum(_SyncResource):
         *,
         exportable: bool | None = None,
         source: EntropySource | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
         """An RSA key pair from quantum-seeded primes (seconds of CPU on the server; `bits`
         left out: the server's 3072); `key` is PKCS#8 DER when `exportable`.
@@ -100,7 +104,7 @@ class Quantum(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.rsa(bits, exportable, source))
+        return self._client._run(ops.rsa(bits, exportable, source), idempotency_key=idempotency_key)
 
     def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         """One page of keystore keys, newest first (never material). `default_for` marks
@@ -267,6 +271,7 @@ class Quantum(_SyncResource):
         session_id: str | None = None,
         key_bits: int | None = None,
         algorithm: KeyExchangeAlgorithm | None = None,
+        idempotency_key: str | None = None,
     ) -> KeyExchange:
         """A starts with no arguments; B answers with A's `public_key`; A completes with
         its `session_id` and B's `public_key`. A session completes once. Left out,
@@ -283,7 +288,10 @@ class Quantum(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.key_exchange(peer_public_key, session_id, key_bits, algorithm))
+        return self._client._run(
+            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
+            idempotency_key=idempotency_key,
+        )
 
 
 class AsyncQuantum(_AsyncResource):
@@ -307,8 +315,11 @@ class AsyncQuantum(_AsyncResource):
         exportable: bool | None = None,
         source: EntropySource | None = None,
         key: bytes | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
-        return await self._client._run(ops.create_key(algorithm, exportable, source, key))
+        return await self._client._run(
+            ops.create_key(algorithm, exportable, source, key), idempotency_key=idempotency_key
+        )
 
     async def rsa(
         self,
@@ -316,8 +327,11 @@ class AsyncQuantum(_AsyncResource):
         *,
         exportable: bool | None = None,
         source: EntropySource | None = None,
+        idempotency_key: str | None = None,
     ) -> QuantumKey:
-        return await self._client._run(ops.rsa(bits, exportable, source))
+        return await self._client._run(
+            ops.rsa(bits, exportable, source), idempotency_key=idempotency_key
+        )
 
     async def list_keys(self, skip: int | None = None, limit: int | None = None) -> QuantumKeyList:
         return await self._client._run(ops.list_keys(skip, limit))
@@ -400,9 +414,11 @@ class AsyncQuantum(_AsyncResource):
         session_id: str | None = None,
         key_bits: int | None = None,
         algorithm: KeyExchangeAlgorithm | None = None,
+        idempotency_key: str | None = None,
     ) -> KeyExchange:
         return await self._client._run(
-            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm)
+            ops.key_exchange(peer_public_key, session_id, key_bits, algorithm),
+            idempotency_key=idempotency_key,
         )
 
 

@@ -69,12 +69,16 @@ def create_key(
     body = _without_none(
         algorithm=algorithm, exportable=exportable, source=source, key=_optional_b64(key)
     )
-    return Operation("POST", f"{_QUANTUM}/keys", QuantumKey.from_dict, json=body, unwrap=False)
+    return Operation(
+        "POST", f"{_QUANTUM}/keys", QuantumKey.from_dict, json=body, unwrap=False, keyed=True
+    )
 
 
 def rsa(bits: int | None, exportable: bool | None, source: str | None) -> Operation[QuantumKey]:
     body = _without_none(bits=bits, exportable=exportable, source=source)
-    return Operation("POST", f"{_QUANTUM}/rsa", QuantumKey.from_dict, json=body, unwrap=False)
+    return Operation(
+        "POST", f"{_QUANTUM}/rsa", QuantumKey.from_dict, json=body, unwrap=False, keyed=True
+    )
 
 
 def list_keys(skip: int | None, limit: int | None) -> Operation[QuantumKeyList]:
@@ -218,8 +222,13 @@ def key_exchange(
         key_bits=key_bits,
         algorithm=algorithm,
     )
-    # Never retried on a lost connection: completing spends the session (a retry would be a
-    # 409), and starting twice leaves a stray session.
+    # Retried on a lost connection only with its Idempotency-Key: completing spends the
+    # session (a plain retry would be a 409), and starting twice leaves a stray session.
     return Operation(
-        "POST", f"{_CRYPTO}/key-exchange", KeyExchange.from_dict, json=body, unwrap=False
+        "POST",
+        f"{_CRYPTO}/key-exchange",
+        KeyExchange.from_dict,
+        json=body,
+        unwrap=False,
+        keyed=True,
     )

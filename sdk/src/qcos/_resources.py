@@ -53,13 +53,18 @@ class Licenses(_SyncResource):
         features: builtins.list[str] | None = None,
         valid_days: int | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GeneratedLicense:
         """Issue a license to `end_customer_id` (`valid_days` default 365).
 
         Counts against the monthly quota (live mode); `client.last_response.quota` then
         shows what is left. The answer holds the signed offline file (`license_file`).
 
+        Safe to retry: the call sends an Idempotency-Key (`idempotency_key`, else a new UUID)
+        on every attempt, so one call makes at most one license and spends one quota unit.
+
         Raises:
+            ConflictError: `idempotency_key` was used with other arguments (409).
             RateLimitError: the monthly license quota is spent, or too many requests (429).
             ValidationError: a bad customer id, feature, `valid_days` or metadata (400).
             PermissionDeniedError: the key lacks `licenses:write` (403).
@@ -68,7 +73,8 @@ class Licenses(_SyncResource):
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
         return self._client._run(
-            ops.generate_license(end_customer_id, features, valid_days, metadata)
+            ops.generate_license(end_customer_id, features, valid_days, metadata),
+            idempotency_key=idempotency_key,
         )
 
     def validate(
@@ -147,7 +153,7 @@ class Licenses(_SyncResource):
         """
         return self._client._run(ops.get_license(license_key))
 
-    def revoke(self, license_key: str) -> License:
+    def revoke(self, license_key: str, *, idempotency_key: str | None = None) -> License:
         """Revoke a license. Final: a revoked license cannot be reinstated.
 
         Raises:
@@ -158,9 +164,11 @@ class Licenses(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.license_action(license_key, "revoke"))
+        return self._client._run(
+            ops.license_action(license_key, "revoke"), idempotency_key=idempotency_key
+        )
 
-    def suspend(self, license_key: str) -> License:
+    def suspend(self, license_key: str, *, idempotency_key: str | None = None) -> License:
         """Suspend a license until `reinstate` (validation answers SUSPENDED meanwhile).
 
         Raises:
@@ -171,9 +179,11 @@ class Licenses(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.license_action(license_key, "suspend"))
+        return self._client._run(
+            ops.license_action(license_key, "suspend"), idempotency_key=idempotency_key
+        )
 
-    def reinstate(self, license_key: str) -> License:
+    def reinstate(self, license_key: str, *, idempotency_key: str | None = None) -> License:
         """Make a suspended license active again.
 
         Raises:
@@ -184,9 +194,13 @@ class Licenses(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.license_action(license_key, "reinstate"))
+        return self._client._run(
+            ops.license_action(license_key, "reinstate"), idempotency_key=idempotency_key
+        )
 
-    def renew(self, license_key: str, *, valid_days: int) -> License:
+    def renew(
+        self, license_key: str, *, valid_days: int, idempotency_key: str | None = None
+    ) -> License:
         """Extend by `valid_days` from the later of now and the current expiry.
 
         Raises:
@@ -198,7 +212,9 @@ class Licenses(_SyncResource):
             RateLimitError: too many requests (429), once retries are spent.
             APIConnectionError: the server could not be reached (or APITimeoutError).
         """
-        return self._client._run(ops.renew_license(license_key, valid_days))
+        return self._client._run(
+            ops.renew_license(license_key, valid_days), idempotency_key=idempotency_key
+        )
 
     def signing_keys(self) -> dict[str, Any]:
         """The public-key document, as served: pass it to `verify_license_file` unchanged.
@@ -227,9 +243,11 @@ class AsyncLicenses(_AsyncResource):
         features: builtins.list[str] | None = None,
         valid_days: int | None = None,
         metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GeneratedLicense:
         return await self._client._run(
-            ops.generate_license(end_customer_id, features, valid_days, metadata)
+            ops.generate_license(end_customer_id, features, valid_days, metadata),
+            idempotency_key=idempotency_key,
         )
 
     async def validate(
@@ -271,17 +289,27 @@ class AsyncLicenses(_AsyncResource):
     async def get(self, license_key: str) -> License:
         return await self._client._run(ops.get_license(license_key))
 
-    async def revoke(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "revoke"))
+    async def revoke(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "revoke"), idempotency_key=idempotency_key
+        )
 
-    async def suspend(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "suspend"))
+    async def suspend(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "suspend"), idempotency_key=idempotency_key
+        )
 
-    async def reinstate(self, license_key: str) -> License:
-        return await self._client._run(ops.license_action(license_key, "reinstate"))
+    async def reinstate(self, license_key: str, *, idempotency_key: str | None = None) -> License:
+        return await self._client._run(
+            ops.license_action(license_key, "reinstate"), idempotency_key=idempotency_key
+        )
 
-    async def renew(self, license_key: str, *, valid_days: int) -> License:
-        return await self._client._run(ops.renew_license(license_key, valid_days))
+    async def renew(
+        self, license_key: str, *, valid_days: int, idempotency_key: str | None = None
+    ) -> License:
+        return await self._client._run(
+            ops.renew_license(license_key, valid_days), idempotency_key=idempotency_key
+        )
 
     async def signing_keys(self) -> dict[str, Any]:
         return await self._client._run(ops.signing_keys())

@@ -26,6 +26,7 @@ from quantumlock.auth.schemas import (
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import as_utc, isoformat
 from quantumlock.web.errors import request_id_of
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -138,28 +139,37 @@ def update_key(
     status_code=201,
     response_model=Envelope[CreatedApiKeyOut],
     summary="Create an API key (the secret is returned once)",
+    openapi_extra=IDEMPOTENT_OPENAPI,
 )
 def create_key(
     request: Request,
     body: CreateKeyIn,
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
-    with unit_of_work(request) as session:
-        issued = (
-            auth_of(request)
-            .service(session)
-            .create(
-                principal,
-                name=body.name,
-                scopes=body.scopes,
-                expires_in=body.expires_in,
-                key_type=body.type,
-                metadata=body.metadata,
+    # A replay shows the new secret again, to the same account and mode presenting the same
+    # Idempotency-Key and body within 24 h: a lost answer must not lose the key. Stored
+    # sealed under the master key (quantumlock.idempotency).
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            issued = (
+                auth_of(request)
+                .service(session)
+                .create(
+                    principal,
+                    name=body.name,
+                    scopes=body.scopes,
+                    expires_in=body.expires_in,
+                    key_type=body.type,
+                    metadata=body.metadata,
+                )
             )
-        )
-        out = ApiKeyOut.from_row(issued.key).model_dump()
-    log_change(request, principal, "create", issued.key.id)
-    return model_response(Envelope(data=CreatedApiKeyOut(**out, key=issued.secret)), 201)
+            out = ApiKeyOut.from_row(issued.key).model_dump()
+            envelope: Envelope[CreatedApiKeyOut] = Envelope(
+                data=CreatedApiKeyOut(**out, key=issued.secret)
+            )
+            response = idem.answer(session, model_response(envelope, 201))
+        log_change(request, principal, "create", issued.key.id)
+        return response
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key (immediate)")
@@ -179,6 +189,7 @@ def revoke_key(
     status_code=201,
     response_model=Envelope[RotatedApiKeyOut],
     summary="Rotate a key: a new secret now, the old one expiring after a grace period",
+    openapi_extra=IDEMPOTENT_OPENAPI,
 )
 def rotate_key(
     request: Request,
@@ -187,18 +198,20 @@ def rotate_key(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     grace = body.grace_period if body is not None else None
-    with unit_of_work(request) as session:
-        rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
-        out = ApiKeyOut.from_row(rotated.new.key).model_dump()
-        previous_expiry = rotated.previous.expires_at
-    log_change(request, principal, "rotate", rotated.previous.id)
-    assert previous_expiry is not None  # noqa: S101 - rotation always sets it
-    envelope: Envelope[RotatedApiKeyOut] = Envelope(
-        data=RotatedApiKeyOut(
-            **out,
-            key=rotated.new.secret,
-            rotated_from=rotated.previous.id,
-            previous_key_expires_at=as_utc(previous_expiry),
-        )
-    )
-    return model_response(envelope, 201)
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            rotated = auth_of(request).service(session).rotate(principal, key_id, grace)
+            out = ApiKeyOut.from_row(rotated.new.key).model_dump()
+            previous_expiry = rotated.previous.expires_at
+            assert previous_expiry is not None  # noqa: S101 - rotation always sets it
+            envelope: Envelope[RotatedApiKeyOut] = Envelope(
+                data=RotatedApiKeyOut(
+                    **out,
+                    key=rotated.new.secret,
+                    rotated_from=rotated.previous.id,
+                    previous_key_expires_at=as_utc(previous_expiry),
+                )
+            )
+            response = idem.answer(session, model_response(envelope, 201))
+        log_change(request, principal, "rotate", rotated.previous.id)
+        return response

@@ -38,6 +38,7 @@ from quantumlock.crypto.schemas import (
 )
 from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -69,6 +70,7 @@ def _aad(value: str | None) -> bytes | None:
     status_code=201,
     response_model=KeyCreatedOut,
     summary="Create (or import) a key",
+    openapi_extra=IDEMPOTENT_OPENAPI,
     description="Material is drawn from the entropy service (or imported with `key`), sealed "
     "under the master key, and returned once, in `key`, only if `exportable`.",
 )
@@ -76,7 +78,9 @@ def create_key(
     request: Request, body: KeyCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
     material = None if body.key is None else decode_b64(body.key, "key", max_bytes=64)
-    with unit_of_work(request) as session:
+    # Exportable material is in the answer: a replay shows it again (stored sealed), the
+    # same as a replayed API key's secret (quantumlock.idempotency).
+    with idempotent(request, principal) as idem, unit_of_work(request) as session:
         created = keystore(request, session).create(
             principal.actor,
             body.algorithm,
@@ -85,7 +89,7 @@ def create_key(
             material=material,
         )
         out = KeyCreatedOut(**KeyOut.fields_of(created.key), key=_exported(created))
-        return model_response(out, 201)
+        return idem.answer(session, model_response(out, 201))
 
 
 @router.get("/keys", response_model=KeyList, summary="List keys (never material), newest first")
@@ -132,18 +136,19 @@ def delete_key(
     status_code=201,
     response_model=RsaCreatedOut,
     summary="Generate an RSA key from quantum-seeded primes",
+    openapi_extra=IDEMPOTENT_OPENAPI,
     description="Primes come from a SHAKE-256 stream seeded with 64 bytes from the entropy "
     "service, Miller-Rabin tested (FIPS 186-5). The key signs with SHA3-512-RSA.",
 )
 def create_rsa(
     request: Request, body: RsaCreateIn, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
-    with unit_of_work(request) as session:
+    with idempotent(request, principal) as idem, unit_of_work(request) as session:
         created = keystore(request, session).create_rsa(
             principal.actor, body.bits, exportable=body.exportable, source=body.source
         )
         out = RsaCreatedOut(**KeyOut.fields_of(created.key), key=_exported(created), bits=body.bits)
-        return model_response(out, 201)
+        return idem.answer(session, model_response(out, 201))
 
 
 # -- operations --------------------------------------------------------------------------

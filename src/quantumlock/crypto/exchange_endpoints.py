@@ -9,6 +9,7 @@ from quantumlock.auth.scopes import Scope
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, encode_b64
 from quantumlock.crypto.exchange_schemas import MAX_PUBLIC, KeyExchangeIn, KeyExchangeOut
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -20,6 +21,7 @@ router = PrefixRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore a
     "/key-exchange",
     response_model=KeyExchangeOut,
     summary="Key exchange: X25519 or hybrid X25519 + ML-KEM-768",
+    openapi_extra=IDEMPOTENT_OPENAPI,
     description="No peer key, no session: initiate (a session that expires in 10 minutes). "
     "Peer key, no session: respond, with the shared secret at once. Peer key and session: "
     "complete the session (single use: again is 409 CONFLICT, expired or unknown 404).",
@@ -32,7 +34,9 @@ def key_exchange(
         if body.peer_public_key is None
         else decode_b64(body.peer_public_key, "peer_public_key", max_bytes=MAX_PUBLIC)
     )
-    with unit_of_work(request) as session:
+    # Idempotent: initiating stores a session, completing consumes one. The answer may hold
+    # the shared secret: a replay shows it again, stored sealed (quantumlock.idempotency).
+    with idempotent(request, principal) as idem, unit_of_work(request) as session:
         step = (
             crypto_of(request)
             .key_exchange(session)
@@ -46,12 +50,12 @@ def key_exchange(
                 key_bits_given="key_bits" in body.model_fields_set,
             )
         )
-    out = KeyExchangeOut(
-        session_id=step.session_id,
-        public_key=encode_b64(step.public_key),
-        shared_secret=None if step.shared_secret is None else encode_b64(step.shared_secret),
-        algorithm=step.algorithm,
-        key_bits=step.key_bits,
-        expires_at=step.expires_at,
-    )
-    return model_response(out)
+        out = KeyExchangeOut(
+            session_id=step.session_id,
+            public_key=encode_b64(step.public_key),
+            shared_secret=None if step.shared_secret is None else encode_b64(step.shared_secret),
+            algorithm=step.algorithm,
+            key_bits=step.key_bits,
+            expires_at=step.expires_at,
+        )
+        return idem.answer(session, model_response(out))

@@ -4,6 +4,7 @@ from quantumlock.accounts.models import Account
 from quantumlock.auth.models import ApiKey, ApiKeyEvent
 from quantumlock.crypto.models import KeyExchangeSession, QuantumKey
 from quantumlock.db.base import Base, ChangeEvent, MasterKeyCanary
+from quantumlock.idempotency.models import IdempotencyRecord
 from quantumlock.licensing.models import (
     AccountSecret,
     License,
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyEvent",
     "ChangeEvent",
+    "IdempotencyRecord",
     "KeyExchangeSession",
     "License",
     "LicenseEvent",

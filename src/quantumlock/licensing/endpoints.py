@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import structlog
@@ -35,6 +36,7 @@ from quantumlock.licensing.service import (
 )
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.errors import request_id_of
+from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, require, unit_of_work
@@ -53,11 +55,17 @@ def service(request: Request, session: Session) -> LicenseService:
 
 def set_quota_headers(request: Request, quota: Quota | None) -> None:
     """X-Quota-* on license responses (live mode: test-mode licenses are not counted)."""
+    if quota is not None:
+        request.scope["state"]["quota"] = quota_state(quota)
+
+
+def quota_state(quota: Quota | None) -> tuple[int | str, int | str, int] | None:
+    """The X-Quota-* values (limit, remaining, reset epoch) the middleware writes."""
     if quota is None:
-        return
+        return None
     limit = "unlimited" if quota.limit is None else quota.limit
     remaining = "unlimited" if quota.remaining is None else quota.remaining
-    request.scope["state"]["quota"] = (limit, remaining, int(quota.reset_at.timestamp()))
+    return (limit, remaining, int(quota.reset_at.timestamp()))
 
 
 def log_change(request: Request, principal: Principal, action: str, lic: License) -> None:
@@ -85,33 +93,41 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     status_code=201,
     response_model=GenerateOut,
     summary="Generate a license (counts against the monthly quota)",
-    openapi_extra=json_body_openapi(GenerateIn),
+    openapi_extra={**json_body_openapi(GenerateIn), **IDEMPOTENT_OPENAPI},
 )
 async def generate(
     request: Request, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
     body = await json_body(request, GenerateIn)
     licensing = licensing_of(request)
-    try:
-        lic, quota = await licensing.issuer.generate(
-            principal.actor,
-            principal.limits,
-            end_customer_id=body.end_customer_id,
-            features=body.features,
-            valid_days=body.valid_days,
-            metadata=body.metadata,
-            metadata_checked=True,  # GenerateIn's validator
-        )
-    except QuotaExceeded:  # the X-Quota-* headers say so too
-        get_runtime(request).metrics.quota_refusals.labels(principal.limits.plan).inc()
-        await to_thread.run_sync(_quota_headers_read, request, principal)
-        raise
-    get_runtime(request).metrics.licenses_issued.labels(
-        principal.limits.plan, principal.mode.value
-    ).inc()
-    log_change(request, principal, "generate", lic)
-    set_quota_headers(request, quota)
-    return model_response(GenerateOut.from_row(lic), 201)
+    async with idempotent(request, principal) as idem:
+        try:
+            lic, quota = await licensing.issuer.generate(
+                principal.actor,
+                principal.limits,
+                end_customer_id=body.end_customer_id,
+                features=body.features,
+                valid_days=body.valid_days,
+                metadata=body.metadata,
+                metadata_checked=True,  # GenerateIn's validator
+                # The idempotent answer is stored in the license's own transaction (the
+                # group commit's), with the quota that license left.
+                also=None if idem.claim is None else partial(_answer, idem),
+            )
+        except QuotaExceeded:  # the X-Quota-* headers say so too
+            get_runtime(request).metrics.quota_refusals.labels(principal.limits.plan).inc()
+            await to_thread.run_sync(_quota_headers_read, request, principal)
+            raise
+        get_runtime(request).metrics.licenses_issued.labels(
+            principal.limits.plan, principal.mode.value
+        ).inc()
+        log_change(request, principal, "generate", lic)
+        set_quota_headers(request, quota)
+        return idem.answer_headers(model_response(GenerateOut.from_row(lic), 201))
+
+
+def _answer(idem: idempotent, session: Session, lic: License, quota: Quota | None) -> None:
+    idem.answer(session, model_response(GenerateOut.from_row(lic), 201), quota=quota_state(quota))
 
 
 def _quota_headers_read(request: Request, principal: Principal) -> None:
@@ -240,13 +256,14 @@ def _lifecycle(action: str, summary: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
     ) -> Response:
-        with unit_of_work(request) as session:
-            svc = service(request, session)
-            lic = getattr(svc, action)(principal.actor, license_key)
-            _quota_for(request, principal, svc)
-            response = model_response(LicenseOut.from_row(lic))
-        log_change(request, principal, action, lic)  # committed
-        return response
+        with idempotent(request, principal) as idem:
+            with unit_of_work(request) as session:
+                svc = service(request, session)
+                lic = getattr(svc, action)(principal.actor, license_key)
+                _quota_for(request, principal, svc)
+                response = idem.answer(session, model_response(LicenseOut.from_row(lic)))
+            log_change(request, principal, action, lic)  # committed
+            return response
 
     handler.__name__ = f"{action}_license"
     router.add_api_route(
@@ -255,6 +272,7 @@ def _lifecycle(action: str, summary: str) -> None:
         methods=["POST"],
         response_model=LicenseOut,
         summary=summary,
+        openapi_extra=IDEMPOTENT_OPENAPI,
     )
 
 
@@ -267,6 +285,7 @@ _lifecycle("reinstate", "Reinstate a suspended license")
     "/{license_key}/renew",
     response_model=LicenseOut,
     summary="Extend a license from the later of now and its expiry",
+    openapi_extra=IDEMPOTENT_OPENAPI,
 )
 def renew(
     request: Request,
@@ -274,10 +293,11 @@ def renew(
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
 ) -> Response:
-    with unit_of_work(request) as session:
-        svc = service(request, session)
-        lic = svc.renew(principal.actor, license_key, body.valid_days)
-        _quota_for(request, principal, svc)
-        response = model_response(LicenseOut.from_row(lic))
-    log_change(request, principal, "renew", lic)  # committed
-    return response
+    with idempotent(request, principal) as idem:
+        with unit_of_work(request) as session:
+            svc = service(request, session)
+            lic = svc.renew(principal.actor, license_key, body.valid_days)
+            _quota_for(request, principal, svc)
+            response = idem.answer(session, model_response(LicenseOut.from_row(lic)))
+        log_change(request, principal, "renew", lic)  # committed
+        return response

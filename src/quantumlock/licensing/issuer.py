@@ -95,10 +95,12 @@ class LicenseIssuer:
         valid_days: int,
         metadata: dict[str, Any],
         metadata_checked: bool = False,
+        also: Callable[[Session, License, Quota | None], None] | None = None,
     ) -> tuple[License, Quota | None]:
         """A new license, signed and committed; the quota it left (None in test mode).
         Raises QuotaExceeded when the monthly quota has no room, ValidationFailed for bad
-        metadata (`metadata_checked`: the caller's schema validated it already)."""
+        metadata (`metadata_checked`: the caller's schema validated it already). `also`
+        writes what must commit with the license, in its transaction (`Draft.bind`)."""
         now = utcnow()
         spent = self._spent_key(caller, limits, period_of(now))
         if spent is not None and self._spent.get(spent, 0.0) > self._clock():
@@ -116,7 +118,7 @@ class LicenseIssuer:
         )
         loop = asyncio.get_running_loop()
         for _attempt in range(KEY_ATTEMPTS):
-            new = await loop.run_in_executor(self._signers, draft.build)
+            new = draft.bind(await loop.run_in_executor(self._signers, draft.build), also)
             try:
                 used = await self.writer.store(new)
             except KeyTaken:  # license key collision: new key

@@ -289,11 +289,16 @@ class Draft:
     valid_days: int
     metadata: dict[str, Any]
 
-    def issue(self, store: Callable[[NewLicense], int | None]) -> tuple[License, Quota | None]:
+    def issue(
+        self,
+        store: Callable[[NewLicense], int | None],
+        also: Callable[[Session, License, Quota | None], None] | None = None,
+    ) -> tuple[License, Quota | None]:
         """Sign a new license and store it with `store` (`writer.store_in` a session, or a
-        `LicenseWriter`'s group commit); the license and the quota it left (live mode)."""
+        `LicenseWriter`'s group commit); the license and the quota it left (live mode).
+        `also` writes what must commit with the license, in its transaction (`bind`)."""
         for _attempt in range(KEY_ATTEMPTS):
-            new = self.build()
+            new = self.bind(self.build(), also)
             try:
                 used = store(new)
             except KeyTaken:  # license key collision: new key
@@ -316,6 +321,15 @@ class Draft:
             period_of(now) if self.caller.mode == "live" else None,
             self.limits.licenses_per_month,
         )
+
+    def bind(
+        self, new: NewLicense, also: Callable[[Session, License, Quota | None], None] | None
+    ) -> NewLicense:
+        """`new`, with `also` to be written in the transaction that stores it, given the
+        license and the quota it left (a request's idempotent answer: quantumlock.idempotency)."""
+        if also is not None:
+            new.also = lambda session, used: also(session, *self.outcome(new, used))
+        return new
 
     def outcome(self, new: NewLicense, used: int | None) -> tuple[License, Quota | None]:
         """The stored license and the quota it left (None: not counted)."""

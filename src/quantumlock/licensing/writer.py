@@ -14,14 +14,15 @@ The quota stays exact, on one node or many: a group of k licenses is counted by 
 conditional UPDATE (`used + k <= limit`), and only if that is refused, one at a time
 (`used < limit`), so the licenses that still fit are granted and the rest refused. A failure
 fails only its own request: a batch that fails is written again one license per
-transaction, and each request gets its own license's result.
+transaction, and each request gets its own license's result. What a request must commit with
+its license (its idempotent answer, `NewLicense.also`) is written in the same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ class NewLicense:
     event: LicenseEvent
     period: str | None  # the quota period it is counted in; None: not counted (test mode)
     limit: int | None  # the account's monthly limit; None: unlimited
+    # Written in the same transaction as the license, with the new quota count (None: not
+    # counted): the request's idempotent answer, so a license never lands without it.
+    also: Callable[[Session, int | None], None] | None = None
 
 
 def store_in(session: Session, new: NewLicense) -> int | None:
@@ -73,6 +77,8 @@ def store_in(session: Session, new: NewLicense) -> int | None:
     repo.add(lic)
     repo.add_event(new.event)
     session.flush()
+    if new.also is not None:
+        new.also(session, used)
     return used
 
 
@@ -176,6 +182,9 @@ class LicenseWriter:
         if granted:
             repo.insert_many([item.new.license for item in granted])
             repo.insert_events([item.new.event for item in granted])
+        for item in granted:
+            if item.new.also is not None:
+                item.new.also(session, item.used)
 
 
 class AsyncLicenseWriter:

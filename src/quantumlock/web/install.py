@@ -11,10 +11,10 @@ that does it, authentication. Nothing else names a domain, so adding one is one 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from quantumlock.runtime import Background, Runtime, Shutdown
 from quantumlock.settings import Settings
@@ -65,6 +65,14 @@ class Infra:
         if hasattr(self._app.state, name):
             raise ValueError(f"app.state.{name} is taken")
         setattr(self._app.state, name, state)
+
+    def exception_handler(
+        self,
+        exc_class: type[Exception],
+        handler: Callable[[Request, Exception], Awaitable[Response]],
+    ) -> None:
+        """Render `exc_class` raised by any route with `handler`."""
+        self._app.add_exception_handler(exc_class, handler)
 
     def authenticate_with(self, authenticator: Authenticator) -> None:
         self.provide("authenticator", authenticator)

@@ -108,6 +108,8 @@ class RequestContextMiddleware:
             body: bytes | None = None
             if scope["method"] in _BODY_METHODS:
                 receive, body = await self._buffer_body(scope, receive, limit)
+                # What an Idempotency-Key's fingerprint is taken over (quantumlock.web.idempotency).
+                state["body"] = body
             # NUL in the path, query or a JSON string; non-strict JSON (quantumlock.web.hygiene).
             refused = refusal(scope, body)
             if refused is not None:

@@ -154,7 +154,7 @@ def _error_statuses(name: str, operation: dict[str, Any], schemas: dict[str, Any
         statuses.add(403)
     if "{" in path or _body_has_id(operation, schemas):
         statuses.add(404)
-    if _CONFLICTS.match(name):
+    if _CONFLICTS.match(name) or operation.get("x-idempotent"):
         statuses.add(409)
     if method in {"POST", "PUT", "PATCH"}:
         statuses.add(413)
@@ -195,6 +195,23 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 continue
             for status in _error_statuses(f"{method.upper()} {path}", operation, components):
                 responses.setdefault(str(status), _error_response(status))
+            if operation.get("x-idempotent"):
+                _document_idempotency(f"{method.upper()} {path}", responses)
+
+
+def _document_idempotency(name: str, responses: dict[str, Any]) -> None:
+    """The replay header on the answers, and the idempotency codes on the 409."""
+    codes = ["CONFLICT"] if _CONFLICTS.match(name) else []
+    codes += ["IDEMPOTENCY_KEY_REUSED (the key was used with another request)"]
+    codes += ["IDEMPOTENCY_KEY_IN_USE (a request with the key is in flight)"]
+    responses["409"] = {**responses["409"], "description": "; ".join(codes)}
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = {
+                "description": "`true` when this is the stored answer of an earlier request "
+                "with the same Idempotency-Key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
 
 
 def _operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:

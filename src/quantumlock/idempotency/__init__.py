@@ -1,0 +1,1 @@
+"""Idempotency keys: a creating or changing POST retried with the same key gets the first answer."""
