@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantumlock.entropy.types import SecurityLevel
+
 SourceName = Literal["qcos_api", "qiskit_local", "cryptographic"]
 Encoding = Literal["hex", "base64", "raw"]
 
@@ -32,7 +34,7 @@ class EntropyOut(BaseModel):
     qubits: int | None
     fidelity: float | None
     quantum_verified: bool
-    security_level: str
+    security_level: SecurityLevel
     timestamp: datetime
     job_id: str
 
@@ -63,7 +65,7 @@ class TestResult(BaseModel):
     bits: int
     source: str
     entropy: str
-    security_level: str
+    security_level: SecurityLevel
     quantum_verified: bool
 
 
