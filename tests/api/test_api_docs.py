@@ -96,6 +96,8 @@ def test_root_redirects_to_docs_and_says_where_everything_is(client: TestClient)
     assert body["openapi"] == "/openapi.json" and body["health"] == "/health"
     followed = client.get("/")
     assert followed.status_code == 200 and "swagger-ui" in followed.text
+    for path in ("/", "/docs", "/redoc", "/docs/swagger-ui.css"):  # `curl -I` works too
+        assert client.head(path, follow_redirects=False).status_code in {200, 307}, path
 
 
 def test_docs_follow_the_root_path_behind_a_proxy(client: TestClient) -> None:

@@ -83,7 +83,7 @@ def install_docs(app: FastAPI) -> None:
     """Serve `/`, `/docs`, `/redoc` and their assets (the app is built with FastAPI's own
     `docs_url`/`redoc_url` off; `openapi_url` stays FastAPI's)."""
     for path, endpoint in ((DOCS_PATH, swagger_ui), (REDOC_PATH, redoc), ("/", home)):
-        app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
     # Tried after the routes above, so `/docs` itself is the page and `/docs/<file>` a file.
     swagger = StaticFiles(packages=[(ASSETS_PACKAGE, "static/swagger")])
     redoc_files = StaticFiles(packages=[(ASSETS_PACKAGE, "static/redoc")])
