@@ -203,13 +203,17 @@ class StatsOut(BaseModel):
 
 
 LicenseAction = Literal["generate", "revoke", "suspend", "reinstate", "renew"]
+# `license.<action>`, as GET /api/v2/audit names them.
+LicenseEventType = Literal[
+    "license.generate", "license.revoke", "license.suspend", "license.reinstate", "license.renew"
+]
 
 
 class LicenseEventOut(BaseModel):
     """One lifecycle change of a license, as the audit trail recorded it."""
 
     id: int
-    type: str = Field(description="`license.<action>`, as in GET /api/v2/audit")
+    type: LicenseEventType = Field(description="`license.<action>`, as in GET /api/v2/audit")
     action: LicenseAction
     key_id: str = Field(description="The API key that acted (`key_…`), or the CLI operator")
     at: datetime
