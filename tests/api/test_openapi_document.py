@@ -154,6 +154,10 @@ def test_a_route_added_later_gets_its_errors_without_a_list(settings: Settings) 
         """How many toys."""
         return {}
 
+    @router.delete("/{toy_id}", status_code=204, responses={409: {"description": "Wound up"}})
+    def scrap(request: Request, toy_id: str, principal: object = require(Scope.ADMIN)) -> None:
+        """Scrap a toy (FastAPI's plain `responses=` form)."""
+
     class Toys:
         def install(self, infra: Infra) -> None:
             infra.include_router(router)
@@ -167,6 +171,9 @@ def test_a_route_added_later_gets_its_errors_without_a_list(settings: Settings) 
         "CONFLICT"
     )
     assert statuses(ops["GET /api/v1/toys/count"]) == {200, 401, 429, 500}
+    scrap_409 = ops["DELETE /api/v1/toys/{toy_id}"]["responses"]["409"]
+    assert scrap_409["x-error-codes"] == ["CONFLICT"]
+    assert scrap_409["content"]["application/json"]["schema"]["$ref"] == ERROR_REF
 
 
 def _is_enum(schema: dict[str, Any], schemas: dict[str, Any]) -> bool:

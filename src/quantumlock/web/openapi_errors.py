@@ -212,14 +212,16 @@ def document_errors(schema: dict[str, Any]) -> None:
             responses.pop("422", None)
             statuses = derived_errors(method, operation, schemas)
             for key, declared in responses.items():
-                if int(key) >= 400 and not _is_own_model(declared):
+                if key.isdigit() and int(key) >= 400 and not _is_own_model(declared):
                     codes = statuses.setdefault(int(key), [])
                     codes += [c for c in declared.get(CODES_KEY, []) if c not in codes]
             for status, codes in sorted(statuses.items()):
                 if _is_own_model(responses.get(str(status), {})):
                     continue
+                # Declared without may_raise: every code of that status.
+                codes = codes or _family(status) or ["HTTP_ERROR"]
                 response: dict[str, Any] = {
-                    "description": f"{', '.join(codes)}: {_MEANING.get(status, 'Error')}.",
+                    "description": f"{', '.join(codes)}: {_MEANING.get(status, 'an error')}.",
                     "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
                     CODES_KEY: codes,
                 }
@@ -228,7 +230,7 @@ def document_errors(schema: dict[str, Any]) -> None:
                 responses[str(status)] = response
             for key, response in responses.items():
                 names: tuple[str, ...] = ("X-Request-Id",)
-                if "security" in operation and int(key) < 400:
+                if "security" in operation and key.isdigit() and int(key) < 400:
                     names += _RATE_HEADERS
                 headers = response.setdefault("headers", {})
                 for name, ref in _headers(names).items():
