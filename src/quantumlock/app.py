@@ -20,11 +20,12 @@ from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
 from quantumlock.web import system
+from quantumlock.web.docs import install_docs
 from quantumlock.web.errors import install_error_handlers
 from quantumlock.web.fastpath import FastRoutes
 from quantumlock.web.install import Domain, Infra
 from quantumlock.web.middleware import RequestContextMiddleware
-from quantumlock.web.openapi import install_openapi
+from quantumlock.web.openapi import API_DESCRIPTION, install_openapi
 
 # Installed in this order (quantumlock.web.install); their routers are tried in it too, after
 # the routers a domain marks hot. Adding a domain is adding it here.
@@ -58,8 +59,11 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
     app = FastAPI(
         title="QuantumLock",
         version=__version__,
-        description="API-key identity, software licensing and quantum-seeded cryptography.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc are served by quantumlock.web.docs, from local assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's native OpenTelemetry hooks cost a provider lookup per request even when
         # no OTel SDK is configured; they are opt-in (QL_OTEL=true) with an SDK installed.
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
@@ -70,12 +74,10 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
         domain.install(infra)
     install_error_handlers(app)
     infra.include_routers()
+    app.include_router(system.router)
     if settings.metrics_enabled:
-        app.include_router(system.router)
-    else:
-        for path in ("/health", "/health/ready"):
-            app.add_api_route(path, system.health, methods=["GET"], tags=["system"])
-        app.add_api_route("/health/live", system.live, methods=["GET"], tags=["system"])
+        app.include_router(system.metrics_router)
+    install_docs(app)
     install_openapi(app)
     fast_routes = FastRoutes(app)
     # What the domains asked to serve fast, whether or not QL_FAST_PATHS serves it.

@@ -19,6 +19,7 @@ router = PrefixRouter(prefix="/api/v1/customers", tags=["customers"])
 
 @router.get("/me", response_model=CustomerOut, summary="Account information")
 def customer_me(request: Request, principal: Principal = require(Scope.ACCOUNT_READ)) -> Response:
+    """The calling key's account: id, name, email, plan and creation time."""
     with unit_of_work(request) as session:
         return model_response(
             CustomerOut.from_row(AccountService(session).get(principal.account_id))
@@ -29,6 +30,8 @@ def customer_me(request: Request, principal: Principal = require(Scope.ACCOUNT_R
 def customer_stats(
     request: Request, principal: Principal = require(Scope.ACCOUNT_READ)
 ) -> Response:
+    """The account's plan and license usage: licenses generated this calendar month (UTC)
+    and how many remain (null: unlimited), all-time and active totals."""
     with unit_of_work(request) as session:
         account = AccountService(session).get(principal.account_id)
         stats = licensing_of(request).service(session).stats(account.id, principal.limits)

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from quantumlock.accounts.models import Account
+from quantumlock.accounts.plans import Plan
 from quantumlock.core.clock import as_utc
 
 
@@ -14,7 +15,7 @@ class CustomerOut(BaseModel):
     id: str
     name: str
     email: str
-    plan: str
+    plan: Plan
     created_at: datetime
 
     @classmethod
@@ -23,6 +24,6 @@ class CustomerOut(BaseModel):
             id=account.id,
             name=account.name,
             email=account.email,
-            plan=account.plan,
+            plan=Plan(account.plan),
             created_at=as_utc(account.created_at),
         )

@@ -25,8 +25,10 @@ from quantumlock.auth.schemas import (
 )
 from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import as_utc, isoformat
+from quantumlock.core.errors import Conflict
 from quantumlock.web.errors import request_id_of
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
+from quantumlock.web.openapi import may_raise
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -49,6 +51,8 @@ def log_change(request: Request, principal: Principal, action: str, key_id: str)
 
 @router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")
 async def me(request: Request, principal: Principal = require()) -> Response:
+    """The key that made the request: its id, account, type, mode, scopes and expiry, and
+    the rate limit it is under now. Any valid key may call it (no scope needed)."""
     decision = request.state.rate_limit
     data = {
         "key_id": principal.key_id,
@@ -118,6 +122,7 @@ def get_key(request: Request, key_id: str, principal: Principal = require(Scope.
     "would give the key any scope it does not hold (also through an implied scope, as "
     "`admin` implies all) is 400 VALIDATION_ERROR; make a new key instead. A narrowing takes "
     "effect at once on every node. A revoked key is 409. The secret is never returned.",
+    responses=may_raise(Conflict),
 )
 def update_key(
     request: Request,
@@ -146,6 +151,10 @@ def create_key(
     body: CreateKeyIn,
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
+    """A new key of `type` (`live`, `test` or `restricted`) with `scopes` (default: every
+    scope but `admin`) and an optional lifetime (`expires_in`: `90d`, `12h`, `1y`). A key
+    never grants more than the calling key holds (403), a test key creates no live key, and
+    the secret (`key`) is in this response only."""
     # A replay shows the new secret again, to the same account and mode presenting the same
     # Idempotency-Key and body within 24 h: a lost answer must not lose the key. Stored
     # sealed under the master key (quantumlock.idempotency).
@@ -178,6 +187,8 @@ def revoke_key(
     key_id: str,
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
+    """The key is refused from now on, on every node within a second. Revoking a revoked key
+    changes nothing (204 again); another account's key is 404."""
     with unit_of_work(request) as session:
         revoked = auth_of(request).service(session).revoke(principal, key_id)
     log_change(request, principal, "revoke", revoked.id)
@@ -190,6 +201,7 @@ def revoke_key(
     response_model=Envelope[RotatedApiKeyOut],
     summary="Rotate a key: a new secret now, the old one expiring after a grace period",
     openapi_extra=IDEMPOTENT_OPENAPI,
+    responses=may_raise(Conflict),
 )
 def rotate_key(
     request: Request,
@@ -197,6 +209,9 @@ def rotate_key(
     body: RotateKeyIn | None = Body(default=None),
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
+    """A new secret: a new key with the old one's name, type, scopes and expiry; the old one
+    keeps working for `grace_period` (default `24h`; `0s` ends it now). A revoked or expired
+    key cannot be rotated (409)."""
     grace = body.grace_period if body is not None else None
     with idempotent(request, principal) as idem:
         with unit_of_work(request) as session:

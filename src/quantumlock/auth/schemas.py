@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from quantumlock.auth.models import ApiKey
+from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
 from quantumlock.core.jsonvalue import json_value_problem
 
@@ -51,7 +52,7 @@ class MeOut(BaseModel):
     account_id: str
     type: Literal["live", "test", "restricted"]
     mode: Literal["live", "test"]
-    scopes: list[str]
+    scopes: list[Scope]
     expires_at: datetime | None
     rate_limit: RateLimitInfo
 
@@ -62,7 +63,7 @@ class ApiKeyOut(BaseModel):
     type: Literal["live", "test", "restricted"]
     mode: Literal["live", "test"]
     prefix: str = Field(description="Type prefix and a few characters; never the secret.")
-    scopes: list[str]
+    scopes: list[Scope]
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
@@ -80,7 +81,7 @@ class ApiKeyOut(BaseModel):
             type=key.type,
             mode=key.mode,
             prefix=key.prefix,
-            scopes=list(key.scopes),
+            scopes=[Scope(s) for s in key.scopes],
             created_at=as_utc(key.created_at),
             last_used_at=utc(key.last_used_at),
             expires_at=utc(key.expires_at),
@@ -112,7 +113,11 @@ class CreateKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] | None = Field(default=None, max_length=50)
+    scopes: list[Scope] | None = Field(
+        default=None,
+        max_length=50,
+        description="Default: every scope but `admin`. Never more than the calling key holds.",
+    )
     expires_in: str | None = Field(default=None, max_length=16, examples=["90d", "12h", "1y"])
     type: Literal["live", "test", "restricted"] | None = None
     metadata: Metadata | None = None
@@ -124,7 +129,7 @@ class UpdateKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    scopes: list[str] | None = Field(
+    scopes: list[Scope] | None = Field(
         default=None,
         max_length=50,
         description="The key's new scopes: only ever fewer (400 if any would be gained, "

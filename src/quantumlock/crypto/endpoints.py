@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
+from quantumlock.core.errors import Conflict, DecryptionFailed, QuantumUnavailable
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, decode_nonce, encode_b64
 from quantumlock.crypto.operations import CryptoService
@@ -39,6 +40,7 @@ from quantumlock.crypto.schemas import (
 from quantumlock.crypto.service import CreatedKey, KeystoreService
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
+from quantumlock.web.openapi import may_raise
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -71,6 +73,7 @@ def _aad(value: str | None) -> bytes | None:
     response_model=KeyCreatedOut,
     summary="Create (or import) a key",
     openapi_extra=IDEMPOTENT_OPENAPI,
+    responses=may_raise(QuantumUnavailable),
     description="Material is drawn from the entropy service (or imported with `key`), sealed "
     "under the master key, and returned once, in `key`, only if `exportable`.",
 )
@@ -99,6 +102,8 @@ def list_keys(
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = require(Scope.QUANTUM_KEYS),
 ) -> Response:
+    """The account's keystore keys of the calling key's mode (live or test), newest first,
+    `skip`/`limit` paged; `total` counts them all. Destroyed keys are not listed."""
     with unit_of_work(request) as session:
         total, rows = keystore(request, session).list(principal.actor, skip=skip, limit=limit)
         page = KeyList(keys=[KeyOut.from_row(r) for r in rows], total=total, skip=skip, limit=limit)
@@ -109,6 +114,8 @@ def list_keys(
 def get_key(
     request: Request, key_id: str, principal: Principal = require(Scope.QUANTUM_KEYS)
 ) -> Response:
+    """One keystore key's metadata and public key; never its material. Another account's
+    key, the other mode's and a destroyed one are 404."""
     with unit_of_work(request) as session:
         row = keystore(request, session).get(principal.actor, key_id)
         return model_response(KeyOut.from_row(row))
@@ -137,6 +144,7 @@ def delete_key(
     response_model=RsaCreatedOut,
     summary="Generate an RSA key from quantum-seeded primes",
     openapi_extra=IDEMPOTENT_OPENAPI,
+    responses=may_raise(QuantumUnavailable),
     description="Primes come from a SHAKE-256 stream seeded with 64 bytes from the entropy "
     "service, Miller-Rabin tested (FIPS 186-5). The key signs with SHA3-512-RSA.",
 )
@@ -159,6 +167,8 @@ def create_rsa(
     response_model=EncryptOut,
     summary="Encrypt with AES-256-GCM or ChaCha20-Poly1305",
     openapi_extra=json_body_openapi(EncryptIn),
+    # 409: a key past its invocation limit, or whose sealed material cannot be opened.
+    responses=may_raise(Conflict, QuantumUnavailable),
     description="`key_id` null uses the account's default key for `algorithm` (per mode): "
     "the first such call creates it (non-exportable), later calls reuse it; it is listed "
     "with `default_for` set, and destroying it makes the next call create a new one. "
@@ -191,6 +201,7 @@ async def encrypt(
     response_model=DecryptOut,
     summary="Decrypt what /crypto/encrypt produced",
     openapi_extra=json_body_openapi(DecryptIn),
+    responses=may_raise(DecryptionFailed, Conflict),
     description="A wrong key, tag, iv, aad or ciphertext is 400 DECRYPTION_FAILED (one answer "
     "for all); a key that is not an encryption key is 400 VALIDATION_ERROR.",
 )
@@ -215,6 +226,7 @@ async def decrypt(
     "/crypto/sign",
     response_model=SignOut,
     summary="Sign with a fresh quantum nonce bound into the signed bytes",
+    responses=may_raise(Conflict, QuantumUnavailable),
     description="`key_id` null uses the account's default signing key for `algorithm` (per "
     "mode; RSA-3072 for SHA3-512-RSA): the first such call creates it, later calls reuse it. "
     "Signed bytes: `QL-SIGN-v1\\0` + algorithm + `\\0` + nonce (16 bytes) + "

@@ -6,10 +6,12 @@ from fastapi import Request, Response
 
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
+from quantumlock.core.errors import Conflict, QuantumUnavailable
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.encoding import decode_b64, encode_b64
 from quantumlock.crypto.exchange_schemas import MAX_PUBLIC, KeyExchangeIn, KeyExchangeOut
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
+from quantumlock.web.openapi import may_raise
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import require, unit_of_work
@@ -22,6 +24,7 @@ router = PrefixRouter(prefix="/api/v1/quantum/crypto", tags=["quantum keystore a
     response_model=KeyExchangeOut,
     summary="Key exchange: X25519 or hybrid X25519 + ML-KEM-768",
     openapi_extra=IDEMPOTENT_OPENAPI,
+    responses=may_raise(Conflict, QuantumUnavailable),
     description="No peer key, no session: initiate (a session that expires in 10 minutes). "
     "Peer key, no session: respond, with the shared secret at once. Peer key and session: "
     "complete the session (single use: again is 409 CONFLICT, expired or unknown 404).",

@@ -35,6 +35,6 @@ class KeyExchangeOut(BaseModel):
     session_id: str
     public_key: str
     shared_secret: str | None
-    algorithm: str
+    algorithm: KexAlgorithm
     key_bits: int
     expires_at: datetime

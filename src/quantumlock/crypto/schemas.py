@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from quantumlock.core.clock import as_utc
 from quantumlock.crypto.encoding import b64_chars
 from quantumlock.crypto.models import QuantumKey
+from quantumlock.entropy.types import SecurityLevel
 
 MAX_DATA = 1024 * 1024  # plaintext, ciphertext, message: 1 MiB decoded
 MAX_AAD = 64 * 1024
@@ -22,6 +23,10 @@ KeyAlgorithm = Literal[
 ]
 AeadAlgorithm = Literal["AES-256-GCM", "ChaCha20-Poly1305"]
 SignatureAlgorithm = Literal["SHA3-512-RSA", "Ed25519", "ML-DSA-65", "Ed25519+ML-DSA-65"]
+# What a keystore key is: KeyAlgorithm, or an RSA key (POST /quantum/rsa).
+StoredAlgorithm = Literal[
+    "AES-256-GCM", "ChaCha20-Poly1305", "Ed25519", "ML-DSA-65", "Ed25519+ML-DSA-65", "X25519", "RSA"
+]
 KeyId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -70,10 +75,10 @@ class RsaCreateIn(BaseModel):
 
 class KeyOut(BaseModel):
     key_id: str
-    algorithm: str
+    algorithm: StoredAlgorithm
     type: Literal["symmetric", "signing", "key_agreement", "rsa"]
-    source: str
-    security_level: str
+    source: str = Field(description="The entropy source that made it, or `imported`")
+    security_level: SecurityLevel
     quantum_verified: bool
     version: int
     exportable: bool
@@ -148,7 +153,7 @@ class EncryptOut(BaseModel):
     key_id: str
     iv: str = Field(description="base64, 12 bytes")
     tag: str = Field(description="base64, 16 bytes")
-    algorithm: str
+    algorithm: AeadAlgorithm
     quantum_secured: bool = Field(description="The key's quantum_verified")
     key_version: int
 
@@ -169,7 +174,7 @@ class DecryptIn(BaseModel):
 class DecryptOut(BaseModel):
     plaintext: str
     key_id: str
-    algorithm: str
+    algorithm: AeadAlgorithm
 
 
 class SignIn(BaseModel):
@@ -192,7 +197,7 @@ class SignOut(BaseModel):
     signature: str
     key_id: str
     public_key: str
-    algorithm: str
+    algorithm: SignatureAlgorithm
     quantum_nonce: str = Field(description="16 fresh bytes, hex; bound into the signed bytes")
 
 
@@ -225,5 +230,5 @@ class VerifyIn(BaseModel):
 
 class VerifyOut(BaseModel):
     valid: bool
-    algorithm: str
+    algorithm: SignatureAlgorithm
     key_id: str | None

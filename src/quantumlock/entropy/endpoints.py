@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import utcnow
+from quantumlock.core.errors import QuantumUnavailable
 from quantumlock.entropy.schemas import (
     CryptographicHealth,
     EntropyIn,
@@ -26,6 +27,7 @@ from quantumlock.entropy.schemas import (
 )
 from quantumlock.entropy.service import HealthReport, SourceHealth
 from quantumlock.web.body import json_body, json_body_openapi
+from quantumlock.web.openapi import may_raise
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, require
@@ -94,6 +96,9 @@ def health_body(report: HealthReport) -> HealthOut:
 def quantum_health(
     request: Request, principal: Principal = require(Scope.QUANTUM_ENTROPY)
 ) -> Response:
+    """Each configured entropy source (remote QCOS API, local Qiskit simulator, OS CSPRNG):
+    whether it is available and passes its SP 800-90B health tests, why not otherwise, and
+    a small test draw. `backends` lists the usable ones in fallback order."""
     return model_response(health_body(get_runtime(request).entropy.health()))
 
 
@@ -102,10 +107,16 @@ def quantum_health(
     response_model=EntropyOut,
     summary="Health-tested, conditioned entropy",
     openapi_extra=json_body_openapi(EntropyIn),
+    responses=may_raise(QuantumUnavailable),
 )
 async def quantum_entropy(
     request: Request, principal: Principal = require(Scope.QUANTUM_ENTROPY)
 ) -> Response:
+    """`bits` random bits (1-4096) in `encoding`. Every source's output passes start-up and
+    continuous health tests and is conditioned with the OS CSPRNG, so it is never weaker than
+    `os.urandom`; `security_level` and `quantum_verified` say what it is. Without `source`
+    the service falls back in order and says which source it used; a requested source that
+    cannot deliver is 503 QUANTUM_UNAVAILABLE."""
     body = await json_body(request, EntropyIn)
     entropy = get_runtime(request).entropy
     nbytes = -(-body.bits // 8)

@@ -7,8 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantumlock.entropy.types import SecurityLevel
+
 SourceName = Literal["qcos_api", "qiskit_local", "cryptographic"]
 Encoding = Literal["hex", "base64", "raw"]
+# Not an enum in responses: QL_ENTROPY_SOURCES may name a source added with
+# entropy.sources.register_source.
+SOURCE_DESCRIPTION = (
+    "The source that delivered: `qcos_api`, `qiskit_local` or `cryptographic` (or a source "
+    "registered by a plug-in)"
+)
 
 
 class EntropyIn(BaseModel):
@@ -28,11 +36,11 @@ class EntropyOut(BaseModel):
     )
     bits: int
     encoding: Encoding
-    source: str
+    source: str = Field(description=SOURCE_DESCRIPTION)
     qubits: int | None
     fidelity: float | None
     quantum_verified: bool
-    security_level: str
+    security_level: SecurityLevel
     timestamp: datetime
     job_id: str
 
@@ -61,9 +69,9 @@ class CryptographicHealth(BaseModel):
 
 class TestResult(BaseModel):
     bits: int
-    source: str
+    source: str = Field(description=SOURCE_DESCRIPTION)
     entropy: str
-    security_level: str
+    security_level: SecurityLevel
     quantum_verified: bool
 
 

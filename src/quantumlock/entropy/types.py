@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 
 class SecurityLevel(enum.StrEnum):
-    """ARCHITECTURE §6: what actually produced the bits."""
+    """What actually produced the bits (ARCHITECTURE §6): `QUANTUM_SECURED`, a hardware
+    quantum source; `QUANTUM_SIMULATED`, a simulator, conditioned with the OS CSPRNG;
+    `CRYPTOGRAPHIC`, the OS CSPRNG only."""
 
     QUANTUM_SECURED = "QUANTUM_SECURED"  # a hardware quantum source, health-tested
     QUANTUM_SIMULATED = "QUANTUM_SIMULATED"  # a simulator, health-tested and conditioned

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.clock import as_utc
-from quantumlock.core.errors import QuotaExceeded
+from quantumlock.core.errors import Conflict, QuantumUnavailable, QuotaExceeded
 from quantumlock.licensing.domain import licensing_of
 from quantumlock.licensing.models import License
 from quantumlock.licensing.schemas import (
@@ -37,6 +37,7 @@ from quantumlock.licensing.service import (
 from quantumlock.web.body import json_body, json_body_openapi
 from quantumlock.web.errors import request_id_of
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
+from quantumlock.web.openapi import may_raise
 from quantumlock.web.responses import model_response
 from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import get_runtime, require, unit_of_work
@@ -94,10 +95,16 @@ def _quota_for(request: Request, principal: Principal, svc: LicenseService) -> N
     response_model=GenerateOut,
     summary="Generate a license (counts against the monthly quota)",
     openapi_extra={**json_body_openapi(GenerateIn), **IDEMPOTENT_OPENAPI},
+    responses=may_raise(Conflict, QuantumUnavailable),
 )
 async def generate(
     request: Request, principal: Principal = require(Scope.LICENSES_WRITE)
 ) -> Response:
+    """A new license for `end_customer_id`, valid `valid_days` days, with `features` and
+    `metadata`, signed for online validation and as an offline license file (`license_file`,
+    Ed25519 + ML-DSA-65). A live key's license counts against the plan's monthly quota
+    (`X-Quota-*` headers); past it, 429 with `reason: monthly_quota`. A test key's licenses
+    are not counted and verify only as test licenses."""
     body = await json_body(request, GenerateIn)
     licensing = licensing_of(request)
     async with idempotent(request, principal) as idem:
@@ -144,6 +151,11 @@ def _quota_headers_read(request: Request, principal: Principal) -> None:
 async def validate(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
+    """Whether `license_key` is a valid license of this account for `end_customer_id` (and,
+    if given, includes all of `features`). An invalid license is a 200 with `valid: false`
+    and `code` saying why (NOT_FOUND, EXPIRED, REVOKED, SUSPENDED, CUSTOMER_MISMATCH,
+    SIGNATURE_INVALID, FEATURES_MISSING with `missing_features`); a restricted key with
+    `licenses:validate` is enough."""
     body = await json_body(request, ValidateIn)
     result = await licensing_of(request).validator.validate(
         principal.account_id,
@@ -176,6 +188,9 @@ def list_licenses(
     status: Literal["active", "suspended", "revoked", "expired"] | None = Query(None),
     principal: Principal = require(Scope.LICENSES_READ),
 ) -> Response:
+    """The account's licenses of the calling key's mode, newest first, `skip`/`limit` paged,
+    optionally filtered by `end_customer_id` and `status` (`expired`: past `valid_until`);
+    `total` counts all that match."""
     with unit_of_work(request) as session:
         svc = service(request, session)
         total, rows = svc.list(
@@ -203,6 +218,10 @@ def list_licenses(
 def signing_keys(
     request: Request, principal: Principal = require(Scope.LICENSES_VALIDATE)
 ) -> Response:
+    """The Ed25519 and ML-DSA-65 public keys (by `kid`) that verify this account's offline
+    license files of the calling key's mode: the `active` key, which signs new files, and
+    the `verify_only` keys rotated out before it, which still verify the files they signed.
+    For applications that verify files without calling the service."""
     # A test key gets the test-mode keys only, a live key the live ones only.
     with unit_of_work(request) as session:
         keys = service(request, session).signing_keys(principal.account_id, principal.mode.value)
@@ -213,6 +232,8 @@ def signing_keys(
 def get_license(
     request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_READ)
 ) -> Response:
+    """One license with its status, metadata and offline license file. Another account's
+    license, and the other mode's, are 404."""
     with unit_of_work(request) as session:
         svc = service(request, session)
         lic = svc.get(principal.actor, license_key)
@@ -252,7 +273,7 @@ def license_events(
 # forgets the license at once here, and in the other processes through the change feed.
 
 
-def _lifecycle(action: str, summary: str) -> None:
+def _lifecycle(action: str, summary: str, description: str) -> None:
     def handler(
         request: Request, license_key: str, principal: Principal = require(Scope.LICENSES_WRITE)
     ) -> Response:
@@ -273,12 +294,29 @@ def _lifecycle(action: str, summary: str) -> None:
         response_model=LicenseOut,
         summary=summary,
         openapi_extra=IDEMPOTENT_OPENAPI,
+        description=description,
+        responses=may_raise(Conflict),
     )
 
 
-_lifecycle("revoke", "Revoke a license (final)")
-_lifecycle("suspend", "Suspend a license (reinstate undoes it)")
-_lifecycle("reinstate", "Reinstate a suspended license")
+_lifecycle(
+    "revoke",
+    "Revoke a license (final)",
+    "The license validates as REVOKED from now on, on every node, and cannot be reinstated "
+    "or renewed. Revoking a revoked license is 409 CONFLICT.",
+)
+_lifecycle(
+    "suspend",
+    "Suspend a license (reinstate undoes it)",
+    "The license validates as SUSPENDED until it is reinstated. Only an active license can "
+    "be suspended (409 CONFLICT otherwise).",
+)
+_lifecycle(
+    "reinstate",
+    "Reinstate a suspended license",
+    "A suspended license becomes active again. Only a suspended license can be reinstated "
+    "(409 CONFLICT otherwise).",
+)
 
 
 @router.post(
@@ -286,6 +324,7 @@ _lifecycle("reinstate", "Reinstate a suspended license")
     response_model=LicenseOut,
     summary="Extend a license from the later of now and its expiry",
     openapi_extra=IDEMPOTENT_OPENAPI,
+    responses=may_raise(Conflict),
 )
 def renew(
     request: Request,
@@ -293,6 +332,8 @@ def renew(
     body: RenewIn,
     principal: Principal = require(Scope.LICENSES_WRITE),
 ) -> Response:
+    """`valid_until` moves to `valid_days` days after the later of now and the current
+    expiry, and the license file is signed again. A revoked license cannot be renewed (409)."""
     with idempotent(request, principal) as idem:
         with unit_of_work(request) as session:
             svc = service(request, session)

@@ -7,14 +7,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from quantumlock.accounts.plans import Plan
 from quantumlock.core.clock import as_utc
 from quantumlock.core.jsonvalue import MAX_BYTES, MAX_DEPTH, json_value_problem
+from quantumlock.entropy.types import SecurityLevel
 from quantumlock.licensing.models import License, LicenseEvent, SigningKey
 from quantumlock.licensing.signing import b64url
 
 Feature = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ValidDays = Annotated[int, Field(ge=1, le=3650)]
+# Stored statuses; an expired license keeps its status (expiry is `valid_until`).
+LicenseStatus = Literal["active", "suspended", "revoked"]
 
 
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +55,7 @@ class GenerateOut(BaseModel):
     valid_until: datetime
     quantum_verified: bool
     qcos_fidelity: float | None
-    security_level: str
+    security_level: SecurityLevel
     generated_at: datetime
     license_file: str = Field(
         description="Signed offline license (Ed25519 + ML-DSA-65); verify with the SDK."
@@ -74,7 +78,7 @@ class GenerateOut(BaseModel):
 
 
 class LicenseOut(GenerateOut):
-    status: Literal["active", "suspended", "revoked"]
+    status: LicenseStatus
     metadata: dict[str, Any]
     created_at: datetime
     signing_kid: str
@@ -131,7 +135,7 @@ class LicenseListItem(BaseModel):
     features: list[str]
     valid_until: datetime
     created_at: datetime
-    status: str
+    status: LicenseStatus
 
     @classmethod
     def from_row(cls, lic: License) -> LicenseListItem:
@@ -160,7 +164,7 @@ class RenewIn(BaseModel):
 
 class SigningKeyOut(BaseModel):
     kid: str
-    alg: str
+    alg: Literal["Ed25519+ML-DSA-65"]
     mode: Literal["live", "test"] = Field(
         description="The mode of the files it signs; verifiers refuse test unless asked"
     )
@@ -190,7 +194,7 @@ class SigningKeys(BaseModel):
 
 
 class StatsOut(BaseModel):
-    plan: str
+    plan: Plan
     licenses_generated_month: int
     licenses_remaining_month: int | None
     max_licenses_month: int | None
@@ -199,13 +203,17 @@ class StatsOut(BaseModel):
 
 
 LicenseAction = Literal["generate", "revoke", "suspend", "reinstate", "renew"]
+# `license.<action>`, as GET /api/v2/audit names them.
+LicenseEventType = Literal[
+    "license.generate", "license.revoke", "license.suspend", "license.reinstate", "license.renew"
+]
 
 
 class LicenseEventOut(BaseModel):
     """One lifecycle change of a license, as the audit trail recorded it."""
 
     id: int
-    type: str = Field(description="`license.<action>`, as in GET /api/v2/audit")
+    type: LicenseEventType = Field(description="`license.<action>`, as in GET /api/v2/audit")
     action: LicenseAction
     key_id: str = Field(description="The API key that acted (`key_…`), or the CLI operator")
     at: datetime

@@ -30,6 +30,22 @@ _STATUS_CODES = {
 }
 
 
+def error_codes() -> list[str]:
+    """Every `code` an error body can carry (the OpenAPI document's enum): the AppError
+    family's, a subclass added anywhere included, then the codes of the HTTP fallbacks."""
+    out: list[str] = []
+    stack: list[type[AppError]] = [AppError]
+    while stack:
+        cls = stack.pop(0)
+        if cls.code not in out:
+            out.append(cls.code)
+        stack.extend(cls.__subclasses__())
+    for code in (*_STATUS_CODES.values(), "HTTP_ERROR"):
+        if code not in out:
+            out.append(code)
+    return out
+
+
 def error_body(detail: str, code: str, request_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "detail": detail,

@@ -29,7 +29,9 @@ from quantumlock.web.labels import RouteLabels
 log = structlog.get_logger("quantumlock.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Methods whose body is read (and bounded: 413) before the app; the OpenAPI document
+# declares the 413 on them (quantumlock.web.openapi_errors).
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _BodyTooLarge(Exception):
@@ -106,7 +108,7 @@ class RequestContextMiddleware:
                 limit = larger
         try:
             body: bytes | None = None
-            if scope["method"] in _BODY_METHODS:
+            if scope["method"] in BODY_METHODS:
                 receive, body = await self._buffer_body(scope, receive, limit)
                 # What an Idempotency-Key's fingerprint is taken over (quantumlock.web.idempotency).
                 state["body"] = body

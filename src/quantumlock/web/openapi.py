@@ -1,11 +1,10 @@
 """The OpenAPI document: routes' scopes, both key headers, every error an operation can
-answer (in the one documented error shape, never FastAPI's 422), and links between the
-operations that create an object and those that read or change it (schemathesis' stateful
-tests follow them)."""
+answer (quantumlock.web.openapi_errors: the one documented error shape, never FastAPI's
+422), and links between the operations that create an object and those that read or change
+it (schemathesis' stateful tests follow them)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI, routing
@@ -13,6 +12,27 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from quantumlock.web.body import body_schemas
+from quantumlock.web.openapi_errors import document_errors, may_raise
+
+__all__ = ["install_openapi", "may_raise", "route_scopes"]
+
+API_DESCRIPTION = """API-key identity, software licensing and quantum-seeded cryptography.
+
+**Authentication.** Every `/api` route takes an API key as `Authorization: Bearer <key>` or
+`X-API-Key: <key>`; each operation lists the scopes it needs (`admin` implies all).
+Responses to authenticated requests carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset`; live-mode license responses also `X-Quota-Limit`, `X-Quota-Remaining`
+and `X-Quota-Reset`.
+
+**Errors.** Every error is JSON `{"detail", "code", "timestamp", "request_id"}` (the `Error`
+schema), with `errors` on 400 and `retry_after` and `reason` on 429 (also a `Retry-After`
+header); each operation lists the statuses it can answer and their codes (`x-error-codes`).
+Invalid input is always 400 `VALIDATION_ERROR`, never 422; a path or query string holding
+U+0000 is refused so on any route.
+
+**Modes.** A `qcos_test_` key works in test mode: what it creates is invisible to live keys
+and counts against no quota.
+"""
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "HTTPBearer": {
@@ -27,59 +47,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "`X-API-Key: qcos_live_…`",
     },
 }
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["detail", "code", "timestamp", "request_id"],
-    "properties": {
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "timestamp": {"type": "string"},
-        "request_id": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-        "retry_after": {"type": "integer", "description": "429: seconds to wait"},
-        "reason": {
-            "type": "string",
-            "enum": ["rate_limit", "monthly_quota"],
-            "description": "429: `rate_limit` (retry after `retry_after` seconds) or"
-            " `monthly_quota` (the month's licenses are used up: wait for `quota_reset_at`"
-            " or raise the plan; do not retry)",
-        },
-        "quota_reset_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "429 `monthly_quota`: when the quota resets (UTC, the first"
-            " instant of the next calendar month)",
-        },
-    },
-}
-
-_ERROR_DESCRIPTIONS = {
-    400: "VALIDATION_ERROR (with `errors`), or another 4xx code of the operation's own",
-    401: "UNAUTHORIZED, KEY_EXPIRED or KEY_REVOKED",
-    403: "INSUFFICIENT_SCOPE",
-    404: "NOT_FOUND (also another tenant's object, and the other mode's)",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    429: "RATE_LIMIT_EXCEEDED (`retry_after`; `reason`: `rate_limit`, or `monthly_quota` with"
-    " `quota_reset_at`); `Retry-After` header",
-    500: "INTERNAL_ERROR (no trace leaks)",
-    503: "QUANTUM_UNAVAILABLE: no entropy source can deliver",
-}
-
-# Operations whose services raise Conflict (a lifecycle step that does not apply, a
-# completed key-exchange session, a license key that could not be allocated).
-_CONFLICTS = re.compile(
-    r"^(POST /api/v2/keys/\{key_id\}/rotate"
-    r"|PATCH /api/v2/keys/\{key_id\}"
-    r"|POST /api/v1/licenses/\{license_key\}/(revoke|suspend|reinstate|renew)"
-    r"|POST /api/v1/licenses/generate"
-    r"|POST /api/v1/quantum/crypto/key-exchange)$"
-)
-_BODY_IDS = {"key_id", "session_id"}
-# Operations that draw entropy, so can answer 503 QUANTUM_UNAVAILABLE.
-_DRAWS_ENTROPY = re.compile(r"^(POST /api/v1/quantum/|POST /api/v1/licenses/generate$)")
 
 # (operation, status) -> {link name: (target operation, parameters)}: create -> read/change.
 _LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
@@ -133,87 +100,6 @@ def _api_routes(app: FastAPI) -> list[tuple[str, set[str], Any]]:
     return out
 
 
-def _body_has_id(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
-    """Whether the request body names an object (`key_id`, `session_id`): 404 if not found."""
-    content = operation.get("requestBody", {}).get("content", {})
-    for media in content.values():
-        ref = media.get("schema", {}).get("$ref", "")
-        props = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
-        if _BODY_IDS & set(props):
-            return True
-    return False
-
-
-def _error_statuses(name: str, operation: dict[str, Any], schemas: dict[str, Any]) -> list[int]:
-    method, path = name.split(" ", 1)
-    scopes = operation.get("x-required-scopes")
-    statuses = {401, 429, 500}
-    if operation.get("parameters") or "requestBody" in operation:
-        statuses.add(400)
-    if scopes:
-        statuses.add(403)
-    if "{" in path or _body_has_id(operation, schemas):
-        statuses.add(404)
-    if _CONFLICTS.match(name) or operation.get("x-idempotent"):
-        statuses.add(409)
-    if method in {"POST", "PUT", "PATCH"}:
-        statuses.add(413)
-    if _DRAWS_ENTROPY.match(name):
-        statuses.add(503)
-    return sorted(statuses)
-
-
-def _error_response(status: int) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": _ERROR_DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-    if status == 429:
-        response["headers"] = {
-            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
-        }
-    return response
-
-
-def _document_errors(schema: dict[str, Any]) -> None:
-    components = schema["components"]["schemas"]
-    components["Error"] = ERROR_SCHEMA
-    # The app answers validation errors with 400 VALIDATION_ERROR, never 422.
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    for path, item in schema["paths"].items():
-        for method, operation in item.items():
-            responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
-            if "security" not in operation:
-                # The unauthenticated system routes: readiness answers 503 with its own body.
-                if path in {"/health", "/health/ready"}:
-                    ok = responses.get("200", {}).get("content")
-                    responses["503"] = {"description": "The database does not answer"}
-                    if ok:
-                        responses["503"]["content"] = ok
-                continue
-            for status in _error_statuses(f"{method.upper()} {path}", operation, components):
-                responses.setdefault(str(status), _error_response(status))
-            if operation.get("x-idempotent"):
-                _document_idempotency(f"{method.upper()} {path}", responses)
-
-
-def _document_idempotency(name: str, responses: dict[str, Any]) -> None:
-    """The replay header on the answers, and the idempotency codes on the 409."""
-    codes = ["CONFLICT"] if _CONFLICTS.match(name) else []
-    codes += ["IDEMPOTENCY_KEY_REUSED (the key was used with another request)"]
-    codes += ["IDEMPOTENCY_KEY_IN_USE (a request with the key is in flight)"]
-    responses["409"] = {**responses["409"], "description": "; ".join(codes)}
-    for status, response in responses.items():
-        if status.startswith("2"):
-            response.setdefault("headers", {})["Idempotent-Replayed"] = {
-                "description": "`true` when this is the stored answer of an earlier request "
-                "with the same Idempotency-Key",
-                "schema": {"type": "string", "enum": ["true"]},
-            }
-
-
 def _operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         f"{method.upper()} {path}": operation
@@ -260,7 +146,7 @@ def install_openapi(app: FastAPI) -> None:
                     operation["security"] = [{"HTTPBearer": scopes}, {"APIKeyHeader": scopes}]
                     if scopes:
                         operation["x-required-scopes"] = scopes
-        _document_errors(schema)
+        document_errors(schema)
         _add_links(schema)
         app.openapi_schema = schema
         return schema

@@ -1,10 +1,14 @@
-"""Unauthenticated operational routes: /health and /metrics."""
+"""Unauthenticated operational routes: /health (`router`) and /metrics (`metrics_router`,
+included unless QL_METRICS_ENABLED is off)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +18,31 @@ from quantumlock.runtime import Runtime
 from quantumlock.web.security import get_runtime
 
 router = APIRouter(tags=["system"])
+metrics_router = APIRouter(tags=["system"])
+
+
+class Readiness(BaseModel):
+    """The readiness body, 200 and 503 alike (documents the JSON `health` writes)."""
+
+    status: Literal["ok", "degraded", "unavailable"]
+    version: str
+    database: Literal["ok", "unreachable"]
+    master_key: Literal["ok", "no canary", "wrong key", "unchecked"]
+    redis: Literal["ok", "unreachable", "not configured"]
+    detail: str | None = Field(
+        default=None, description="Only with a wrong master key: what to check"
+    )
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+_READY = "Readiness: dependencies checked (no auth)"
+_NOT_READY: dict[int | str, dict[str, object]] = {
+    503: {"model": Readiness, "description": "This node cannot serve"}
+}
 
 
 def _database_ok(runtime: Runtime) -> bool:
@@ -42,8 +71,8 @@ def _checks(runtime: Runtime) -> tuple[bool, str]:
     return db_ok, _master_key(runtime) if db_ok else "unchecked"
 
 
-@router.get("/health", summary="Readiness: dependencies checked (no auth)")
-@router.get("/health/ready", summary="Readiness: dependencies checked (no auth)")
+@router.get("/health", response_model=Readiness, summary=_READY, responses=_NOT_READY)
+@router.get("/health/ready", response_model=Readiness, summary=_READY, responses=_NOT_READY)
 async def health(request: Request) -> JSONResponse:
     """200 while this node can serve: the database answers and the master key opens its
     canary. Redis is reported, not required: without it rate limits fail open and the node
@@ -68,12 +97,15 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/health/live", summary="Liveness: the process answers (no auth)")
+@router.get(
+    "/health/live", response_model=Liveness, summary="Liveness: the process answers (no auth)"
+)
 async def live() -> JSONResponse:
+    """200 while the process answers; checks nothing else (see `/health/ready`)."""
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-@router.get("/metrics", summary="Prometheus metrics (no auth)", include_in_schema=False)
+@metrics_router.get("/metrics", summary="Prometheus metrics (no auth)", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     runtime = get_runtime(request)
     # In a worker thread: some families are read from the database at scrape time
