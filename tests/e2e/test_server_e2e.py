@@ -103,7 +103,9 @@ def test_burst_past_the_limit_is_429_with_headers(server: Server) -> None:
     assert resp.status_code == 429
     body = resp.json()
     assert body["code"] == "RATE_LIMIT_EXCEEDED"
-    assert set(body) == {"detail", "code", "timestamp", "request_id", "retry_after"}
+    # `reason` tells a per-minute limit from the monthly quota (#18).
+    assert set(body) == {"detail", "code", "timestamp", "request_id", "retry_after", "reason"}
+    assert body["reason"] == "rate_limit"
     assert resp.headers["retry-after"] == str(body["retry_after"]) == "2"
     assert resp.headers["x-ratelimit-limit"] == "50"
     assert resp.headers["x-ratelimit-remaining"] == "0"

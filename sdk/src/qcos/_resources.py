@@ -228,8 +228,16 @@ class Licenses(_SyncResource):
 
     def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
         """The license's lifecycle events (who generated, suspended, renewed… it, and
-        when), newest first. Scope `licenses:read`; NotFoundError for a license that is
-        not this account's (or not this key's mode)."""
+        when), newest first.
+
+        Raises:
+            NotFoundError: no such license in this account and mode (404).
+            ValidationError: `skip` or `limit` out of range (400).
+            PermissionDeniedError: the key lacks `licenses:read` (403).
+            AuthenticationError: the key is unknown, expired or revoked (401).
+            RateLimitError: too many requests (429), once retries are spent.
+            APIConnectionError: the server could not be reached (or APITimeoutError).
+        """
         return self._client._run(license_events(license_key, skip, limit))
 
 

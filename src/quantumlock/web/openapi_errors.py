@@ -36,6 +36,8 @@ from quantumlock.web.middleware import BODY_METHODS
 ERROR_REF = "#/components/schemas/Error"
 CODES_KEY = "x-error-codes"
 IDEMPOTENCY_HEADER = "idempotency-key"
+# What a reused or in-flight Idempotency-Key answers (quantumlock.idempotency): 409s of their own.
+IDEMPOTENCY_CODES = ("IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE")
 _BODY_IDS = {"key_id", "session_id"}
 
 _MEANING = {
@@ -186,7 +188,7 @@ def derived_errors(
         p.get("in") == "header" and p.get("name", "").lower() == IDEMPOTENCY_HEADER
         for p in parameters
     ):
-        out[409] = _family(409)
+        out[409] = list(IDEMPOTENCY_CODES)
     if method.upper() in BODY_METHODS:
         out[413] = [PayloadTooLarge.code]
     return out
@@ -226,8 +228,10 @@ def document_errors(schema: dict[str, Any]) -> None:
             for status, codes in sorted(statuses.items()):
                 if _is_own_model(responses.get(str(status), {})):
                     continue
-                # Declared without may_raise: every code of that status.
-                codes = codes or _family(status) or ["HTTP_ERROR"]
+                # Declared without may_raise: every code of that status (the idempotency
+                # codes only where the operation takes the header).
+                family = [c for c in _family(status) if c not in IDEMPOTENCY_CODES]
+                codes = codes or family or ["HTTP_ERROR"]
                 response: dict[str, Any] = {
                     "description": f"{', '.join(codes)}: {_MEANING.get(status, 'an error')}.",
                     "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
