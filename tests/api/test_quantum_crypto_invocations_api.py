@@ -3,6 +3,9 @@ production, SP 800-38D 8.3), counted across processes in blocks, then 409 CONFLI
 
 from __future__ import annotations
 
+import time
+from functools import partial
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,6 +13,7 @@ from fastapi.testclient import TestClient
 from quantumlock.crypto import invocations
 from quantumlock.crypto.invocations import InvocationBudget
 from quantumlock.crypto.models import QuantumKey
+from quantumlock.db.unit_of_work import unit_of_work
 from tests.api.test_auth_api import assert_error
 from tests.api.test_quantum_keys_api import b64, new_key
 from tests.conftest import AccountFixture, bearer
@@ -74,3 +78,31 @@ def test_a_new_key_counts_its_first_encryption(
     resp = client.post(ENC, json={"plaintext": b64(b"x")}, headers=bearer(account.admin_key))
     assert resp.status_code == 200, resp.text
     assert counted(app, resp.json()["key_id"]) == invocations.RESERVATION_BLOCK
+
+
+def test_the_next_block_is_reserved_before_the_budget_runs_out(
+    client: TestClient, app: FastAPI, account: AccountFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy key must never run dry: every request in flight at that moment would take the
+    # full path (a thread, a session, the row lock) at once.
+    monkeypatch.setattr(invocations, "RESERVATION_BLOCK", 8)  # refilled below 2 left
+    key_id = new_key(client, account.admin_key, "AES-256-GCM")["key_id"]
+    runtime = app.state.runtime
+    budget = InvocationBudget(partial(unit_of_work, runtime.sessions))
+    with runtime.unit_of_work() as session:
+        budget.take_or_reserve(session, key_id)  # the first block: this call and 7 left
+    first = counted(app, key_id)
+    for _ in range(6):  # 7 left -> 1: the last of these finds 2 left and starts a refill
+        assert budget.take(key_id)
+    deadline = time.monotonic() + 10
+    while counted(app, key_id) < first + 8:
+        assert time.monotonic() < deadline, "the next block was never reserved"
+        time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while budget._left.get(key_id, 0) < 9:  # credited once the refill commits
+        assert time.monotonic() < deadline, "the reserved block was never credited"
+        time.sleep(0.01)
+    # 1 + 8 in memory: none of these needs the database.
+    assert all(budget.take(key_id) for _ in range(9))
+    budget.close()
+    assert counted(app, key_id) == first + 8 + 8  # a refill at 2 left again, then no more

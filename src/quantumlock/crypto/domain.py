@@ -45,6 +45,7 @@ class CryptoDomain:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.keygen.close)
+        await asyncio.to_thread(self.invocations.close)
 
 
 def crypto_of(request: Request) -> CryptoDomain:

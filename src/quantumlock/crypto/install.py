@@ -20,7 +20,7 @@ def install(infra: Infra) -> None:
     settings, runtime = infra.settings, infra.runtime
     key_material = KeyMaterialCache(settings.key_material_cache_ttl)
     keygen = RsaKeygen(settings.keygen_workers, settings.expensive_calls_per_account)
-    invocations = InvocationBudget()
+    invocations = InvocationBudget(partial(unit_of_work, runtime.sessions))
     crypto = CryptoDomain(
         runtime.sealer,
         runtime.entropy,
