@@ -6,8 +6,8 @@ from datetime import datetime
 
 from fastapi import Query, Request, Response
 
-from quantumlock.audit.schemas import AuditEventOut, AuditPageOut, EventType
-from quantumlock.audit.service import AuditService
+from quantumlock.audit.schemas import AuditEventOut, AuditPageOut
+from quantumlock.audit.service import AuditService, EventType
 from quantumlock.auth.principal import Principal
 from quantumlock.auth.schemas import Envelope
 from quantumlock.auth.scopes import Scope

@@ -6,18 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from quantumlock.audit.repository import AuditRow
+from quantumlock.audit.service import EventType
 from quantumlock.core.clock import as_utc
-
-EventType = Literal[
-    "license.generate",
-    "license.revoke",
-    "license.suspend",
-    "license.reinstate",
-    "license.renew",
-    "api_key.create",
-    "api_key.revoke",
-    "api_key.rotate",
-]
 
 
 class AuditEventOut(BaseModel):

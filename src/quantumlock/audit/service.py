@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 import orjson
 from sqlalchemy.orm import Session
@@ -16,8 +17,8 @@ from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat
 from quantumlock.core.errors import ValidationFailed
 
-# Every event type the trail records: `<object>.<action>`.
-EVENT_TYPES: tuple[str, ...] = (
+# Every event type the trail records: `<object>.<action>` (the API's enum is this Literal).
+EventType = Literal[
     "license.generate",
     "license.revoke",
     "license.suspend",
@@ -26,7 +27,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "api_key.create",
     "api_key.revoke",
     "api_key.rotate",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 MODES = ("live", "test")
 
 
