@@ -48,7 +48,8 @@ def test_narrowing_a_keys_scopes_is_in_the_audit_trail(
     key (locking them out) must leave a trace in GET /api/v2/audit, as create, revoke and
     rotate do."""
     created = client.post(
-        "/api/v2/keys", json={"name": "ops", "type": "live", "scopes": ["admin"]},
+        "/api/v2/keys",
+        json={"name": "ops", "type": "live", "scopes": ["admin"]},
         headers=account.headers,
     )
     assert created.status_code == 201, created.text

@@ -23,6 +23,7 @@ AuditEventType = Literal[
     "api_key.create",
     "api_key.revoke",
     "api_key.rotate",
+    "api_key.update",
 ]
 
 

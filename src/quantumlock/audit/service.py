@@ -27,6 +27,7 @@ EventType = Literal[
     "api_key.create",
     "api_key.revoke",
     "api_key.rotate",
+    "api_key.update",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 MODES = ("live", "test")
@@ -52,10 +53,12 @@ def decode_cursor(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, source, ident = orjson.loads(raw)
-        if source not in (LICENSE, API_KEY) or type(ident) is not int:
+        # Ids are 64-bit row ids: a larger one reaches no database, and SQLite's driver
+        # raises on it.
+        if source not in (LICENSE, API_KEY) or type(ident) is not int or not 0 < ident < 2**63:
             raise ValueError
         return Position(as_utc(datetime.fromisoformat(at)), source, ident)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
         raise ValidationFailed(
             "cursor: not a cursor from a previous page (use its next_cursor as it is)."
         ) from None

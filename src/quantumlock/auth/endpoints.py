@@ -136,7 +136,9 @@ def update_key(
             .service(session)
             .update(principal, key_id, name=body.name, scopes=body.scopes, metadata=body.metadata)
         )
-        return model_response(Envelope(data=ApiKeyOut.from_row(key)))
+        response = model_response(Envelope(data=ApiKeyOut.from_row(key)))
+    log_change(request, principal, "update", key.id)  # committed
+    return response
 
 
 @router.post(

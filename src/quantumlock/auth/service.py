@@ -265,15 +265,22 @@ class ApiKeyService:
         key = self._visible(caller, key_id)
         if key.revoked_at is not None:
             raise Conflict("Cannot update a revoked key.")
+        # The audit names what changed (old and new scopes and name), never metadata values.
+        detail: dict[str, Any] = {}
         if scopes is not None:
-            narrowed = self._narrowed(key, scopes)
-            if sort_scopes(narrowed) != list(key.scopes):
-                key.scopes = sort_scopes(narrowed)
+            narrowed = sort_scopes(self._narrowed(key, scopes))
+            if narrowed != list(key.scopes):
+                detail["scopes"] = {"from": list(key.scopes), "to": narrowed}
+                key.scopes = narrowed
                 record_change(self.session, CHANGE_KIND_KEY, key.id)
-        if name is not None:
+        if name is not None and name != key.name:
+            detail["name"] = {"from": key.name, "to": name}
             key.name = name
-        if metadata is not None:
+        if metadata is not None and dict(metadata) != key.meta:
+            detail["metadata"] = "replaced"
             key.meta = dict(metadata)
+        if detail:
+            self._audit(key, caller.key_id, "update", detail)
         self.session.flush()
         return key
 

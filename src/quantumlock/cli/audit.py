@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 EVENT_TYPES = (
     "license.generate, license.revoke, license.suspend, license.reinstate, license.renew, "
-    "api_key.create, api_key.revoke, api_key.rotate"
+    "api_key.create, api_key.revoke, api_key.rotate, api_key.update"
 )
 
 
