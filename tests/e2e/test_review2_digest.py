@@ -58,3 +58,27 @@ def test_raw_signature_over_a_statement_does_not_verify_the_digested_file(
     (tmp_path / "forged.json").write_text(json.dumps(sig))
     verify = run(env, tmp_path, "crypto", "verify", "evil.bin", "--signature", "forged.json")
     assert verify.returncode != 0, "a --raw signature verified evil.bin as a digest signature"
+
+
+def test_signature_json_with_its_nonce_nulled_does_not_verify_the_framed_bytes_file(
+    server: Server, tmp_path: Path
+) -> None:
+    import base64
+
+    from quantumlock.crypto.algorithms import signed_bytes
+
+    env = _env(server, tmp_path)
+    data = os.urandom(4096)
+    (tmp_path / "release.bin").write_bytes(data)
+    ok(run(env, tmp_path, "crypto", "sign", "release.bin", "--out", "sig.json"))
+    sig = json.loads((tmp_path / "sig.json").read_text())
+    statement = PREFIX + hashlib.sha512(data).digest()
+    framed = signed_bytes(sig["algorithm"], bytes.fromhex(sig["quantum_nonce"]), statement)
+    (tmp_path / "other.bin").write_bytes(framed)  # a different file
+    for field in ("mode", "digest_algorithm", "digest", "size"):
+        sig.pop(field)
+    sig["quantum_nonce"] = None  # an edit of the signature JSON's metadata
+    (tmp_path / "edited.json").write_text(json.dumps(sig))
+    assert base64.b64decode(sig["signature"])
+    verify = run(env, tmp_path, "crypto", "verify", "other.bin", "--signature", "edited.json")
+    assert verify.returncode != 0, "a signature of release.bin verified other.bin"
