@@ -82,3 +82,14 @@ def test_sdk_out_of_range_rate_limit_reset_header_does_not_escape_as_overflow_er
     me = client.me()  # raised OverflowError (not even a QCOSError) from ResponseInfo.of
     assert me.key_id == "key_abc"
     assert client.last_response is not None and client.last_response.rate_limit is None
+
+
+def test_licenses_verify_with_a_damaged_keys_file_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "keys.json").write_text('{"keys":[{"alg":"Ed25519+ML-DSA-65","status":"active"}]}')
+    (tmp_path / "l.qlf").write_text("qlf1.eyJraWQiOiJrMSIsIm1vZGUiOiJsaXZlIn0.eA.eQ\n")
+    result = CliRunner().invoke(
+        app,
+        ["licenses", "verify", str(tmp_path / "l.qlf"), "--public-keys", str(tmp_path / "keys.json")],
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (1, 2)
