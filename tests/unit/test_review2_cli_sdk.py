@@ -93,3 +93,14 @@ def test_licenses_verify_with_a_damaged_keys_file_is_one_error_line(tmp_path: Pa
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code in (1, 2)
+
+
+def test_licenses_verify_of_a_non_utf8_license_file_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "keys.json").write_text('{"keys":[]}')
+    (tmp_path / "l.qlf").write_bytes(b"\xff\xfe")
+    result = CliRunner().invoke(
+        app,
+        ["licenses", "verify", str(tmp_path / "l.qlf"), "--public-keys", str(tmp_path / "keys.json")],
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (1, 2)
