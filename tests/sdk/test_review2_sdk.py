@@ -45,3 +45,25 @@ def test_offline_verifier_refuses_a_damaged_keys_document_without_raising(
 ) -> None:
     result = verify_license_file(FILE, keys)
     assert result.valid is False
+
+
+def test_offline_verifier_with_a_naive_now_does_not_raise() -> None:
+    from datetime import datetime
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
+
+    ed = ed25519.Ed25519PrivateKey.generate()
+    pq = mldsa.MLDSA65PrivateKey.generate()
+    payload = {"kid": "k1", "mode": "live", "license_key": "QLOCK-1", "end_customer_id": "c",
+               "features": ["a"], "valid_until": "2030-01-01T00:00:00Z",
+               "issued_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    head = "qlf1." + _b(json.dumps(payload).encode())
+    signed = f"{head}.{_b(ed.sign(head.encode()))}.{_b(pq.sign(head.encode()))}"
+    keys = {"keys": [{"kid": "k1", "alg": ALG, "mode": "live", "public_keys": {
+        "Ed25519": _b(ed.public_key().public_bytes_raw()),
+        "ML-DSA-65": _b(pq.public_key().public_bytes_raw()),
+    }}]}  # fmt: skip
+    assert verify_license_file(signed, keys).valid
+    # datetime.now() / datetime.utcnow() are naive: a TypeError escaped the comparison.
+    result = verify_license_file(signed, keys, now=datetime(2026, 6, 1))  # noqa: DTZ001
+    assert result.valid  # or a clean refusal; never a raise
