@@ -42,7 +42,9 @@ def test_config_save_does_not_follow_a_symlink_planted_at_its_temporary_name(
     target = tmp_path / "elsewhere.txt"
     target.write_text("someone else's file\n")
     os.symlink(target, shared / f".config.toml.{os.getpid()}.tmp")
-    saved = config.Config(shared / "config.toml", None, {"default": config.Profile(KEY, "http://x")})
+    saved = config.Config(
+        shared / "config.toml", None, {"default": config.Profile(KEY, "http://x")}
+    )
     try:
         config.save(saved)
     except config.ConfigError as exc:
@@ -64,9 +66,10 @@ def test_login_with_a_non_ascii_key_is_one_error_line_not_a_traceback() -> None:
 
 def test_sdk_non_ascii_key_is_a_qcos_error() -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"data": ME}))
-    client = qcos.Client(api_key=KEY + "\u00e9", base_url="http://x", transport=transport)
-    with pytest.raises(qcos.QCOSError):
-        client.me()
+    # Refused when the client is made (a ConfigurationError, a QCOSError), not on a call.
+    with pytest.raises(qcos.ConfigurationError) as refused:
+        qcos.Client(api_key=KEY + "\u00e9", base_url="http://x", transport=transport)
+    assert KEY not in str(refused.value)
 
 
 def test_sdk_out_of_range_rate_limit_reset_header_does_not_escape_as_overflow_error() -> None:
@@ -89,7 +92,13 @@ def test_licenses_verify_with_a_damaged_keys_file_is_one_error_line(tmp_path: Pa
     (tmp_path / "l.qlf").write_text("qlf1.eyJraWQiOiJrMSIsIm1vZGUiOiJsaXZlIn0.eA.eQ\n")
     result = CliRunner().invoke(
         app,
-        ["licenses", "verify", str(tmp_path / "l.qlf"), "--public-keys", str(tmp_path / "keys.json")],
+        [
+            "licenses",
+            "verify",
+            str(tmp_path / "l.qlf"),
+            "--public-keys",
+            str(tmp_path / "keys.json"),
+        ],
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code in (1, 2)
@@ -100,7 +109,13 @@ def test_licenses_verify_of_a_non_utf8_license_file_is_one_error_line(tmp_path: 
     (tmp_path / "l.qlf").write_bytes(b"\xff\xfe")
     result = CliRunner().invoke(
         app,
-        ["licenses", "verify", str(tmp_path / "l.qlf"), "--public-keys", str(tmp_path / "keys.json")],
+        [
+            "licenses",
+            "verify",
+            str(tmp_path / "l.qlf"),
+            "--public-keys",
+            str(tmp_path / "keys.json"),
+        ],
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code in (1, 2)

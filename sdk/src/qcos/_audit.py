@@ -119,12 +119,16 @@ class AuditPage:
         )
 
 
-def license_events(license_key: str, skip: int, limit: int) -> Operation[LicenseEventPage]:
+def license_events(
+    license_key: str, skip: int | None, limit: int | None
+) -> Operation[LicenseEventPage]:
+    # Left out, the server's own defaults apply (skip 0, limit 50).
+    params = {name: v for name, v in (("skip", skip), ("limit", limit)) if v is not None}
     return Operation(
         "GET",
         _license_path(license_key, "events"),
         LicenseEventPage.from_dict,
-        params={"skip": skip, "limit": limit},
+        params=params,
         unwrap=False,
     )
 

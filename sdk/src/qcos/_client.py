@@ -131,6 +131,14 @@ class _BaseClient:
             raise ConfigurationError(
                 "No API key: pass api_key=... or set QCOS_API_KEY.", code="NO_API_KEY"
             )
+        # Sent in a header: printable ASCII only (a pasted key with a non-breaking space or a
+        # newline would otherwise fail deep in the transport, with the key in the exception).
+        if not key.isascii() or not key.isprintable() or key != key.strip():
+            raise ConfigurationError(
+                "The API key has a character no key has (non-ASCII, space or control): "
+                "check how it was copied.",
+                code="BAD_API_KEY",
+            )
         self._api_key = key
         self.base_url = (base_url or os.environ.get("QCOS_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"

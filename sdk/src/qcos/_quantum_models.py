@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -261,13 +262,21 @@ class Signature:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
+        """ValueError when `quantum_nonce` is not 32 hex characters: without the nonce a
+        verifier would check the bare message, not the bytes the server signed."""
+        nonce = data["quantum_nonce"]
+        if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+            raise ValueError("quantum_nonce: 32 hex characters.")
         return cls(
             signature=b64decode(data["signature"]),
             key_id=data["key_id"],
             public_key=data["public_key"],
             algorithm=data["algorithm"],
-            quantum_nonce=data["quantum_nonce"],
+            quantum_nonce=nonce,
         )
+
+
+_NONCE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,7 +226,9 @@ class Licenses(_SyncResource):
         """
         return self._client._run(ops.signing_keys())
 
-    def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+    def events(
+        self, license_key: str, *, skip: int | None = None, limit: int | None = None
+    ) -> LicenseEventPage:
         """The license's lifecycle events (who generated, suspended, renewed… it, and
         when), newest first.
 
@@ -322,7 +324,9 @@ class AsyncLicenses(_AsyncResource):
     async def signing_keys(self) -> dict[str, Any]:
         return await self._client._run(ops.signing_keys())
 
-    async def events(self, license_key: str, *, skip: int = 0, limit: int = 50) -> LicenseEventPage:
+    async def events(
+        self, license_key: str, *, skip: int | None = None, limit: int | None = None
+    ) -> LicenseEventPage:
         return await self._client._run(license_events(license_key, skip, limit))
 
 

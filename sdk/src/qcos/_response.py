@@ -21,7 +21,12 @@ def _int(value: str | None) -> int | None:
 
 def _epoch(value: str | None) -> datetime | None:
     seconds = _int(value)
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # a header no real clock gives
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,10 +157,15 @@ def _result(
 def _key_table(public_keys: Mapping[str, Any] | str | bytes) -> dict[str, Mapping[str, Any]]:
     document = json.loads(public_keys) if isinstance(public_keys, str | bytes) else public_keys
     keys = document.get("keys", []) if isinstance(document, Mapping) else []
+    # Entries that cannot be a key (no string kid or mode) are skipped, not raised on.
     return {
-        str(k["kid"]): k
+        k["kid"]: k
         for k in keys
-        if isinstance(k, Mapping) and k.get("alg") == ALG and k.get("status") != "retired"
+        if isinstance(k, Mapping)
+        and isinstance(k.get("kid"), str)
+        and isinstance(k.get("mode", ""), str)
+        and k.get("alg") == ALG
+        and k.get("status") != "retired"
     }
 
 
@@ -255,6 +260,8 @@ def verify_license_file(
         )
     valid_until = parse_datetime(payload.get("valid_until"))
     moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:  # a naive `now` (datetime.utcnow()) is taken as UTC
+        moment = moment.replace(tzinfo=UTC)
     if valid_until is None or valid_until <= moment:
         return _result("EXPIRED", payload, reason=EXPIRED, message=_MESSAGES[EXPIRED])
     granted = set(payload.get("features") or [])

@@ -179,14 +179,14 @@ def api_client(
     from qcos import Client, QCOSError
 
     credentials = resolve(api_key, base_url, profile)
-    # max_retries=0: the CLI waits out rate limits itself (Api.call), and says so.
-    client = Client(
-        api_key=credentials.api_key,
-        base_url=credentials.base_url,
-        timeout=TIMEOUT,
-        max_retries=0,
-    )
     try:
+        # max_retries=0: the CLI waits out rate limits itself (Api.call), and says so.
+        client = Client(
+            api_key=credentials.api_key,
+            base_url=credentials.base_url,
+            timeout=TIMEOUT,
+            max_retries=0,
+        )
         with client:
             yield Api(client, credentials)
     except QCOSError as exc:

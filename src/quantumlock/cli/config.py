@@ -14,8 +14,10 @@ $XDG_CONFIG_HOME/quantumlock/config.toml, else ~/.config/quantumlock/config.toml
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,12 +120,17 @@ def save(config: Config) -> None:
     path = config.path
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(render(config))
-        os.chmod(temporary, 0o600)  # O_CREAT's mode is cut by the umask; this is not
-        os.replace(temporary, path)
+        # A fresh, unpredictable name, created exclusively (mkstemp: O_EXCL, mode 0600): a
+        # name planted in the directory (a symlink) can never receive the keys.
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(render(config))
+            os.replace(name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
 

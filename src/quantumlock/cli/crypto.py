@@ -205,6 +205,9 @@ def sign(
     metadata: dict[str, Any] = {}
     if raw:
         message = read_input(chosen)
+        if message.startswith(digest.MAGIC):
+            fail("--raw: the input starts like a file-digest statement; sign the file itself "
+                 "(without --raw) instead.", USAGE, code="USAGE_ERROR")  # fmt: skip
     else:
         hashed = _digest(chosen)
         message, metadata = hashed.statement, hashed.metadata()
@@ -258,7 +261,9 @@ def verify(
         message, local_digest = hashed.statement, hashed.digest.hex()
     else:
         fail(f"signature {signature_file}: unknown mode {mode!r}", USAGE, code="USAGE_ERROR")
-    if local_digest is not None and recorded is not None and recorded != local_digest:
+    if mode is None and message.startswith(digest.MAGIC):
+        valid = False  # a digest statement never passes as a file's own bytes (digest.py)
+    elif local_digest is not None and recorded is not None and recorded != local_digest:
         valid = False  # the file changed since it was signed: no need to ask the server
     else:
         pem = public_key.read_text() if public_key is not None else None

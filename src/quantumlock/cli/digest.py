@@ -9,7 +9,11 @@ and the signature JSON records it (`"mode": "sha512-digest"`, the hex `digest`, 
 `size`). The server binds its nonce and algorithm around the statement as for any message
 (`QL-SIGN-v1`), so a verifier needs only the file, the JSON and the public key. The prefix
 keeps a statement from being read as some other signed message, and a second preimage of
-SHA-512 is what forging one would take. Hashing uses pyca/cryptography.
+SHA-512 is what forging one would take. The other way round, a statement must never pass as
+a file's own bytes: `--raw` refuses to sign, and raw verification refuses to accept, any
+input that starts with the statement's prefix (else a digest signature stripped of its mode
+would verify a file holding the statement, and a raw signature over a statement would pass
+as the signature of the file it digests). Hashing uses pyca/cryptography.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from rich.progress import (
 
 MODE = "sha512-digest"
 ALGORITHM = "SHA-512"
-PREFIX = b"QL-FILE-DIGEST-v1\x00" + ALGORITHM.encode() + b"\x00"
+MAGIC = b"QL-FILE-DIGEST-v1\x00"
+PREFIX = MAGIC + ALGORITHM.encode() + b"\x00"
 CHUNK = 1024 * 1024
 # Files at least this large show a progress bar while they are hashed (on a terminal).
 PROGRESS_FROM = 64 * 1024 * 1024

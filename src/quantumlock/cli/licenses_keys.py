@@ -132,8 +132,12 @@ def verify(
             fail(f"{public_keys} is not JSON.", USAGE, code="USAGE_ERROR")
     from qcos.licensing import verify_license_file  # the SDK loads with the commands using it
 
+    try:
+        text = file.read_text()
+    except (UnicodeDecodeError, OSError):
+        fail(f"{file} is not a license file (qlf1.…).", USAGE, code="USAGE_ERROR")
     result = verify_license_file(
-        file.read_text(),
+        text,
         keys,
         end_customer_id=customer,
         features=split_csv(features) or (),
