@@ -14,7 +14,6 @@ from quantumlock.licensing.cache import ValidationCache
 from quantumlock.licensing.issuer import LicenseIssuer
 from quantumlock.licensing.service import LicenseService, SecretCache
 from quantumlock.licensing.validation import LicenseValidator
-from quantumlock.licensing.writer import LicenseWriter
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -27,8 +26,6 @@ class LicensingDomain:
     entropy: Callable[[int], Draw]
     secret_cache: SecretCache
     validation_cache: ValidationCache
-    # The process's group commit for new licenses (quantumlock.licensing.writer).
-    writer: LicenseWriter
     # Online validation: the cache, its loads and the rules (quantumlock.licensing.validation).
     validator: LicenseValidator
     # The API's generate path (quantumlock.licensing.issuer), over `writer`.

@@ -30,13 +30,12 @@ def install(infra: Infra) -> None:
         on_hit=runtime.metrics.validation_cache_hit.inc,
         on_miss=runtime.metrics.validation_cache_miss.inc,
     )
-    writer = LicenseWriter(runtime.sessions)
     issuer = LicenseIssuer(
         partial(unit_of_work, runtime.sessions),
         runtime.sealer,
         secrets,
         runtime.entropy.draw,
-        AsyncLicenseWriter(writer),
+        AsyncLicenseWriter(LicenseWriter(runtime.sessions)),
     )
     licensing = LicensingDomain(
         runtime.sessions,
@@ -44,7 +43,6 @@ def install(infra: Infra) -> None:
         runtime.entropy.draw,
         secrets,
         cache,
-        writer,
         validator,
         issuer,
     )

@@ -126,7 +126,8 @@ class idempotent:
         self.answered = False
 
     def __enter__(self) -> idempotent:
-        self.key = idempotency_key(self.request)
+        if self.key is None:
+            self.key = idempotency_key(self.request)
         if self.key is None:
             return self
         domain = idempotency_of(self.request)
@@ -143,7 +144,8 @@ class idempotent:
     async def __aenter__(self) -> idempotent:
         """For a handler on the event loop: the claim's transaction in a worker thread (none
         without the header)."""
-        if idempotency_key(self.request) is None:
+        self.key = idempotency_key(self.request)
+        if self.key is None:
             return self
         return await to_thread.run_sync(self.__enter__)
 
@@ -205,6 +207,4 @@ class idempotent:
         for name, value in stored.headers:
             response.headers[name] = value
         response.headers[REPLAYED_HEADER] = "true"
-        if self.key is not None:
-            response.headers[HEADER] = self.key
-        return response
+        return self.answer_headers(response)
