@@ -15,6 +15,7 @@ from quantumlock.auth import install as auth
 from quantumlock.crypto import install as crypto
 from quantumlock.entropy import install as entropy
 from quantumlock.idempotency import install as idempotency
+from quantumlock.identity import install as identity
 from quantumlock.licensing import install as licensing
 from quantumlock.observability.logging import configure_logging
 from quantumlock.runtime import Runtime
@@ -29,7 +30,16 @@ from quantumlock.web.openapi import API_DESCRIPTION, install_openapi
 
 # Installed in this order (quantumlock.web.install); their routers are tried in it too, after
 # the routers a domain marks hot. Adding a domain is adding it here.
-DOMAINS: tuple[Domain, ...] = (auth, entropy, crypto, licensing, accounts, audit, idempotency)
+DOMAINS: tuple[Domain, ...] = (
+    auth,
+    entropy,
+    crypto,
+    licensing,
+    accounts,
+    audit,
+    idempotency,
+    identity,
+)
 
 
 def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOMAINS) -> FastAPI:

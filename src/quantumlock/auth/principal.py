@@ -22,6 +22,15 @@ class Principal:
     expires_at: datetime | None
     revoked_at: datetime | None
     limits: EffectiveLimits
+    # Set for an OAuth 2.0 access token (quantumlock.identity): `key_id` is then the client
+    # (client_… or service_…), so rate limits apply per client or service account.
+    user_id: str | None = None
+    token_id: str | None = None  # the token's jti
+    grant_id: str | None = None  # its token family, for a user's authorization
+
+    @property
+    def is_token(self) -> bool:
+        return self.token_id is not None
 
     @property
     def is_test(self) -> bool:

@@ -1,0 +1,9 @@
+"""Installs identity's `users` part (called by quantumlock.identity.install)."""
+
+from __future__ import annotations
+
+from quantumlock.web.install import Infra
+
+
+def install(infra: Infra) -> None:
+    del infra  # filled in by the users work
