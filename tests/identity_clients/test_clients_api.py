@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from joserfc.jwk import OKPKey
 
 from quantumlock.identity.clients.service import ClientService
 from tests.conftest import AccountFixture, MakeAccount, bearer
@@ -57,9 +58,6 @@ def test_service_account_lifecycle(
     assert client.get(f"{SA}/{cid}", headers=h).status_code == 404
     assert not check(app, cid, rotated["client_secret"])
 
-    events = ok(client.get("/api/v2/audit", headers=h))
-    print(events)
-
 
 def test_oauth_client_lifecycle(client: TestClient, account: AccountFixture) -> None:
     h = account.headers
@@ -78,3 +76,133 @@ def test_oauth_client_lifecycle(client: TestClient, account: AccountFixture) -> 
     assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION_ERROR"
     uri = client.post(OC, json=body | {"jwks_uri": "https://x.example/jwks"}, headers=h)
     assert uri.status_code == 400 and "jwks_uri" in uri.text
+
+
+def test_idempotent_create_replays_the_same_secret(
+    client: TestClient, account: AccountFixture
+) -> None:
+    headers = account.headers | {"Idempotency-Key": "sa-create-1"}
+    body = {"name": "ci", "scopes": ["account:read"]}
+    first = client.post(SA, json=body, headers=headers)
+    again = client.post(SA, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    REGISTRY.add(first.json()["data"]["client_secret"])
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(ok(client.get(SA, headers=account.headers))["service_accounts"]) == 1
+    other = client.post(SA, json=body | {"name": "other"}, headers=headers)
+    assert other.status_code == 409 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_errors_are_ours_never_422(client: TestClient, account: AccountFixture) -> None:
+    h = account.headers
+    cases = [
+        ("POST", SA, {"name": "x", "scopes": []}),
+        ("POST", SA, {"name": "x", "scopes": ["nope"]}),
+        ("POST", SA, {"name": "", "scopes": ["admin"]}),
+        ("POST", SA, {"name": "x", "scopes": ["admin"], "extra": 1}),
+        ("POST", OC, {"name": "x", "redirect_uris": ["https://a.example/#f"]}),
+        ("POST", OC, {"name": "x", "redirect_uris": [f"https://a.example/{i}" for i in range(11)]}),
+        ("POST", OC, {"name": "x", "grant_types": ["implicit"]}),
+        ("POST", OC, {"name": "x", "kind": "public", "grant_types": ["client_credentials"]}),
+        ("POST", OC, {"name": "x", "token_endpoint_auth_method": "private_key_jwt"}),
+        ("POST", OC, {"name": "x", "jwks_uri": "https://a.example/jwks"}),
+    ]
+    for method, url, body in cases:
+        answer = client.request(method, url, json=body, headers=h)
+        assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["code"] == "VALIDATION_ERROR"
+    made = ok(client.post(SA, json={"name": "x", "scopes": ["admin"]}, headers=h), 201)
+    REGISTRY.add(made["client_secret"])
+    for grace in (-1, 604801, "1h"):
+        answer = client.post(
+            f"{SA}/{made['client_id']}/rotate-secret", json={"grace_period": grace}, headers=h
+        )
+        assert answer.status_code == 400, answer.text
+    assert client.get(f"{SA}?limit=0", headers=h).status_code == 400
+    assert client.get(f"{SA}?cursor=service_nope", headers=h).status_code == 400
+
+
+def test_scopes_and_modes(
+    client: TestClient, account: AccountFixture, make_account: MakeAccount
+) -> None:
+    h = account.headers
+    restricted = ok(
+        client.post("/api/v2/keys", json={"name": "ro", "scopes": ["licenses:read"]}, headers=h),
+        201,
+    )["key"]
+    REGISTRY.add(restricted)
+    denied = client.get(SA, headers=bearer(restricted))
+    assert denied.status_code == 403 and denied.json()["code"] == "INSUFFICIENT_SCOPE"
+    test_admin = ok(
+        client.post(
+            "/api/v2/keys", json={"name": "t", "type": "test", "scopes": ["admin"]}, headers=h
+        ),
+        201,
+    )["key"]
+    REGISTRY.add(test_admin)
+    t = bearer(test_admin)
+    sandbox = ok(client.post(SA, json={"name": "t", "scopes": ["account:read"]}, headers=t), 201)
+    REGISTRY.add(sandbox["client_secret"])
+    assert sandbox["mode"] == "test"
+    refused = client.post(SA, json={"name": "t", "scopes": ["admin"], "mode": "live"}, headers=t)
+    assert refused.status_code == 403
+    live = ok(client.post(SA, json={"name": "l", "scopes": ["account:read"]}, headers=h), 201)
+    REGISTRY.add(live["client_secret"])
+    # A test key sees test-mode ones only; the live admin key manages both (as with API keys).
+    assert [s["client_id"] for s in ok(client.get(SA, headers=t))["service_accounts"]] == [
+        sandbox["client_id"]
+    ]
+    assert client.get(f"{SA}/{live['client_id']}", headers=t).status_code == 404
+    listed = ok(client.get(SA, headers=h))["service_accounts"]
+    assert {s["client_id"] for s in listed} == {sandbox["client_id"], live["client_id"]}
+    assert ok(client.post(f"{SA}/{sandbox['client_id']}/disable", headers=h))["mode"] == "test"
+    # Another account: 404, as if it did not exist.
+    other = make_account(name="Other")
+    assert client.get(f"{SA}/{live['client_id']}", headers=other.headers).status_code == 404
+    # The other kind's route does not find it either.
+    assert client.get(f"{OC}/{live['client_id']}", headers=h).status_code == 404
+
+
+def test_oauth_client_secrets_and_keys(client: TestClient, account: AccountFixture) -> None:
+    h = account.headers
+    made = ok(
+        client.post(
+            OC,
+            json={
+                "name": "post",
+                "grant_types": ["client_credentials"],
+                "scopes": ["licenses:read"],
+                "token_endpoint_auth_method": "client_secret_post",
+            },
+            headers=h,
+        ),
+        201,
+    )
+    REGISTRY.add(made["client_secret"])
+    cid = made["client_id"]
+    rotated = ok(client.post(f"{OC}/{cid}/rotate-secret", headers=h))
+    REGISTRY.add(rotated["client_secret"])
+    assert rotated["previous_secrets_expire_at"] is not None
+    got = ok(client.get(f"{OC}/{cid}", headers=h))
+    assert len(got["secrets"]) == 2 and got["secrets"][0]["expires_at"] is None
+    assert got["secret_prefix"] == rotated["secret_prefix"] != made["secret_prefix"]
+    listing = client.get(OC, headers=h).text
+    assert made["client_secret"] not in listing and rotated["client_secret"] not in listing
+    jwt = ok(
+        client.post(
+            OC,
+            json={
+                "name": "jwt",
+                "grant_types": ["client_credentials"],
+                "scopes": ["licenses:read"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [OKPKey.generate_key("Ed25519").as_dict(private=False)]},
+            },
+            headers=h,
+        ),
+        201,
+    )
+    assert jwt["client_secret"] is None and jwt["secret_prefix"] is None
+    conflict = client.post(f"{OC}/{jwt['client_id']}/rotate-secret", headers=h)
+    assert conflict.status_code == 409 and conflict.json()["code"] == "CONFLICT"
