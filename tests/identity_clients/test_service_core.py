@@ -193,7 +193,7 @@ def test_oauth_client_rules(service: ClientService, caller: Principal) -> None:
     m2m = service.create_oauth_client(
         caller, name="m2m", grant_types=["client_credentials"], scopes=["licenses:read"]
     ).row
-    assert m2m.redirect_uris == []
+    assert isinstance(m2m, OAuthClient) and m2m.redirect_uris == []
     with pytest.raises(ValidationFailed, match="redirect URI"):
         service.update_oauth_client(caller, m2m.id, grant_types=["authorization_code"])
     updated = service.update_oauth_client(

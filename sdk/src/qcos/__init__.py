@@ -43,9 +43,11 @@ from qcos._identity_clients import (
     ServiceAccounts,
 )
 from qcos._identity_clients_models import (
+    AuthMethod,
     ClientSecretInfo,
     CreatedOAuthClient,
     CreatedServiceAccount,
+    GrantType,
     OAuthClient,
     OAuthClientPage,
     ServiceAccount,
@@ -130,6 +132,7 @@ __all__ = [
     "AsyncServiceAccounts",
     "AuditEvent",
     "AuditPage",
+    "AuthMethod",
     "AuthenticationError",
     "Cipher",
     "Client",
@@ -149,6 +152,7 @@ __all__ = [
     "EntropyEncoding",
     "EntropySource",
     "GeneratedLicense",
+    "GrantType",
     "KeyAlgorithm",
     "KeyExchange",
     "KeyExchangeAlgorithm",

@@ -25,7 +25,7 @@ from quantumlock.cli.common import USAGE, console, fail, print_json, split_csv
 from quantumlock.cli.output import AS_JSON, WIDE
 
 if TYPE_CHECKING:
-    from qcos._identity_clients_models import AuthMethod, GrantType
+    from qcos import AuthMethod, GrantType
 
 app = typer.Typer(
     help="OAuth clients of your account, through the API (scope admin). A confidential "
