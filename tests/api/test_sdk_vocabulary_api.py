@@ -56,8 +56,15 @@ SDK_PARAMS: dict[str, list[str]] = {
     "EntropyIn.encoding": ["Quantum.entropy.encoding"],
     "EntropyIn.source": ["Quantum.entropy.source"],
     "GET /api/v1/licenses?status": ["Licenses.list.status", "Licenses.iter.status"],
+    "CreateOAuthClientIn.mode": ["OAuthClients.create.mode"],
+    "CreateOAuthClientIn.token_endpoint_auth_method": [
+        "OAuthClients.create.token_endpoint_auth_method"
+    ],
+    "CreateServiceAccountIn.mode": ["ServiceAccounts.create.mode"],
 }
-NOT_IN_THE_SDK: dict[str, str] = {}
+NOT_IN_THE_SDK: dict[str, str] = {
+    "CreateOAuthClientIn.kind": "the SDK's `oauth_clients.create(public=True)` sends it",
+}
 
 
 def _literal_values(annotation: Any) -> set[Any]:

@@ -31,6 +31,8 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/quantum/keys": {"algorithm": "AES-256-GCM"},
     "POST /api/v1/quantum/rsa": {"bits": 2048},
     "POST /api/v1/quantum/crypto/key-exchange": {},
+    "POST /api/v2/service-accounts": {"name": "idem", "scopes": ["account:read"]},
+    "POST /api/v2/oauth-clients": {"name": "idem", "redirect_uris": ["https://idem.example/cb"]},
 }
 
 
