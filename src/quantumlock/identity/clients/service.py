@@ -258,10 +258,10 @@ class ClientService(ClientCore):
             grants = grant_types_of(list(grant_types), kind=row.kind)
         uris = redirect_uris_of(list(redirect_uris)) if redirect_uris is not None else None
         self._check_redirects(grants, uris if uris is not None else row.redirect_uris)
-        narrowing = False
+        announce = False  # a change the provider and the bearer must hear of at once
         if grants != list(row.grant_types):
             detail["grant_types"] = {"from": list(row.grant_types), "to": grants}
-            narrowing = True
+            announce = True
             row.grant_types = grants
         if uris is not None and uris != list(row.redirect_uris):
             detail["redirect_uris"] = {"from": list(row.redirect_uris), "to": uris}
@@ -270,18 +270,18 @@ class ClientService(ClientCore):
             allowed = client_scopes_within(list(scopes), caller.scopes)
             if allowed != list(row.scopes):
                 detail["scopes"] = {"from": list(row.scopes), "to": allowed}
-                narrowing = True
+                announce = True
                 row.scopes = allowed
         if jwks is not None:
             checked = self._jwks_for(row.token_endpoint_auth_method, jwks)
             if checked != row.jwks:
                 detail["jwks"] = "replaced"
-                narrowing = True
+                announce = True
                 row.jwks = checked
         if name is not None and name != row.name:
             detail["name"] = {"from": row.name, "to": name}
             row.name = name
-        if narrowing:
+        if announce:
             record_change(self.session, CHANGE_KIND_OAUTH_CLIENT, row.id)
         return self._updated(caller, row, detail, address)
 
