@@ -296,3 +296,14 @@ def _events(session: Session, object_id: str) -> list[IdentityEvent]:
     session.flush()
     query = select(IdentityEvent).where(IdentityEvent.object_id == object_id)
     return list(session.scalars(query.order_by(IdentityEvent.id)))
+
+
+def test_names_are_bounded(service: ClientService, caller: Principal) -> None:
+    for bad in ("", "   ", "x" * 101):
+        with pytest.raises(ValidationFailed, match="name"):
+            service.create_service_account(caller, name=bad, scopes=["account:read"])
+        with pytest.raises(ValidationFailed, match="name"):
+            service.create_oauth_client(caller, name=bad, redirect_uris=["https://a.example/"])
+    row = service.create_service_account(caller, name="x" * 100, scopes=["account:read"]).row
+    with pytest.raises(ValidationFailed, match="name"):
+        service.update_service_account(caller, row.id, name=" ")

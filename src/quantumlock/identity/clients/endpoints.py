@@ -44,7 +44,6 @@ from quantumlock.web.routing import PrefixRouter
 from quantumlock.web.security import client_address, get_runtime, require, unit_of_work
 
 router = PrefixRouter(prefix="/api/v2")
-_CLIENTS_TAG, _ACCOUNTS_TAG = ["oauth clients"], ["service accounts"]
 log = structlog.get_logger("quantumlock.identity.clients")
 
 CLIENTS = "/oauth-clients"
@@ -183,7 +182,7 @@ def _delete(request: Request, principal: Principal, kind: Kind, client_id: str) 
 
 @router.get(
     CLIENTS,
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[OAuthClientList],
     summary="List OAuth clients, newest first, a page at a time",
 )
@@ -201,7 +200,7 @@ def list_oauth_clients(
 
 @router.post(
     CLIENTS,
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     status_code=201,
     response_model=Envelope[CreatedOAuthClientOut],
     summary="Register an OAuth client (its secret is returned once)",
@@ -241,7 +240,7 @@ def create_oauth_client(
 
 @router.get(
     CLIENTS + "/{client_id}",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[OAuthClientOut],
     summary="Get an OAuth client (never its secret)",
 )
@@ -254,7 +253,7 @@ def get_oauth_client(
 
 @router.patch(
     CLIENTS + "/{client_id}",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[OAuthClientOut],
     summary="Change an OAuth client's name, redirect URIs, scopes, grant types or keys",
 )
@@ -286,7 +285,7 @@ def update_oauth_client(
 
 @router.delete(
     CLIENTS + "/{client_id}",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     status_code=204,
     summary="Delete an OAuth client and its secrets",
 )
@@ -299,7 +298,7 @@ def delete_oauth_client(
 
 @router.post(
     CLIENTS + "/{client_id}/rotate-secret",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[RotatedOAuthClientOut],
     summary="A new client secret; the old ones keep working for a grace period",
     openapi_extra=IDEMPOTENT_OPENAPI,
@@ -319,7 +318,7 @@ def rotate_oauth_client_secret(
 
 @router.post(
     CLIENTS + "/{client_id}/disable",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[OAuthClientOut],
     summary="Disable an OAuth client",
     openapi_extra=IDEMPOTENT_OPENAPI,
@@ -334,7 +333,7 @@ def disable_oauth_client(
 
 @router.post(
     CLIENTS + "/{client_id}/enable",
-    tags=_CLIENTS_TAG,
+    tags=["oauth clients"],
     response_model=Envelope[OAuthClientOut],
     summary="Enable a disabled OAuth client",
     openapi_extra=IDEMPOTENT_OPENAPI,
@@ -351,7 +350,7 @@ def enable_oauth_client(
 
 @router.get(
     ACCOUNTS,
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[ServiceAccountList],
     summary="List service accounts, newest first, a page at a time",
 )
@@ -368,7 +367,7 @@ def list_service_accounts(
 
 @router.post(
     ACCOUNTS,
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     status_code=201,
     response_model=Envelope[CreatedServiceAccountOut],
     summary="Create a service account (its client secret is returned once)",
@@ -401,7 +400,7 @@ def create_service_account(
 
 @router.get(
     ACCOUNTS + "/{client_id}",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[ServiceAccountOut],
     summary="Get a service account (never its secret)",
 )
@@ -414,7 +413,7 @@ def get_service_account(
 
 @router.patch(
     ACCOUNTS + "/{client_id}",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[ServiceAccountOut],
     summary="Rename a service account or change its scopes",
 )
@@ -443,7 +442,7 @@ def update_service_account(
 
 @router.delete(
     ACCOUNTS + "/{client_id}",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     status_code=204,
     summary="Delete a service account and its secrets",
 )
@@ -456,7 +455,7 @@ def delete_service_account(
 
 @router.post(
     ACCOUNTS + "/{client_id}/rotate-secret",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[RotatedServiceAccountOut],
     summary="A new service-account secret; the old ones keep working for a grace period",
     openapi_extra=IDEMPOTENT_OPENAPI,
@@ -476,7 +475,7 @@ def rotate_service_account_secret(
 
 @router.post(
     ACCOUNTS + "/{client_id}/disable",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[ServiceAccountOut],
     summary="Disable a service account",
     openapi_extra=IDEMPOTENT_OPENAPI,
@@ -491,7 +490,7 @@ def disable_service_account(
 
 @router.post(
     ACCOUNTS + "/{client_id}/enable",
-    tags=_ACCOUNTS_TAG,
+    tags=["service accounts"],
     response_model=Envelope[ServiceAccountOut],
     summary="Enable a disabled service account",
     openapi_extra=IDEMPOTENT_OPENAPI,

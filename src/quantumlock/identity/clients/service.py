@@ -65,6 +65,12 @@ __all__ = [
 
 
 _R = TypeVar("_R", OAuthClient, ServiceAccount)
+MAX_NAME = 100  # the column's length
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ValidationFailed(f"name: 1 to {MAX_NAME} characters.", field="name")
 
 
 class ClientService(ClientCore):
@@ -82,6 +88,7 @@ class ClientService(ClientCore):
         address: str | None = None,
     ) -> IssuedClient:
         """A service account with `scopes` (never more than the caller holds) and a secret."""
+        _check_name(name)
         if not scopes:
             raise ValidationFailed("scopes: give at least one scope.", field="scopes")
         granted = api_scopes_within(scopes, caller.scopes)
@@ -124,6 +131,7 @@ class ClientService(ClientCore):
     ) -> IssuedClient:
         """A relying party. Confidential clients get a secret (shown once) unless they
         authenticate with `private_key_jwt`; public clients use PKCE and no secret."""
+        _check_name(name)
         if kind not in ("confidential", "public"):
             raise ValidationFailed("kind: must be confidential or public.", field="kind")
         method = token_endpoint_auth_method or (
@@ -232,6 +240,7 @@ class ClientService(ClientCore):
                 row.scopes = wanted
                 record_change(self.session, CHANGE_KIND_SERVICE_ACCOUNT, row.id)
         if name is not None and name != row.name:
+            _check_name(name)
             detail["name"] = {"from": row.name, "to": name}
             row.name = name
         return self._updated(caller, row, detail, address)
@@ -279,6 +288,7 @@ class ClientService(ClientCore):
                 announce = True
                 row.jwks = checked
         if name is not None and name != row.name:
+            _check_name(name)
             detail["name"] = {"from": row.name, "to": name}
             row.name = name
         if announce:
