@@ -81,7 +81,7 @@ class UserRepository:
             update(UserSession)
             .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
             .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

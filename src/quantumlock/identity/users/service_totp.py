@@ -4,13 +4,15 @@ second-factor check at sign-in. The secret rests sealed under the master key."""
 from __future__ import annotations
 
 import hmac
+import secrets
 from datetime import timedelta
 
 import pyotp
 
-from quantumlock.core.clock import as_utc
+from quantumlock.core.actor import Actor
+from quantumlock.core.errors import Conflict, ValidationFailed
 from quantumlock.core.ids import new_id
-from quantumlock.identity.models import User, UserToken, totp_aad
+from quantumlock.identity.models import User, UserRecoveryCode, UserToken, totp_aad
 from quantumlock.identity.users.service_base import UserServiceBase
 
 TOTP_STEP = 30
@@ -19,6 +21,8 @@ RECOVERY_CODES = 10
 # A TOTP step a user signed in with, kept (as a hashed user_tokens row) until it can no
 # longer be valid, so the same code is not accepted twice.
 USED_STEP = "totp_step"
+# Lower-case letters and digits without look-alikes (0/o, 1/l/i): read off paper.
+_RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def _is_totp_code(code: str) -> bool:
@@ -87,5 +91,104 @@ class UserTotp(UserServiceBase):
         self.session.flush()
         return "recovery_code"
 
-    def totp_enabled(self, user: User) -> bool:
-        return user.totp_enabled_at is not None and as_utc(user.totp_enabled_at) <= self.now()
+    # -- enrolment ------------------------------------------------------------------------------
+
+    def _self_or_admin(self, actor: Actor, user_id: str, acting_user_id: str | None) -> User:
+        user = self.user_in_account(actor, user_id)
+        self.check_rank(actor, acting_user_id, user.role)
+        return user
+
+    def start_totp(
+        self,
+        actor: Actor,
+        user_id: str,
+        *,
+        acting_user_id: str | None = None,
+        issuer: str = "QuantumLock",
+    ) -> tuple[User, str, str]:
+        """A new secret, pending until confirmed with a code: (user, secret, otpauth URI).
+        Both are shown once; the secret rests sealed. Refused (409) while 2FA is on."""
+        user = self._self_or_admin(actor, user_id, acting_user_id)
+        if user.totp_enabled_at is not None:
+            raise Conflict("Two-factor authentication is already on: turn it off first.")
+        secret = pyotp.random_base32()
+        user.sealed_totp_secret = self.sealer.seal(secret.encode(), totp_aad(user.id))
+        user.updated_at = self.now()
+        self.session.flush()
+        uri = pyotp.TOTP(secret, interval=TOTP_STEP).provisioning_uri(
+            name=user.email, issuer_name=issuer
+        )
+        return user, secret, uri
+
+    def confirm_totp(
+        self,
+        actor: Actor,
+        user_id: str,
+        code: str,
+        *,
+        acting_user_id: str | None = None,
+        address: str | None = None,
+    ) -> list[str]:
+        """Turn 2FA on with a first valid code; the 10 recovery codes (shown once)."""
+        user = self._self_or_admin(actor, user_id, acting_user_id)
+        if user.totp_enabled_at is not None:
+            raise Conflict("Two-factor authentication is already on.")
+        if user.sealed_totp_secret is None:
+            raise Conflict("Start the enrolment first (POST .../totp).")
+        if not self.check_totp(user, code.strip()):
+            raise ValidationFailed("code: not a valid code for this secret.", field="code")
+        now = self.now()
+        user.totp_enabled_at = now
+        user.updated_at = now
+        codes = self._new_recovery_codes(user)
+        self.event(
+            user,
+            "user.totp_enable",
+            actor_id=acting_user_id or actor.key_id,
+            address=address,
+            mode=actor.mode,
+        )
+        self.session.flush()
+        return codes
+
+    def _new_recovery_codes(self, user: User) -> list[str]:
+        self.repo.drop_recovery_codes(user.id)
+        now = self.now()
+        codes = []
+        for _ in range(RECOVERY_CODES):
+            raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+            codes.append(f"{raw[:5]}-{raw[5:]}")
+            self.repo.add(
+                UserRecoveryCode(
+                    user_id=user.id,
+                    code_hash=self.hasher.digest(f"recovery:{user.id}:{raw}"),
+                    created_at=now,
+                )
+            )
+        return codes
+
+    def disable_totp(
+        self,
+        actor: Actor,
+        user_id: str,
+        *,
+        acting_user_id: str | None = None,
+        address: str | None = None,
+    ) -> User:
+        """2FA off (or a pending enrolment dropped); the recovery codes go too."""
+        user = self._self_or_admin(actor, user_id, acting_user_id)
+        was_on = user.totp_enabled_at is not None
+        user.sealed_totp_secret = None
+        user.totp_enabled_at = None
+        user.updated_at = self.now()
+        self.repo.drop_recovery_codes(user.id)
+        if was_on:
+            self.event(
+                user,
+                "user.totp_disable",
+                actor_id=acting_user_id or actor.key_id,
+                address=address,
+                mode=actor.mode,
+            )
+        self.session.flush()
+        return user
