@@ -201,3 +201,34 @@ def test_scope_admin_required(client: TestClient, account: AccountFixture) -> No
         ).status_code
         == 403
     )
+
+
+def test_audit_shows_identity_events_with_actor_and_address(
+    client: TestClient, account: AccountFixture
+) -> None:
+    made = create(client, account.admin_key, password=PASSWORD)
+    sign_in(client, made["email"], PASSWORD)
+    client.post(f"{USERS}/{made['id']}/disable", headers=account.headers)
+    trail = client.get(
+        "/api/v2/audit",
+        params=[("type", "user.create"), ("type", "user.login"), ("type", "user.disable")],
+        headers=account.headers,
+    )
+    assert trail.status_code == 200, trail.text
+    events = [e for e in trail.json()["data"]["events"] if e["object_id"] == made["id"]]
+    assert [e["type"] for e in events] == ["user.disable", "user.login", "user.create"]
+    disable, login, created = events
+    assert login["actor_key_id"] == made["id"] and login["address"] == "testclient"
+    assert created["actor_key_id"].startswith("key_") and created["object_type"] == "user"
+    assert all(e["id"].startswith("iev_") and e["at"] for e in events)
+    # Paging through a mixed stream: the identity source's cursor is accepted.
+    first = client.get("/api/v2/audit", params={"limit": 1}, headers=account.headers).json()
+    cursor = first["data"]["next_cursor"]
+    assert cursor
+    second = client.get(
+        "/api/v2/audit", params={"limit": 1, "cursor": cursor}, headers=account.headers
+    )
+    assert second.status_code == 200
+    assert second.json()["data"]["events"][0]["id"] != first["data"]["events"][0]["id"]
+    bad = client.get("/api/v2/audit", params={"type": "user.nope"}, headers=account.headers)
+    assert bad.status_code == 400

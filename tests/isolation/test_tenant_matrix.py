@@ -10,6 +10,7 @@ the test: a new id route cannot be added without joining the matrix.
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,17 +129,33 @@ def read_nothing(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
     return None
 
 
+def make_user(client: TestClient, key: str) -> dict[str, Any]:
+    body = {"email": f"victim-{uuid.uuid4().hex[:10]}@example.com", "role": "member"}
+    return {
+        "id": _ok(client.post("/api/v2/users", json=body, headers=bearer(key)), 201)["data"]["id"]
+    }
+
+
+def read_user(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
+    got = _ok(client.get(f"/api/v2/users/{obj['id']}", headers=bearer(key)))["data"]
+    sessions = _ok(client.get(f"/api/v2/users/{obj['id']}/sessions", headers=bearer(key)))
+    return got, sessions
+
+
 # Path ids: the route's path up to its first id -> the kind of object it names.
 PATH_KINDS: dict[str, Kind] = {
     "/api/v1/licenses/{license_key}": Kind(make_license, read_license),
     "/api/v2/keys/{key_id}": Kind(make_api_key, read_api_key),
     "/api/v1/quantum/keys/{key_id}": Kind(make_keystore_key, read_keystore_key),
+    "/api/v2/users/{user_id}": Kind(make_user, read_user),
 }
 # Bodies for the id routes that need one to get past validation.
 PATH_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/licenses/{license_key}/renew": {"valid_days": 90},
     "POST /api/v2/keys/{key_id}/rotate": {"grace_period": "0s"},
     "PATCH /api/v2/keys/{key_id}": {"name": "hijacked", "scopes": ["account:read"], "metadata": {}},
+    "PATCH /api/v2/users/{user_id}": {"name": "hijacked", "role": "viewer"},
+    "POST /api/v2/users/{user_id}/totp/confirm": {"totp_code": "123456"},
 }
 # Operations whose body names an object: the kind and the body that names A's object.
 BODY_KINDS: dict[str, tuple[Kind, Callable[[dict[str, Any]], dict[str, Any]]]] = {
@@ -173,14 +190,17 @@ BODY_IDS = {"key_id", "session_id"}
 
 
 def id_operations(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every route, documented or not, with a parameter in its path."""
+    """(method, path) of every API route, documented or not, with a parameter in its path."""
     out: list[tuple[str, str]] = []
     # FastAPI >= 0.16x nests included routers; iter_route_contexts flattens them.
     contexts = getattr(routing, "iter_route_contexts", None)
     route: Any  # an APIRoute, or on FastAPI >= 0.16x a route context wrapping one
     for route in contexts(app.routes) if contexts else app.routes:
         original = getattr(route, "original_route", route)
-        if isinstance(original, APIRoute) and "{" in route.path_format:
+        # Only the API: the HTML pages' path parameters are one-time secrets
+        # (/login/set-password/{token}), no tenant's object ids.
+        api = route.path_format.startswith("/api/")
+        if isinstance(original, APIRoute) and "{" in route.path_format and api:
             out.extend((method, route.path_format) for method in sorted(route.methods or ()))
     return out
 
@@ -215,6 +235,9 @@ INTRUSIONS = [
 # The live admin key manages all the account's API keys, test-mode ones included (it creates
 # them: POST /api/v2/keys with type "test"); a test key never reaches a live one.
 LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
+# Users belong to the account, not to a mode: either of its keys manages them (only another
+# account's key is refused).
+MODELESS = {"/api/v2/users/{user_id}"}
 
 
 def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:
@@ -280,6 +303,8 @@ def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
             path = name.split(" ", 1)[1]
             spans = owner == intruder and intruder_mode == "live"
             if spans and "{" in path and id_prefix(path) in LIVE_MANAGES_TEST:
+                continue
+            if owner == intruder and "{" in path and id_prefix(path) in MODELESS:
                 continue
             owner_key = people[owner].key(owner_mode)
             obj = kind.create(client, owner_key)
