@@ -72,6 +72,7 @@ from qcos._types import (
     Scope,
     SignatureAlgorithm,
 )
+from qcos._users import AsyncUsers, CreatedUser, PasswordLink, User, UserPage, Users, UserSession
 from qcos._version import __version__
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ __all__ = [
     "AsyncKeys",
     "AsyncLicenses",
     "AsyncQuantum",
+    "AsyncUsers",
     "AuditEvent",
     "AuditPage",
     "AuthenticationError",
@@ -119,6 +121,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "CreatedKey",
+    "CreatedUser",
     "Customer",
     "CustomerStats",
     "Customers",
@@ -145,6 +148,7 @@ __all__ = [
     "Licenses",
     "Me",
     "NotFoundError",
+    "PasswordLink",
     "PermissionDeniedError",
     "QCOSError",
     "Quantum",
@@ -162,6 +166,10 @@ __all__ = [
     "Signature",
     "SignatureAlgorithm",
     "SourceHealth",
+    "User",
+    "UserPage",
+    "UserSession",
+    "Users",
     "ValidationError",
     "__version__",
 ]

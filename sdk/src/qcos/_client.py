@@ -33,6 +33,7 @@ from qcos._operations import Operation
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
 from qcos._response import ResponseInfo
+from qcos._users import AsyncUsers, Users
 from qcos._version import __version__
 
 T = TypeVar("T")
@@ -236,6 +237,8 @@ class Client(_BaseClient):
 
     Resources (each a group of methods; `help(client.keys)` and so on):
 
+    * `users` (`qcos.Users`): the account's users: list, iter, get, create, update,
+      disable, enable, delete, sessions, revoke_sessions, password_link.
     * `keys` (`qcos.Keys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.Licenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -277,6 +280,7 @@ class Client(_BaseClient):
         self.customers = Customers(self)
         self.quantum = Quantum(self)
         self.audit = Audit(self)
+        self.users = Users(self)
 
     def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
@@ -329,6 +333,7 @@ class AsyncClient(_BaseClient):
 
     Resources (each a group of awaitable methods; `help(client.keys)` and so on):
 
+    * `users` (`qcos.AsyncUsers`): the account's users (as `Client.users`).
     * `keys` (`qcos.AsyncKeys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.AsyncLicenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -365,6 +370,7 @@ class AsyncClient(_BaseClient):
         self.customers = AsyncCustomers(self)
         self.quantum = AsyncQuantum(self)
         self.audit = AsyncAudit(self)
+        self.users = AsyncUsers(self)
 
     async def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
