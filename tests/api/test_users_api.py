@@ -218,6 +218,7 @@ def test_audit_shows_identity_events_with_actor_and_address(
     events = [e for e in trail.json()["data"]["events"] if e["object_id"] == made["id"]]
     assert [e["type"] for e in events] == ["user.disable", "user.login", "user.create"]
     disable, login, created = events
+    assert disable["actor_key_id"].startswith("key_") and disable["address"] == "testclient"
     assert login["actor_key_id"] == made["id"] and login["address"] == "testclient"
     assert created["actor_key_id"].startswith("key_") and created["object_type"] == "user"
     assert all(e["id"].startswith("iev_") and e["at"] for e in events)
