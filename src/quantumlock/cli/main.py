@@ -23,6 +23,7 @@ from quantumlock.cli import (
     licenses,
     login,
     master_key,
+    users,
 )
 from quantumlock.cli.common import (
     account_service,
@@ -77,6 +78,7 @@ app.command("login", rich_help_panel=VENDOR)(login.login)
 app.command("logout", rich_help_panel=VENDOR)(login.logout)
 app.command("whoami", rich_help_panel=VENDOR)(login.whoami)
 app.add_typer(keys.app, name="keys", rich_help_panel=VENDOR)
+app.add_typer(users.app, name="users", rich_help_panel=VENDOR)
 app.add_typer(licenses.app, name="licenses", rich_help_panel=VENDOR)
 app.add_typer(keystore.app, name="keystore", rich_help_panel=VENDOR)
 app.add_typer(crypto.app, name="crypto", rich_help_panel=VENDOR)

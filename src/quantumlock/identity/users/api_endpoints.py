@@ -7,8 +7,6 @@ admin cannot touch owners nor make anyone owner.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import structlog
 from fastapi import Query, Request, Response
 
@@ -33,6 +31,7 @@ from quantumlock.identity.users.schemas import (
     UserList,
     UserOut,
 )
+from quantumlock.identity.users.service import set_password_url
 from quantumlock.web.errors import request_id_of
 from quantumlock.web.idempotency import IDEMPOTENT_OPENAPI, idempotent
 from quantumlock.web.openapi import may_raise
@@ -48,10 +47,6 @@ def base_url(request: Request) -> str:
     """QL_ISSUER when set (the public URL), else the request's own base URL."""
     issuer: str | None = getattr(get_runtime(request).settings, "issuer", None)
     return (issuer or str(request.base_url)).rstrip("/")
-
-
-def link_url(base: str, token: str) -> str:
-    return f"{base}/login/set-password/{quote(token, safe='')}"
 
 
 def _log(request: Request, principal: Principal, action: str, user_id: str) -> None:
@@ -108,7 +103,7 @@ def create_user(
                 address=client_address(request),
             )
             url = (
-                link_url(base_url(request), created.link_token)
+                set_password_url(base_url(request), created.link_token)
                 if created.link_token is not None
                 else None
             )
@@ -241,7 +236,9 @@ def password_link(
                 principal.actor, user_id, acting_user_id=principal.user_id
             )
             out = PasswordLinkOut(
-                user_id=user.id, url=link_url(base_url(request), token), expires_at=expires_at
+                user_id=user.id,
+                url=set_password_url(base_url(request), token),
+                expires_at=expires_at,
             )
             response = idem.answer(session, model_response(Envelope(data=out), 201))
         _log(request, principal, "password_link", user_id)

@@ -38,6 +38,7 @@ __all__ = [
     "LoginResult",
     "UserService",
     "lock_seconds",
+    "set_password_url",
 ]
 
 LOCK_AFTER = 5  # consecutive failures before the first lock
@@ -48,6 +49,14 @@ LINK_PURPOSES = ("set_password", "reset_password")
 # A session's last_seen_at is written at most this often: every page would otherwise write.
 LAST_SEEN_EVERY = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
+SET_PASSWORD_PATH = "/login/set-password/"  # noqa: S105 - a path, not a password
+# Where the CLI's links point when QL_ISSUER is not set (the server's default address).
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def set_password_url(base_url: str, token: str) -> str:
+    """The one-time link's absolute URL (the token is URL-safe base64: no quoting needed)."""
+    return base_url.rstrip("/") + SET_PASSWORD_PATH + token
 
 
 def lock_seconds(failures: int) -> int:
