@@ -4,9 +4,11 @@ sign-in), /logout, and the one-time set-password link."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -199,3 +201,66 @@ def test_signed_in_helper(app: FastAPI, client: TestClient, account: AccountFixt
     assert client.get("/whoami-test").json() == {"email": email}
     client.cookies.clear()
     assert client.get("/whoami-test").json() == {"email": None}
+
+
+def test_locked_user_gets_429_with_retry_after(
+    app: FastAPI, client: TestClient, account: AccountFixture
+) -> None:
+    email, _ = make_user(app, account)
+    for _ in range(4):
+        assert sign_in(client, email, "wrong password 12").status_code == 401
+    fifth = sign_in(client, email, "wrong password 12")
+    assert fifth.status_code == 429 and fifth.headers["retry-after"] == "60"
+    assert "Try again in 60 s" in fifth.text
+    assert sign_in(client, email, PASSWORD).status_code == 429  # locked: even the right one
+
+
+def test_totp_asks_for_a_code(app: FastAPI, client: TestClient, account: AccountFixture) -> None:
+    email, _ = make_user(app, account)
+    runtime = app.state.runtime
+    with runtime.unit_of_work() as session:
+        users = UserService(session, runtime.hasher, runtime.sealer)
+        user = users.repo.by_email(email)
+        assert user is not None
+        _, secret, _ = users.start_totp(Actor.operator(account.id), user.id)
+        users.confirm_totp(Actor.operator(account.id), user.id, pyotp.TOTP(secret).now())
+    first = sign_in(client, email, PASSWORD)
+    assert first.status_code == 200 and 'name="totp_code"' in first.text
+    assert SESSION_COOKIE not in first.headers.get("set-cookie", "")
+    wrong = sign_in(client, email, PASSWORD, totp_code="000000x")
+    assert wrong.status_code == 401 and 'name="totp_code"' in wrong.text
+    # The confirming code's step is spent: the next step's code (within the window) works.
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    done = sign_in(client, email, PASSWORD, totp_code=code)
+    assert done.status_code == 303 and SESSION_COOKIE in done.headers["set-cookie"]
+    again = sign_in(client, email, PASSWORD, totp_code=code)
+    assert again.status_code == 401  # a code is accepted once
+
+
+def test_sign_in_is_limited_per_address(app: FastAPI, account: AccountFixture) -> None:
+    app.state.runtime.settings  # noqa: B018 - the defaults: burst 20
+    with TestClient(app) as client:
+        email, _ = make_user(app, account)
+        answers = [sign_in(client, email + "x", "nope nope nope1") for _ in range(30)]
+        codes = [a.status_code for a in answers]
+        assert codes[:20] == [401] * 20 and 429 in codes
+        refused = answers[codes.index(429)]
+        assert int(refused.headers["retry-after"]) >= 1 and "Too many" in refused.text
+
+
+def test_bad_bodies_are_html_errors_never_500(client: TestClient) -> None:
+    for body in (b"{not a form", b"\xff\xfe", b"a=" + b"b" * 5000):
+        answer = client.post(
+            "/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code in (400, 401) and "text/html" in answer.headers["content-type"]
+    multipart = client.post(
+        "/login", content=b"--x\r\n", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert multipart.status_code == 400 and "text/html" in multipart.headers["content-type"]
+    missing = client.get("/login/set-password/not-a-token")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    assert "no-store" in missing.headers["cache-control"]
+    css = client.get("/login/identity.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert not any(p.startswith("/login") for p in client.get("/openapi.json").json()["paths"])
