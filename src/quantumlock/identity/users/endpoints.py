@@ -278,10 +278,7 @@ async def logout(request: Request) -> Response:
 
         def end() -> None:
             with get_runtime(request).unit_of_work() as session:
-                users = user_service(request, session)
-                row = session.get(UserSession, current.session.id)
-                if row is not None:
-                    users.logout(row, address=address)
+                user_service(request, session).logout(current.session.id, address=address)
 
         await to_thread.run_sync(end)
     response = _redirect("/login")

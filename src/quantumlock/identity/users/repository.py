@@ -61,6 +61,9 @@ class UserRepository:
             select(UserSession).where(UserSession.token_hash == token_hash)
         ).first()
 
+    def session_by_id(self, session_id: str) -> UserSession | None:
+        return self.session.get(UserSession, session_id)
+
     def get_session(self, user_id: str, session_id: str) -> UserSession | None:
         row = self.session.get(UserSession, session_id)
         return row if row is not None and row.user_id == user_id else None

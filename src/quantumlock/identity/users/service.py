@@ -362,7 +362,11 @@ class UserService(UserAdmin, UserTotp):
             self.session.flush()
         return row, user
 
-    def logout(self, row: UserSession, *, address: str | None) -> None:
+    def logout(self, session_id: str, *, address: str | None) -> None:
+        """End a session (sign-out); ending an ended one changes nothing."""
+        row = self.repo.session_by_id(session_id)
+        if row is None:
+            return
         if row.revoked_at is None:
             row.revoked_at = self.now()
         user = self.repo.get(row.user_id)
