@@ -56,6 +56,8 @@ SDK_PARAMS: dict[str, list[str]] = {
     "EntropyIn.encoding": ["Quantum.entropy.encoding"],
     "EntropyIn.source": ["Quantum.entropy.source"],
     "GET /api/v1/licenses?status": ["Licenses.list.status", "Licenses.iter.status"],
+    "CreateUserIn.role": ["Users.create.role"],
+    "UpdateUserIn.role": ["Users.update.role"],
 }
 NOT_IN_THE_SDK: dict[str, str] = {}
 
