@@ -37,6 +37,8 @@ CONFLICTS = {
     "POST /api/v1/quantum/crypto/encrypt",
     "POST /api/v1/quantum/crypto/decrypt",
     "POST /api/v1/quantum/crypto/sign",
+    "PATCH /api/v2/users/{user_id}",
+    "DELETE /api/v2/users/{user_id}",
 }
 DRAWS_ENTROPY = {
     "POST /api/v1/licenses/generate",

@@ -64,6 +64,8 @@ SDK_PARAMS: dict[str, list[str]] = {
 }
 NOT_IN_THE_SDK: dict[str, str] = {
     "CreateOAuthClientIn.kind": "the SDK's `oauth_clients.create(public=True)` sends it",
+    "CreateUserIn.role": ["Users.create.role"],
+    "UpdateUserIn.role": ["Users.update.role"],
 }
 
 

@@ -9,6 +9,8 @@ id route answers 404 as before, a creating route makes the intruder's own object
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,14 +20,16 @@ from tests.conftest import MakeAccount, bearer
 from tests.isolation.test_tenant_matrix import (
     INTRUSIONS,
     LIVE_MANAGES_TEST,
+    MODELESS,
     PATH_BODIES,
     PATH_KINDS,
     id_prefix,
     tenants,
 )
 
-# Bodies of the idempotent operations that name no object in their path.
-CREATE_BODIES: dict[str, dict[str, Any]] = {
+# Bodies of the idempotent operations that name no object in their path (a callable: a new
+# body for each intrusion, shared by A's request and the intruder's).
+CREATE_BODIES: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]] = {
     "POST /api/v1/licenses/generate": {"end_customer_id": "c-1", "features": ["pro"]},
     "POST /api/v2/keys": {"name": "idem"},
     "POST /api/v1/quantum/keys": {"algorithm": "AES-256-GCM"},
@@ -33,7 +37,14 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/quantum/crypto/key-exchange": {},
     "POST /api/v2/service-accounts": {"name": "idem", "scopes": ["account:read"]},
     "POST /api/v2/oauth-clients": {"name": "idem", "redirect_uris": ["https://idem.example/cb"]},
+    "POST /api/v2/users": lambda: {
+        "email": f"idem-{uuid.uuid4().hex[:10]}@example.com",
+        "role": "viewer",
+    },
 }
+# Creating routes whose object is unique beyond the account: the intruder's own create of the
+# same body is refused as taken (409 CONFLICT), never answered with A's stored answer.
+UNIQUE_BEYOND_ACCOUNT = {"/api/v2/users"}
 
 
 def idempotent_operations(app: FastAPI) -> list[str]:
@@ -58,7 +69,11 @@ def test_every_idempotent_operation_is_in_the_matrix(app: FastAPI) -> None:
 
 def expected(path: str, status: int, code: str) -> bool:
     """An id route: 404 on A's object, as without a key; a creating route: its own success."""
-    return (status, code) == (404, "NOT_FOUND") if "{" in path else 200 <= status < 300
+    if "{" in path:
+        return (status, code) == (404, "NOT_FOUND")
+    if path in UNIQUE_BEYOND_ACCOUNT and (status, code) == (409, "CONFLICT"):
+        return True
+    return 200 <= status < 300
 
 
 def test_another_tenant_or_mode_never_meets_a_key_of_a(
@@ -76,11 +91,14 @@ def test_another_tenant_or_mode_never_meets_a_key_of_a(
                 prefix = id_prefix(path)
                 if owner == intruder and intruder_mode == "live" and prefix in LIVE_MANAGES_TEST:
                     continue
+                if owner == intruder and prefix in MODELESS:
+                    continue
                 obj = PATH_KINDS[prefix].create(client, owner_key)
                 url = path.replace(prefix.rsplit("/", 1)[-1], obj["id"])
                 body: Any = PATH_BODIES.get(name, None)
             else:
-                url, body = path, CREATE_BODIES[name]
+                made = CREATE_BODIES[name]
+                url, body = path, made() if callable(made) else made
             headers = {"Idempotency-Key": idem_key}
             mine = client.request(method, url, json=body, headers=bearer(owner_key) | headers)
             theirs = client.request(method, url, json=body, headers=bearer(intruder_key) | headers)

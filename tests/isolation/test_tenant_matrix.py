@@ -10,6 +10,7 @@ the test: a new id route cannot be added without joining the matrix.
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +157,17 @@ def make_oauth_client(client: TestClient, key: str) -> dict[str, Any]:
 
 def read_oauth_client(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
     return _ok(client.get(f"/api/v2/oauth-clients/{obj['id']}", headers=bearer(key)))["data"]
+def make_user(client: TestClient, key: str) -> dict[str, Any]:
+    body = {"email": f"victim-{uuid.uuid4().hex[:10]}@example.com", "role": "member"}
+    return {
+        "id": _ok(client.post("/api/v2/users", json=body, headers=bearer(key)), 201)["data"]["id"]
+    }
+
+
+def read_user(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
+    got = _ok(client.get(f"/api/v2/users/{obj['id']}", headers=bearer(key)))["data"]
+    sessions = _ok(client.get(f"/api/v2/users/{obj['id']}/sessions", headers=bearer(key)))
+    return got, sessions
 
 
 # Path ids: the route's path up to its first id -> the kind of object it names.
@@ -165,6 +177,7 @@ PATH_KINDS: dict[str, Kind] = {
     "/api/v1/quantum/keys/{key_id}": Kind(make_keystore_key, read_keystore_key),
     "/api/v2/service-accounts/{client_id}": Kind(make_service_account, read_service_account),
     "/api/v2/oauth-clients/{client_id}": Kind(make_oauth_client, read_oauth_client),
+    "/api/v2/users/{user_id}": Kind(make_user, read_user),
 }
 # Bodies for the id routes that need one to get past validation.
 PATH_BODIES: dict[str, dict[str, Any]] = {
@@ -179,6 +192,8 @@ PATH_BODIES: dict[str, dict[str, Any]] = {
         "redirect_uris": ["https://evil.example/cb"],
         "scopes": ["admin", "openid"],
     },
+    "PATCH /api/v2/users/{user_id}": {"name": "hijacked", "role": "viewer"},
+    "POST /api/v2/users/{user_id}/totp/confirm": {"totp_code": "123456"},
 }
 # Operations whose body names an object: the kind and the body that names A's object.
 BODY_KINDS: dict[str, tuple[Kind, Callable[[dict[str, Any]], dict[str, Any]]]] = {
@@ -213,14 +228,17 @@ BODY_IDS = {"key_id", "session_id"}
 
 
 def id_operations(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every route, documented or not, with a parameter in its path."""
+    """(method, path) of every API route, documented or not, with a parameter in its path."""
     out: list[tuple[str, str]] = []
     # FastAPI >= 0.16x nests included routers; iter_route_contexts flattens them.
     contexts = getattr(routing, "iter_route_contexts", None)
     route: Any  # an APIRoute, or on FastAPI >= 0.16x a route context wrapping one
     for route in contexts(app.routes) if contexts else app.routes:
         original = getattr(route, "original_route", route)
-        if isinstance(original, APIRoute) and "{" in route.path_format:
+        # Only the API: the HTML pages' path parameters are one-time secrets
+        # (/login/set-password/{token}), no tenant's object ids.
+        api = route.path_format.startswith("/api/")
+        if isinstance(original, APIRoute) and "{" in route.path_format and api:
             out.extend((method, route.path_format) for method in sorted(route.methods or ()))
     return out
 
@@ -261,6 +279,10 @@ LIVE_MANAGES_TEST = {
     "/api/v2/service-accounts/{client_id}",
     "/api/v2/oauth-clients/{client_id}",
 }
+LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
+# Users belong to the account, not to a mode: either of its keys manages them (only another
+# account's key is refused).
+MODELESS = {"/api/v2/users/{user_id}"}
 
 
 def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:
@@ -326,6 +348,8 @@ def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
             path = name.split(" ", 1)[1]
             spans = owner == intruder and intruder_mode == "live"
             if spans and "{" in path and id_prefix(path) in LIVE_MANAGES_TEST:
+                continue
+            if owner == intruder and "{" in path and id_prefix(path) in MODELESS:
                 continue
             owner_key = people[owner].key(owner_mode)
             obj = kind.create(client, owner_key)

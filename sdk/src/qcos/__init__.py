@@ -89,6 +89,7 @@ from qcos._types import (
     Scope,
     SignatureAlgorithm,
 )
+from qcos._users import AsyncUsers, CreatedUser, PasswordLink, User, UserPage, Users, UserSession
 from qcos._version import __version__
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ __all__ = [
     "AsyncOAuthClients",
     "AsyncQuantum",
     "AsyncServiceAccounts",
+    "AsyncUsers",
     "AuditEvent",
     "AuditPage",
     "AuthMethod",
@@ -142,6 +144,7 @@ __all__ = [
     "CreatedKey",
     "CreatedOAuthClient",
     "CreatedServiceAccount",
+    "CreatedUser",
     "Customer",
     "CustomerStats",
     "Customers",
@@ -172,6 +175,7 @@ __all__ = [
     "OAuthClient",
     "OAuthClientPage",
     "OAuthClients",
+    "PasswordLink",
     "PermissionDeniedError",
     "QCOSError",
     "Quantum",
@@ -192,6 +196,10 @@ __all__ = [
     "Signature",
     "SignatureAlgorithm",
     "SourceHealth",
+    "User",
+    "UserPage",
+    "UserSession",
+    "Users",
     "ValidationError",
     "__version__",
 ]

@@ -24,6 +24,38 @@ AuditEventType = Literal[
     "api_key.revoke",
     "api_key.rotate",
     "api_key.update",
+    # identity: users, sign-ins, OAuth clients, service accounts, tokens
+    "user.create",
+    "user.update",
+    "user.disable",
+    "user.enable",
+    "user.delete",
+    "user.password_set",
+    "user.totp_enable",
+    "user.totp_disable",
+    "user.login",
+    "user.login_failed",
+    "user.locked",
+    "user.logout",
+    "session.revoke",
+    "oauth_client.create",
+    "oauth_client.update",
+    "oauth_client.rotate_secret",
+    "oauth_client.disable",
+    "oauth_client.enable",
+    "oauth_client.delete",
+    "service_account.create",
+    "service_account.update",
+    "service_account.rotate_secret",
+    "service_account.disable",
+    "service_account.enable",
+    "service_account.delete",
+    "token.grant",
+    "token.refresh",
+    "token.refresh_reuse",
+    "token.code_reuse",
+    "token.revoke",
+    "token.client_auth_failed",
 ]
 
 
@@ -72,9 +104,10 @@ class LicenseEventPage:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One event of the account's audit trail. `type` is `license.<action>` or
-    `api_key.<action>`; `object_id` the license (`lic_…`) or API key (`key_…`) it changed;
-    `license_key` is set for license events; `actor_key_id` is who acted."""
+    """One event of the account's audit trail. `type` is `license.<action>`,
+    `api_key.<action>` or an identity event (`user.login`, `user.locked`, …); `object_id`
+    the license (`lic_…`), API key (`key_…`) or user (`usr_…`) it concerns; `license_key` is
+    set for license events; `actor_key_id` is who acted; `address` where they acted from."""
 
     id: str
     type: str
@@ -85,6 +118,7 @@ class AuditEvent:
     object_id: str
     license_key: str | None
     detail: dict[str, Any]
+    address: str | None = None  # the client's address, where known (identity events)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
@@ -98,6 +132,7 @@ class AuditEvent:
             object_id=data["object_id"],
             license_key=data.get("license_key"),
             detail=dict(data.get("detail") or {}),
+            address=data.get("address"),
         )
 
 

@@ -39,6 +39,7 @@ from qcos._operations import Operation
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
 from qcos._response import ResponseInfo
+from qcos._users import AsyncUsers, Users
 from qcos._version import __version__
 
 T = TypeVar("T")
@@ -242,6 +243,8 @@ class Client(_BaseClient):
 
     Resources (each a group of methods; `help(client.keys)` and so on):
 
+    * `users` (`qcos.Users`): the account's users: list, iter, get, create, update,
+      disable, enable, delete, sessions, revoke_sessions, password_link.
     * `keys` (`qcos.Keys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.Licenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -285,6 +288,7 @@ class Client(_BaseClient):
         self.audit = Audit(self)
         self.oauth_clients = OAuthClients(self)
         self.service_accounts = ServiceAccounts(self)
+        self.users = Users(self)
 
     def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
@@ -337,6 +341,7 @@ class AsyncClient(_BaseClient):
 
     Resources (each a group of awaitable methods; `help(client.keys)` and so on):
 
+    * `users` (`qcos.AsyncUsers`): the account's users (as `Client.users`).
     * `keys` (`qcos.AsyncKeys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.AsyncLicenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -375,6 +380,7 @@ class AsyncClient(_BaseClient):
         self.audit = AsyncAudit(self)
         self.oauth_clients = AsyncOAuthClients(self)
         self.service_accounts = AsyncServiceAccounts(self)
+        self.users = AsyncUsers(self)
 
     async def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.

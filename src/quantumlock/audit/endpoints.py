@@ -21,7 +21,7 @@ router = PrefixRouter(prefix="/api/v2/audit", tags=["audit"])
 @router.get(
     "",
     response_model=Envelope[AuditPageOut],
-    summary="The account's audit trail: license lifecycle and API-key changes",
+    summary="The account's audit trail: licenses, API keys, users, sign-ins and OAuth",
 )
 def audit(
     request: Request,

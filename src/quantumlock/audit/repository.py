@@ -1,9 +1,9 @@
 """All SQL for the audit trail: one UNION ALL over the domains' event tables, keyset-paged.
 
 Each domain records its own events in its own table, in the unit of work of the change
-(licensing: license_events; auth: api_key_events). This reads them as one stream, newest
-first, ordered by (at, source, id): `at` is when, `source` and `id` break ties, so a
-cursor names one place in the stream exactly.
+(licensing: license_events; auth: api_key_events; identity: identity_events). This reads
+them as one stream, newest first, ordered by (at, source, id): `at` is when, `source` and
+`id` break ties, so a cursor names one place in the stream exactly.
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from quantumlock.auth.models import ApiKeyEvent
+from quantumlock.identity.models import IdentityEvent
 from quantumlock.licensing.models import License, LicenseEvent
 
 LICENSE = "license"
 API_KEY = "api_key"
+IDENTITY = "identity"  # its `action` is the whole event type (`user.login`)
+SOURCES = (LICENSE, API_KEY, IDENTITY)
 
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    source: str  # license | api_key
+    source: str  # license | api_key | identity
     id: int
     at: datetime
     action: str
@@ -35,6 +38,7 @@ class AuditRow:
     object_id: str
     license_key: str | None
     detail: dict[str, Any]
+    address: str | None  # the client's address (identity events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ def _license_events(account_id: str, mode: str, actions: Collection[str] | None)
             LicenseEvent.license_id.label("object_id"),
             License.license_key.label("license_key"),
             LicenseEvent.detail.label("detail"),
+            cast(null(), String(64)).label("address"),
         )
         .join(License, License.id == LicenseEvent.license_id)
         .where(LicenseEvent.account_id == account_id, License.mode == mode)
@@ -80,9 +85,30 @@ def _key_events(
         ApiKeyEvent.api_key_id.label("object_id"),
         cast(null(), String(32)).label("license_key"),
         ApiKeyEvent.detail.label("detail"),
+        cast(null(), String(64)).label("address"),
     ).where(ApiKeyEvent.account_id == account_id, ApiKeyEvent.mode.in_(modes))
     if actions is not None:
         query = query.where(ApiKeyEvent.action.in_(actions))
+    return query
+
+
+def _identity_events(
+    account_id: str, modes: Collection[str], actions: Collection[str] | None
+) -> Select[Any]:
+    query = select(
+        literal_column(f"'{IDENTITY}'", String).label("source"),
+        IdentityEvent.id.label("id"),
+        IdentityEvent.at.label("at"),
+        IdentityEvent.action.label("action"),
+        IdentityEvent.actor_id.label("actor_key_id"),
+        IdentityEvent.mode.label("mode"),
+        IdentityEvent.object_id.label("object_id"),
+        cast(null(), String(32)).label("license_key"),
+        IdentityEvent.detail.label("detail"),
+        IdentityEvent.address.label("address"),
+    ).where(IdentityEvent.account_id == account_id, IdentityEvent.mode.in_(modes))
+    if actions is not None:
+        query = query.where(IdentityEvent.action.in_(actions))
     return query
 
 
@@ -109,6 +135,8 @@ class AuditRepository:
             parts.append(_license_events(account_id, license_mode, actions[LICENSE]))
         if API_KEY in actions:
             parts.append(_key_events(account_id, key_modes, actions[API_KEY]))
+        if IDENTITY in actions:
+            parts.append(_identity_events(account_id, key_modes, actions[IDENTITY]))
         if not parts:
             return []
         stream = (parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])).subquery()

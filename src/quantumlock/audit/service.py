@@ -12,13 +12,22 @@ from typing import Literal, get_args
 import orjson
 from sqlalchemy.orm import Session
 
-from quantumlock.audit.repository import API_KEY, LICENSE, AuditRepository, AuditRow, Position
+from quantumlock.audit.repository import (
+    API_KEY,
+    IDENTITY,
+    LICENSE,
+    SOURCES,
+    AuditRepository,
+    AuditRow,
+    Position,
+)
 from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc, isoformat
 from quantumlock.core.errors import ValidationFailed
+from quantumlock.identity.events import IDENTITY_EVENT_TYPES, IdentityEventType
 
-# Every event type the trail records: `<object>.<action>` (the API's enum is this Literal).
-EventType = Literal[
+# Every event type the trail records: `<object>.<action>` (the API's enum is these Literals).
+_OwnEventType = Literal[
     "license.generate",
     "license.revoke",
     "license.suspend",
@@ -29,7 +38,9 @@ EventType = Literal[
     "api_key.rotate",
     "api_key.update",
 ]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+# Sign-ins, lock-outs, tokens, user / client / service-account changes (quantumlock.identity).
+EventType = _OwnEventType | IdentityEventType
+EVENT_TYPES: tuple[str, ...] = get_args(_OwnEventType) + IDENTITY_EVENT_TYPES
 MODES = ("live", "test")
 
 
@@ -55,7 +66,7 @@ def decode_cursor(cursor: str) -> Position:
         at, source, ident = orjson.loads(raw)
         # Ids are 64-bit row ids: a larger one reaches no database, and SQLite's driver
         # raises on it.
-        if source not in (LICENSE, API_KEY) or type(ident) is not int or not 0 < ident < 2**63:
+        if source not in SOURCES or type(ident) is not int or not 0 < ident < 2**63:
             raise ValueError
         return Position(as_utc(datetime.fromisoformat(at)), source, ident)
     except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
@@ -67,11 +78,14 @@ def decode_cursor(cursor: str) -> Position:
 def _actions(types: Collection[str] | None) -> dict[str, Collection[str] | None]:
     """Per source, the actions asked for (None: all); a source no type names is left out."""
     if not types:
-        return {LICENSE: None, API_KEY: None}
+        return {LICENSE: None, API_KEY: None, IDENTITY: None}
     out: dict[str, set[str]] = {}
     for event_type in types:
         if event_type not in EVENT_TYPES:
             raise ValidationFailed(f"type: one of {', '.join(EVENT_TYPES)}.")
+        if event_type in IDENTITY_EVENT_TYPES:  # stored whole, in identity_events
+            out.setdefault(IDENTITY, set()).add(event_type)
+            continue
         source, _, action = event_type.partition(".")
         out.setdefault(source, set()).add(action)
     return dict(out)

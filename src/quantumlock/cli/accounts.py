@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from quantumlock.accounts.plans import Plan
 from quantumlock.bootstrap import api_key_hasher
+from quantumlock.cli import users
 from quantumlock.cli.common import (
     account_service,
     console,
@@ -25,19 +28,52 @@ def create(
     name: str = typer.Option(..., "--name", help="Account name."),
     email: str = typer.Option(..., "--email", help="Contact email."),
     plan: Plan = typer.Option(Plan.FREE, "--plan", help="Plan."),
+    owner_email: str | None = typer.Option(
+        None, "--owner-email", help="Also create the account's first owner (a user)."
+    ),
+    owner_password_stdin: bool = typer.Option(
+        False,
+        "--owner-password-stdin",
+        help="The owner's password from stdin; without it, a one-time set-password link is "
+        "printed (base URL $QL_ISSUER, else http://127.0.0.1:8000).",
+    ),
     as_json: bool = AS_JSON,
 ) -> None:
     """Create an account and its first key (scope admin). The key is shown once."""
+    if owner_password_stdin and owner_email is None:
+        fail("--owner-password-stdin needs --owner-email.", 2, code="USAGE_ERROR")
+    password = users.read_password_stdin() if owner_password_stdin else None
     cfg = settings()
+    owner: dict[str, Any] | None = None
     with open_session(cfg) as session:
         created = account_service(session).create(
             name=name, email=email, plan=plan.value, hasher=api_key_hasher(cfg)
         )
+        if owner_email is not None:
+            from quantumlock.core.actor import Actor
+
+            made = users.user_service(session, cfg).create(
+                Actor.operator(created.account.id),
+                email=owner_email,
+                role="owner",
+                password=password,
+            )
+            owner = users.created_json(made, cfg)
     if as_json:
-        print_json({"id": created.account.id, "api_key": created.admin_key.secret})
+        out: dict[str, Any] = {"id": created.account.id, "api_key": created.admin_key.secret}
+        if owner is not None:
+            out["owner"] = owner
+        print_json(out)
         return
     console.print(f"Account [bold]{created.account.id}[/bold] ({plan.value})")
     console.print(f"Admin API key (shown once): {created.admin_key.secret}", highlight=False)
+    if owner is not None:
+        console.print(f"Owner {owner['id']} <{owner['email']}>", highlight=False)
+        if owner["set_password_url"]:
+            console.print(
+                f"Owner's set-password link (24 h, shown once): {owner['set_password_url']}",
+                highlight=False,
+            )
 
 
 @app.command("list")

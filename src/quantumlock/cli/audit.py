@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 EVENT_TYPES = (
     "license.generate, license.revoke, license.suspend, license.reinstate, license.renew, "
-    "api_key.create, api_key.revoke, api_key.rotate, api_key.update"
+    "api_key.create, api_key.revoke, api_key.rotate, api_key.update; identity: user.create, "
+    "user.update, user.disable, user.enable, user.delete, user.password_set, user.login, "
+    "user.login_failed, user.locked, user.logout, session.revoke, user.totp_enable, "
+    "user.totp_disable, and the OAuth client, service account and token events"
 )
 
 
@@ -47,6 +50,7 @@ def _audit_json(event: AuditEvent) -> dict[str, Any]:
         "object_type": event.object_type,
         "object_id": event.object_id,
         "license_key": event.license_key,
+        "address": event.address,
         "detail": event.detail,
     }
 
@@ -63,8 +67,9 @@ def audit(
     profile: str | None = PROFILE,
     as_json: bool = AS_JSON,
 ) -> None:
-    """The account's audit trail, newest first: license lifecycle and API-key changes
-    (needs a key with the admin scope)."""
+    """The account's audit trail, newest first: license lifecycle, API-key changes, users,
+    sign-ins and lock-outs, with who acted and from where (needs a key with the admin
+    scope)."""
 
     def fetch(client: Client) -> list[AuditEvent]:
         events: list[AuditEvent] = []
@@ -84,11 +89,17 @@ def audit(
     if as_json:
         print_json([_audit_json(e) for e in events])
         return
-    table = _table("at", "type", "object", "actor", "mode", "detail")
+    table = _table("at", "type", "object", "actor", "address", "mode", "detail")
     for e in events:
         target = e.license_key or e.object_id
         table.add_row(
-            _audit_json(e)["at"], e.type, target, e.actor_key_id, e.mode, _detail(e.detail)
+            _audit_json(e)["at"],
+            e.type,
+            target,
+            e.actor_key_id,
+            e.address or "",
+            e.mode,
+            _detail(e.detail),
         )
     console.print(table)
 

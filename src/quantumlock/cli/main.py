@@ -25,6 +25,7 @@ from quantumlock.cli import (
     master_key,
     oauth_clients,
     service_accounts,
+    users,
 )
 from quantumlock.cli.common import (
     account_service,
@@ -79,6 +80,7 @@ app.command("login", rich_help_panel=VENDOR)(login.login)
 app.command("logout", rich_help_panel=VENDOR)(login.logout)
 app.command("whoami", rich_help_panel=VENDOR)(login.whoami)
 app.add_typer(keys.app, name="keys", rich_help_panel=VENDOR)
+app.add_typer(users.app, name="users", rich_help_panel=VENDOR)
 app.add_typer(licenses.app, name="licenses", rich_help_panel=VENDOR)
 app.add_typer(keystore.app, name="keystore", rich_help_panel=VENDOR)
 app.add_typer(crypto.app, name="crypto", rich_help_panel=VENDOR)
