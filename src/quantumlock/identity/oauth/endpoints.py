@@ -1,0 +1,312 @@
+"""Every /oauth and /.well-known route: the Starlette side of the Authlib adapter.
+
+Each route reads the body (already buffered by the middleware), then runs Authlib in a
+worker thread inside the request's unit of work (Authlib and the database are sync) and
+turns its `Answer` into a response. Errors here are OAuth's (`{"error",
+"error_description"}`, RFC 6749 §5.2 / RFC 6750 §3), never the API's error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+import structlog
+from anyio import to_thread
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from quantumlock.identity.oauth.discovery import oauth_metadata, openid_metadata
+from quantumlock.identity.oauth.keys import SigningKeys
+from quantumlock.identity.oauth.schemas import (
+    IntrospectionOut,
+    JwksOut,
+    MetadataOut,
+    OAuthError,
+    RevokedOut,
+    TokenOut,
+    TokenRequest,
+    TokenTargetRequest,
+    UserInfoOut,
+)
+from quantumlock.identity.oauth.server import Answer, Context, HttpRequest, OAuthServer
+from quantumlock.identity.oauth.service import Audit, OAuthService
+from quantumlock.identity.oauth.userinfo import userinfo as userinfo_answer
+from quantumlock.ratelimit.base import RateLimit
+from quantumlock.runtime import Runtime
+from quantumlock.web.errors import retry_after_seconds
+from quantumlock.web.security import client_address, get_runtime
+
+router = APIRouter(tags=["oauth"])
+log = structlog.get_logger("quantumlock.oauth")
+T = TypeVar("T")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FIELDS = 50
+
+
+@dataclass
+class OAuthState:
+    keys: SigningKeys
+
+
+def state_of(request: Request) -> OAuthState:
+    state: OAuthState = request.app.state.oauth
+    return state
+
+
+def issuer_of(request: Request) -> str:
+    configured = get_runtime(request).settings.issuer
+    if configured:
+        return configured
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def error_response(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def to_response(answer: Answer) -> Response:
+    headers = {k: v for k, v in answer.headers if k.lower() != "content-type"}
+    if isinstance(answer.body, dict):
+        return JSONResponse(answer.body, status_code=answer.status, headers={**NO_STORE, **headers})
+    return Response(answer.body or b"", status_code=answer.status, headers=headers)
+
+
+class BadRequest(Exception):
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+
+async def read_fields(request: Request, *, json_ok: bool = False) -> list[tuple[str, str]]:
+    """The form fields (application/x-www-form-urlencoded), or a JSON object's string fields
+    where `json_ok`. Raises BadRequest (400 invalid_request)."""
+    body = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if json_ok and kind == "application/json":
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest("The body is not valid JSON.") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise BadRequest("The JSON body must be an object of strings.")
+        return list(data.items())
+    if body and kind != "application/x-www-form-urlencoded":
+        raise BadRequest("Send the parameters as application/x-www-form-urlencoded.")
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The form body is malformed.") from None
+    if any("\x00" in k or "\x00" in v for k, v in pairs):
+        raise BadRequest("Parameters must not contain NUL.")
+    names = [k for k, _ in pairs]
+    if len(names) != len(set(names)):  # RFC 6749 §3.2: no parameter more than once
+        raise BadRequest("A parameter is repeated.")
+    return pairs
+
+
+def http_request(request: Request, form: list[tuple[str, str]] | None = None) -> HttpRequest:
+    return HttpRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=dict(request.headers),
+        args=list(request.query_params.multi_items()),
+        form=form or [],
+    )
+
+
+def in_unit_of_work(
+    runtime: Runtime, keys: SigningKeys, issuer: str, address: str,
+    work: Callable[[OAuthServer], T],
+) -> T:  # fmt: skip
+    """Runs in a worker thread: one unit of work, one server for this request."""
+    material = keys.material()
+    with runtime.unit_of_work() as session:
+        service = OAuthService(session, runtime.hasher, Audit(address))
+        server = OAuthServer(Context(service=service, issuer=issuer, material=material))
+        try:
+            return work(server)
+        except (ValueError, TypeError, KeyError, UnicodeError) as exc:
+            # Authlib refuses to describe some malformed values (quotes, non-ASCII).
+            log.info("oauth_malformed_request", error=type(exc).__name__)
+            return Answer(400, {"error": "invalid_request",
+                                "error_description": "The request is malformed."}, [])  # fmt: skip
+
+
+async def run(request: Request, work: Callable[[OAuthServer], T]) -> T:
+    call = partial(
+        in_unit_of_work,
+        get_runtime(request),
+        state_of(request).keys,
+        issuer_of(request),
+        client_address(request),
+        work,
+    )
+    return await to_thread.run_sync(call)
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        400: "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, "
+        "invalid_scope or unsupported_token_type (RFC 6749 §5.2)",
+        401: "invalid_client (with WWW-Authenticate: Basic when the client used it), or "
+        "invalid_token (WWW-Authenticate: Bearer)",
+        403: "insufficient_scope: the token does not carry `openid`",
+        429: "temporarily_unavailable: too many token requests from this client or address; "
+        "wait Retry-After seconds",
+    }
+    return {s: {"model": OAuthError, "description": meaning[s]} for s in statuses}
+
+
+def _form_body(model: type[Any], *, json_too: bool = False) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    if json_too:
+        content["application/json"] = {"schema": schema}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _client_id_of(request: Request, form: list[tuple[str, str]]) -> str | None:
+    basic_id, _ = extract_basic_authorization(request.headers)
+    return basic_id or dict(form).get("client_id")
+
+
+async def _limit(request: Request, client_id: str | None) -> Response | None:
+    runtime = get_runtime(request)
+    settings = runtime.settings
+    limit = RateLimit(settings.oauth_token_per_minute, settings.oauth_token_burst)
+    buckets = [("oauth:token:addr:" + client_address(request), limit)]
+    if client_id:
+        buckets.append(("oauth:token:client:" + client_id[:64], limit))
+    decision = await runtime.limiter.admit(buckets)
+    if decision.allowed:
+        return None
+    runtime.metrics.rate_limited.labels("oauth_token").inc()
+    wait = retry_after_seconds(decision.retry_after)
+    return error_response(429, "temporarily_unavailable", "Too many token requests.",
+                          {"Retry-After": str(wait)})  # fmt: skip
+
+
+@router.post(
+    "/oauth/token",
+    summary="OAuth 2.0 token endpoint",
+    response_model=TokenOut,
+    responses=_responses(400, 401, 429),
+    openapi_extra=_form_body(TokenRequest, json_too=True),
+)
+async def token(request: Request) -> Response:
+    """Exchange an authorization code (with its PKCE `code_verifier`), a refresh token
+    (rotated: the old one dies; presenting it again revokes the whole family) or client
+    credentials for an access token (15 minutes). Client authentication: HTTP Basic,
+    `client_id`/`client_secret` in the form (or, for client_credentials, a JSON object),
+    `private_key_jwt` (`client_assertion`), or none for public clients. Answers carry
+    `Cache-Control: no-store`; errors are RFC 6749 §5.2's."""
+    try:
+        form = await read_fields(request, json_ok=True)
+    except BadRequest as bad:
+        return error_response(400, "invalid_request", bad.description)
+    if isinstance(limited := await _limit(request, _client_id_of(request, form)), Response):
+        return limited
+    if not dict(form).get("grant_type"):
+        return error_response(400, "invalid_request", "Missing 'grant_type'.")
+    http = http_request(request, form)
+    return to_response(await run(request, lambda server: server.create_token_response(http)))
+
+
+@router.post(
+    "/oauth/revoke",
+    summary="Revoke a token (RFC 7009)",
+    response_model=RevokedOut,
+    responses=_responses(400, 401),
+    openapi_extra=_form_body(TokenTargetRequest),
+)
+async def revoke(request: Request) -> Response:
+    """Revoke one of your own tokens: an access token (refused everywhere within a
+    second) or a refresh token (its whole family, access tokens included). Client
+    authentication is required. An unknown, expired or already revoked token is 200 too."""
+    try:
+        form = await read_fields(request)
+    except BadRequest as bad:
+        return error_response(400, "invalid_request", bad.description)
+    http = http_request(request, form)
+    answer = await run(request, lambda s: s.create_endpoint_response("revocation", http))
+    return to_response(answer)
+
+
+@router.post(
+    "/oauth/introspect",
+    summary="Introspect a token (RFC 7662)",
+    response_model=IntrospectionOut,
+    responses=_responses(400, 401),
+    openapi_extra=_form_body(TokenTargetRequest),
+)
+async def introspect(request: Request) -> Response:
+    """Whether a token is live, and its client, scope, subject and lifetime. Client
+    authentication is required; a token of another account is `{"active": false}`."""
+    try:
+        form = await read_fields(request)
+    except BadRequest as bad:
+        return error_response(400, "invalid_request", bad.description)
+    http = http_request(request, form)
+    answer = await run(request, lambda s: s.create_endpoint_response("introspection", http))
+    return to_response(answer)
+
+
+_USERINFO_DOC = dict(
+    summary="The signed-in user's claims (OpenID Connect)",
+    response_model=UserInfoOut,
+    responses=_responses(401, 403),
+)
+
+
+@router.get("/oauth/userinfo", **_USERINFO_DOC)  # type: ignore[arg-type]
+async def userinfo(request: Request) -> Response:
+    """`sub`, and `email`/`email_verified` (scope email) and `name` (scope profile), for
+    `Authorization: Bearer <access token>` of a user token carrying `openid`. Errors per
+    RFC 6750 with `WWW-Authenticate: Bearer`."""
+    http = http_request(request)
+    return to_response(await run(request, partial(userinfo_answer, http=http)))
+
+
+@router.post("/oauth/userinfo", **_USERINFO_DOC)  # type: ignore[arg-type]
+async def userinfo_post(request: Request) -> Response:
+    """The same as GET (OIDC Core §5.3.1 allows both); the token goes in the
+    `Authorization` header."""
+    return await userinfo(request)
+
+
+@router.get("/oauth/jwks", summary="The provider's public keys (JWKS)", response_model=JwksOut)
+async def jwks(request: Request) -> Response:
+    """Every key that verifies our ID tokens and access tokens, by `kid`: the active ES256
+    and RS256 keys, and the previous ones until they are retired."""
+    material = await to_thread.run_sync(state_of(request).keys.material)
+    return JSONResponse(material.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OpenID Connect discovery document",
+    response_model=MetadataOut,
+)
+async def openid_configuration(request: Request) -> Response:
+    """OpenID Connect Discovery 1.0 provider metadata: endpoints, scopes, response and grant
+    types, client authentication methods, PKCE methods (S256) and ID token algorithms."""
+    return JSONResponse(dict(openid_metadata(issuer_of(request))))
+
+
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="OAuth 2.0 authorization server metadata (RFC 8414)",
+    response_model=MetadataOut,
+)
+async def oauth_authorization_server(request: Request) -> Response:
+    """RFC 8414 metadata: the same endpoints and capabilities as the OpenID document."""
+    return JSONResponse(dict(oauth_metadata(issuer_of(request))))
