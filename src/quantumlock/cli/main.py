@@ -23,6 +23,7 @@ from quantumlock.cli import (
     licenses,
     login,
     master_key,
+    oauth,
 )
 from quantumlock.cli.common import (
     account_service,
@@ -85,6 +86,7 @@ app.command("audit", rich_help_panel=VENDOR)(audit.audit)
 licenses.app.command("events")(audit.license_events)
 app.add_typer(accounts.app, name="accounts", rich_help_panel=OPERATOR)
 app.add_typer(master_key.app, name="master-key", rich_help_panel=OPERATOR)
+app.add_typer(oauth.app, name="oauth", rich_help_panel=OPERATOR)
 
 BOOTSTRAP_FILE = "admin-key.json"
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    OAuth2Payload,
+    OAuth2Request,
+    UnsupportedTokenTypeError,
+)
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from quantumlock.identity.models import OAuthClient, OAuthGrant, ServiceAccount, User
@@ -203,6 +209,16 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status: int, body: Any, headers: Any) -> Answer:
         return Answer(status, body, list(headers or []))
+
+    def handle_error_response(self, request: Any, error: Any) -> Answer:
+        # One answer for every failed client authentication: 401 with WWW-Authenticate
+        # (RFC 6749 §5.2; Authlib would answer 400 for some of them).
+        if isinstance(error, InvalidClientError):
+            error.status_code = 401
+        elif isinstance(error, UnsupportedTokenTypeError):  # RFC 7009 §2.2.1: a §5.2 error
+            error.status_code = 400
+            error.auth_type = None
+        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         del name, args, kwargs
