@@ -105,7 +105,11 @@ def make_service_account(
 
 
 def make_user(
-    app: FastAPI, account_id: str, *, role: str = "member", password: str = "correct horse 42!"
+    app: FastAPI,
+    account_id: str,
+    *,
+    role: str = "member",
+    password: str = "correct horse 42!",  # noqa: S107 - a test user's
 ) -> tuple[str, str, str]:
     """(user id, email, password)."""
     runtime = app.state.runtime

@@ -50,14 +50,14 @@ def rp(app: FastAPI, account: AccountFixture) -> Registered:
 Case = Callable[[TestClient, Registered, Registered], Any]
 CASES: dict[str, tuple[Case, int, str]] = {
     "unknown client (Basic)": (
-        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic("service_" + "x" * 24, sa.secret)),
+        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic("service_" + "x" * 24, str(sa.secret))),
         401, "invalid_client"),
     "unknown client (form)": (
         lambda c, sa, rp: c.post(TOKEN, data={**CC, "client_id": "client_nope",
                                               "client_secret": sa.secret}),
         401, "invalid_client"),
     "wrong secret (Basic)": (
-        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic(sa.id, rp.secret or "")),
+        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic(sa.id, str(rp.secret))),
         401, "invalid_client"),
     "wrong secret (JSON)": (
         lambda c, sa, rp: c.post(TOKEN, json={**CC, "client_id": sa.id,
@@ -188,8 +188,14 @@ def jwt_client(app: FastAPI, account: AccountFixture) -> tuple[Registered, ECKey
 
 
 def _pkj(client: TestClient, token: str) -> Any:
-    return client.post(TOKEN, data={**CC, "client_assertion": token, "client_assertion_type":
-                                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    return client.post(
+        TOKEN,
+        data={
+            **CC,
+            "client_assertion": token,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        },
+    )
 
 
 def test_private_key_jwt(client: TestClient, jwt_client: tuple[Registered, ECKey]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -44,7 +44,6 @@ from quantumlock.web.security import client_address, get_runtime
 
 router = APIRouter(tags=["oauth"])
 log = structlog.get_logger("quantumlock.oauth")
-T = TypeVar("T")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FIELDS = 50
 
@@ -125,8 +124,8 @@ def http_request(request: Request, form: list[tuple[str, str]] | None = None) ->
 
 def in_unit_of_work(
     runtime: Runtime, keys: SigningKeys, issuer: str, address: str,
-    work: Callable[[OAuthServer], T],
-) -> T:  # fmt: skip
+    work: Callable[[OAuthServer], Answer],
+) -> Answer:  # fmt: skip
     """Runs in a worker thread: one unit of work, one server for this request."""
     material = keys.material()
     with runtime.unit_of_work() as session:
@@ -141,7 +140,7 @@ def in_unit_of_work(
                                 "error_description": "The request is malformed."}, [])  # fmt: skip
 
 
-async def run(request: Request, work: Callable[[OAuthServer], T]) -> T:
+async def run(request: Request, work: Callable[[OAuthServer], Answer]) -> Answer:
     call = partial(
         in_unit_of_work,
         get_runtime(request),

@@ -35,7 +35,7 @@ from quantumlock.identity.oauth.service import (
 from quantumlock.identity.signing import SigningMaterial
 from quantumlock.identity.tokens import ACCESS_TOKEN_TTL, encode_access_token, new_access_claims
 
-ID_TOKEN_ALG = "ES256"
+ID_TOKEN_ALG = "ES256"  # noqa: S105 - an algorithm name
 ID_TOKEN_TTL = 3600
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -46,7 +46,7 @@ class Headers(dict[str, str]):
     def __init__(self, items: Mapping[str, str]) -> None:
         super().__init__({k.lower(): v for k, v in items.items()})
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
     def __getitem__(self, key: str) -> str:
@@ -74,7 +74,7 @@ class Answer:
     headers: list[tuple[str, str]]
 
 
-class _Payload(OAuth2Payload):
+class _Payload(OAuth2Payload):  # type: ignore[misc]
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self._datalist: defaultdict[str, list[str]] = defaultdict(list)
         for key, value in pairs:
@@ -90,7 +90,7 @@ class _Payload(OAuth2Payload):
         return self._datalist
 
 
-class QLRequest(OAuth2Request):
+class QLRequest(OAuth2Request):  # type: ignore[misc]
     """Transport security is the deployment's (TLS at the edge, an https QL_ISSUER):
     Authlib's own check would refuse plain-http test servers and loopback set-ups."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from quantumlock.auth.scopes import Scope, expand, sort_scopes
+from quantumlock.auth.scopes import Scope, sort_scopes
 from quantumlock.core.clock import utcnow
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
@@ -34,7 +34,7 @@ from quantumlock.identity.secrets import generate_token
 from quantumlock.keyring.hasher import KeyHasher
 
 CHANGE_KIND_OAUTH_GRANT = "oauth_grant"
-CHANGE_KIND_OAUTH_TOKEN = "oauth_token"
+CHANGE_KIND_OAUTH_TOKEN = "oauth_token"  # noqa: S105 - a change kind
 CODE_TTL = timedelta(seconds=60)
 REFRESH_TTL = timedelta(days=30)
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")

@@ -46,4 +46,4 @@ def userinfo(server: OAuthServer, http: HttpRequest) -> Answer:
         body = dict(user_info(user, " ".join(token.claims.scope)))
         return Answer(200, body, list(default_json_headers))
     except OAuth2Error as error:
-        return server.handle_error_response(request, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(request, error)
