@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     # answers, much less CPU per request (quantumlock.web.fastpath). False: all via FastAPI.
     fast_paths: bool = True
 
+    # -- added for issue #19 (identity: users; QL_ISSUER, the public base URL, comes with
+    # the OAuth provider) --
+    # A sign-in session ends after this many seconds without a request, and in any case
+    # this many seconds after sign-in.
+    session_idle_timeout: int = Field(default=12 * 3600, ge=60)
+    session_max_age: int = Field(default=7 * 86400, ge=60)
+    # Sign-in attempts (POST /login) per client address: a brute-force guard on top of the
+    # per-user lock-out.
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_burst: int = Field(default=20, ge=1)
+
     # -- added for issue #16 (crypto / entropy) --
     # The Ed25519 public key (PEM, or base64 of its 32 raw bytes) that signs the QCOS remote's
     # entropy responses; with an https QL_QCOS_API_URL, only signed claims of hardware count.
