@@ -16,6 +16,7 @@ from quantumlock.identity.passwords import hash_password
 from quantumlock.identity.secrets import display_prefix, generate_client_secret
 
 REDIRECT = "https://rp.example/callback"
+OIDC = ["openid", "profile", "email", "offline_access"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def make_client(
             kind=kind,
             redirect_uris=redirect_uris or [REDIRECT],
             grant_types=grant_types or ["authorization_code", "refresh_token"],
-            scopes=scopes if scopes is not None else ["licenses:read", "account:read"],
+            scopes=scopes if scopes is not None else ["licenses:read", "account:read", *OIDC],
             token_endpoint_auth_method=method,
             jwks=jwks,
             created_at=now,

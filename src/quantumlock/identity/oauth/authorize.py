@@ -23,17 +23,18 @@ from quantumlock.identity.oauth.service import (
     split_scope,
 )
 
-Kind = Literal["error_page", "redirect", "login", "consent"]
+Kind = Literal["error_page", "redirect", "login", "reauth", "consent"]
 
 
 @dataclass
 class Outcome:
     kind: Kind
-    location: str = ""  # redirect: where; login: the authorize URL to come back to
+    location: str = ""  # redirect: where; login, reauth: the authorize URL to come back to
     error: str = ""
     description: str = ""
     client_name: str = ""
     scopes: list[tuple[str, str]] = field(default_factory=list)
+    redirect_uri: str = ""  # consent: where the decision will send the browser
 
 
 def _page(error: OAuth2Error | str, description: str = "") -> Outcome:
@@ -105,8 +106,8 @@ def _decide(
         if "none" in prompts:
             raise LoginRequiredError()
         return Outcome("login", location=without_login_prompt(request.uri))
-    if "login" in prompts and decision is None:
-        return Outcome("login", location=without_login_prompt(request.uri))
+    if "login" in prompts and decision is None:  # sign in again, whoever is signed in
+        return Outcome("reauth", location=without_login_prompt(request.uri))
     if user.account_id != party.account_id or not server.service.directory.user_active(user):
         return _page("access_denied", "You cannot sign in to this application.")
     scopes = split_scope(request.scope) or server.service.default_scope(party, user)
@@ -123,6 +124,7 @@ def _decide(
             "consent",
             client_name=party.name,
             scopes=[(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in request.scope.split()],
+            redirect_uri=redirect_uri,
         )
     if decision != "approve":
         raise AccessDeniedError()

@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import structlog
 from anyio import to_thread
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from quantumlock.core.clock import as_utc
+from quantumlock.identity.models import UserSession
+from quantumlock.identity.oauth.authorize import Outcome, authorize
 from quantumlock.identity.oauth.discovery import oauth_metadata, openid_metadata
 from quantumlock.identity.oauth.keys import SigningKeys
 from quantumlock.identity.oauth.schemas import (
@@ -37,6 +40,14 @@ from quantumlock.identity.oauth.schemas import (
 from quantumlock.identity.oauth.server import Answer, Context, HttpRequest, OAuthServer
 from quantumlock.identity.oauth.service import Audit, OAuthService
 from quantumlock.identity.oauth.userinfo import userinfo as userinfo_answer
+from quantumlock.identity.pages import check_csrf, is_https, render, security_headers
+from quantumlock.identity.users.endpoints import (
+    SESSION_COOKIE,
+    SignedIn,
+    login_url,
+    signed_in,
+    user_service,
+)
 from quantumlock.ratelimit.base import RateLimit
 from quantumlock.runtime import Runtime
 from quantumlock.web.errors import retry_after_seconds
@@ -129,7 +140,7 @@ def in_unit_of_work(
     """Runs in a worker thread: one unit of work, one server for this request."""
     material = keys.material()
     with runtime.unit_of_work() as session:
-        service = OAuthService(session, runtime.hasher, Audit(address))
+        service = OAuthService(session, runtime.hasher, runtime.sealer, Audit(address))
         server = OAuthServer(Context(service=service, issuer=issuer, material=material))
         try:
             return work(server)
@@ -309,3 +320,94 @@ async def openid_configuration(request: Request) -> Response:
 async def oauth_authorization_server(request: Request) -> Response:
     """RFC 8414 metadata: the same endpoints and capabilities as the OpenID document."""
     return JSONResponse(dict(oauth_metadata(issuer_of(request))))
+
+
+# ------------------------------------------------------------------ authorization endpoint
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+
+
+def _authorize_in_thread(
+    request: Request,
+    http: HttpRequest,
+    current: SignedIn | None,
+    decision: Literal["approve", "deny"] | None,
+) -> Outcome:
+    runtime = get_runtime(request)
+    material = state_of(request).keys.material()
+    with runtime.unit_of_work() as session:
+        service = OAuthService(
+            session, runtime.hasher, runtime.sealer, Audit(client_address(request))
+        )
+        ctx = Context(service=service, issuer=issuer_of(request), material=material)
+        user = None
+        if current is not None:
+            user = service.directory.user(current.user.id)
+            ctx.auth_time = int(as_utc(current.session.created_at).timestamp())
+        outcome = authorize(OAuthServer(ctx), http, user, decision)
+        if outcome.kind == "reauth" and current is not None:
+            row = session.get(UserSession, current.session.id)
+            if row is not None:  # prompt=login: this session ends, the user signs in again
+                user_service(request, session).logout(row, address=client_address(request))
+        return outcome
+
+
+async def _authorize(
+    request: Request, decision: Literal["approve", "deny"] | None = None
+) -> Response:
+    current = await signed_in(request)
+    http = http_request(request)
+    outcome = await to_thread.run_sync(_authorize_in_thread, request, http, current, decision)
+    if outcome.kind == "error_page":
+        status = 403 if outcome.error == "access_denied" else 400
+        return render(request, "oauth_error.html", status_code=status, error=outcome.error,
+                      description=outcome.description)  # fmt: skip
+    if outcome.kind == "consent":
+        assert current is not None  # noqa: S101 - consent is only asked of a signed-in user
+        action = request.url.path + ("?" + request.url.query if request.url.query else "")
+        origin = _origin(outcome.redirect_uri)
+        return render(
+            request,
+            "oauth_consent.html",
+            form_action_origins=[origin] if origin else [],
+            client_name=outcome.client_name,
+            email=current.user.email,
+            scopes=outcome.scopes,
+            action=action,
+        )
+    location = outcome.location
+    if outcome.kind in ("login", "reauth"):
+        location = login_url(outcome.location)
+    response = RedirectResponse(location, status_code=303 if decision else 302)
+    security_headers(response)
+    if outcome.kind == "reauth":
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=is_https(request), httponly=True)
+    return response
+
+
+@router.get("/oauth/authorize", include_in_schema=False)
+async def authorize_page(request: Request) -> Response:
+    """The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): sign-in, consent,
+    then back to the client's redirect URI with a code (or an error, once the client and
+    its redirect URI are known good; before that, an error page)."""
+    return await _authorize(request)
+
+
+@router.post("/oauth/authorize", include_in_schema=False)
+async def authorize_decision(request: Request) -> Response:
+    """The consent form's answer (CSRF-checked): approve or deny."""
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:  # a malformed body: an HTML 400, never a 500
+        form = None
+    if form is None or not check_csrf(request, form):
+        return render(request, "oauth_error.html", status_code=400, error="invalid_request",
+                      description="The form expired. Please start again.")  # fmt: skip
+    decision = form.get("decision")
+    if decision not in ("approve", "deny"):
+        return render(request, "oauth_error.html", status_code=400, error="invalid_request",
+                      description="Choose Allow or Deny.")  # fmt: skip
+    return await _authorize(request, "approve" if decision == "approve" else "deny")

@@ -32,6 +32,7 @@ from quantumlock.identity.oauth.directory import Directory
 from quantumlock.identity.oauth.repository import OAuthRepository
 from quantumlock.identity.secrets import generate_token
 from quantumlock.keyring.hasher import KeyHasher
+from quantumlock.keyring.sealing import Sealer
 
 CHANGE_KIND_OAUTH_GRANT = "oauth_grant"
 CHANGE_KIND_OAUTH_TOKEN = "oauth_token"  # noqa: S105 - a change kind
@@ -89,29 +90,30 @@ class Audit:
 
 
 class OAuthService:
-    def __init__(self, session: Session, hasher: KeyHasher, audit: Audit) -> None:
+    def __init__(self, session: Session, hasher: KeyHasher, sealer: Sealer, audit: Audit) -> None:
         self.session = session
         self.hasher = hasher
         self.audit = audit
         self.repo = OAuthRepository(session)
-        self.directory = Directory(session, hasher)
+        self.directory = Directory(session, hasher, sealer)
 
     # ------------------------------------------------------------------ scopes
     def client_api_scopes(self, party: Party) -> frozenset[Scope]:
         return self.directory.allowed_scopes(party)
 
     def client_allows(self, party: Party, scopes: Iterable[str]) -> bool:
-        """Known scopes only; API ones within the client's, OIDC ones for OAuth clients
-        (offline_access only with the refresh_token grant type)."""
+        """Known scopes only, within the client's (OIDC ones as its `scopes` list them;
+        offline_access only with the refresh_token grant type)."""
         granted = self.client_api_scopes(party)
         for scope in scopes:
             if scope in API_SCOPES:
                 if Scope(scope) not in granted:
                     return False
             elif scope in OIDC_SCOPES:
-                if not isinstance(party, OAuthClient):
+                if scope not in self.directory.oidc_scopes(party):
                     return False
-                if scope == "offline_access" and "refresh_token" not in party.grant_types:
+                grants = getattr(party, "grant_types", [])
+                if scope == "offline_access" and "refresh_token" not in grants:
                     return False
             else:
                 return False
