@@ -81,9 +81,6 @@ def get_code(
     if location.startswith("/login"):
         back = sign_in(client, location, email, password)
         r = client.get(back, follow_redirects=False)
-        if r.status_code == 200:
-            location = approve(client, r)
-        else:
-            location = str(r.headers["location"])
+        location = approve(client, r) if r.status_code == 200 else str(r.headers["location"])
     assert location.startswith(REDIRECT), location
     return {**query_of(location), "sent": params}

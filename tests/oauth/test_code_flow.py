@@ -101,7 +101,7 @@ def test_full_code_flow_with_pkce_id_token_refresh_and_reuse(
     assert actions == ["token.grant", "token.refresh", "token.refresh_reuse"]
 
     # Consent is remembered: the next authorization goes straight back with a code.
-    verifier2, challenge2 = pkce()
+    _, challenge2 = pkce()
     again = client.get("/oauth/authorize", params={
         "response_type": "code", "client_id": rp.id, "redirect_uri": REDIRECT,
         "scope": "openid licenses:read", "code_challenge": challenge2,

@@ -50,7 +50,7 @@ def rp(app: FastAPI, account: AccountFixture) -> Registered:
 Case = Callable[[TestClient, Registered, Registered], Any]
 CASES: dict[str, tuple[Case, int, str]] = {
     "unknown client (Basic)": (
-        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic("service_" + "x" * 24, str(sa.secret))),
+        lambda c, sa, rp: c.post(TOKEN, data=CC, headers=basic("service_" + "x" * 24, "s")),
         401, "invalid_client"),
     "unknown client (form)": (
         lambda c, sa, rp: c.post(TOKEN, data={**CC, "client_id": "client_nope",
