@@ -128,17 +128,57 @@ def read_nothing(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
     return None
 
 
+def _mode_of(key: str) -> str:
+    return "test" if key.startswith("qcos_test_") else "live"
+
+
+def make_service_account(client: TestClient, key: str) -> dict[str, Any]:
+    body = {"name": "victim", "scopes": ["licenses:read"], "mode": _mode_of(key)}
+    made = _ok(client.post("/api/v2/service-accounts", json=body, headers=bearer(key)), 201)
+    return {"id": made["data"]["client_id"]}
+
+
+def read_service_account(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
+    url = f"/api/v2/service-accounts/{obj['id']}"
+    return _ok(client.get(url, headers=bearer(key)))["data"]
+
+
+def make_oauth_client(client: TestClient, key: str) -> dict[str, Any]:
+    body = {
+        "name": "victim",
+        "redirect_uris": ["https://victim.example/cb"],
+        "scopes": ["licenses:read", "openid"],
+        "mode": _mode_of(key),
+    }
+    made = _ok(client.post("/api/v2/oauth-clients", json=body, headers=bearer(key)), 201)
+    return {"id": made["data"]["client_id"]}
+
+
+def read_oauth_client(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
+    return _ok(client.get(f"/api/v2/oauth-clients/{obj['id']}", headers=bearer(key)))["data"]
+
+
 # Path ids: the route's path up to its first id -> the kind of object it names.
 PATH_KINDS: dict[str, Kind] = {
     "/api/v1/licenses/{license_key}": Kind(make_license, read_license),
     "/api/v2/keys/{key_id}": Kind(make_api_key, read_api_key),
     "/api/v1/quantum/keys/{key_id}": Kind(make_keystore_key, read_keystore_key),
+    "/api/v2/service-accounts/{client_id}": Kind(make_service_account, read_service_account),
+    "/api/v2/oauth-clients/{client_id}": Kind(make_oauth_client, read_oauth_client),
 }
 # Bodies for the id routes that need one to get past validation.
 PATH_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/licenses/{license_key}/renew": {"valid_days": 90},
     "POST /api/v2/keys/{key_id}/rotate": {"grace_period": "0s"},
     "PATCH /api/v2/keys/{key_id}": {"name": "hijacked", "scopes": ["account:read"], "metadata": {}},
+    "POST /api/v2/service-accounts/{client_id}/rotate-secret": {"grace_period": 0},
+    "PATCH /api/v2/service-accounts/{client_id}": {"name": "hijacked", "scopes": ["admin"]},
+    "POST /api/v2/oauth-clients/{client_id}/rotate-secret": {"grace_period": 0},
+    "PATCH /api/v2/oauth-clients/{client_id}": {
+        "name": "hijacked",
+        "redirect_uris": ["https://evil.example/cb"],
+        "scopes": ["admin", "openid"],
+    },
 }
 # Operations whose body names an object: the kind and the body that names A's object.
 BODY_KINDS: dict[str, tuple[Kind, Callable[[dict[str, Any]], dict[str, Any]]]] = {
@@ -214,7 +254,13 @@ INTRUSIONS = [
 
 # The live admin key manages all the account's API keys, test-mode ones included (it creates
 # them: POST /api/v2/keys with type "test"); a test key never reaches a live one.
-LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
+LIVE_MANAGES_TEST = {
+    "/api/v2/keys/{key_id}",
+    # OAuth clients and service accounts follow the API keys' rule (a live admin key may
+    # create test-mode ones with "mode": "test").
+    "/api/v2/service-accounts/{client_id}",
+    "/api/v2/oauth-clients/{client_id}",
+}
 
 
 def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:

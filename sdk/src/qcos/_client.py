@@ -27,6 +27,12 @@ from qcos._errors import (
     RateLimitError,
     rate_limit_error,
 )
+from qcos._identity_clients import (
+    AsyncOAuthClients,
+    AsyncServiceAccounts,
+    OAuthClients,
+    ServiceAccounts,
+)
 from qcos._keys import AsyncKeys, Keys
 from qcos._models import Me
 from qcos._operations import Operation
@@ -277,6 +283,8 @@ class Client(_BaseClient):
         self.customers = Customers(self)
         self.quantum = Quantum(self)
         self.audit = Audit(self)
+        self.oauth_clients = OAuthClients(self)
+        self.service_accounts = ServiceAccounts(self)
 
     def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
@@ -365,6 +373,8 @@ class AsyncClient(_BaseClient):
         self.customers = AsyncCustomers(self)
         self.quantum = AsyncQuantum(self)
         self.audit = AsyncAudit(self)
+        self.oauth_clients = AsyncOAuthClients(self)
+        self.service_accounts = AsyncServiceAccounts(self)
 
     async def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.

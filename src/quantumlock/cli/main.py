@@ -24,6 +24,8 @@ from quantumlock.cli import (
     login,
     master_key,
     oauth,
+    oauth_clients,
+    service_accounts,
 )
 from quantumlock.cli.common import (
     account_service,
@@ -84,6 +86,8 @@ app.add_typer(crypto.app, name="crypto", rich_help_panel=VENDOR)
 app.command("entropy", rich_help_panel=VENDOR)(entropy.entropy)
 app.command("audit", rich_help_panel=VENDOR)(audit.audit)
 licenses.app.command("events")(audit.license_events)
+app.add_typer(service_accounts.app, name="service-accounts", rich_help_panel=VENDOR)
+app.add_typer(oauth_clients.app, name="oauth-clients", rich_help_panel=VENDOR)
 app.add_typer(accounts.app, name="accounts", rich_help_panel=OPERATOR)
 app.add_typer(master_key.app, name="master-key", rich_help_panel=OPERATOR)
 app.add_typer(oauth.app, name="oauth", rich_help_panel=OPERATOR)

@@ -74,7 +74,8 @@ class ClientRepository:
         return found is not None
 
     def live_secrets(self, owner_ids: Sequence[str], now: datetime) -> Sequence[ClientSecret]:
-        """Secrets that still work (unrevoked, unexpired), newest first."""
+        """Secrets that still work (unrevoked, unexpired): the current one (no expiry) first,
+        then the newest."""
         if not owner_ids:
             return []
         return self.session.scalars(
@@ -84,5 +85,9 @@ class ClientRepository:
                 ClientSecret.revoked_at.is_(None),
                 or_(ClientSecret.expires_at.is_(None), ClientSecret.expires_at > now),
             )
-            .order_by(ClientSecret.created_at.desc(), ClientSecret.id.desc())
+            .order_by(
+                ClientSecret.expires_at.is_(None).desc(),
+                ClientSecret.created_at.desc(),
+                ClientSecret.id.desc(),
+            )
         ).all()

@@ -60,16 +60,15 @@ def check_redirect_uri(uri: str) -> str | None:
     del port
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         return "must not contain user information"
+    loopback_only = "must be an absolute https URI (http only for localhost, 127.0.0.1 or [::1])"
+    if parts.scheme not in ("https", "http"):
+        return loopback_only
     host = (parts.hostname or "").lower()
     if not host:
         return "must be an absolute URI with a host"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http":
-        if host in LOOPBACK_HOSTS:
-            return None
-        return "must use https (http only for localhost, 127.0.0.1 or [::1])"
-    return "must use https (http only for localhost, 127.0.0.1 or [::1])"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return loopback_only
+    return None
 
 
 def redirect_uris_of(uris: Sequence[str]) -> list[str]:
@@ -178,7 +177,8 @@ def _public_jwk(jwk: Any, where: str) -> dict[str, Any]:
             warnings.simplefilter("ignore")  # joserfc warns on small keys: refused below
             key = _KEY_TYPES[kty].import_key(jwk)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise fail(f"not a valid {kty} key ({str(exc)[:100]})") from None
+        reason = str(exc)[:100] or type(exc).__name__
+        raise fail(f"not a valid {kty} key ({reason})") from None
     if key.is_private:
         raise fail("holds private key members: register only the public key")
     if isinstance(key, RSAKey) and key.raw_value.key_size < MIN_RSA_BITS:
