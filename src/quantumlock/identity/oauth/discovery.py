@@ -34,7 +34,9 @@ def oauth_metadata(issuer: str) -> AuthorizationServerMetadata:
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
             "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
             "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:3],
+            "introspection_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
             "code_challenge_methods_supported": ["S256"],
         }
     )
