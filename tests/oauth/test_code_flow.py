@@ -140,3 +140,54 @@ def test_public_client_needs_pkce_and_gets_refresh_only_with_offline_access(
     ok = exchange(client, rp, code, verifier)
     assert ok.status_code == 200, ok.text
     assert "refresh_token" not in ok.json() and "id_token" in ok.json()
+
+
+def test_revoking_tokens_of_a_user_grant(
+    client: TestClient, app: FastAPI, account: AccountFixture
+) -> None:
+    rp = make_client(app, account.id)
+    _, email, password = make_user(app, account.id)
+    verifier, challenge = pkce()
+    tokens = exchange(client, rp, get_code(client, rp, email, password, challenge)["code"],
+                      verifier).json()  # fmt: skip
+
+    def introspect(token: str) -> Any:
+        return client.post("/oauth/introspect", data={"token": token}, headers=rp.basic()).json()
+
+    assert introspect(tokens["refresh_token"])["active"] is True
+    assert introspect(tokens["refresh_token"])["token_type"] == "refresh_token"
+    live = introspect(tokens["access_token"])
+    jti, grant_id = (
+        live["jti"],
+        decode_access_token(
+            tokens["access_token"], KeySet.import_key_set(client.get("/oauth/jwks").json())
+        ).grant_id,
+    )
+    # An access token alone: refused from now on (announced as an oauth_token change).
+    r = client.post("/oauth/revoke", data={"token": tokens["access_token"],
+                    "token_type_hint": "access_token"}, headers=rp.basic())  # fmt: skip
+    assert r.status_code == 200 and r.json() == {}
+    assert introspect(tokens["access_token"]) == {"active": False}
+    assert introspect(tokens["refresh_token"])["active"] is True
+    # The refresh token: the whole grant ends.
+    assert client.post("/oauth/revoke", data={"token": tokens["refresh_token"]},
+                       headers=rp.basic()).json() == {}  # fmt: skip
+    assert introspect(tokens["refresh_token"]) == {"active": False}
+    assert refresh(client, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    with app.state.runtime.unit_of_work() as session:
+        from quantumlock.db.base import ChangeEvent
+
+        kinds = set(
+            session.execute(
+                select(ChangeEvent.kind, ChangeEvent.ref).where(
+                    ChangeEvent.ref.in_([jti, grant_id])
+                )
+            ).all()
+        )
+        revokes = session.scalars(
+            select(IdentityEvent.detail).where(
+                IdentityEvent.action == "token.revoke", IdentityEvent.actor_id == rp.id
+            )
+        ).all()
+    assert kinds == {("oauth_token", jti), ("oauth_grant", grant_id)}
+    assert [d["token_type"] for d in revokes] == ["access_token", "refresh_token"]

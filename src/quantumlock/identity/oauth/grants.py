@@ -279,6 +279,7 @@ class AccessToken:
 
 class _TokenLookup:
     server: OAuthServer
+    ENDPOINT_NAME: str
 
     def query_token(self, token: str, hint: str | None) -> AccessToken | RefreshToken | None:
         del hint  # both kinds are told apart by their form
@@ -288,8 +289,17 @@ class _TokenLookup:
             except InvalidToken:
                 return None
             return AccessToken(claims, self.server)
-        found = self.server.service.find_refresh(token)
-        return RefreshToken(found[1]) if found else None
+        found = self.server.service.refresh_family(token)
+        if found is None:
+            return None
+        row, grant = found
+        # Revoking an already used refresh token still ends its family (RFC 7009 §2.1);
+        # introspection calls anything not live inactive.
+        if self.ENDPOINT_NAME == "introspection" and not self.server.service.refresh_live(
+            row, grant
+        ):
+            return None
+        return RefreshToken(grant)
 
 
 class Revocation(_TokenLookup, RevocationEndpoint):  # type: ignore[misc]

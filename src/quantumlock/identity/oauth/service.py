@@ -254,6 +254,22 @@ class OAuthService:
             return None
         return row, grant
 
+    def refresh_family(self, token: str) -> tuple[OAuthRefreshToken, OAuthGrant] | None:
+        """The refresh token and its grant, whatever their state (revocation and
+        introspection judge it themselves; presenting it there is not a reuse)."""
+        row = self.repo.refresh(self.hasher.digest(token))
+        grant = self.repo.grant(row.grant_id) if row is not None else None
+        return (row, grant) if row is not None and grant is not None else None
+
+    @staticmethod
+    def refresh_live(row: OAuthRefreshToken, grant: OAuthGrant) -> bool:
+        return (
+            row.used_at is None
+            and row.revoked_at is None
+            and grant.revoked_at is None
+            and as_utc(row.expires_at) > utcnow()
+        )
+
     def refresh_reused(self, grant: OAuthGrant) -> None:
         self.revoke_grant_id(grant.id, "refresh_reuse")
         self.event("token.refresh_reuse", grant.account_id, grant.client_id, grant.id,
