@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -30,12 +30,13 @@ from quantumlock.identity.oauth.schemas import (
     IntrospectionOut,
     JwksOut,
     MetadataOut,
-    OAuthError,
     RevokedOut,
     TokenOut,
     TokenRequest,
     TokenTargetRequest,
     UserInfoOut,
+    form_body,
+    oauth_responses,
 )
 from quantumlock.identity.oauth.server import Answer, Context, HttpRequest, OAuthServer
 from quantumlock.identity.oauth.service import Audit, OAuthService
@@ -163,27 +164,6 @@ async def run(request: Request, work: Callable[[OAuthServer], Answer]) -> Answer
     return await to_thread.run_sync(call)
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    meaning = {
-        400: "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, "
-        "invalid_scope or unsupported_token_type (RFC 6749 §5.2)",
-        401: "invalid_client (with WWW-Authenticate: Basic when the client used it), or "
-        "invalid_token (WWW-Authenticate: Bearer)",
-        403: "insufficient_scope: the token does not carry `openid`",
-        429: "temporarily_unavailable: too many token requests from this client or address; "
-        "wait Retry-After seconds",
-    }
-    return {s: {"model": OAuthError, "description": meaning[s]} for s in statuses}
-
-
-def _form_body(model: type[Any], *, json_too: bool = False) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    content = {"application/x-www-form-urlencoded": {"schema": schema}}
-    if json_too:
-        content["application/json"] = {"schema": schema}
-    return {"requestBody": {"required": True, "content": content}}
-
-
 def _client_id_of(request: Request, form: list[tuple[str, str]]) -> str | None:
     basic_id, _ = extract_basic_authorization(request.headers)
     return basic_id or dict(form).get("client_id")
@@ -209,8 +189,8 @@ async def _limit(request: Request, client_id: str | None) -> Response | None:
     "/oauth/token",
     summary="OAuth 2.0 token endpoint",
     response_model=TokenOut,
-    responses=_responses(400, 401, 429),
-    openapi_extra=_form_body(TokenRequest, json_too=True),
+    responses=oauth_responses(400, 401, 429),
+    openapi_extra=form_body(TokenRequest, json_too=True),
 )
 async def token(request: Request) -> Response:
     """Exchange an authorization code (with its PKCE `code_verifier`), a refresh token
@@ -235,8 +215,8 @@ async def token(request: Request) -> Response:
     "/oauth/revoke",
     summary="Revoke a token (RFC 7009)",
     response_model=RevokedOut,
-    responses=_responses(400, 401),
-    openapi_extra=_form_body(TokenTargetRequest),
+    responses=oauth_responses(400, 401),
+    openapi_extra=form_body(TokenTargetRequest),
 )
 async def revoke(request: Request) -> Response:
     """Revoke one of your own tokens: an access token (refused everywhere within a
@@ -255,8 +235,8 @@ async def revoke(request: Request) -> Response:
     "/oauth/introspect",
     summary="Introspect a token (RFC 7662)",
     response_model=IntrospectionOut,
-    responses=_responses(400, 401),
-    openapi_extra=_form_body(TokenTargetRequest),
+    responses=oauth_responses(400, 401),
+    openapi_extra=form_body(TokenTargetRequest),
 )
 async def introspect(request: Request) -> Response:
     """Whether a token is live, and its client, scope, subject and lifetime. Client
@@ -273,7 +253,7 @@ async def introspect(request: Request) -> Response:
 _USERINFO_DOC = dict(
     summary="The signed-in user's claims (OpenID Connect)",
     response_model=UserInfoOut,
-    responses=_responses(401, 403),
+    responses=oauth_responses(401, 403),
 )
 
 

@@ -23,6 +23,7 @@ class SigningKeys:
         self.sealer = sealer
         self._material: SigningMaterial | None = None
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every change: a load that overlapped one is dropped
 
     def ensure(self) -> None:
         """One active key per algorithm. Two nodes starting on a new database may both make
@@ -41,15 +42,19 @@ class SigningKeys:
             return material
         with self._lock:
             if self._material is None:
+                generation = self._generation
                 with unit_of_work(self.sessions) as session:
                     loaded = SigningKeyService(session, self.sealer).material()
                 if any(alg not in loaded.active for alg in ALGORITHMS):
                     self.ensure()
                     with unit_of_work(self.sessions) as session:
                         loaded = SigningKeyService(session, self.sealer).material()
+                if generation != self._generation:
+                    return loaded  # a change arrived meanwhile: next call loads again
                 self._material = loaded
             return self._material
 
     def invalidate(self, ref: str = "") -> None:
         del ref
+        self._generation += 1
         self._material = None

@@ -121,3 +121,27 @@ class MetadataOut(BaseModel):
     subject_types_supported: list[str] | None = None
     id_token_signing_alg_values_supported: list[str] | None = None
     claims_supported: list[str] | None = Field(default=None)
+
+
+# -- for the routes' OpenAPI declarations
+
+
+def oauth_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        400: "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, "
+        "invalid_scope or unsupported_token_type (RFC 6749 §5.2)",
+        401: "invalid_client (with WWW-Authenticate: Basic when the client used it), or "
+        "invalid_token (WWW-Authenticate: Bearer)",
+        403: "insufficient_scope: the token does not carry `openid`",
+        429: "temporarily_unavailable: too many token requests from this client or address; "
+        "wait Retry-After seconds",
+    }
+    return {s: {"model": OAuthError, "description": meaning[s]} for s in statuses}
+
+
+def form_body(model: type[Any], *, json_too: bool = False) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    if json_too:
+        content["application/json"] = {"schema": schema}
+    return {"requestBody": {"required": True, "content": content}}
