@@ -132,6 +132,10 @@ def test_signed_in_refusals(
     assert r.status_code == 302 and r.headers["location"].startswith("/login?next=")
     assert "prompt%3Dconsent" in r.headers["location"]
     assert "ql_session" in r.headers.get("set-cookie", "")
+    client.cookies.delete("ql_session")  # as the browser does on that Set-Cookie
+    back = sign_in(client, str(r.headers["location"]), email, password)
+    assert "prompt=consent" in back and "login" not in back.split("prompt=")[1].split("&")[0]
+    assert "Allow" in client.get(back, follow_redirects=False).text  # consent, as asked
 
 
 def test_code_refusals_at_the_token_endpoint(
