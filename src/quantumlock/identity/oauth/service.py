@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from quantumlock.auth.scopes import Scope, sort_scopes
-from quantumlock.core.clock import utcnow
+from quantumlock.core.clock import as_utc, utcnow
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
 from quantumlock.identity.events import IdentityEventType, record_event
@@ -76,10 +76,6 @@ def join_scope(scopes: Iterable[str]) -> str:
 def holds(granted: frozenset[Scope], wanted: Iterable[str]) -> bool:
     """Every API scope in `wanted` is held (implied scopes count)."""
     return all(Scope(s) in granted for s in wanted if s in API_SCOPES)
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
