@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     # flight at once in one server process; past it 429 with Retry-After.
     expensive_calls_per_account: int = Field(default=2, ge=1, le=1000)
 
+    # -- added for issue #19 (OAuth 2.0 / OpenID Connect provider) --
+    # The provider's issuer URL (`iss` of every token, the discovery documents' base): set it
+    # in production (https://auth.example.com). Unset: each request's own base URL.
+    issuer: str | None = None
+    # /oauth/token requests per minute (and burst) per client id and per client address.
+    oauth_token_per_minute: int = Field(default=120, ge=1)
+    oauth_token_burst: int = Field(default=60, ge=1)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        return value.rstrip("/") or None if value else None
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:

@@ -23,6 +23,7 @@ from quantumlock.cli import (
     licenses,
     login,
     master_key,
+    oauth,
     oauth_clients,
     service_accounts,
     users,
@@ -91,6 +92,7 @@ app.add_typer(service_accounts.app, name="service-accounts", rich_help_panel=VEN
 app.add_typer(oauth_clients.app, name="oauth-clients", rich_help_panel=VENDOR)
 app.add_typer(accounts.app, name="accounts", rich_help_panel=OPERATOR)
 app.add_typer(master_key.app, name="master-key", rich_help_panel=OPERATOR)
+app.add_typer(oauth.app, name="oauth", rich_help_panel=OPERATOR)
 
 BOOTSTRAP_FILE = "admin-key.json"
 

@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quantumlock.core.clock import utcnow
+from quantumlock.core.clock import as_utc, utcnow
 from quantumlock.core.ids import new_id
 from quantumlock.db.changes import record_change
 from quantumlock.identity.models import OAuthSigningKey, oauth_signing_key_aad
@@ -101,7 +101,7 @@ class SigningKeyService:
         """Retire verify-only keys made before `before` (no unexpired token is theirs)."""
         retired = []
         for row in self._rows("verify_only"):
-            if row.created_at <= before:
+            if as_utc(row.created_at) <= as_utc(before):  # SQLite gives naive datetimes
                 row.status = "retired"
                 row.retired_at = utcnow()
                 retired.append(row.kid)
