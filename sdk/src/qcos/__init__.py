@@ -46,7 +46,8 @@ from qcos._licensing_models import (
     LicenseSummary,
     LicenseValidation,
 )
-from qcos._models import ApiKey, CreatedKey, KeyPage, Me, RateLimitInfo
+from qcos._models import ApiKey, CreatedKey, KeyPage, Me, RateLimitInfo, TokenSubject
+from qcos._oauth import OAuthError
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._quantum_models import (
     Encrypted,
@@ -145,6 +146,7 @@ __all__ = [
     "Licenses",
     "Me",
     "NotFoundError",
+    "OAuthError",
     "PermissionDeniedError",
     "QCOSError",
     "Quantum",
@@ -160,6 +162,7 @@ __all__ = [
     "RsaBits",
     "Scope",
     "Signature",
+    "TokenSubject",
     "SignatureAlgorithm",
     "SourceHealth",
     "ValidationError",
