@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,7 +135,7 @@ class Issuer:
     def set_status(self, model: type[ServiceAccount | OAuthClient | User], row_id: str,
                    status: str, kind: str) -> None:  # fmt: skip
         with unit_of_work(self.sessions) as session:
-            row = session.get(model, row_id)
+            row: Any = session.get(model, row_id)
             assert row is not None
             row.status = status
             record_change(session, kind, row_id)
@@ -152,9 +153,11 @@ class Issuer:
         with unit_of_work(self.sessions) as session:
             session.add(
                 OAuthRevokedToken(
-                    jti=claims.jti, account_id=claims.account_id, revoked_at=utcnow(),
+                    jti=claims.jti,
+                    account_id=claims.account_id,
+                    revoked_at=utcnow(),
                     expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
-                )  # fmt: skip
+                )
             )
             record_change(session, "oauth_token", claims.jti)
 

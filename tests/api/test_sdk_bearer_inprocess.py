@@ -45,8 +45,8 @@ class TokenStandIn:
             active = row is not None and row.status == "active"
             scopes = list(row.scopes) if row is not None else []
         if given != f"{self.sa}:{self.secret}" or not active:
-            return httpx.Response(401, json={"error": "invalid_client",
-                                             "error_description": "Client authentication failed."})  # fmt: skip
+            refusal = {"error": "invalid_client", "error_description": "Authentication failed."}
+            return httpx.Response(401, json=refusal)
         token = self.issuer.mint(self.account_id, self.sa, scopes=scopes)[0]
         self.issued += 1
         body_out = {"access_token": token, "token_type": "Bearer", "expires_in": 900,
@@ -95,7 +95,7 @@ def eventually(check: Callable[[], bool]) -> None:
 def test_sync_client_credentials_against_the_app(
     client: TestClient, stand_in: TokenStandIn
 ) -> None:
-    transport = SyncStandIn(client._transport, stand_in)  # noqa: SLF001 - the app's transport
+    transport = SyncStandIn(client._transport, stand_in)
     with Client(
         client_id=stand_in.sa, client_secret=stand_in.secret, base_url=BASE, transport=transport
     ) as sdk:

@@ -183,7 +183,7 @@ def test_many_threads_needing_a_token_cause_one_fetch(mocked: respx.MockRouter) 
         def work() -> None:
             try:
                 client.me()
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=work) for _ in range(8)]
@@ -257,7 +257,7 @@ def test_explicit_credentials_win_over_an_api_key_in_the_environment(
     ],
 )
 def test_configuration_errors(
-    kwargs: dict[str, str], env: dict[str, str], code: str, monkeypatch: pytest.MonkeyPatch
+    kwargs: dict[str, Any], env: dict[str, str], code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)

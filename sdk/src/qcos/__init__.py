@@ -162,9 +162,9 @@ __all__ = [
     "RsaBits",
     "Scope",
     "Signature",
-    "TokenSubject",
     "SignatureAlgorithm",
     "SourceHealth",
+    "TokenSubject",
     "ValidationError",
     "__version__",
 ]

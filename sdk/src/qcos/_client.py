@@ -292,9 +292,7 @@ class Client(_BaseClient):
         client_secret: str | None = None,
         scopes: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(
-            api_key, base_url, timeout, max_retries, client_id, client_secret, scopes
-        )
+        super().__init__(api_key, base_url, timeout, max_retries, client_id, client_secret, scopes)
         _check_one_of(transport, http_client)
         self._tokens = (
             SyncTokens(self._client_credentials, self.base_url, _USER_AGENT)
@@ -397,9 +395,7 @@ class AsyncClient(_BaseClient):
         client_secret: str | None = None,
         scopes: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(
-            api_key, base_url, timeout, max_retries, client_id, client_secret, scopes
-        )
+        super().__init__(api_key, base_url, timeout, max_retries, client_id, client_secret, scopes)
         _check_one_of(transport, http_client)
         self._tokens = (
             AsyncTokens(self._client_credentials, self.base_url, _USER_AGENT)
