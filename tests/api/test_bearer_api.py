@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from quantumlock.auth.models import ApiKey
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.identity.models import OAuthClient, ServiceAccount, User
 from quantumlock.settings import Settings
@@ -285,3 +287,24 @@ def test_an_account_limit_change_reaches_token_principals(
     while client.get(ME, headers=bearer(token)).json()["data"]["rate_limit"]["limit"] != 9:
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def test_a_service_account_s_use_is_recorded_but_no_key_s(
+    client: TestClient, account: AccountFixture, issuer: Issuer, app: FastAPI
+) -> None:
+    token, claims = issuer.service_token(account.id)
+    runtime = app.state.runtime
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    deadline = time.monotonic() + 3  # the flush interval is 0.2 s in tests
+    while True:
+        with runtime.sessions() as session:
+            row = session.get(ServiceAccount, claims.client_id)
+            assert row is not None
+            if row.last_used_at is not None:
+                break
+        assert time.monotonic() < deadline, "last_used_at never written"
+        time.sleep(0.05)
+    with runtime.sessions() as session:
+        query = select(ApiKey.last_used_at).where(ApiKey.account_id == account.id)
+        used = session.scalars(query).all()
+    assert used == [None] * len(used)  # the account's admin key was never used

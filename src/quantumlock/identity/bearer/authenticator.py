@@ -15,12 +15,16 @@ that is what refuses a revoked token or a disabled client on every node within a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import structlog
 from anyio import to_thread
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -30,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from quantumlock.auth.principal import Principal
 from quantumlock.core.cache import MISS, LoadingCache
 from quantumlock.core.errors import AccessTokenExpired, InvalidAccessToken
+from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.identity.bearer.service import Outcome, TokenRefs, TokenStateService
 from quantumlock.identity.signing import SigningKeyService
 from quantumlock.identity.tokens import (
@@ -40,6 +45,8 @@ from quantumlock.identity.tokens import (
     looks_like_jwt,
 )
 from quantumlock.keyring.sealing import Sealer
+
+log = structlog.get_logger(__name__)
 
 STATE_TTL = 10.0  # seconds: a safety net; the change feed drops entries at once
 KEYS_TTL = 300.0
@@ -142,6 +149,8 @@ class TokenAuthenticator:
         self._keys = keys
         # sha256 of the token -> its claims and state: a memory dump shows no usable token.
         self._cache: LoadingCache[bytes, TokenEntry] = LoadingCache(ttl)
+        self._usage: dict[str, float] = {}  # service account id -> last used (epoch s)
+        self._usage_lock = threading.Lock()
 
     async def authenticate(self, token: str) -> Principal:
         digest = hashlib.sha256(token.encode("latin-1")).digest()
@@ -176,7 +185,33 @@ class TokenAuthenticator:
             raise (AccessTokenExpired() if expired else InvalidAccessToken()) from None
 
     def used(self, principal: Principal, at: float) -> None:
-        """Nothing to record: api_keys.last_used is the API keys' (a token is no key)."""
+        """A service account's last use, kept in memory and written in batches (never
+        api_keys.last_used: a token is no key). Epoch seconds: cheap on the hot path."""
+        if principal.key_id.startswith("service_"):
+            self._usage[principal.key_id] = at
+
+    def flush_usage(self) -> None:
+        with self._usage_lock:
+            pending, self._usage = self._usage, {}
+        if not pending:
+            return
+        stamped = {sa: datetime.fromtimestamp(ts, UTC) for sa, ts in pending.items()}
+        try:
+            with unit_of_work(self._sessions) as session:
+                TokenStateService(session).record_last_used(stamped)
+        except Exception:
+            with self._usage_lock:  # put the batch back, keeping any newer use
+                for sa, ts in pending.items():
+                    self._usage.setdefault(sa, ts)
+            raise
+
+    async def flush_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await to_thread.run_sync(self.flush_usage)
+            except Exception:
+                log.warning("service_account_usage_flush_failed", exc_info=True)
 
     def forget(self, ref: str) -> None:
         """Something a token depends on changed (`ref`: a jti, grant, client, user or
@@ -203,6 +238,7 @@ class TokenAuthenticator:
     async def aclose(self) -> None:
         await self._cache.aclose()
         await self._keys.aclose()
+        await to_thread.run_sync(self.flush_usage)
 
 
 class CredentialRouter:

@@ -44,4 +44,11 @@ def install(infra: Infra) -> None:
     infra.on_change(CHANGE_KIND_SIGNING_KEY, tokens.forget_all)
     for kind in STATE_CHANGE_KINDS:
         infra.on_change(kind, tokens.forget)
+    interval = infra.settings.last_used_flush_interval
+
+    async def flush_loop() -> None:
+        await tokens.flush_loop(interval)
+
+    infra.background("service-account-usage-flush", flush_loop)
+    # Loads under way finish, then the last service-account uses are written.
     infra.on_shutdown("token_cache_close", tokens.aclose, timeout=5.0)

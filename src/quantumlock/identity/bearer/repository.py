@@ -3,7 +3,9 @@ only, one indexed read each)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from quantumlock.accounts.models import Account
@@ -40,3 +42,12 @@ class TokenStateRepository:
 
     def account(self, account_id: str) -> Account | None:
         return self.session.get(Account, account_id)
+
+    def set_last_used(self, last_used: dict[str, datetime]) -> None:
+        for service_id, when in last_used.items():
+            self.session.execute(
+                update(ServiceAccount)
+                .where(ServiceAccount.id == service_id)
+                .values(last_used_at=when)
+                .execution_options(synchronize_session=False)
+            )

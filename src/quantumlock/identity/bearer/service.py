@@ -73,7 +73,13 @@ def api_scopes(values: Iterable[str]) -> frozenset[Scope]:
 
 class TokenStateService:
     def __init__(self, session: Session) -> None:
+        self.session = session
         self.repo = TokenStateRepository(session)
+
+    def record_last_used(self, last_used: dict[str, datetime]) -> None:
+        """Service accounts' last use (`service_…` id -> when), written in batches."""
+        self.repo.set_last_used(last_used)
+        self.session.flush()
 
     def resolve(self, claims: AccessClaims) -> Outcome:
         """The token's principal, or the refusal (an exception class) to raise for it."""
