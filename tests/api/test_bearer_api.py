@@ -308,3 +308,40 @@ def test_a_service_account_s_use_is_recorded_but_no_key_s(
         query = select(ApiKey.last_used_at).where(ApiKey.account_id == account.id)
         used = session.scalars(query).all()
     assert used == [None] * len(used)  # the account's admin key was never used
+
+
+def _b64(value: object) -> str:
+    import base64
+    import json
+
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_malformed_tokens_are_401_never_500(
+    client: TestClient, account: AccountFixture, issuer: Issuer
+) -> None:
+    from joserfc import jwt
+
+    token, claims = issuer.service_token(account.id)
+    key = issuer.signing_key()
+    head = {"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}
+    signed_bad_claims = [
+        {**claims.to_claims(), "exp": "soon"},
+        {**claims.to_claims(), "mode": "prod"},
+        {k: v for k, v in claims.to_claims().items() if k != "acct"},
+        {**claims.to_claims(), "iat": int(time.time()) + 3600},
+    ]
+    presented = [jwt.encode(head, c, key) for c in signed_bad_claims]
+    body, sig = token.split(".")[1:]
+    for header in ([], "x", {"kid": 5, "alg": "ES256"}, {"alg": "HS256", "kid": key.kid}, {}):
+        presented.append(f"ey{_b64(header)[2:]}.{body}.{sig}")
+    presented += [f"{token.split('.')[0]}.{_b64(b'[]')}.{sig}", token + "x", "ey.x.y"]
+    for value in presented:
+        resp = client.get(ME, headers=bearer(value))
+        assert resp.status_code in (401, 429), (presented.index(value), resp.text)
+        if resp.status_code == 401:
+            assert resp.json()["code"] == "UNAUTHORIZED"
+    # Our own signature on a `scope` that is not a string grants nothing.
+    odd = jwt.encode(head, {**claims.to_claims(), "scope": ["admin"]}, key)
+    assert client.get(ME, headers=bearer(odd)).json()["data"]["scopes"] == []
