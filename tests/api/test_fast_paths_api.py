@@ -474,10 +474,10 @@ def test_me_answers_alike_for_access_tokens(
     both: tuple[TestClient, TestClient],
     account: AccountFixture,
     fast_calls: list[str],
-    app: FastAPI,
 ) -> None:
     """OAuth access tokens (#19): the same answers fast and through FastAPI, refusals too."""
-    issuer = Issuer(app.state.runtime.sessions, app.state.runtime.sealer)
+    runtime = both[0].app.state.runtime  # type: ignore[attr-defined]
+    issuer = Issuer(runtime.sessions, runtime.sealer)
     live, claims = issuer.service_token(account.id, scopes=["licenses:read"])
     test = issuer.service_token(account.id, mode="test")[0]
     client_id = issuer.oauth_client(account.id)
