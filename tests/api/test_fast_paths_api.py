@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from quantumlock.web.fastpath import FastRoutes
 from tests.api.test_auth_api import create_key
 from tests.api.test_licenses_api import GEN, VAL, generate
 from tests.conftest import AccountFixture, MakeAccount, bearer
+from tests.tokens import Issuer
 
 Call = Callable[[TestClient], Response]
 ENTROPY = "/api/v1/quantum/entropy"
@@ -465,6 +467,38 @@ def test_me_answers_alike(
     answers = answer_both(both, calls, fast_calls, known_ids=known)
     assert {200, 401, 405, 429} <= {a[0] for a in answers}
     assert {"UNAUTHORIZED", "KEY_REVOKED", "RATE_LIMIT_EXCEEDED"} <= codes_of(answers)
+    assert set(fast_calls) == {ME}
+
+
+def test_me_answers_alike_for_access_tokens(
+    both: tuple[TestClient, TestClient],
+    account: AccountFixture,
+    fast_calls: list[str],
+) -> None:
+    """OAuth access tokens (#19): the same answers fast and through FastAPI, refusals too."""
+    runtime = both[0].app.state.runtime  # type: ignore[attr-defined]
+    issuer = Issuer(runtime.sessions, runtime.sealer)
+    live, claims = issuer.service_token(account.id, scopes=["licenses:read"])
+    test = issuer.service_token(account.id, mode="test")[0]
+    client_id = issuer.oauth_client(account.id)
+    user = issuer.user(account.id, role="member")
+    of_user = issuer.mint(account.id, client_id, user_id=user, scopes=["admin"])[0]
+    revoked, gone = issuer.service_token(account.id)
+    issuer.revoke_token(gone)
+    expired = issuer.mint(account.id, claims.client_id, now=int(time.time()) - 3600)[0]
+    forged = live[:-6] + ("AAAAAA" if not live.endswith("AAAAAA") else "BBBBBB")
+
+    def get(token: str) -> Call:
+        return lambda c: c.get(ME, headers=bearer(token))
+
+    calls: list[Call] = [get(t) for t in (live, test, of_user, revoked, expired, forged)]
+    calls.append(lambda c: c.get(ME, headers={"X-API-Key": live}))
+    calls += [get(test) for _ in range(50)]
+    answers = answer_both(both, calls, fast_calls)
+    assert [a[0] for a in answers[:7]] == [200, 200, 200, 401, 401, 401, 200]
+    assert answers[0][1]["data"]["subject"]["kind"] == "service_account"
+    assert answers[2][1]["data"]["subject"]["kind"] == "user"
+    assert 429 in {a[0] for a in answers}
     assert set(fast_calls) == {ME}
 
 

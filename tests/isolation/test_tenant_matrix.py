@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.conftest import MakeAccount, bearer
+from tests.tokens import Issuer
 
 
 def b64(data: bytes) -> str:
@@ -33,9 +34,18 @@ def b64(data: bytes) -> str:
 class Tenant:
     live: str
     test: str
+    # The same tenant's OAuth 2.0 access tokens (an admin service account per mode), for the
+    # matrix's token variant (#19): a token must reach no further than a key.
+    tokens: dict[str, str] | None = None
 
     def key(self, mode: str) -> str:
         return self.live if mode == "live" else self.test
+
+    def credential(self, mode: str, kind: str) -> str:
+        if kind == "access_token":
+            assert self.tokens is not None
+            return self.tokens[mode]
+        return self.key(mode)
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,9 @@ LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
 MODELESS = {"/api/v2/users/{user_id}"}
 
 
-def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:
+def tenants(
+    client: TestClient, make_account: MakeAccount, issuer: Issuer | None = None
+) -> dict[str, Tenant]:
     out = {}
     for name in "AB":
         account = make_account(plan="enterprise", name=f"Tenant {name}")
@@ -294,7 +306,10 @@ def tenants(client: TestClient, make_account: MakeAccount) -> dict[str, Tenant]:
             json={"name": "sandbox admin", "type": "test", "scopes": ["admin"]},
             headers=bearer(account.admin_key),
         )
-        out[name] = Tenant(account.admin_key, _ok(made, 201)["data"]["key"])
+        tokens = None
+        if issuer is not None:
+            tokens = {m: issuer.service_token(account.id, mode=m)[0] for m in ("live", "test")}
+        out[name] = Tenant(account.admin_key, _ok(made, 201)["data"]["key"], tokens)
     return out
 
 
@@ -313,9 +328,13 @@ def test_every_id_route_has_a_factory(app: FastAPI) -> None:
     assert not unknown, f"operations naming an object in their body (add to BODY_KINDS): {unknown}"
 
 
+@pytest.mark.parametrize("credential", ["api_key", "access_token"])
 def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
-    app: FastAPI, client: TestClient, make_account: MakeAccount
+    credential: str, app: FastAPI, client: TestClient, make_account: MakeAccount
 ) -> None:
+    """With the intruder's API key, and again with its OAuth access token (#19)."""
+    runtime = app.state.runtime
+    issuer = Issuer(runtime.sessions, runtime.sealer) if credential == "access_token" else None
     cases: list[tuple[str, Kind, Callable[[dict[str, Any]], tuple[str, Any]]]] = []
     for method, path in id_operations(app):
         kind = PATH_KINDS.get(id_prefix(path))
@@ -343,7 +362,7 @@ def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
         method = name.split(" ", 1)[0]
         # Fresh tenants per operation: the test mode's small fixed limit (burst 50) is per
         # account and mode, and the matrix would drain one account's.
-        people = tenants(client, make_account)
+        people = tenants(client, make_account, issuer)
         for owner, owner_mode, intruder, intruder_mode in INTRUSIONS:
             path = name.split(" ", 1)[1]
             spans = owner == intruder and intruder_mode == "live"
@@ -355,7 +374,8 @@ def test_the_wrong_key_on_an_object_answers_404_and_changes_nothing(
             obj = kind.create(client, owner_key)
             before = kind.read(client, owner_key, obj)
             url, body = target(obj)
-            answer = send(client, method, url, people[intruder].key(intruder_mode), body)
+            intruding = people[intruder].credential(intruder_mode, credential)
+            answer = send(client, method, url, intruding, body)
             label = f"{name}: {intruder}-{intruder_mode} on {owner}-{owner_mode}'s object"
             if answer.status_code != 404 or answer.json().get("code") != "NOT_FOUND":
                 failures.append(f"{label} answered {answer.status_code} {answer.text[:200]}")

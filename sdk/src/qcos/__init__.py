@@ -63,7 +63,8 @@ from qcos._licensing_models import (
     LicenseSummary,
     LicenseValidation,
 )
-from qcos._models import ApiKey, CreatedKey, KeyPage, Me, RateLimitInfo
+from qcos._models import ApiKey, CreatedKey, KeyPage, Me, RateLimitInfo, TokenSubject
+from qcos._oauth import OAuthError
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._quantum_models import (
     Encrypted,
@@ -176,6 +177,7 @@ __all__ = [
     "OAuthClientPage",
     "OAuthClients",
     "PasswordLink",
+    "OAuthError",
     "PermissionDeniedError",
     "QCOSError",
     "Quantum",
@@ -200,6 +202,7 @@ __all__ = [
     "UserPage",
     "UserSession",
     "Users",
+    "TokenSubject",
     "ValidationError",
     "__version__",
 ]

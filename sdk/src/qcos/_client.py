@@ -7,6 +7,7 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -35,6 +36,7 @@ from qcos._identity_clients import (
 )
 from qcos._keys import AsyncKeys, Keys
 from qcos._models import Me
+from qcos._oauth import AsyncTokens, ClientCredentials, SyncTokens, resolve_credentials
 from qcos._operations import Operation
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
@@ -48,6 +50,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # A server asking us to wait longer than this gets its RateLimitError at once instead.
 MAX_RETRY_AFTER = 60.0
 CONNECTION_BACKOFF = 0.5
+_USER_AGENT = f"qcos-python/{__version__}"
 
 
 def _seconds(value: Any) -> int | None:
@@ -131,9 +134,29 @@ def _check_one_of(transport: object, http_client: object) -> None:
 
 class _BaseClient:
     def __init__(
-        self, api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("QCOS_API_KEY")
+        self.base_url = (base_url or os.environ.get("QCOS_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self.last_response: ResponseInfo | None = None
+        credential = resolve_credentials(api_key, client_id, client_secret, scopes)
+        # Client credentials (qcos._oauth): the subclass makes the token source.
+        self._client_credentials: ClientCredentials | None = None
+        if isinstance(credential, ClientCredentials):
+            self._client_credentials = credential
+            self._api_key = ""
+            return
+        key = credential
         if not key:
             raise ConfigurationError(
                 "No API key: pass api_key=... or set QCOS_API_KEY.", code="NO_API_KEY"
@@ -147,21 +170,15 @@ class _BaseClient:
                 code="BAD_API_KEY",
             )
         self._api_key = key
-        self.base_url = (base_url or os.environ.get("QCOS_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
-        self.timeout = timeout
-        self.max_retries = max(0, max_retries)
-        self.last_response: ResponseInfo | None = None
 
-    def __repr__(self) -> str:  # never show the key
+    def __repr__(self) -> str:  # never show the key, the secret or a token
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, token: str | None = None) -> dict[str, str]:
         return {
-            "Authorization": f"Bearer {self._api_key}",
+            "Authorization": f"Bearer {token or self._api_key}",
             "Accept": "application/json",
-            "User-Agent": f"qcos-python/{__version__}",
+            "User-Agent": _USER_AGENT,
         }
 
     @staticmethod
@@ -174,8 +191,10 @@ class _BaseClient:
             return given
         return str(uuid.uuid4()) if op.keyed else None
 
-    def _build(self, op: Operation[Any], idempotency_key: str | None = None) -> dict[str, Any]:
-        headers = self._headers()
+    def _build(
+        self, op: Operation[Any], idempotency_key: str | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = self._headers(token)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         kwargs: dict[str, Any] = {
@@ -241,6 +260,12 @@ class Client(_BaseClient):
     `Client(api_key=None, base_url=None)` reads QCOS_API_KEY and QCOS_BASE_URL when they are
     not given. Use it as a context manager, or call `close()`.
 
+    `Client(client_id=..., client_secret=..., scopes=None)` (or QCOS_CLIENT_ID and
+    QCOS_CLIENT_SECRET) authenticates with OAuth 2.0 client credentials instead: it fetches
+    an access token from `/oauth/token`, and refreshes it itself (`qcos.OAuthError` when the
+    endpoint refuses). Arguments win over the environment; an API key and client
+    credentials together are a ConfigurationError.
+
     Resources (each a group of methods; `help(client.keys)` and so on):
 
     * `users` (`qcos.Users`): the account's users: list, iter, get, create, update,
@@ -272,9 +297,17 @@ class Client(_BaseClient):
         max_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries)
+        super().__init__(api_key, base_url, timeout, max_retries, client_id, client_secret, scopes)
         _check_one_of(transport, http_client)
+        self._tokens = (
+            SyncTokens(self._client_credentials, self.base_url, _USER_AGENT)
+            if self._client_credentials is not None
+            else None
+        )
         self._owns_http = http_client is None
         self._http = (
             http_client
@@ -303,12 +336,18 @@ class Client(_BaseClient):
     def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:
         key = self._idempotency_key(op, idempotency_key)
         attempt = 0
+        renewed = False
         while True:
             try:
                 try:
-                    response = self._http.request(**self._build(op, key))
+                    token = self._tokens.get(self._http) if self._tokens else None
+                    response = self._http.request(**self._build(op, key, token))
                 except httpx.RequestError as exc:
                     raise _transport_error(exc) from exc
+                if self._tokens and token and response.status_code == 401 and not renewed:
+                    renewed = True  # its token was refused: once more with a fresh one
+                    self._tokens.invalidate(token)
+                    continue
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt, keyed=key is not None)
@@ -337,7 +376,8 @@ class AsyncClient(_BaseClient):
     """Asynchronous client: the same resources and methods as `qcos.Client`, awaited.
 
     `AsyncClient(api_key=None, base_url=None)` reads QCOS_API_KEY and QCOS_BASE_URL when they
-    are not given. Use it as an async context manager, or call `await aclose()`.
+    are not given. Use it as an async context manager, or call `await aclose()`. Client
+    credentials (`client_id=`, `client_secret=`, `scopes=`) work as on `qcos.Client`.
 
     Resources (each a group of awaitable methods; `help(client.keys)` and so on):
 
@@ -364,9 +404,17 @@ class AsyncClient(_BaseClient):
         max_retries: int = 2,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries)
+        super().__init__(api_key, base_url, timeout, max_retries, client_id, client_secret, scopes)
         _check_one_of(transport, http_client)
+        self._tokens = (
+            AsyncTokens(self._client_credentials, self.base_url, _USER_AGENT)
+            if self._client_credentials is not None
+            else None
+        )
         self._owns_http = http_client is None
         self._http = (
             http_client
@@ -395,12 +443,18 @@ class AsyncClient(_BaseClient):
     async def _run(self, op: Operation[T], *, idempotency_key: str | None = None) -> T:
         key = self._idempotency_key(op, idempotency_key)
         attempt = 0
+        renewed = False
         while True:
             try:
                 try:
-                    response = await self._http.request(**self._build(op, key))
+                    token = await self._tokens.get(self._http) if self._tokens else None
+                    response = await self._http.request(**self._build(op, key, token))
                 except httpx.RequestError as exc:
                     raise _transport_error(exc) from exc
+                if self._tokens and token and response.status_code == 401 and not renewed:
+                    renewed = True  # its token was refused: once more with a fresh one
+                    self._tokens.invalidate(token)
+                    continue
                 return self._read(op, response)
             except QCOSError as error:
                 delay = self._delay_after_error(op, error, attempt, keyed=key is not None)

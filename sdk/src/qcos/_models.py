@@ -39,6 +39,25 @@ class RateLimitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenSubject:
+    """Whom an OAuth 2.0 access token acts for (`Me.subject`; None for an API key)."""
+
+    kind: str  # user | service_account | client
+    id: str  # the user (usr_…), else the client itself
+    client_id: str
+    token_expires_at: datetime | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenSubject:
+        return cls(
+            kind=str(data["kind"]),
+            id=str(data["id"]),
+            client_id=str(data["client_id"]),
+            token_expires_at=parse_datetime(data.get("token_expires_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Me:
     key_id: str
     account_id: str
@@ -47,6 +66,7 @@ class Me:
     scopes: list[str]
     expires_at: datetime | None
     rate_limit: RateLimitInfo
+    subject: TokenSubject | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Me:
@@ -58,6 +78,7 @@ class Me:
             scopes=list(data["scopes"]),
             expires_at=parse_datetime(data.get("expires_at")),
             rate_limit=RateLimitInfo.from_dict(data["rate_limit"]),
+            subject=TokenSubject.from_dict(data["subject"]) if data.get("subject") else None,
         )
 
 

@@ -52,7 +52,11 @@ def log_change(request: Request, principal: Principal, action: str, key_id: str)
 @router.get("/me", response_model=Envelope[MeOut], summary="The calling key and its limits")
 async def me(request: Request, principal: Principal = require()) -> Response:
     """The key that made the request: its id, account, type, mode, scopes and expiry, and
-    the rate limit it is under now. Any valid key may call it (no scope needed)."""
+    the rate limit it is under now. Any valid key may call it (no scope needed).
+
+    Called with an OAuth 2.0 access token, the same shape: `key_id` is the token's client
+    (`client_…` or `service_…`), `type` its mode, `scopes` what it may do now, `expires_at`
+    the token's expiry, and `subject` says whom it acts for (null for an API key)."""
     decision = request.state.rate_limit
     data = {
         "key_id": principal.key_id,
@@ -66,9 +70,26 @@ async def me(request: Request, principal: Principal = require()) -> Response:
             "remaining": decision.remaining,
             "reset_at": isoformat(datetime.fromtimestamp(decision.reset_at, UTC)),
         },
+        "subject": _subject(principal) if principal.token_id is not None else None,
     }
     # The hottest route: serialised once by orjson; `response_model` documents the shape.
     return Response(orjson.dumps({"data": data}), media_type="application/json")
+
+
+def _subject(principal: Principal) -> dict[str, str | None]:
+    kind = (
+        "user"
+        if principal.user_id is not None
+        else "service_account"
+        if principal.key_id.startswith("service_")
+        else "client"
+    )
+    return {
+        "kind": kind,
+        "id": principal.user_id or principal.key_id,
+        "client_id": principal.key_id,
+        "token_expires_at": isoformat(principal.expires_at),
+    }
 
 
 # Revoking and rotating announce the key's change when the unit of work commits: the key

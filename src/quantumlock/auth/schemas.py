@@ -47,14 +47,28 @@ class RateLimitInfo(BaseModel):
     reset_at: datetime
 
 
+class SubjectOut(BaseModel):
+    """Who an OAuth 2.0 access token acts for (quantumlock.identity)."""
+
+    kind: Literal["user", "service_account", "client"]
+    id: str = Field(description="The user (`usr_…`), else the client itself.")
+    client_id: str = Field(description="The OAuth client (`client_…`) or service account.")
+    token_expires_at: datetime
+
+
 class MeOut(BaseModel):
-    key_id: str
+    key_id: str = Field(description="The API key's id; for an access token, its client's id.")
     account_id: str
-    type: Literal["live", "test", "restricted"]
+    type: Literal["live", "test", "restricted"] = Field(
+        description="The key's type; for an access token, its mode."
+    )
     mode: Literal["live", "test"]
     scopes: list[Scope]
     expires_at: datetime | None
     rate_limit: RateLimitInfo
+    subject: SubjectOut | None = Field(
+        default=None, description="Set for an OAuth 2.0 access token; null for an API key."
+    )
 
 
 class ApiKeyOut(BaseModel):

@@ -53,6 +53,24 @@ class KeyRevoked(Unauthorized):
     default_detail = "API key has been revoked."
 
 
+class InvalidAccessToken(Unauthorized):
+    """An OAuth 2.0 access token that is not ours, malformed, or no longer names an active
+    client, user or account. The code stays UNAUTHORIZED (as the contract's tokens share the
+    API keys' 401 vocabulary); the detail says which of the three token refusals it is."""
+
+    default_detail = "Invalid access token."
+
+
+class AccessTokenExpired(InvalidAccessToken):
+    default_detail = "Access token expired."
+
+
+class AccessTokenRevoked(InvalidAccessToken):
+    """Revoked itself, or its grant, or its user / client / service account disabled."""
+
+    default_detail = "Access token revoked."
+
+
 class InsufficientScope(AppError):
     status_code = 403
     code = "INSUFFICIENT_SCOPE"

@@ -77,6 +77,15 @@ class Infra:
     def authenticate_with(self, authenticator: Authenticator) -> None:
         self.provide("authenticator", authenticator)
 
+    def wrap_authenticator(self, wrap: Callable[[Authenticator], Authenticator]) -> None:
+        """Put `wrap(installed)` in place of the installed authenticator: a domain that knows
+        another kind of credential (identity's OAuth access tokens) answers those itself and
+        hands every other one to the authenticator it wraps."""
+        installed: Authenticator | None = getattr(self._app.state, "authenticator", None)
+        if installed is None:
+            raise LookupError("No authenticator installed to wrap (install auth first).")
+        self._app.state.authenticator = wrap(installed)
+
     def include_routers(self) -> None:
         """Called by create_app once every domain is installed."""
         for router in (*self._hot_routers, *self._routers):
