@@ -61,11 +61,11 @@ SDK_PARAMS: dict[str, list[str]] = {
         "OAuthClients.create.token_endpoint_auth_method"
     ],
     "CreateServiceAccountIn.mode": ["ServiceAccounts.create.mode"],
+    "CreateUserIn.role": ["Users.create.role"],
+    "UpdateUserIn.role": ["Users.update.role"],
 }
 NOT_IN_THE_SDK: dict[str, str] = {
     "CreateOAuthClientIn.kind": "the SDK's `oauth_clients.create(public=True)` sends it",
-    "CreateUserIn.role": ["Users.create.role"],
-    "UpdateUserIn.role": ["Users.update.role"],
 }
 
 

@@ -266,7 +266,7 @@ def test_requests_oauthlib_relying_party_with_pyjwt(
         scope=["openid", "email", "offline_access", "licenses:read"],
         pkce="S256",
     )
-    url, state = rp.authorization_url(meta["authorization_endpoint"], nonce=nonce)
+    url, _ = rp.authorization_url(meta["authorization_endpoint"], nonce=nonce)
     callback = sign_in_and_consent(server, url, tenant.email)
     token = rp.fetch_token(
         meta["token_endpoint"], authorization_response=callback, include_client_id=True

@@ -167,6 +167,8 @@ def make_oauth_client(client: TestClient, key: str) -> dict[str, Any]:
 
 def read_oauth_client(client: TestClient, key: str, obj: dict[str, Any]) -> Any:
     return _ok(client.get(f"/api/v2/oauth-clients/{obj['id']}", headers=bearer(key)))["data"]
+
+
 def make_user(client: TestClient, key: str) -> dict[str, Any]:
     body = {"email": f"victim-{uuid.uuid4().hex[:10]}@example.com", "role": "member"}
     return {
@@ -289,7 +291,6 @@ LIVE_MANAGES_TEST = {
     "/api/v2/service-accounts/{client_id}",
     "/api/v2/oauth-clients/{client_id}",
 }
-LIVE_MANAGES_TEST = {"/api/v2/keys/{key_id}"}
 # Users belong to the account, not to a mode: either of its keys manages them (only another
 # account's key is refused).
 MODELESS = {"/api/v2/users/{user_id}"}

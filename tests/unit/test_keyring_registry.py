@@ -33,8 +33,10 @@ EXPECTED = {
     "idempotency_records.sealed",
     "key_exchange_sessions.sealed",
     "master_key_canary.sealed",
+    "oauth_signing_keys.sealed_private",
     "quantum_keys.sealed",
     "signing_keys.sealed_private",
+    "users.sealed_totp_secret",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,11 +38,11 @@ class SigningMaterial:
     public: KeySet
 
     def jwks(self) -> dict[str, Any]:
-        return self.public.as_dict(private=False)
+        return dict(self.public.as_dict(private=False))
 
 
 def _generate(alg: str, kid: str) -> PrivateKey:
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params: KeyParameters = {"kid": kid, "alg": alg, "use": "sig"}
     if alg == "ES256":
         return ECKey.generate_key("P-256", parameters=params, private=True)
     if alg == "RS256":
@@ -51,7 +51,7 @@ def _generate(alg: str, kid: str) -> PrivateKey:
 
 
 def _import(row: OAuthSigningKey, pem: bytes) -> PrivateKey:
-    params = {"kid": row.kid, "alg": row.alg, "use": "sig"}
+    params: KeyParameters = {"kid": row.kid, "alg": row.alg, "use": "sig"}
     if row.alg == "ES256":
         return ECKey.import_key(pem, params)
     return RSAKey.import_key(pem, params)
@@ -114,7 +114,7 @@ class SigningKeyService:
 
     def material(self) -> SigningMaterial:
         active: dict[str, PrivateKey] = {}
-        public = []
+        public: list[ECKey | RSAKey | Any] = []
         for row in self._rows("active", "verify_only"):
             public.append(
                 ECKey.import_key(row.public_jwk)

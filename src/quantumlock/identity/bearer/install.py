@@ -9,14 +9,13 @@ from quantumlock.identity.bearer.authenticator import (
     SigningKeys,
     TokenAuthenticator,
 )
-from quantumlock.identity.bearer.service import (
+from quantumlock.identity.clients.service import (
     CHANGE_KIND_OAUTH_CLIENT,
-    CHANGE_KIND_OAUTH_GRANT,
-    CHANGE_KIND_OAUTH_TOKEN,
     CHANGE_KIND_SERVICE_ACCOUNT,
-    CHANGE_KIND_USER,
 )
+from quantumlock.identity.oauth.service import CHANGE_KIND_OAUTH_GRANT, CHANGE_KIND_OAUTH_TOKEN
 from quantumlock.identity.signing import CHANGE_KIND_SIGNING_KEY
+from quantumlock.identity.users.service import CHANGE_KIND_USER
 from quantumlock.web.install import Infra
 from quantumlock.web.security import Authenticator
 

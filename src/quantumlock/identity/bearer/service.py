@@ -25,16 +25,6 @@ from quantumlock.identity.models import ServiceAccount
 from quantumlock.identity.roles import Role, role_scopes
 from quantumlock.identity.tokens import AccessClaims
 
-# The change kinds the other identity parts record (identity contract, "Interfaces"). Their
-# owners define them in identity.users.service, identity.clients.service and
-# identity.oauth.service; the same strings are repeated here until those modules exist in
-# this branch (to be unified at merge: the values must stay equal).
-CHANGE_KIND_USER = "user"  # ref = user id
-CHANGE_KIND_OAUTH_CLIENT = "oauth_client"  # ref = client id
-CHANGE_KIND_SERVICE_ACCOUNT = "service_account"  # ref = client id (service_…)
-CHANGE_KIND_OAUTH_GRANT = "oauth_grant"  # ref = grant id
-CHANGE_KIND_OAUTH_TOKEN = "oauth_token"  # noqa: S105 - a change kind; ref = jti
-
 ACTIVE = "active"
 
 Refusal = type[InvalidAccessToken]
