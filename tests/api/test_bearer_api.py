@@ -334,7 +334,14 @@ def test_malformed_tokens_are_401_never_500(
     ]
     presented = [jwt.encode(head, c, key) for c in signed_bad_claims]
     body, sig = token.split(".")[1:]
-    for header in ([], "x", {"kid": 5, "alg": "ES256"}, {"alg": "HS256", "kid": key.kid}, {}):
+    headers: list[object] = [
+        [],
+        "x",
+        {"kid": 5, "alg": "ES256"},
+        {"alg": "HS256", "kid": key.kid},
+        {},
+    ]
+    for header in headers:
         presented.append(f"ey{_b64(header)[2:]}.{body}.{sig}")
     presented += [f"{token.split('.')[0]}.{_b64(b'[]')}.{sig}", token + "x", "ey.x.y"]
     for value in presented:

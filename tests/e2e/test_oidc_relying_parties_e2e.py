@@ -150,7 +150,7 @@ def sign_in_and_consent(server: Server, authorize_url: str, email: str) -> str:
                 if value in ("approve", "allow", "accept", "yes") or name == "approve":
                     fields[name] = value
                     break
-            action = urljoin(str(page.url), form["action"] or str(page.url))
+            action: str = urljoin(str(page.url), str(form["action"] or page.url))
             answer = browser.post(action, data=fields)
             assert answer.status_code in (302, 303), answer.text[:800]
             url = urljoin(action, answer.headers["location"])

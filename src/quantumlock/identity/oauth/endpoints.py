@@ -22,7 +22,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from quantumlock.core.clock import as_utc
-from quantumlock.identity.models import UserSession
 from quantumlock.identity.oauth.authorize import Outcome, authorize
 from quantumlock.identity.oauth.discovery import oauth_metadata, openid_metadata
 from quantumlock.identity.oauth.keys import SigningKeys
@@ -329,9 +328,10 @@ def _authorize_in_thread(
             ctx.auth_time = int(as_utc(current.session.created_at).timestamp())
         outcome = authorize(OAuthServer(ctx), http, user, decision)
         if outcome.kind == "reauth" and current is not None:
-            row = session.get(UserSession, current.session.id)
-            if row is not None:  # prompt=login: this session ends, the user signs in again
-                user_service(request, session).logout(row, address=client_address(request))
+            # prompt=login: this session ends, the user signs in again
+            user_service(request, session).logout(
+                current.session.id, address=client_address(request)
+            )
         return outcome
 
 
