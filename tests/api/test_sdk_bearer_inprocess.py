@@ -1,16 +1,13 @@
-"""The SDK with client credentials against the real app, in process (#19, bearer).
-
-Until the oauth part's POST /oauth/token is merged, a stand-in answers it (RFC 6749 shapes):
-it checks the Basic credentials and mints a token with the identity foundation, as the real
-endpoint will; every other request goes to the real app, whose bearer part is under test.
-"""
+"""The SDK with client credentials against the real app, in process (#19): a service account
+made through the API, its token fetched from the real POST /oauth/token, used on the API,
+refused once the account is disabled."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,71 +15,51 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from qcos import AsyncClient, Client, OAuthError, PermissionDeniedError
-from quantumlock.identity.models import ServiceAccount
 from tests.conftest import AccountFixture
-from tests.tokens import Issuer
 
 BASE = "http://testserver"
 
 
-class TokenStandIn:
-    """POST /oauth/token for one service account: its token, or invalid_client."""
-
-    def __init__(self, issuer: Issuer, account_id: str, sa: str, secret: str) -> None:
-        self.issuer, self.account_id, self.sa, self.secret = issuer, account_id, sa, secret
-        self.issued = 0
-
-    def answers(self, request: httpx.Request) -> bool:
-        return request.method == "POST" and request.url.path == "/oauth/token"
-
-    def answer(self, request: httpx.Request, body: bytes) -> httpx.Response:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        given = base64.b64decode(value).decode() if scheme == "Basic" else ""
-        if b"grant_type=client_credentials" not in body:
-            return httpx.Response(400, json={"error": "unsupported_grant_type"})
-        with self.issuer.sessions() as session:
-            row = session.get(ServiceAccount, self.sa)
-            active = row is not None and row.status == "active"
-            scopes = list(row.scopes) if row is not None else []
-        if given != f"{self.sa}:{self.secret}" or not active:
-            refusal = {"error": "invalid_client", "error_description": "Authentication failed."}
-            return httpx.Response(401, json=refusal)
-        token = self.issuer.mint(self.account_id, self.sa, scopes=scopes)[0]
-        self.issued += 1
-        body_out = {"access_token": token, "token_type": "Bearer", "expires_in": 900,
-                    "scope": " ".join(scopes)}  # fmt: skip
-        return httpx.Response(200, json=body_out)
+@dataclass
+class Robot:
+    client_id: str
+    secret: str
 
 
-class SyncStandIn(httpx.BaseTransport):
-    def __init__(self, app: httpx.BaseTransport, stand_in: TokenStandIn) -> None:
-        self.app, self.stand_in = app, stand_in
+def _is_token_fetch(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path == "/oauth/token"
+
+
+class CountingTransport(httpx.BaseTransport):
+    """The app's own transport; counts what went to /oauth/token."""
+
+    def __init__(self, app: httpx.BaseTransport) -> None:
+        self.app, self.fetches = app, 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.stand_in.answers(request):
-            return self.stand_in.answer(request, request.read())
+        self.fetches += _is_token_fetch(request)
         return self.app.handle_request(request)
 
 
-class AsyncStandIn(httpx.AsyncBaseTransport):
-    def __init__(self, app: httpx.AsyncBaseTransport, stand_in: TokenStandIn) -> None:
-        self.app, self.stand_in = app, stand_in
+class AsyncCountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, app: httpx.AsyncBaseTransport) -> None:
+        self.app, self.fetches = app, 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.stand_in.answers(request):
-            return self.stand_in.answer(request, await request.aread())
+        self.fetches += _is_token_fetch(request)
         return await self.app.handle_async_request(request)
 
 
 @pytest.fixture
-def stand_in(app: FastAPI, account: AccountFixture) -> TokenStandIn:
-    issuer = Issuer(app.state.runtime.sessions, app.state.runtime.sealer)
-    sa = issuer.service_account(account.id, scopes=["licenses:read", "licenses:write"])
-    return TokenStandIn(issuer, account.id, sa, "secret_" + "x" * 40)
-
-
-def disable(stand_in: TokenStandIn) -> None:
-    stand_in.issuer.set_status(ServiceAccount, stand_in.sa, "disabled", "service_account")
+def robot(client: TestClient, account: AccountFixture) -> Robot:
+    made = client.post(
+        "/api/v2/service-accounts",
+        json={"name": "robot", "scopes": ["licenses:read", "licenses:write"]},
+        headers=account.headers,
+    )
+    assert made.status_code == 201, made.text
+    data = made.json()["data"]
+    return Robot(data["client_id"], data["client_secret"])
 
 
 def eventually(check: Callable[[], bool]) -> None:
@@ -93,22 +70,25 @@ def eventually(check: Callable[[], bool]) -> None:
 
 
 def test_sync_client_credentials_against_the_app(
-    client: TestClient, stand_in: TokenStandIn
+    client: TestClient, account: AccountFixture, robot: Robot
 ) -> None:
-    transport = SyncStandIn(client._transport, stand_in)
+    transport = CountingTransport(client._transport)
     with Client(
-        client_id=stand_in.sa, client_secret=stand_in.secret, base_url=BASE, transport=transport
+        client_id=robot.client_id, client_secret=robot.secret, base_url=BASE, transport=transport
     ) as sdk:
         me = sdk.me()
-        assert me.key_id == stand_in.sa and me.type == "live"
+        assert me.key_id == robot.client_id and me.type == "live"
         assert me.subject is not None and me.subject.kind == "service_account"
         assert me.subject.token_expires_at == me.expires_at
         made = sdk.licenses.generate("cust-sa")
         assert sdk.licenses.get(made.license_key).license_key == made.license_key
         with pytest.raises(PermissionDeniedError):
             sdk.keys.list()
-        assert stand_in.issued == 1
-        disable(stand_in)
+        assert transport.fetches == 1  # one token for all of it
+        disabled = client.post(
+            f"/api/v2/service-accounts/{robot.client_id}/disable", headers=account.headers
+        )
+        assert disabled.status_code == 200, disabled.text
 
         def refused() -> bool:
             try:
@@ -122,19 +102,28 @@ def test_sync_client_credentials_against_the_app(
         eventually(refused)
 
 
-def test_async_client_credentials_against_the_app(app: FastAPI, stand_in: TokenStandIn) -> None:
+def test_async_client_credentials_against_the_app(app: FastAPI, account: AccountFixture) -> None:
     async def scenario() -> None:
         async with app.router.lifespan_context(app):
-            transport = AsyncStandIn(httpx.ASGITransport(app=app), stand_in)
+            asgi = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=asgi, base_url=BASE) as admin:
+                made = await admin.post(
+                    "/api/v2/service-accounts",
+                    json={"name": "robot", "scopes": ["licenses:read", "licenses:write"]},
+                    headers=account.headers,
+                )
+            assert made.status_code == 201, made.text
+            robot = Robot(made.json()["data"]["client_id"], made.json()["data"]["client_secret"])
+            transport = AsyncCountingTransport(asgi)
             async with AsyncClient(
-                client_id=stand_in.sa,
-                client_secret=stand_in.secret,
+                client_id=robot.client_id,
+                client_secret=robot.secret,
                 base_url=BASE,
                 transport=transport,
             ) as sdk:
                 mes = await asyncio.gather(*(sdk.me() for _ in range(5)))
-                assert {m.key_id for m in mes} == {stand_in.sa}
-                assert stand_in.issued == 1
+                assert {m.key_id for m in mes} == {robot.client_id}
+                assert transport.fetches == 1  # five callers, one fetch
                 assert sorted(mes[0].scopes) == ["licenses:read", "licenses:write"]
                 with pytest.raises(PermissionDeniedError):
                     await sdk.keys.list()
