@@ -188,10 +188,38 @@ def _encrypt_setup(ctx: SetupContext) -> Prepared:
     return Prepared(body=json.dumps(body))
 
 
+def _token_setup(ctx: SetupContext) -> Prepared:
+    """A service account's access token (client_credentials) in place of the API key."""
+    admin = {"Authorization": f"Bearer {ctx.api_key}"}
+    made = httpx.post(
+        ctx.base_url + "/api/v2/service-accounts",
+        headers=admin,
+        json={"name": "bench-me-token", "scopes": ["account:read"]},
+        timeout=30,
+    )
+    if missing_route(made.status_code, made.text):
+        raise RouteNotAvailable(ROUTE_NOT_AVAILABLE)
+    if made.status_code != 201:
+        raise ValueError(f"service account: {made.status_code}: {made.text[:200]}")
+    data = made.json()["data"]
+    token = httpx.post(
+        ctx.base_url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(data["client_id"], data["client_secret"]),
+        timeout=30,
+    )
+    if token.status_code != 200:
+        raise ValueError(f"token: {token.status_code}: {token.text[:200]}")
+    # Lives 15 minutes: longer than a run's rounds of this scenario.
+    return Prepared(headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
+
 BASELINE = Scenario("GET", "/hello", auth=False)
 
 SCENARIOS: dict[str, Scenario] = {
     "me": Scenario("GET", "/api/v2/me"),
+    # The same with a service account's OAuth access token (signature check, cached state).
+    "me-token": Scenario("GET", "/api/v2/me", setup=_token_setup),
     # Full online validation of seeded licenses (lookup, HMAC-SHA3-512 check, status,
     # expiry), a different license per request, in turn over samples spread over the table.
     "validate": Scenario(
