@@ -273,6 +273,10 @@ class AccessToken:
         service = self.server.service
         if service.is_access_revoked(self.claims.jti):
             return True
+        # A disabled (or deleted) user, client or service account ends its tokens, as the
+        # API's bearer check does: introspection and userinfo must not call them live.
+        if not service.holder_active(self.claims.client_id, self.claims.user_id):
+            return True
         grant = service.grant(self.claims.grant_id) if self.claims.grant_id else None
         return grant is not None and grant.revoked_at is not None
 
@@ -295,8 +299,10 @@ class _TokenLookup:
         row, grant = found
         # Revoking an already used refresh token still ends its family (RFC 7009 §2.1);
         # introspection calls anything not live inactive.
-        if self.ENDPOINT_NAME == "introspection" and not self.server.service.refresh_live(
-            row, grant
+        service = self.server.service
+        if self.ENDPOINT_NAME == "introspection" and not (
+            service.refresh_live(row, grant)
+            and service.holder_active(grant.client_id, grant.user_id)
         ):
             return None
         return RefreshToken(grant)
