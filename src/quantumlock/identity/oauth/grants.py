@@ -330,10 +330,13 @@ class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = WITH_SECRET
 
     def check_permission(self, token: Any, client: Client, request: Any) -> bool:
-        account = token.claims.account_id if isinstance(token, AccessToken) else None
-        if isinstance(token, RefreshToken):
-            account = token.grant.account_id
-        return account == client.party.account_id
+        """Only the same account's clients, in the same mode (a test-mode client sees no
+        live token, as the API's tenant rule has it)."""
+        if isinstance(token, AccessToken):
+            owner = (token.claims.account_id, token.claims.mode)
+        else:
+            owner = (token.grant.account_id, token.grant.mode)
+        return owner == (client.party.account_id, client.party.mode)
 
     def create_introspection_payload(self, token: Any) -> dict[str, Any]:
         if isinstance(token, RefreshToken):  # found only when live (find_refresh)
