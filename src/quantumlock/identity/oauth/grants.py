@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from quantumlock.identity.tokens import AccessClaims
 
 WITH_SECRET = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MAX_ASSERTION_LIFETIME = 3600  # seconds: the latest `exp` a private_key_jwt may carry
 
 
 class Code:
@@ -252,6 +253,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         party = self.server.service.directory.find(str(claims["sub"]))
         if party is None or not isinstance(jti, str) or not 0 < len(jti) <= 200:
             return False
+        # Runs after the signature and `exp` checks. An assertion is meant for one request:
+        # a far `exp` would make it a long-lived credential (and overflow the date kept).
+        if int(claims["exp"]) > time.time() + MAX_ASSERTION_LIFETIME:
+            raise InvalidClientError(description="The assertion's 'exp' is too far ahead.")
         return self.server.service.use_assertion_id(party, jti, int(claims["exp"]))
 
 
