@@ -123,12 +123,16 @@ async def read_fields(request: Request, *, json_ok: bool = False) -> list[tuple[
     return pairs
 
 
-def http_request(request: Request, form: list[tuple[str, str]] | None = None) -> HttpRequest:
+def http_request(
+    request: Request, form: list[tuple[str, str]] | None = None, *, query: bool = True
+) -> HttpRequest:
+    """`query=False` for the token, revocation and introspection endpoints: their parameters
+    belong in the body only (RFC 6749 §3.2), never merged with (or overridden by) the URL's."""
     return HttpRequest(
         method=request.method,
         url=str(request.url),
         headers=dict(request.headers),
-        args=list(request.query_params.multi_items()),
+        args=list(request.query_params.multi_items()) if query else [],
         form=form or [],
     )
 
@@ -206,7 +210,7 @@ async def token(request: Request) -> Response:
         return limited
     if not dict(form).get("grant_type"):
         return error_response(400, "invalid_request", "Missing 'grant_type'.")
-    http = http_request(request, form)
+    http = http_request(request, form, query=False)
     return to_response(await run(request, lambda server: server.create_token_response(http)))
 
 
@@ -225,7 +229,7 @@ async def revoke(request: Request) -> Response:
         form = await read_fields(request)
     except BadRequest as bad:
         return error_response(400, "invalid_request", bad.description)
-    http = http_request(request, form)
+    http = http_request(request, form, query=False)
     answer = await run(request, lambda s: s.create_endpoint_response("revocation", http))
     return to_response(answer)
 
@@ -244,7 +248,7 @@ async def introspect(request: Request) -> Response:
         form = await read_fields(request)
     except BadRequest as bad:
         return error_response(400, "invalid_request", bad.description)
-    http = http_request(request, form)
+    http = http_request(request, form, query=False)
     answer = await run(request, lambda s: s.create_endpoint_response("introspection", http))
     return to_response(answer)
 
