@@ -56,8 +56,8 @@ READINESS = {"GET /health", "GET /health/ready"}
 OAUTH_ERROR_REF = "#/components/schemas/OAuthError"
 OAUTH_STATUSES = {
     "POST /oauth/token": {200, 400, 401, 413, 429, 500},
-    "POST /oauth/revoke": {200, 400, 401, 413, 500},
-    "POST /oauth/introspect": {200, 400, 401, 413, 500},
+    "POST /oauth/revoke": {200, 400, 401, 413, 429, 500},
+    "POST /oauth/introspect": {200, 400, 401, 413, 429, 500},
     "GET /oauth/userinfo": {200, 401, 403, 500},
     "POST /oauth/userinfo": {200, 401, 403, 413, 500},
     "GET /oauth/jwks": {200, 500},

@@ -123,12 +123,16 @@ async def read_fields(request: Request, *, json_ok: bool = False) -> list[tuple[
     return pairs
 
 
-def http_request(request: Request, form: list[tuple[str, str]] | None = None) -> HttpRequest:
+def http_request(
+    request: Request, form: list[tuple[str, str]] | None = None, *, query: bool = True
+) -> HttpRequest:
+    """`query=False` for the token, revocation and introspection endpoints: their parameters
+    belong in the body only (RFC 6749 §3.2), never merged with (or overridden by) the URL's."""
     return HttpRequest(
         method=request.method,
         url=str(request.url),
         headers=dict(request.headers),
-        args=list(request.query_params.multi_items()),
+        args=list(request.query_params.multi_items()) if query else [],
         form=form or [],
     )
 
@@ -184,6 +188,16 @@ async def _limit(request: Request, client_id: str | None) -> Response | None:
                           {"Retry-After": str(wait)})  # fmt: skip
 
 
+async def _fields(request: Request, *, json_ok: bool = False) -> list[tuple[str, str]] | Response:
+    """The body's fields, or the error to answer: a malformed body, or the rate limit (per
+    address and client) that every endpoint checking a client secret shares."""
+    try:
+        form = await read_fields(request, json_ok=json_ok)
+    except BadRequest as bad:
+        return error_response(400, "invalid_request", bad.description)
+    return await _limit(request, _client_id_of(request, form)) or form
+
+
 @router.post(
     "/oauth/token",
     summary="OAuth 2.0 token endpoint",
@@ -198,15 +212,11 @@ async def token(request: Request) -> Response:
     `client_id`/`client_secret` in the form (or, for client_credentials, a JSON object),
     `private_key_jwt` (`client_assertion`), or none for public clients. Answers carry
     `Cache-Control: no-store`; errors are RFC 6749 §5.2's."""
-    try:
-        form = await read_fields(request, json_ok=True)
-    except BadRequest as bad:
-        return error_response(400, "invalid_request", bad.description)
-    if isinstance(limited := await _limit(request, _client_id_of(request, form)), Response):
-        return limited
+    if isinstance(form := await _fields(request, json_ok=True), Response):
+        return form
     if not dict(form).get("grant_type"):
         return error_response(400, "invalid_request", "Missing 'grant_type'.")
-    http = http_request(request, form)
+    http = http_request(request, form, query=False)
     return to_response(await run(request, lambda server: server.create_token_response(http)))
 
 
@@ -214,18 +224,16 @@ async def token(request: Request) -> Response:
     "/oauth/revoke",
     summary="Revoke a token (RFC 7009)",
     response_model=RevokedOut,
-    responses=oauth_responses(400, 401),
+    responses=oauth_responses(400, 401, 429),
     openapi_extra=form_body(TokenTargetRequest),
 )
 async def revoke(request: Request) -> Response:
     """Revoke one of your own tokens: an access token (refused everywhere within a
     second) or a refresh token (its whole family, access tokens included). Client
     authentication is required. An unknown, expired or already revoked token is 200 too."""
-    try:
-        form = await read_fields(request)
-    except BadRequest as bad:
-        return error_response(400, "invalid_request", bad.description)
-    http = http_request(request, form)
+    if isinstance(form := await _fields(request), Response):
+        return form
+    http = http_request(request, form, query=False)
     answer = await run(request, lambda s: s.create_endpoint_response("revocation", http))
     return to_response(answer)
 
@@ -234,17 +242,15 @@ async def revoke(request: Request) -> Response:
     "/oauth/introspect",
     summary="Introspect a token (RFC 7662)",
     response_model=IntrospectionOut,
-    responses=oauth_responses(400, 401),
+    responses=oauth_responses(400, 401, 429),
     openapi_extra=form_body(TokenTargetRequest),
 )
 async def introspect(request: Request) -> Response:
     """Whether a token is live, and its client, scope, subject and lifetime. Client
     authentication is required; a token of another account is `{"active": false}`."""
-    try:
-        form = await read_fields(request)
-    except BadRequest as bad:
-        return error_response(400, "invalid_request", bad.description)
-    http = http_request(request, form)
+    if isinstance(form := await _fields(request), Response):
+        return form
+    http = http_request(request, form, query=False)
     answer = await run(request, lambda s: s.create_endpoint_response("introspection", http))
     return to_response(answer)
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from quantumlock.identity.tokens import AccessClaims
 
 WITH_SECRET = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MAX_ASSERTION_LIFETIME = 3600  # seconds: the latest `exp` a private_key_jwt may carry
 
 
 class Code:
@@ -252,6 +253,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         party = self.server.service.directory.find(str(claims["sub"]))
         if party is None or not isinstance(jti, str) or not 0 < len(jti) <= 200:
             return False
+        # Runs after the signature and `exp` checks. An assertion is meant for one request:
+        # a far `exp` would make it a long-lived credential (and overflow the date kept).
+        if int(claims["exp"]) > time.time() + MAX_ASSERTION_LIFETIME:
+            raise InvalidClientError(description="The assertion's 'exp' is too far ahead.")
         return self.server.service.use_assertion_id(party, jti, int(claims["exp"]))
 
 
@@ -272,6 +277,10 @@ class AccessToken:
     def is_revoked(self) -> bool:
         service = self.server.service
         if service.is_access_revoked(self.claims.jti):
+            return True
+        # A disabled (or deleted) user, client or service account ends its tokens, as the
+        # API's bearer check does: introspection and userinfo must not call them live.
+        if not service.holder_active(self.claims.client_id, self.claims.user_id):
             return True
         grant = service.grant(self.claims.grant_id) if self.claims.grant_id else None
         return grant is not None and grant.revoked_at is not None
@@ -295,8 +304,10 @@ class _TokenLookup:
         row, grant = found
         # Revoking an already used refresh token still ends its family (RFC 7009 §2.1);
         # introspection calls anything not live inactive.
-        if self.ENDPOINT_NAME == "introspection" and not self.server.service.refresh_live(
-            row, grant
+        service = self.server.service
+        if self.ENDPOINT_NAME == "introspection" and not (
+            service.refresh_live(row, grant)
+            and service.holder_active(grant.client_id, grant.user_id)
         ):
             return None
         return RefreshToken(grant)
@@ -324,10 +335,13 @@ class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = WITH_SECRET
 
     def check_permission(self, token: Any, client: Client, request: Any) -> bool:
-        account = token.claims.account_id if isinstance(token, AccessToken) else None
-        if isinstance(token, RefreshToken):
-            account = token.grant.account_id
-        return account == client.party.account_id
+        """Only the same account's clients, in the same mode (a test-mode client sees no
+        live token, as the API's tenant rule has it)."""
+        if isinstance(token, AccessToken):
+            owner = (token.claims.account_id, token.claims.mode)
+        else:
+            owner = (token.grant.account_id, token.grant.mode)
+        return owner == (client.party.account_id, client.party.mode)
 
     def create_introspection_payload(self, token: Any) -> dict[str, Any]:
         if isinstance(token, RefreshToken):  # found only when live (find_refresh)

@@ -22,7 +22,9 @@ class SigningKeys:
         self.sessions = sessions
         self.sealer = sealer
         self._material: SigningMaterial | None = None
-        self._lock = threading.Lock()
+        # Re-entrant: material() ensures under it, and the start-up ensure takes it too, so
+        # the two never both make keys on one node (two active keys per algorithm).
+        self._lock = threading.RLock()
         self._generation = 0  # bumped by every change: a load that overlapped one is dropped
 
     def ensure(self) -> None:
@@ -30,7 +32,7 @@ class SigningKeys:
         one: a duplicate is caught and the keys reloaded; if both commit, the newest active
         key of an algorithm signs and every one is published, so either is harmless."""
         try:
-            with unit_of_work(self.sessions) as session:
+            with self._lock, unit_of_work(self.sessions) as session:
                 SigningKeyService(session, self.sealer).ensure()
         except IntegrityError:
             log.info("signing_keys_made_elsewhere")

@@ -283,6 +283,15 @@ class OAuthService:
     def is_access_revoked(self, jti: str) -> bool:
         return self.repo.is_revoked(jti)
 
+    def holder_active(self, client_id: str, user_id: str | None) -> bool:
+        """The token's client (or service account) and user, if any, are still active: what
+        the API's bearer check demands, so introspection and userinfo agree with it."""
+        party = self.directory.find(client_id)
+        if party is None or not self.directory.is_active(party):
+            return False
+        user = self.directory.user(user_id) if user_id else None
+        return user_id is None or (user is not None and self.directory.user_active(user))
+
     def use_assertion_id(self, party: Party, jti: str, expires_at: int) -> bool:
         """A private_key_jwt assertion's jti, kept until its exp: False when seen before.
         Stored beside revoked access-token ids under its own prefix and a digest, so a
