@@ -26,7 +26,9 @@ _RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def _is_totp_code(code: str) -> bool:
-    return len(code) == 6 and code.isdigit()
+    # ASCII only: str.isdigit() also takes fullwidth or Arabic-Indic digits, which
+    # hmac.compare_digest refuses with a TypeError (a 500 at sign-in).
+    return len(code) == 6 and code.isascii() and code.isdigit()
 
 
 def normalise_recovery_code(code: str) -> str:
