@@ -104,6 +104,17 @@ class UserRepository:
             )
         ).all()
 
+    def spend_token(self, token_id: str, now: datetime) -> bool:
+        """Mark a one-time token used, unless another transaction did first (the condition
+        is re-checked under the row lock: two requests with one link, one wins)."""
+        result = self.session.execute(
+            update(UserToken)
+            .where(UserToken.id == token_id, UserToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     def purge_tokens(self, user_id: str, purpose: str, before: datetime) -> None:
         self.session.execute(
             delete(UserToken).where(
@@ -121,6 +132,20 @@ class UserRepository:
                 UserRecoveryCode.user_id == user_id, UserRecoveryCode.code_hash == code_hash
             )
         ).first()
+
+    def spend_recovery_code(self, user_id: str, code_hash: bytes, now: datetime) -> bool:
+        """Use a recovery code once, also when two sign-ins present it at the same time."""
+        result = self.session.execute(
+            update(UserRecoveryCode)
+            .where(
+                UserRecoveryCode.user_id == user_id,
+                UserRecoveryCode.code_hash == code_hash,
+                UserRecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     def drop_recovery_codes(self, user_id: str) -> None:
         self.session.execute(delete(UserRecoveryCode).where(UserRecoveryCode.user_id == user_id))

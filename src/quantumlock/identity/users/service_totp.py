@@ -86,10 +86,9 @@ class UserTotp(UserServiceBase):
         normal = normalise_recovery_code(code)
         if not normal or len(normal) > 64:
             return None
-        row = self.repo.recovery_code(user.id, self.hasher.digest(f"recovery:{user.id}:{normal}"))
-        if row is None or row.used_at is not None:
+        digest = self.hasher.digest(f"recovery:{user.id}:{normal}")
+        if not self.repo.spend_recovery_code(user.id, digest, self.now()):
             return None
-        row.used_at = self.now()
         self.session.flush()
         return "recovery_code"
 
