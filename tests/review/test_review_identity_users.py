@@ -121,3 +121,23 @@ def test_a_one_time_link_used_twice_at_once_works_once(
 
     results = _race(app, use)
     assert sum(1 for r in results if r is not None) == 1, results
+
+
+@pytest.mark.postgres
+def test_wrong_passwords_at_once_all_count_towards_the_lock_out(
+    app: FastAPI, account: AccountFixture, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers: PostgreSQL")
+    runtime = app.state.runtime
+    address = _email()
+    with runtime.unit_of_work() as session:
+        users = UserService(session, runtime.hasher, runtime.sealer)
+        user_id = users.create(
+            _actor(account), email=address, role="member", password=PASSWORD
+        ).user.id
+    _race(app, lambda users: users.login(address, "wrong-" + PASSWORD, totp_code=None, address=None))
+    with runtime.unit_of_work() as session:
+        users = UserService(session, runtime.hasher, runtime.sealer)
+        user = users.get(user_id)
+        assert user is not None and user.failed_logins == 2, user.failed_logins if user else None

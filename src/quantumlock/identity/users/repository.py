@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from quantumlock.db.pagination import Page, newest_first_page
 from quantumlock.identity.models import User, UserRecoveryCode, UserSession, UserToken
@@ -47,6 +48,19 @@ class UserRepository:
             User.account_id == account_id, User.role == "owner", User.status == "active"
         )
         return int(self.session.scalar(query) or 0)
+
+    def count_failure(self, user: User) -> int:
+        """One more consecutive failed sign-in, counted in the database (an increment, not
+        a read-modify-write: parallel wrong passwords must each count towards the lock)."""
+        count = self.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        set_committed_value(user, "failed_logins", count)
+        return int(count)
 
     def delete_user(self, user: User) -> None:
         # Child rows first: SQLite enforces no cascades unless told to.

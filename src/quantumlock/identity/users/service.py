@@ -289,7 +289,7 @@ class UserService(UserAdmin, UserTotp):
         return LoginResult(user, None)
 
     def _failed(self, user: User, reason: str, address: str | None) -> LoginResult:
-        user.failed_logins = (user.failed_logins or 0) + 1
+        self.repo.count_failure(user)
         self.event(
             user,
             "user.login_failed",
