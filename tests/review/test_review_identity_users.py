@@ -58,7 +58,11 @@ def test_non_ascii_digits_as_a_totp_code_are_a_refusal(
     assert result.user is None and result.refused == "totp_invalid"
 
 
-def _race(app: FastAPI, attempt: Callable[[UserService], object]) -> list[object]:
+def _race(
+    app: FastAPI,
+    attempt: Callable[[UserService], object],
+    other: Callable[[UserService], object] | None = None,
+) -> list[object]:
     """Run `attempt` in two transactions at once; the first holds its transaction open a
     moment after its work, so the second reads before the first commits."""
     runtime = app.state.runtime
@@ -66,20 +70,20 @@ def _race(app: FastAPI, attempt: Callable[[UserService], object]) -> list[object
     errors: list[BaseException] = []
     started = threading.Event()
 
-    def run(hold: float) -> None:
+    def run(hold: float, work: Callable[[UserService], object]) -> None:
         try:
             with runtime.unit_of_work() as session:
-                out = attempt(UserService(session, runtime.hasher, runtime.sealer))
+                out = work(UserService(session, runtime.hasher, runtime.sealer))
                 started.set()
                 time.sleep(hold)
             results.append(out)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    first = threading.Thread(target=run, args=(0.5,))
+    first = threading.Thread(target=run, args=(0.5, attempt))
     first.start()
     started.wait(5)
-    second = threading.Thread(target=run, args=(0.0,))
+    second = threading.Thread(target=run, args=(0.0, other or attempt))
     second.start()
     first.join(10)
     second.join(10)
@@ -141,3 +145,30 @@ def test_wrong_passwords_at_once_all_count_towards_the_lock_out(
         users = UserService(session, runtime.hasher, runtime.sealer)
         user = users.get(user_id)
         assert user is not None and user.failed_logins == 2, user.failed_logins if user else None
+
+
+@pytest.mark.postgres
+def test_two_owners_demoting_each_other_at_once_leave_an_owner(
+    app: FastAPI, account: AccountFixture, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers: PostgreSQL")
+    runtime = app.state.runtime
+    with runtime.unit_of_work() as session:
+        users = UserService(session, runtime.hasher, runtime.sealer)
+        one = users.create(_actor(account), email=_email(), role="owner").user.id
+        two = users.create(_actor(account), email=_email(), role="owner").user.id
+
+    def demote(target: str, by: str) -> Callable[[UserService], object]:
+        def work(users: UserService) -> object:
+            try:
+                return users.update(_actor(account), target, role="admin", acting_user_id=by)
+            except Exception:  # noqa: BLE001 - Conflict: the last owner stays
+                return None
+
+        return work
+
+    _race(app, demote(one, two), demote(two, one))
+    with runtime.unit_of_work() as session:
+        users = UserService(session, runtime.hasher, runtime.sealer)
+        assert users.repo.active_owners(account.id) >= 1

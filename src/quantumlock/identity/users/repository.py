@@ -49,6 +49,17 @@ class UserRepository:
         )
         return int(self.session.scalar(query) or 0)
 
+    def lock_active_owners(self, account_id: str) -> int:
+        """Count the active owners with their rows locked (PostgreSQL; SQLite has one
+        writer): two owners demoting each other at once must not both see "two owners"."""
+        query = (
+            select(User.id)
+            .where(User.account_id == account_id, User.role == "owner", User.status == "active")
+            .order_by(User.id)
+            .with_for_update()
+        )
+        return len(self.session.scalars(query).all())
+
     def count_failure(self, user: User) -> int:
         """One more consecutive failed sign-in, counted in the database (an increment, not
         a read-modify-write: parallel wrong passwords must each count towards the lock)."""
