@@ -112,3 +112,24 @@ def test_an_admin_user_cannot_mint_an_admin_api_key(
         assert demoted.status_code == 403, demoted.text
     else:
         assert made.status_code == 403, made.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="design question (contract: users belong to no mode): a test-mode key disables "
+    "the account's live owner; test keys are a sandbox elsewhere",
+)
+def test_a_test_key_cannot_disable_a_live_owner(
+    client: TestClient, account: AccountFixture
+) -> None:
+    first = _owner(client, account)
+    _owner(client, account)  # not the last owner: only the mode is in question
+    made = client.post(
+        "/api/v2/keys",
+        json={"name": "sandbox", "type": "test", "scopes": ["admin"]},
+        headers=account.headers,
+    )
+    assert made.status_code == 201, made.text
+    test_key = made.json()["data"]["key"]
+    resp = client.post(f"{USERS}/{first}/disable", headers=bearer(test_key))
+    assert resp.status_code in (403, 404), resp.text

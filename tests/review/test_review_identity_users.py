@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from quantumlock.core.actor import Actor
+from quantumlock.core.errors import Conflict, NotFound
 from quantumlock.identity.users.service import UserService
 from tests.conftest import AccountFixture
 
@@ -40,9 +41,7 @@ def _with_2fa(app: FastAPI, account: AccountFixture) -> tuple[str, str, list[str
         _, secret, _ = users.start_totp(_actor(account), user.user.id)
         # A code of the previous step: the login below may then use the current one.
         earlier = datetime.now(UTC) - timedelta(seconds=30)
-        codes = users.confirm_totp(
-            _actor(account), user.user.id, pyotp.TOTP(secret).at(earlier)
-        )
+        codes = users.confirm_totp(_actor(account), user.user.id, pyotp.TOTP(secret).at(earlier))
     return address, secret, codes
 
 
@@ -77,7 +76,7 @@ def _race(
                 started.set()
                 time.sleep(hold)
             results.append(out)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     first = threading.Thread(target=run, args=(0.5, attempt))
@@ -120,7 +119,7 @@ def test_a_one_time_link_used_twice_at_once_works_once(
     def use(users: UserService) -> object:
         try:
             return users.set_password_with_link(token, PASSWORD + "-x", address=None)
-        except Exception:  # noqa: BLE001 - NotFound: the link was used
+        except NotFound:  # the link was used
             return None
 
     results = _race(app, use)
@@ -140,7 +139,9 @@ def test_wrong_passwords_at_once_all_count_towards_the_lock_out(
         user_id = users.create(
             _actor(account), email=address, role="member", password=PASSWORD
         ).user.id
-    _race(app, lambda users: users.login(address, "wrong-" + PASSWORD, totp_code=None, address=None))
+    _race(
+        app, lambda users: users.login(address, "wrong-" + PASSWORD, totp_code=None, address=None)
+    )
     with runtime.unit_of_work() as session:
         users = UserService(session, runtime.hasher, runtime.sealer)
         user = users.get(user_id)
@@ -163,7 +164,7 @@ def test_two_owners_demoting_each_other_at_once_leave_an_owner(
         def work(users: UserService) -> object:
             try:
                 return users.update(_actor(account), target, role="admin", acting_user_id=by)
-            except Exception:  # noqa: BLE001 - Conflict: the last owner stays
+            except Conflict:  # the last owner stays
                 return None
 
         return work
