@@ -173,3 +173,17 @@ def test_two_owners_demoting_each_other_at_once_leave_an_owner(
     with runtime.unit_of_work() as session:
         users = UserService(session, runtime.hasher, runtime.sealer)
         assert users.repo.active_owners(account.id) >= 1
+
+
+@pytest.mark.postgres
+def test_a_totp_code_used_twice_at_once_works_once_and_never_crashes(
+    app: FastAPI, account: AccountFixture, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers: PostgreSQL")
+    address, secret, _ = _with_2fa(app, account)
+    code = pyotp.TOTP(secret).now()
+    results = _race(
+        app, lambda users: users.login(address, PASSWORD, totp_code=code, address=None).user
+    )
+    assert sum(1 for r in results if r is not None) == 1, results

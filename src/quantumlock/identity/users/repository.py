@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +22,16 @@ class UserRepository:
 
     def add(self, row: object) -> None:
         self.session.add(row)
+
+    def add_once(self, row: object) -> bool:
+        """Insert a row whose unique hash may be inserted by a concurrent request too: False
+        (and the transaction still usable) when that one got there first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, user_id: str) -> User | None:
         return self.session.get(User, user_id)

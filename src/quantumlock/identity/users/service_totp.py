@@ -58,7 +58,8 @@ class UserTotp(UserServiceBase):
         digest = self.hasher.digest(f"totp-step:{user.id}:{step}")
         if self.repo.token_by_hash(digest) is not None:
             return False
-        self.repo.add(
+        # A concurrent sign-in with the same code inserts the same hash: one of them wins.
+        spent = self.repo.add_once(
             UserToken(
                 id=new_id("utk"),
                 user_id=user.id,
@@ -70,7 +71,7 @@ class UserTotp(UserServiceBase):
             )
         )
         self.session.flush()
-        return True
+        return spent
 
     def check_totp(self, user: User, code: str) -> bool:
         secret = self._totp_secret(user)
