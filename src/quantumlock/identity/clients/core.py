@@ -23,7 +23,8 @@ from quantumlock.db.pagination import Page
 from quantumlock.identity.clients.repository import ClientRepository
 from quantumlock.identity.clients.validation import OIDC_SCOPES
 from quantumlock.identity.events import IdentityEventType, record_event
-from quantumlock.identity.models import ClientSecret, OAuthClient, ServiceAccount
+from quantumlock.identity.models import ClientSecret, OAuthClient, ServiceAccount, User
+from quantumlock.identity.roles import Role
 from quantumlock.identity.secrets import display_prefix, generate_client_secret, is_client_secret
 from quantumlock.keyring.hasher import KeyHasher
 
@@ -121,6 +122,16 @@ class ClientCore:
         if mode == Mode.LIVE.value and caller.is_test:
             raise InsufficientScope("A test-mode key cannot create live-mode clients.")
         return mode
+
+    def _check_admin_grant(self, caller: Principal, scopes: Sequence[str]) -> None:
+        """A user's token below owner cannot hand out `admin`: a credential holding it acts
+        for the account as an owner would (users' RANK rule), so an admin could otherwise
+        demote or delete the owners that rule protects from them."""
+        if caller.user_id is None or Scope.ADMIN.value not in scopes:
+            return
+        user = self.session.get(User, caller.user_id)
+        if user is None or user.role != Role.OWNER.value:
+            raise InsufficientScope("Only an owner can grant the admin scope.")
 
     def _new_secret(self, row: IdentityClient, now: datetime) -> str:
         secret = generate_client_secret()

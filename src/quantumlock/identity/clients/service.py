@@ -92,6 +92,7 @@ class ClientService(ClientCore):
         if not scopes:
             raise ValidationFailed("scopes: give at least one scope.", field="scopes")
         granted = api_scopes_within(scopes, caller.scopes)
+        self._check_admin_grant(caller, sort_scopes(granted))
         acting = self._mode(caller, mode)
         if self.repo.count(ServiceAccount, caller.account_id) >= MAX_SERVICE_ACCOUNTS:
             raise Conflict(
@@ -157,6 +158,7 @@ class ClientService(ClientCore):
         allowed = client_scopes_within(
             list(scopes) if scopes is not None else ["openid"], caller.scopes
         )
+        self._check_admin_grant(caller, allowed)
         acting = self._mode(caller, mode)
         if self.repo.count(OAuthClient, caller.account_id) >= MAX_OAUTH_CLIENTS:
             raise Conflict(
@@ -236,6 +238,7 @@ class ClientService(ClientCore):
                 raise ValidationFailed("scopes: give at least one scope.", field="scopes")
             wanted = sort_scopes(api_scopes_within(scopes, caller.scopes))
             if wanted != list(row.scopes):
+                self._check_admin_grant(caller, wanted)
                 detail["scopes"] = {"from": list(row.scopes), "to": wanted}
                 row.scopes = wanted
                 record_change(self.session, CHANGE_KIND_SERVICE_ACCOUNT, row.id)
@@ -278,6 +281,7 @@ class ClientService(ClientCore):
         if scopes is not None:
             allowed = client_scopes_within(list(scopes), caller.scopes)
             if allowed != list(row.scopes):
+                self._check_admin_grant(caller, allowed)
                 detail["scopes"] = {"from": list(row.scopes), "to": allowed}
                 announce = True
                 row.scopes = allowed

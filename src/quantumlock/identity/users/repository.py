@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from quantumlock.db.pagination import Page, newest_first_page
 from quantumlock.identity.models import User, UserRecoveryCode, UserSession, UserToken
@@ -20,6 +22,16 @@ class UserRepository:
 
     def add(self, row: object) -> None:
         self.session.add(row)
+
+    def add_once(self, row: object) -> bool:
+        """Insert a row whose unique hash may be inserted by a concurrent request too: False
+        (and the transaction still usable) when that one got there first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, user_id: str) -> User | None:
         return self.session.get(User, user_id)
@@ -47,6 +59,30 @@ class UserRepository:
             User.account_id == account_id, User.role == "owner", User.status == "active"
         )
         return int(self.session.scalar(query) or 0)
+
+    def lock_active_owners(self, account_id: str) -> int:
+        """Count the active owners with their rows locked (PostgreSQL; SQLite has one
+        writer): two owners demoting each other at once must not both see "two owners"."""
+        query = (
+            select(User.id)
+            .where(User.account_id == account_id, User.role == "owner", User.status == "active")
+            .order_by(User.id)
+            .with_for_update()
+        )
+        return len(self.session.scalars(query).all())
+
+    def count_failure(self, user: User) -> int:
+        """One more consecutive failed sign-in, counted in the database (an increment, not
+        a read-modify-write: parallel wrong passwords must each count towards the lock)."""
+        count = self.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        set_committed_value(user, "failed_logins", count)
+        return int(count)
 
     def delete_user(self, user: User) -> None:
         # Child rows first: SQLite enforces no cascades unless told to.
@@ -104,6 +140,17 @@ class UserRepository:
             )
         ).all()
 
+    def spend_token(self, token_id: str, now: datetime) -> bool:
+        """Mark a one-time token used, unless another transaction did first (the condition
+        is re-checked under the row lock: two requests with one link, one wins)."""
+        result = self.session.execute(
+            update(UserToken)
+            .where(UserToken.id == token_id, UserToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     def purge_tokens(self, user_id: str, purpose: str, before: datetime) -> None:
         self.session.execute(
             delete(UserToken).where(
@@ -121,6 +168,20 @@ class UserRepository:
                 UserRecoveryCode.user_id == user_id, UserRecoveryCode.code_hash == code_hash
             )
         ).first()
+
+    def spend_recovery_code(self, user_id: str, code_hash: bytes, now: datetime) -> bool:
+        """Use a recovery code once, also when two sign-ins present it at the same time."""
+        result = self.session.execute(
+            update(UserRecoveryCode)
+            .where(
+                UserRecoveryCode.user_id == user_id,
+                UserRecoveryCode.code_hash == code_hash,
+                UserRecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     def drop_recovery_codes(self, user_id: str) -> None:
         self.session.execute(delete(UserRecoveryCode).where(UserRecoveryCode.user_id == user_id))

@@ -219,7 +219,8 @@ class UserService(UserAdmin, UserTotp):
             raise NotFound("This link is invalid, used or expired.")
         self._check_password(password, user.email)
         now = self.now()
-        row.used_at = now
+        if not self.repo.spend_token(row.id, now):  # another request used it a moment ago
+            raise NotFound("This link is invalid, used or expired.")
         user.password_hash = hash_password(password)
         user.password_changed_at = now
         user.failed_logins = 0
@@ -288,7 +289,7 @@ class UserService(UserAdmin, UserTotp):
         return LoginResult(user, None)
 
     def _failed(self, user: User, reason: str, address: str | None) -> LoginResult:
-        user.failed_logins = (user.failed_logins or 0) + 1
+        self.repo.count_failure(user)
         self.event(
             user,
             "user.login_failed",

@@ -30,7 +30,7 @@ class UserAdmin(UserServiceBase):
     def _keep_an_owner(self, user: User) -> None:
         """The account's last active owner cannot stop being one."""
         active_owner = user.role == Role.OWNER and user.status == "active"
-        if active_owner and self.repo.active_owners(user.account_id) <= 1:
+        if active_owner and self.repo.lock_active_owners(user.account_id) <= 1:
             raise Conflict("This is the account's last active owner: make another first.")
 
     def update(

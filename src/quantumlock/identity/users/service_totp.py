@@ -26,7 +26,9 @@ _RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def _is_totp_code(code: str) -> bool:
-    return len(code) == 6 and code.isdigit()
+    # ASCII only: str.isdigit() also takes fullwidth or Arabic-Indic digits, which
+    # hmac.compare_digest refuses with a TypeError (a 500 at sign-in).
+    return len(code) == 6 and code.isascii() and code.isdigit()
 
 
 def normalise_recovery_code(code: str) -> str:
@@ -56,7 +58,8 @@ class UserTotp(UserServiceBase):
         digest = self.hasher.digest(f"totp-step:{user.id}:{step}")
         if self.repo.token_by_hash(digest) is not None:
             return False
-        self.repo.add(
+        # A concurrent sign-in with the same code inserts the same hash: one of them wins.
+        spent = self.repo.add_once(
             UserToken(
                 id=new_id("utk"),
                 user_id=user.id,
@@ -68,7 +71,7 @@ class UserTotp(UserServiceBase):
             )
         )
         self.session.flush()
-        return True
+        return spent
 
     def check_totp(self, user: User, code: str) -> bool:
         secret = self._totp_secret(user)
@@ -84,10 +87,9 @@ class UserTotp(UserServiceBase):
         normal = normalise_recovery_code(code)
         if not normal or len(normal) > 64:
             return None
-        row = self.repo.recovery_code(user.id, self.hasher.digest(f"recovery:{user.id}:{normal}"))
-        if row is None or row.used_at is not None:
+        digest = self.hasher.digest(f"recovery:{user.id}:{normal}")
+        if not self.repo.spend_recovery_code(user.id, digest, self.now()):
             return None
-        row.used_at = self.now()
         self.session.flush()
         return "recovery_code"
 
