@@ -7,10 +7,12 @@ the change feed behaves as it will with the real services.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.core.clock import utcnow
@@ -41,7 +43,9 @@ class Issuer:
     sealer: Sealer
 
     def signing_key(self, alg: str = "ES256") -> PrivateKey:
-        with unit_of_work(self.sessions) as session:
+        # A started app ensures its keys in the background too: one of the two makes them
+        # (oauth_signing_keys.active_for is unique), the other reads them.
+        with contextlib.suppress(IntegrityError), unit_of_work(self.sessions) as session:
             SigningKeyService(session, self.sealer).ensure()
         with self.sessions() as session:
             return SigningKeyService(session, self.sealer).material().active[alg]

@@ -93,18 +93,15 @@ def test_an_admin_user_cannot_mint_an_admin_oauth_client(
     assert made.status_code == 403, made.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth/ (out of review scope): /api/v2/keys lets an admin user's token mint an "
-    "admin API key, which acts as owner on /api/v2/users",
-)
 def test_an_admin_user_cannot_mint_an_admin_api_key(
     client: TestClient, account: AccountFixture, issuer: Issuer
 ) -> None:
     owner = _owner(client, account)
     token = _admin_user_token(issuer, account)
     made = client.post(
-        "/api/v2/keys", json={"name": "escalate", "scopes": ["admin"]}, headers=bearer(token)
+        "/api/v2/keys",
+        json={"name": "escalate", "type": "live", "scopes": ["admin"]},
+        headers=bearer(token),
     )
     if made.status_code == 201:
         key = made.json()["data"]["key"]
@@ -114,11 +111,6 @@ def test_an_admin_user_cannot_mint_an_admin_api_key(
         assert made.status_code == 403, made.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design question (contract: users belong to no mode): a test-mode key disables "
-    "the account's live owner; test keys are a sandbox elsewhere",
-)
 def test_a_test_key_cannot_disable_a_live_owner(
     client: TestClient, account: AccountFixture
 ) -> None:
@@ -133,3 +125,41 @@ def test_a_test_key_cannot_disable_a_live_owner(
     test_key = made.json()["data"]["key"]
     resp = client.post(f"{USERS}/{first}/disable", headers=bearer(test_key))
     assert resp.status_code in (403, 404), resp.text
+
+
+def _user_token(issuer: Issuer, account: AccountFixture, role: str) -> str:
+    rp = issuer.oauth_client(account.id)
+    user = issuer.user(account.id, role=role)
+    grant = issuer.grant(account.id, rp, user)
+    token, _ = issuer.mint(account.id, rp, user_id=user, grant_id=grant)
+    return token
+
+
+def test_an_admin_user_cannot_rotate_an_admin_credential_into_their_hands(
+    client: TestClient, account: AccountFixture, issuer: Issuer
+) -> None:
+    """Rotation hands out the new secret: of an admin key or service account, that is a new
+    admin credential, so it is owner-only like making one. An owner's token may."""
+    keys = client.get("/api/v2/keys", headers=account.headers).json()["data"]["keys"]
+    admin_key_id = next(k["id"] for k in keys if "admin" in k["scopes"])
+    sa = client.post(
+        "/api/v2/service-accounts",
+        json={"name": "ops", "scopes": ["admin"]},
+        headers=account.headers,
+    )
+    assert sa.status_code == 201, sa.text
+    sa_id = sa.json()["data"]["client_id"]
+    admin_token = _user_token(issuer, account, "admin")
+    for url, body in (
+        (f"/api/v2/keys/{admin_key_id}/rotate", {"grace_period": "1h"}),
+        (f"/api/v2/service-accounts/{sa_id}/rotate-secret", {"grace_period": 3600}),
+    ):
+        refused = client.post(url, json=body, headers=bearer(admin_token))
+        assert refused.status_code == 403, (url, refused.text)
+    owner_token = _user_token(issuer, account, "owner")
+    rotated = client.post(
+        f"/api/v2/service-accounts/{sa_id}/rotate-secret",
+        json={"grace_period": 3600},
+        headers=bearer(owner_token),
+    )
+    assert rotated.status_code == 200, rotated.text

@@ -37,3 +37,30 @@ def test_concurrent_ensure_and_first_load_make_one_key_per_algorithm(app: FastAP
         rows = session.scalars(select(OAuthSigningKey).where(OAuthSigningKey.status == "active"))
         active = Counter(row.alg for row in rows)
     assert active == {"ES256": 1, "RS256": 1}
+
+
+def test_two_nodes_making_the_first_keys_at_once_leave_one_active_key_per_algorithm(
+    app: FastAPI,
+) -> None:
+    """Two nodes (each its own SigningKeys, so no shared lock) starting on a new database:
+    the database itself allows one active key per algorithm (oauth_signing_keys.active_for);
+    the node that loses the race reloads what the other made."""
+    runtime = app.state.runtime
+    nodes = [SigningKeys(runtime.sessions, runtime.sealer) for _ in range(4)]
+    start = threading.Barrier(len(nodes))
+
+    def boot(node: SigningKeys) -> None:
+        start.wait()
+        node.material()
+
+    threads = [threading.Thread(target=boot, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with runtime.unit_of_work() as session:
+        rows = session.scalars(select(OAuthSigningKey).where(OAuthSigningKey.status == "active"))
+        active = Counter(row.alg for row in rows)
+    assert active == {"ES256": 1, "RS256": 1}
+    kids = {node.material().active["ES256"].kid for node in nodes}
+    assert len(kids) == 1  # every node signs with the one active key

@@ -27,6 +27,10 @@ class Principal:
     user_id: str | None = None
     token_id: str | None = None  # the token's jti
     grant_id: str | None = None  # its token family, for a user's authorization
+    # Whether it may hand `admin` to a new credential (key, service account, client). Such a
+    # credential acts for the account as an owner does, so a user's token may only if the
+    # user is an owner: an admin user could otherwise mint one and demote the owners.
+    grants_admin: bool = True
 
     @property
     def is_token(self) -> bool:

@@ -178,6 +178,8 @@ class ApiKeyService:
             raise InsufficientScope(
                 "Cannot grant scopes the calling key lacks: " + ", ".join(sort_scopes(missing))
             )
+        if Scope.ADMIN in granted and not caller.grants_admin:
+            raise InsufficientScope("Only an owner can grant the admin scope.")
         # "" is not "no expiry": only an absent (null) expires_in means that.
         lifetime = (
             _parse_duration_field(expires_in, "expires_in") if expires_in is not None else None
@@ -325,8 +327,12 @@ class ApiKeyService:
         return key
 
     def rotate(self, caller: Principal, key_id: str, grace_period: str | None) -> RotatedKey:
+        key = self._visible(caller, key_id)
+        # The new secret of an admin key is an admin key: owner-only, as making one is.
+        if Scope.ADMIN.value in key.scopes and not caller.grants_admin:
+            raise InsufficientScope("Only an owner can rotate a key with the admin scope.")
         return self._rotate(
-            self._visible(caller, key_id),
+            key,
             grace_period,
             not_after=caller.expires_at,
             actor_key_id=caller.key_id,

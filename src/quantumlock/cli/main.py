@@ -251,6 +251,14 @@ def serve(
     # The worker processes read their settings from the environment: the data dir found
     # here (flag, config file or current directory) must be the one they open.
     os.environ["QL_DATA_DIR"] = str(cfg.data_dir)
+    if cfg.issuer is None and host not in ("127.0.0.1", "localhost", "::1"):
+        # Unset, each request's Host header names the issuer: behind a public address that
+        # is the client's to choose (tokens' `iss`, discovery, private_key_jwt audiences).
+        err_console.print(
+            "Warning: QL_ISSUER is not set; set it to this service's public https URL "
+            "(the OAuth issuer) when it is reached from other hosts.",
+            highlight=False,
+        )
     console.print(f"Serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(
         "quantumlock.server:create_app_from_env",

@@ -179,6 +179,9 @@ class OAuthSigningKey(Base):
     kid: Mapped[str] = mapped_column(String(40), primary_key=True)
     alg: Mapped[str] = mapped_column(String(8))  # ES256 | RS256
     status: Mapped[str] = mapped_column(String(16))  # active | verify_only | retired
+    # The algorithm while this is its active key, else NULL. Unique: two nodes making the
+    # first keys of a new database (or two rotations at once) cannot both make one active.
+    active_for: Mapped[str | None] = mapped_column(String(8), unique=True, default=None)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     sealed_private: Mapped[bytes] = mapped_column(LargeBinary)  # PEM (PKCS#8), sealed
     created_at: Mapped[datetime]

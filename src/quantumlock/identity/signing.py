@@ -72,12 +72,15 @@ class SigningKeyService:
         for row in self._rows("active"):
             if row.alg == alg:
                 row.status = "verify_only"
+                row.active_for = None
+        self.session.flush()  # frees the algorithm's active slot before the new key takes it
         kid = new_id("kid", 16)
         key = _generate(alg, kid)
         row = OAuthSigningKey(
             kid=kid,
             alg=alg,
             status="active",
+            active_for=alg,
             public_jwk=key.as_dict(private=False),
             sealed_private=self.sealer.seal(key.as_pem(private=True), oauth_signing_key_aad(kid)),
             created_at=now,

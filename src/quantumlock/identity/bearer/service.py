@@ -87,6 +87,7 @@ class TokenStateService:
         if client.account_id != claims.account_id or client.mode != claims.mode:
             return InvalidAccessToken
         allowed = expand(api_scopes(client.scopes))
+        grants_admin = True
         if claims.user_id is not None:
             if isinstance(client, ServiceAccount):
                 return InvalidAccessToken  # a service account acts for nobody but itself
@@ -99,6 +100,7 @@ class TokenStateService:
                 allowed &= role_scopes(Role(user.role))
             except ValueError:
                 return InvalidAccessToken
+            grants_admin = user.role == Role.OWNER.value
         elif claims.subject != claims.client_id:
             return InvalidAccessToken  # client_credentials: the client is the subject
         account = self.repo.account(claims.account_id)
@@ -123,4 +125,5 @@ class TokenStateService:
             user_id=claims.user_id,
             token_id=claims.jti,
             grant_id=claims.grant_id,
+            grants_admin=grants_admin,
         )

@@ -23,8 +23,7 @@ from quantumlock.db.pagination import Page
 from quantumlock.identity.clients.repository import ClientRepository
 from quantumlock.identity.clients.validation import OIDC_SCOPES
 from quantumlock.identity.events import IdentityEventType, record_event
-from quantumlock.identity.models import ClientSecret, OAuthClient, ServiceAccount, User
-from quantumlock.identity.roles import Role
+from quantumlock.identity.models import ClientSecret, OAuthClient, ServiceAccount
 from quantumlock.identity.secrets import display_prefix, generate_client_secret, is_client_secret
 from quantumlock.keyring.hasher import KeyHasher
 
@@ -127,10 +126,7 @@ class ClientCore:
         """A user's token below owner cannot hand out `admin`: a credential holding it acts
         for the account as an owner would (users' RANK rule), so an admin could otherwise
         demote or delete the owners that rule protects from them."""
-        if caller.user_id is None or Scope.ADMIN.value not in scopes:
-            return
-        user = self.session.get(User, caller.user_id)
-        if user is None or user.role != Role.OWNER.value:
+        if Scope.ADMIN.value in scopes and not caller.grants_admin:
             raise InsufficientScope("Only an owner can grant the admin scope.")
 
     def _new_secret(self, row: IdentityClient, now: datetime) -> str:

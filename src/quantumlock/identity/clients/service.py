@@ -326,6 +326,8 @@ class ClientService(ClientCore):
                 f"grace_period: 0 to {MAX_GRACE_SECONDS} seconds (7 days).", field="grace_period"
             )
         row = self.visible(caller, kind, client_id)
+        # A new secret of an admin credential is that credential: owner-only, like making one.
+        self._check_admin_grant(caller, row.scopes)
         if isinstance(row, OAuthClient) and row.token_endpoint_auth_method not in SECRET_METHODS:
             raise Conflict(
                 f"OAuth client {row.id} has no secret "

@@ -107,7 +107,12 @@ class UserServiceBase:
         return RANK[Role(acting.role)] if acting is not None else -1
 
     def check_rank(self, actor: Actor, acting_user_id: str | None, *roles: Role | str) -> None:
-        """Refuse (403) a user acting on, or granting, a role above their own."""
+        """Refuse (403) a user acting on, or granting, a role above their own; and any change
+        made in test mode: users belong to no mode, and test mode stays a sandbox."""
+        if actor.is_test:
+            raise InsufficientScope(
+                "Users are changed with live credentials: a test-mode key can only read them."
+            )
         rank = self.acting_rank(actor, acting_user_id)
         if any(RANK[Role(role)] > rank for role in roles):
             raise InsufficientScope("Only an owner can create, change or remove an owner.")

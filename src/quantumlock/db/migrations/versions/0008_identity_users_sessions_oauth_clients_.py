@@ -27,7 +27,9 @@ def upgrade() -> None:
         sa.Column("sealed_private", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("active_for", sa.String(length=8), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_oauth_signing_keys")),
+        sa.UniqueConstraint("active_for", name=op.f("uq_oauth_signing_keys_active_for")),
     )
     op.create_table(
         "client_secrets",
