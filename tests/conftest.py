@@ -102,8 +102,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def app(settings: Settings) -> Iterator[FastAPI]:
+    built = create_app(settings)
+    yield built
+    # A test that never started the app (services driven directly) never ran its shutdown:
+    # its pooled connection would outlive it until a garbage collection, and on PostgreSQL a
+    # worker running hundreds of such tests ran the server out of connections.
+    built.state.runtime.engine.dispose()
 
 
 @pytest.fixture
