@@ -114,7 +114,7 @@ def _grants(values: list[GrantChoice] | None) -> list[GrantType] | None:
 
 
 def _alg(value: AlgChoice | None) -> IdTokenAlg | None:
-    return cast("IdTokenAlg", value.value) if value else None
+    return value.value if value else None
 
 
 @app.command("create")

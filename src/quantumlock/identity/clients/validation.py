@@ -26,7 +26,7 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 # The algorithms of the provider's signing keys (quantumlock.identity.signing).
 ID_TOKEN_ALGS = ("ES256", "RS256")
-DEFAULT_ID_TOKEN_ALG = "ES256"
+DEFAULT_ID_TOKEN_ALG = "ES256"  # noqa: S105 - an algorithm name
 # Asked for by relying parties, granted by the provider; not API scopes (no Scope member).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 # RFC 8252 §7.3: native apps listen on a loopback port, which only plain http can reach.
