@@ -60,6 +60,12 @@ SDK_PARAMS: dict[str, list[str]] = {
     "CreateOAuthClientIn.token_endpoint_auth_method": [
         "OAuthClients.create.token_endpoint_auth_method"
     ],
+    "CreateOAuthClientIn.id_token_signed_response_alg": [
+        "OAuthClients.create.id_token_signed_response_alg"
+    ],
+    "UpdateOAuthClientIn.id_token_signed_response_alg": [
+        "OAuthClients.update.id_token_signed_response_alg"
+    ],
     "CreateServiceAccountIn.mode": ["ServiceAccounts.create.mode"],
     "CreateUserIn.role": ["Users.create.role"],
     "UpdateUserIn.role": ["Users.update.role"],

@@ -94,10 +94,12 @@ def test_oauth_clients_cli(server: Server, tmp_path: Path) -> None:
     cid = made["client_id"]
     assert made["redirect_uris"] == ["https://portal.example/cb", "http://localhost:8765/cb"]
     assert made["token_endpoint_auth_method"] == "client_secret_basic"
+    assert made["id_token_signed_response_alg"] == "ES256"
     public = ok_json(
         env, "oauth-clients", "create", "--name", "app", "--public",
-        "--redirect-uri", "http://127.0.0.1:9/cb",
+        "--redirect-uri", "http://127.0.0.1:9/cb", "--id-token-alg", "RS256",
     )  # fmt: skip
+    assert public["id_token_signed_response_alg"] == "RS256"
     assert public["client_secret"] is None and public["token_endpoint_auth_method"] == "none"
 
     key = ECKey.generate_key("P-256")
@@ -125,6 +127,9 @@ def test_oauth_clients_cli(server: Server, tmp_path: Path) -> None:
     }
     updated = ok_json(env, "oauth-clients", "update", cid, "--name", "portal-2")
     assert updated["name"] == "portal-2" and updated["redirect_uris"] == made["redirect_uris"]
+    rs = ok_json(env, "oauth-clients", "update", cid, "--id-token-alg", "RS256")
+    assert rs["id_token_signed_response_alg"] == "RS256"
+    assert run(env, "oauth-clients", "update", cid, "--id-token-alg", "HS256").returncode != 0
     rotated = ok_json(env, "oauth-clients", "rotate-secret", cid)
     REGISTRY.add(rotated["client_secret"])
     assert ok_json(env, "oauth-clients", "disable", cid)["status"] == "disabled"

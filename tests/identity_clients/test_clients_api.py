@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc.jwk import OKPKey
+from sqlalchemy import select
 
 from quantumlock.identity.clients.service import ClientService
+from quantumlock.identity.models import IdentityEvent
 from tests.conftest import AccountFixture, MakeAccount, bearer
 from tests.secret_scan import REGISTRY
 
@@ -206,3 +208,37 @@ def test_oauth_client_secrets_and_keys(client: TestClient, account: AccountFixtu
     assert jwt["client_secret"] is None and jwt["secret_prefix"] is None
     conflict = client.post(f"{OC}/{jwt['client_id']}/rotate-secret", headers=h)
     assert conflict.status_code == 409 and conflict.json()["code"] == "CONFLICT"
+
+
+def test_id_token_signed_response_alg(
+    app: FastAPI, client: TestClient, account: AccountFixture
+) -> None:
+    h = account.headers
+    body = {"name": "rp", "redirect_uris": ["https://app.example/cb"]}
+    plain = ok(client.post(OC, json=body, headers=h), 201)
+    REGISTRY.add(plain["client_secret"])
+    assert plain["id_token_signed_response_alg"] == "ES256"
+    rs = ok(client.post(OC, json=body | {"id_token_signed_response_alg": "RS256"}, headers=h), 201)
+    REGISTRY.add(rs["client_secret"])
+    assert ok(client.get(f"{OC}/{rs['client_id']}", headers=h))["id_token_signed_response_alg"] == (
+        "RS256"
+    )
+
+    cid = plain["client_id"]
+    changed = ok(client.patch(f"{OC}/{cid}", json={"id_token_signed_response_alg": "RS256"},
+                              headers=h))  # fmt: skip
+    assert changed["id_token_signed_response_alg"] == "RS256"
+    with app.state.runtime.unit_of_work() as session:
+        query = select(IdentityEvent.detail).where(
+            IdentityEvent.object_id == cid, IdentityEvent.action == "oauth_client.update"
+        )
+        details = list(session.scalars(query))
+    assert details == [{"id_token_signed_response_alg": {"from": "ES256", "to": "RS256"}}]
+
+    for bad in ("HS256", "none", "rs256", "", 256):
+        made = client.post(OC, json=body | {"id_token_signed_response_alg": bad}, headers=h)
+        patched = client.patch(f"{OC}/{cid}", json={"id_token_signed_response_alg": bad}, headers=h)
+        for answer in (made, patched):
+            assert answer.status_code == 400, (bad, answer.text)
+            assert answer.json()["code"] == "VALIDATION_ERROR"
+    assert ok(client.get(f"{OC}/{cid}", headers=h))["id_token_signed_response_alg"] == "RS256"

@@ -307,3 +307,17 @@ def test_names_are_bounded(service: ClientService, caller: Principal) -> None:
     row = service.create_service_account(caller, name="x" * 100, scopes=["account:read"]).row
     with pytest.raises(ValidationFailed, match="name"):
         service.update_service_account(caller, row.id, name=" ")
+
+
+def test_id_token_alg_is_es256_or_rs256(service: ClientService, caller: Principal) -> None:
+    uris = ["https://a.example/"]
+    with pytest.raises(ValidationFailed, match="id_token_signed_response_alg"):
+        service.create_oauth_client(caller, name="x", redirect_uris=uris,
+                                    id_token_signed_response_alg="HS256")  # fmt: skip
+    row = service.create_oauth_client(caller, name="x", redirect_uris=uris).row
+    assert isinstance(row, OAuthClient) and row.id_token_signed_response_alg == "ES256"
+    with pytest.raises(ValidationFailed, match="id_token_signed_response_alg"):
+        service.update_oauth_client(caller, row.id, id_token_signed_response_alg="PS256")
+    assert row.id_token_signed_response_alg == "ES256"
+    service.update_oauth_client(caller, row.id, id_token_signed_response_alg="RS256")
+    assert row.id_token_signed_response_alg == "RS256"

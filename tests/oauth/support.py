@@ -56,6 +56,7 @@ def make_client(
     jwks: dict[str, Any] | None = None,
     mode: str = "live",
     redirect_uris: list[str] | None = None,
+    id_token_alg: str | None = None,
 ) -> Registered:
     runtime = app.state.runtime
     method = auth_method or ("none" if kind == "public" else "client_secret_basic")
@@ -74,6 +75,7 @@ def make_client(
             token_endpoint_auth_method=method,
             jwks=jwks,
             created_at=now,
+            **({"id_token_signed_response_alg": id_token_alg} if id_token_alg else {}),
             updated_at=now,
         )
         session.add(client)

@@ -64,6 +64,7 @@ def test_oauth_clients_sync(client: TestClient, account: AccountFixture) -> None
     )
     assert made.client_secret is not None
     REGISTRY.add(made.client_secret)
+    assert made.id_token_signed_response_alg == "ES256"
     public = sdk.oauth_clients.create(
         "cli", public=True, redirect_uris=["http://127.0.0.1:8400/cb"], scopes=["openid"]
     )
@@ -75,6 +76,9 @@ def test_oauth_clients_sync(client: TestClient, account: AccountFixture) -> None
     assert {c.client_id for c in sdk.oauth_clients.iter()} == {made.client_id, public.client_id}
     updated = sdk.oauth_clients.update(made.client_id, redirect_uris=["https://app.example/b"])
     assert isinstance(updated, OAuthClient) and updated.redirect_uris == ["https://app.example/b"]
+    rs = sdk.oauth_clients.update(made.client_id, id_token_signed_response_alg="RS256")
+    assert rs.id_token_signed_response_alg == "RS256"
+    assert sdk.oauth_clients.get(made.client_id).id_token_signed_response_alg == "RS256"
     with pytest.raises(ValidationError) as bad:
         sdk.oauth_clients.update(made.client_id, redirect_uris=["https://app.example/#frag"])
     assert "fragment" in str(bad.value)
@@ -110,8 +114,12 @@ def test_async_twins_against_the_app(app: FastAPI, account: AccountFixture) -> N
                 await sdk.service_accounts.delete(made.client_id)
 
                 oc = await sdk.oauth_clients.create(
-                    "m2m", grant_types=["client_credentials"], scopes=["licenses:read"]
+                    "m2m",
+                    grant_types=["client_credentials"],
+                    scopes=["licenses:read"],
+                    id_token_signed_response_alg="RS256",
                 )
+                assert oc.id_token_signed_response_alg == "RS256"
                 assert oc.client_secret is not None
                 REGISTRY.add(oc.client_secret)
                 assert oc.redirect_uris == [] and oc.grant_types == ["client_credentials"]
@@ -121,7 +129,10 @@ def test_async_twins_against_the_app(app: FastAPI, account: AccountFixture) -> N
                 assert [c.client_id async for c in sdk.oauth_clients.iter()] == [oc.client_id]
                 assert (await sdk.oauth_clients.disable(oc.client_id)).status == "disabled"
                 assert (await sdk.oauth_clients.enable(oc.client_id)).status == "active"
-                await sdk.oauth_clients.update(oc.client_id, name="renamed")
+                back = await sdk.oauth_clients.update(
+                    oc.client_id, name="renamed", id_token_signed_response_alg="ES256"
+                )
+                assert back.name == "renamed" and back.id_token_signed_response_alg == "ES256"
                 assert len(await sdk.oauth_clients.list()) == 1
                 await sdk.oauth_clients.delete(oc.client_id)
 
@@ -148,3 +159,13 @@ def test_what_goes_on_the_wire() -> None:
         sdk.oauth_clients.create("x", public=True, idempotency_key="fixed-1")
     assert json.loads(sent[-1].content) == {"name": "x", "kind": "public"}
     assert sent[-1].headers["Idempotency-Key"] == "fixed-1"
+    # id_token_signed_response_alg only when given (the server's default otherwise).
+    with pytest.raises(Exception):  # noqa: B017
+        sdk.oauth_clients.create("x", id_token_signed_response_alg="RS256")
+    assert json.loads(sent[-1].content) == {"name": "x", "id_token_signed_response_alg": "RS256"}
+    with pytest.raises(Exception):  # noqa: B017
+        sdk.oauth_clients.update("client_x", name="y")
+    assert json.loads(sent[-1].content) == {"name": "y"}
+    with pytest.raises(Exception):  # noqa: B017
+        sdk.oauth_clients.update("client_x", id_token_signed_response_alg="ES256")
+    assert json.loads(sent[-1].content) == {"id_token_signed_response_alg": "ES256"}

@@ -20,6 +20,7 @@ from qcos._identity_clients_models import (
     CreatedOAuthClient,
     CreatedServiceAccount,
     GrantType,
+    IdTokenAlg,
     OAuthClient,
     OAuthClientPage,
     ServiceAccount,
@@ -76,6 +77,7 @@ class OAuthClients(_SyncResource):
         token_endpoint_auth_method: AuthMethod | None = None,
         jwks: dict[str, Any] | None = None,
         mode: Mode | None = None,
+        id_token_signed_response_alg: IdTokenAlg | None = None,
         idempotency_key: str | None = None,
     ) -> CreatedOAuthClient:
         """Register a client; its `client_secret` is in this answer only.
@@ -83,6 +85,8 @@ class OAuthClients(_SyncResource):
         `public=True` makes a public client (PKCE, no secret). `scopes`: API scopes within
         the calling key's plus `openid`, `profile`, `email`, `offline_access`. `jwks` (a JWK
         set of public keys) goes with `token_endpoint_auth_method="private_key_jwt"`.
+        `id_token_signed_response_alg`: "ES256" (the server's default) or "RS256", for
+        relying parties that verify only RS256 ID tokens.
         """
         body = {
             "name": name,
@@ -93,6 +97,7 @@ class OAuthClients(_SyncResource):
             "token_endpoint_auth_method": token_endpoint_auth_method,
             "jwks": jwks,
             "mode": mode,
+            "id_token_signed_response_alg": id_token_signed_response_alg,
         }
         return self._client._run(ops.create_oauth_client(body), idempotency_key=idempotency_key)
 
@@ -105,6 +110,7 @@ class OAuthClients(_SyncResource):
         scopes: builtins.list[str] | None = None,
         grant_types: builtins.list[GrantType] | None = None,
         jwks: dict[str, Any] | None = None,
+        id_token_signed_response_alg: IdTokenAlg | None = None,
     ) -> OAuthClient:
         """Change what a client may do (None: unchanged); the creation rules apply."""
         body = {
@@ -113,6 +119,7 @@ class OAuthClients(_SyncResource):
             "scopes": scopes,
             "grant_types": grant_types,
             "jwks": jwks,
+            "id_token_signed_response_alg": id_token_signed_response_alg,
         }
         return self._client._run(ops.update_oauth_client(client_id, body))
 
@@ -243,6 +250,7 @@ class AsyncOAuthClients(_AsyncResource):
         token_endpoint_auth_method: AuthMethod | None = None,
         jwks: dict[str, Any] | None = None,
         mode: Mode | None = None,
+        id_token_signed_response_alg: IdTokenAlg | None = None,
         idempotency_key: str | None = None,
     ) -> CreatedOAuthClient:
         body = {
@@ -254,6 +262,7 @@ class AsyncOAuthClients(_AsyncResource):
             "token_endpoint_auth_method": token_endpoint_auth_method,
             "jwks": jwks,
             "mode": mode,
+            "id_token_signed_response_alg": id_token_signed_response_alg,
         }
         return await self._client._run(
             ops.create_oauth_client(body), idempotency_key=idempotency_key
@@ -268,6 +277,7 @@ class AsyncOAuthClients(_AsyncResource):
         scopes: builtins.list[str] | None = None,
         grant_types: builtins.list[GrantType] | None = None,
         jwks: dict[str, Any] | None = None,
+        id_token_signed_response_alg: IdTokenAlg | None = None,
     ) -> OAuthClient:
         body = {
             "name": name,
@@ -275,6 +285,7 @@ class AsyncOAuthClients(_AsyncResource):
             "scopes": scopes,
             "grant_types": grant_types,
             "jwks": jwks,
+            "id_token_signed_response_alg": id_token_signed_response_alg,
         }
         return await self._client._run(ops.update_oauth_client(client_id, body))
 

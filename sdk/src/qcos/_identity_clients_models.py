@@ -15,6 +15,7 @@ GrantType: TypeAlias = Literal["authorization_code", "refresh_token", "client_cr
 AuthMethod: TypeAlias = Literal[
     "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
 ]
+IdTokenAlg: TypeAlias = Literal["ES256", "RS256"]
 T = TypeVar("T")
 OAUTH_CLIENTS = "/api/v2/oauth-clients"
 SERVICE_ACCOUNTS = "/api/v2/service-accounts"
@@ -71,6 +72,7 @@ class OAuthClient:
     grant_types: list[str]
     token_endpoint_auth_method: str
     jwks: dict[str, Any] | None
+    id_token_signed_response_alg: str  # ES256 | RS256: what its ID tokens are signed with
 
     @classmethod
     def _fields(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +83,8 @@ class OAuthClient:
             "grant_types": list(data["grant_types"]),
             "token_endpoint_auth_method": data["token_endpoint_auth_method"],
             "jwks": data.get("jwks"),
+            # A server from before the setting signed every ID token ES256.
+            "id_token_signed_response_alg": data.get("id_token_signed_response_alg", "ES256"),
         }
 
     @classmethod

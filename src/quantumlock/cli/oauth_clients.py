@@ -25,7 +25,7 @@ from quantumlock.cli.common import USAGE, console, fail, print_json, split_csv
 from quantumlock.cli.output import AS_JSON, WIDE
 
 if TYPE_CHECKING:
-    from qcos import AuthMethod, GrantType
+    from qcos import AuthMethod, GrantType, IdTokenAlg
 
 app = typer.Typer(
     help="OAuth clients of your account, through the API (scope admin). A confidential "
@@ -43,6 +43,7 @@ FIELDS = (
     "grant_types",
     "scopes",
     "token_endpoint_auth_method",
+    "id_token_signed_response_alg",
     "secret_prefix",
     "created_at",
 )
@@ -62,6 +63,11 @@ class MethodChoice(StrEnum):
     none = "none"
 
 
+class AlgChoice(StrEnum):
+    ES256 = "ES256"
+    RS256 = "RS256"
+
+
 REDIRECT_URI = typer.Option(
     None,
     "--redirect-uri",
@@ -76,6 +82,12 @@ SCOPES = typer.Option(
     None,
     "--scopes",
     help="Comma-separated: API scopes plus openid, profile, email, offline_access.",
+)
+ID_TOKEN_ALG = typer.Option(
+    None,
+    "--id-token-alg",
+    help="What its ID tokens are signed with: ES256 (default) or RS256 (for RPs that "
+    "verify only RS256).",
 )
 JWKS_FILE = typer.Option(
     None,
@@ -101,6 +113,10 @@ def _grants(values: list[GrantChoice] | None) -> list[GrantType] | None:
     return cast("list[GrantType]", [v.value for v in values]) if values else None
 
 
+def _alg(value: AlgChoice | None) -> IdTokenAlg | None:
+    return value.value if value else None
+
+
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="A name (1-100 characters)."),
@@ -116,6 +132,7 @@ def create(
         help="Token endpoint authentication (default client_secret_basic; none if --public).",
     ),
     jwks_file: Path | None = JWKS_FILE,
+    id_token_alg: AlgChoice | None = ID_TOKEN_ALG,
     mode: ModeChoice | None = MODE,
     as_json: bool = AS_JSON,
     api_key: str | None = API_KEY,
@@ -136,6 +153,7 @@ def create(
                 token_endpoint_auth_method=method,
                 jwks=jwks,
                 mode=mode_of(mode),
+                id_token_signed_response_alg=_alg(id_token_alg),
             ),
             "create an OAuth client",
         )
@@ -179,15 +197,16 @@ def update(
     grant_type: list[GrantChoice] | None = GRANT_TYPE,
     scopes: str | None = SCOPES,
     jwks_file: Path | None = JWKS_FILE,
+    id_token_alg: AlgChoice | None = ID_TOKEN_ALG,
     as_json: bool = AS_JSON,
     api_key: str | None = API_KEY,
     base_url: str | None = BASE_URL,
     profile: str | None = PROFILE,
 ) -> None:
     """Change a client; a repeated option (--redirect-uri, --grant-type) replaces the list."""
-    if not (name or redirect_uri or grant_type or scopes or jwks_file):
+    if not (name or redirect_uri or grant_type or scopes or jwks_file or id_token_alg):
         fail(
-            "give --name, --redirect-uri, --grant-type, --scopes or --jwks-file",
+            "give --name, --redirect-uri, --grant-type, --scopes, --jwks-file or --id-token-alg",
             USAGE,
             code="USAGE_ERROR",
         )
@@ -201,6 +220,7 @@ def update(
                 grant_types=_grants(grant_type),
                 scopes=split_csv(scopes),
                 jwks=jwks,
+                id_token_signed_response_alg=_alg(id_token_alg),
             ),
             f"update {client_id}",
         )

@@ -123,6 +123,10 @@ class OAuthClient(Base):
     # client_secret_basic | client_secret_post | private_key_jwt | none (public)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # private_key_jwt
+    # OIDC Dynamic Client Registration's name: ES256 | RS256 (some RPs only verify RS256)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(
+        String(8), default="ES256", server_default="ES256"
+    )
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -214,8 +214,9 @@ def create_oauth_client(
     `client_secret_post` or `private_key_jwt` with inline `jwks`) or a `public` one (PKCE,
     `token_endpoint_auth_method` `none`). Redirect URIs are https (http only on loopback),
     without fragment, matched exactly. `scopes`: API scopes within the calling key's plus
-    `openid profile email offline_access`. A secret-using client's `client_secret` is in
-    this answer only. 409 when the account has 100 clients."""
+    `openid profile email offline_access`. `id_token_signed_response_alg`: ES256 (default)
+    or RS256. A secret-using client's `client_secret` is in this answer only. 409 when the
+    account has 100 clients."""
     with idempotent(request, principal) as idem:
         with unit_of_work(request) as session:
             service = _service(request, session)
@@ -229,6 +230,7 @@ def create_oauth_client(
                 token_endpoint_auth_method=body.token_endpoint_auth_method,
                 jwks=body.jwks,
                 mode=body.mode,
+                id_token_signed_response_alg=body.id_token_signed_response_alg,
                 address=client_address(request),
             )
             base = _out(service, issued.row).model_dump()
@@ -264,7 +266,8 @@ def update_oauth_client(
     principal: Principal = require(Scope.ADMIN),
 ) -> Response:
     """Absent fields stay as they are; the creation rules apply (scopes within the calling
-    key's, `jwks` only for private_key_jwt). Takes effect at once on every node."""
+    key's, `jwks` only for private_key_jwt; `id_token_signed_response_alg` ES256 or RS256).
+    Takes effect at once on every node."""
     return _change(
         request,
         principal,
@@ -278,6 +281,7 @@ def update_oauth_client(
             scopes=body.scopes,
             grant_types=body.grant_types,
             jwks=body.jwks,
+            id_token_signed_response_alg=body.id_token_signed_response_alg,
             address=client_address(request),
         ),
     )

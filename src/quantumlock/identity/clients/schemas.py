@@ -20,6 +20,7 @@ from quantumlock.identity.models import ClientSecret, OAuthClient, ServiceAccoun
 OidcScope = Literal["openid", "profile", "email", "offline_access"]
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+IdTokenAlg = Literal["ES256", "RS256"]
 # Shape checked by the service (quantumlock.identity.clients.validation); bounded here.
 RedirectUri = Annotated[str, Field(min_length=1, max_length=2000)]
 Name = Field(min_length=1, max_length=100)
@@ -56,6 +57,9 @@ class OAuthClientOut(BaseModel):
     scopes: list[Scope | OidcScope]
     token_endpoint_auth_method: AuthMethod
     jwks: dict[str, Any] | None = Field(description="Public keys (private_key_jwt only).")
+    id_token_signed_response_alg: IdTokenAlg = Field(
+        description="The algorithm its ID tokens are signed with."
+    )
     secret_prefix: str | None = Field(
         description="The newest working secret's first characters; never usable. Null for "
         "clients without a secret (public, private_key_jwt)."
@@ -78,6 +82,7 @@ class OAuthClientOut(BaseModel):
             scopes=list(row.scopes),
             token_endpoint_auth_method=row.token_endpoint_auth_method,
             jwks=row.jwks,
+            id_token_signed_response_alg=row.id_token_signed_response_alg,
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
             disabled_at=_utc(row.disabled_at),
@@ -183,6 +188,12 @@ _JWKS: dict[str, Any] = dict(
     "(no private members). Inline only: there is no jwks_uri, as the server fetches no URLs."
 )
 
+_ID_ALG: dict[str, Any] = dict(
+    description="The algorithm of its ID tokens (OIDC Dynamic Client Registration's name): "
+    "ES256 (default) or RS256, for relying parties that verify only RS256. Access tokens "
+    "are ES256 either way."
+)
+
 
 class CreateOAuthClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -205,6 +216,7 @@ class CreateOAuthClientIn(BaseModel):
     mode: Literal["live", "test"] | None = Field(
         default=None, description="Default: the calling key's. A test key makes test ones."
     )
+    id_token_signed_response_alg: IdTokenAlg | None = Field(default=None, **_ID_ALG)
 
     _check = model_validator(mode="before")(_no_jwks_uri)
 
@@ -219,6 +231,7 @@ class UpdateOAuthClientIn(BaseModel):
     grant_types: list[GrantType] | None = Field(default=None, min_length=1, max_length=3)
     scopes: list[Scope | OidcScope] | None = Field(default=None, **_SCOPES)
     jwks: dict[str, Any] | None = Field(default=None, **_JWKS)
+    id_token_signed_response_alg: IdTokenAlg | None = Field(default=None, **_ID_ALG)
 
     _check = model_validator(mode="before")(_no_jwks_uri)
 

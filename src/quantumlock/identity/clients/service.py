@@ -42,9 +42,11 @@ from quantumlock.identity.clients.core import (
     kind_of,
 )
 from quantumlock.identity.clients.validation import (
+    DEFAULT_ID_TOKEN_ALG,
     api_scopes_within,
     client_scopes_within,
     grant_types_of,
+    id_token_alg_of,
     jwks_of,
     redirect_uris_of,
 )
@@ -128,6 +130,7 @@ class ClientService(ClientCore):
         token_endpoint_auth_method: str | None = None,
         jwks: dict[str, Any] | None = None,
         mode: str | None = None,
+        id_token_signed_response_alg: str | None = None,
         address: str | None = None,
     ) -> IssuedClient:
         """A relying party. Confidential clients get a secret (shown once) unless they
@@ -155,6 +158,7 @@ class ClientService(ClientCore):
         uris = redirect_uris_of(list(redirect_uris))
         self._check_redirects(grants, uris)
         checked_jwks = self._jwks_for(method, jwks)
+        id_alg = id_token_alg_of(id_token_signed_response_alg or DEFAULT_ID_TOKEN_ALG)
         allowed = client_scopes_within(
             list(scopes) if scopes is not None else ["openid"], caller.scopes
         )
@@ -177,6 +181,7 @@ class ClientService(ClientCore):
             scopes=allowed,
             token_endpoint_auth_method=method,
             jwks=checked_jwks,
+            id_token_signed_response_alg=id_alg,
             status="active",
             created_at=now,
             updated_at=now,
@@ -190,6 +195,7 @@ class ClientService(ClientCore):
             "scopes": allowed,
             "redirect_uris": uris,
             "token_endpoint_auth_method": method,
+            "id_token_signed_response_alg": id_alg,
         }
         self._event(caller, row, "create", address, detail)
         self.session.flush()
@@ -258,6 +264,7 @@ class ClientService(ClientCore):
         scopes: Sequence[str] | None = None,
         grant_types: Sequence[str] | None = None,
         jwks: dict[str, Any] | None = None,
+        id_token_signed_response_alg: str | None = None,
         address: str | None = None,
     ) -> OAuthClient:
         """Change what a client may do; None leaves a field as it is. The same rules as on
@@ -295,6 +302,12 @@ class ClientService(ClientCore):
             _check_name(name)
             detail["name"] = {"from": row.name, "to": name}
             row.name = name
+        # The provider reads the row at each token request: no cache to tell.
+        alg = id_token_signed_response_alg
+        if alg is not None and id_token_alg_of(alg) != row.id_token_signed_response_alg:
+            detail["id_token_signed_response_alg"] = {
+                "from": row.id_token_signed_response_alg, "to": alg}  # fmt: skip
+            row.id_token_signed_response_alg = alg
         if announce:
             record_change(self.session, CHANGE_KIND_OAUTH_CLIENT, row.id)
         return self._updated(caller, row, detail, address)

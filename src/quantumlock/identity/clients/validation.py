@@ -24,6 +24,9 @@ MIN_RSA_BITS = 2048
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+# The algorithms of the provider's signing keys (quantumlock.identity.signing).
+ID_TOKEN_ALGS = ("ES256", "RS256")
+DEFAULT_ID_TOKEN_ALG = "ES256"  # noqa: S105 - an algorithm name
 # Asked for by relying parties, granted by the provider; not API scopes (no Scope member).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 # RFC 8252 §7.3: native apps listen on a loopback port, which only plain http can reach.
@@ -85,6 +88,15 @@ def redirect_uris_of(uris: Sequence[str]) -> list[str]:
                 f"redirect_uris: {uri[:100]!r} {problem}.", field="redirect_uris"
             )
     return list(uris)
+
+
+def id_token_alg_of(value: str) -> str:
+    if value not in ID_TOKEN_ALGS:
+        raise ValidationFailed(
+            f"id_token_signed_response_alg: one of {', '.join(ID_TOKEN_ALGS)}.",
+            field="id_token_signed_response_alg",
+        )
+    return value
 
 
 def grant_types_of(values: Sequence[str], *, kind: str) -> list[str]:

@@ -47,7 +47,7 @@ def openid_metadata(issuer: str) -> OpenIDProviderMetadata:
     data.update(
         {
             "subject_types_supported": ["public"],
-            # ID tokens are signed ES256; the RS256 key is published too (see the README).
+            # Per client: its id_token_signed_response_alg (ES256 by default, or RS256).
             "id_token_signing_alg_values_supported": list(ALGORITHMS),
             "prompt_values_supported": ["none", "login", "consent"],
             "claims_supported": [

@@ -145,17 +145,17 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         return self.server.service.nonce_seen(request.payload.client_id, nonce)
 
+    # The client's registered `id_token_signed_response_alg` picks the key; header `alg`
+    # and `kid` are that key's, so an RP verifying against /oauth/jwks finds it.
     def resolve_client_private_key(self, client: Client) -> Any:
-        return self.server.material_key()
+        return self.server.material_key(client.id_token_alg)
 
     def get_client_algorithm(self, client: Client) -> str:
-        from quantumlock.identity.oauth.server import ID_TOKEN_ALG
-
-        return ID_TOKEN_ALG
+        return client.id_token_alg
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        key = self.server.material_key()
-        return {"alg": self.get_client_algorithm(client), "kid": key.kid, "typ": "JWT"}
+        key = self.server.material_key(client.id_token_alg)
+        return {"alg": client.id_token_alg, "kid": key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         from quantumlock.identity.oauth.server import ID_TOKEN_TTL

@@ -35,7 +35,8 @@ from quantumlock.identity.oauth.service import (
 from quantumlock.identity.signing import SigningMaterial
 from quantumlock.identity.tokens import ACCESS_TOKEN_TTL, encode_access_token, new_access_claims
 
-ID_TOKEN_ALG = "ES256"  # noqa: S105 - an algorithm name
+ACCESS_TOKEN_ALG = "ES256"  # noqa: S105 - an algorithm name (RFC 9068 tokens: always)
+DEFAULT_ID_TOKEN_ALG = "ES256"  # noqa: S105 - a client's id_token_signed_response_alg default
 ID_TOKEN_TTL = 3600
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -128,6 +129,14 @@ class Client(ClientMixin):  # type: ignore[misc]
 
     def get_client_id(self) -> str:
         return self.party.id
+
+    @property
+    def id_token_alg(self) -> str:
+        """Its registered `id_token_signed_response_alg` (a service account has no ID
+        tokens; the default keeps the question answerable)."""
+        if isinstance(self.party, OAuthClient):
+            return self.party.id_token_signed_response_alg
+        return DEFAULT_ID_TOKEN_ALG
 
     def get_default_redirect_uri(self) -> str | None:
         uris = self.party.redirect_uris if isinstance(self.party, OAuthClient) else []
@@ -291,7 +300,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         )
         token: dict[str, Any] = {
             "token_type": "Bearer",
-            "access_token": encode_access_token(claims, self.material_key()),
+            "access_token": encode_access_token(claims, self.material_key(ACCESS_TOKEN_ALG)),
             "expires_in": ACCESS_TOKEN_TTL,
             "scope": join_scope(scopes),
         }
@@ -306,8 +315,9 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
             return False
         return not client.is_public or "offline_access" in scopes
 
-    def material_key(self) -> Any:
-        return self.ctx.material.active[ID_TOKEN_ALG]
+    def material_key(self, alg: str) -> Any:
+        """The active signing key of `alg` (SigningKeyService.ensure makes one of each)."""
+        return self.ctx.material.active[alg]
 
     def now(self) -> int:
         return int(time.time())

@@ -116,6 +116,12 @@ def upgrade() -> None:
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("token_endpoint_auth_method", sa.String(length=32), nullable=False),
         sa.Column("jwks", sa.JSON(), nullable=True),
+        sa.Column(
+            "id_token_signed_response_alg",
+            sa.String(length=8),
+            server_default="ES256",
+            nullable=False,
+        ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
