@@ -66,14 +66,17 @@ class SigningKeyService:
         query = select(OAuthSigningKey).where(OAuthSigningKey.status.in_(statuses))
         return list(self.session.scalars(query.order_by(OAuthSigningKey.created_at)))
 
-    def create(self, alg: str) -> OAuthSigningKey:
-        """A new active key for `alg`; the active one before it becomes verify-only."""
+    def create(self, alg: str, *, replace: bool = True) -> OAuthSigningKey:
+        """A new active key for `alg`; with `replace`, the active one before it becomes
+        verify-only. Without it (the first key), another node's key made meanwhile makes the
+        insert fail (`active_for` is unique) rather than be demoted."""
         now = utcnow()
-        for row in self._rows("active"):
-            if row.alg == alg:
-                row.status = "verify_only"
-                row.active_for = None
-        self.session.flush()  # frees the algorithm's active slot before the new key takes it
+        if replace:
+            for row in self._rows("active"):
+                if row.alg == alg:
+                    row.status = "verify_only"
+                    row.active_for = None
+            self.session.flush()  # frees the algorithm's active slot for the new key
         kid = new_id("kid", 16)
         key = _generate(alg, kid)
         row = OAuthSigningKey(
@@ -95,7 +98,7 @@ class SigningKeyService:
         have = {row.alg for row in self._rows("active")}
         for alg in ALGORITHMS:
             if alg not in have:
-                self.create(alg)
+                self.create(alg, replace=False)
 
     def rotate(self, alg: str = DEFAULT_ALG) -> OAuthSigningKey:
         return self.create(alg)
