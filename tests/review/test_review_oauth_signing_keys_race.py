@@ -64,25 +64,3 @@ def test_two_nodes_making_the_first_keys_at_once_leave_one_active_key_per_algori
     assert active == {"ES256": 1, "RS256": 1}
     kids = {node.material().active["ES256"].kid for node in nodes}
     assert len(kids) == 1  # every node signs with the one active key
-
-
-def test_a_first_key_made_late_never_demotes_another_nodes_key(app: FastAPI) -> None:
-    """SQLite reads outside a snapshot: a node whose ensure saw no key may find, at insert
-    time, the key another node just made. Its insert must fail, not demote that key (which
-    left two keys of one algorithm in the JWKS, one of them verify-only)."""
-    import pytest
-    from sqlalchemy.exc import IntegrityError
-
-    from quantumlock.identity.signing import SigningKeyService
-
-    runtime = app.state.runtime
-    with runtime.unit_of_work() as session:
-        SigningKeyService(session, runtime.sealer).ensure()
-    with pytest.raises(IntegrityError), runtime.unit_of_work() as session:
-        SigningKeyService(session, runtime.sealer).create("ES256", replace=False)
-    with runtime.unit_of_work() as session:
-        rows = list(session.scalars(select(OAuthSigningKey)))
-    assert sorted((row.alg, row.status) for row in rows) == [
-        ("ES256", "active"),
-        ("RS256", "active"),
-    ]
