@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test fuzz lint audit bench entropy-report stack-check clean
+.PHONY: install lock run test test-system-deps fuzz lint audit bench entropy-report stack-check clean
 
-# Every third-party package (the dev and quantum extras, the SDK's offline extra, pip and the
+# Every third-party package (the dev, quantum and saml extras, the SDK's offline extra, pip and the
 # build backend) exactly as requirements/lock.txt pins it, each file checked against its hash;
 # then the two distributions of this repository, editable: the server (src/) and the SDK
 # (sdk/, import name qcos). --no-deps: their dependencies came from the lock, and the public
@@ -34,14 +34,22 @@ lock:
 	$(BIN)/python -m pip install --quiet '$(PIP_TOOLS)'
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
 	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
-	  --extra dev --extra quantum --extra offline $(LOCK_ARGS) -o $(LOCK) \
+	  --extra dev --extra quantum --extra offline --extra saml $(LOCK_ARGS) -o $(LOCK) \
 	  pyproject.toml sdk/pyproject.toml requirements/build.in
 
 run: install
 	$(BIN)/quantumlock init
 	$(BIN)/quantumlock serve --host $(HOST) --port $(PORT)
 
-test: install
+# The test SAML identity provider (pysaml2) signs with the xmlsec1 program: Debian's package,
+# installed once (no Python wheel carries the program; the server itself needs only the
+# xmlsec wheel).
+test-system-deps:
+	@command -v xmlsec1 >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq xmlsec1 >/dev/null; }
+
+test: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # schemathesis at length (tests/fuzz): `make test` runs a few derandomized examples per

@@ -35,6 +35,7 @@ EXPECTED = {
     "master_key_canary.sealed",
     "oauth_signing_keys.sealed_private",
     "quantum_keys.sealed",
+    "saml_connections.sealed_sp_private_key",
     "signing_keys.sealed_private",
     "users.sealed_totp_secret",
 }

@@ -45,6 +45,12 @@ IdentityEventType = Literal[
     "token.code_reuse",
     "token.revoke",
     "token.client_auth_failed",
+    "saml.config_create",
+    "saml.config_update",
+    "saml.config_delete",
+    "saml.login",
+    "saml.login_failed",
+    "saml.logout",
 ]
 IDENTITY_EVENT_TYPES: tuple[str, ...] = get_args(IdentityEventType)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from quantumlock.identity.bearer import install as bearer
 from quantumlock.identity.clients import install as clients
 from quantumlock.identity.oauth import install as oauth
+from quantumlock.identity.saml import install as saml
 from quantumlock.identity.users import install as users
 from quantumlock.web.install import Infra
 
@@ -17,4 +18,5 @@ def install(infra: Infra) -> None:
     users.install(infra)
     clients.install(infra)
     oauth.install(infra)
+    saml.install(infra)
     bearer.install(infra)

@@ -100,6 +100,10 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A SAML session (method `sso`): the IdP's NameID and SessionIndex, so the IdP's
+    # LogoutRequest (single logout) finds the sessions it names.
+    sso_name_id: Mapped[str | None] = mapped_column(String(512), default=None)
+    sso_session_index: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 # ----------------------------------------------------------- OAuth clients, service accounts
@@ -286,6 +290,81 @@ class OAuthConsent(Base):
     )
     scope: Mapped[str] = mapped_column(String(2000))
     granted_at: Mapped[datetime]
+
+
+# ---------------------------------------------------------------------------- SAML SSO
+
+
+class SamlConnection(Base):
+    """An account's SAML identity provider (one per account) and this service's SP key pair
+    for it. Users belong to no mode, so neither does this."""
+
+    __tablename__ = "saml_connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # saml_…
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    preset: Mapped[str] = mapped_column(String(16))  # custom | okta | azure_ad | auth0
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(1024))
+    idp_sso_url: Mapped[str] = mapped_column(String(2000))  # HTTP-Redirect binding
+    idp_slo_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # PEM certificates the IdP signs with: more than one during a certificate roll-over.
+    idp_certificates: Mapped[list[str]] = mapped_column(JSON)
+    # Attribute names (the preset's unless set); no email attribute: the NameID is the email.
+    attribute_email: Mapped[str | None] = mapped_column(String(255), default=None)
+    attribute_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    attribute_groups: Mapped[str | None] = mapped_column(String(255), default=None)
+    jit_provisioning: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_role: Mapped[str] = mapped_column(String(16))  # admin | member | viewer
+    group_roles: Mapped[dict[str, str]] = mapped_column(JSON)  # IdP group -> role
+    allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
+    sso_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    clock_skew_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # The SP's signing pair (metadata, AuthnRequests, logout messages): self-signed, made
+    # with the connection; the private key is sealed.
+    sp_certificate: Mapped[str] = mapped_column(String(4096))
+    sealed_sp_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+def saml_sp_key_aad(connection_id: str) -> bytes:
+    return b"quantumlock/saml-sp-key/" + connection_id.encode()
+
+
+register_sealed(SamlConnection.sealed_sp_private_key, key=(SamlConnection.id,), aad=saml_sp_key_aad)
+
+
+class SamlRequest(Base):
+    """An AuthnRequest this service sent and not yet answered: the ACS accepts a response
+    `InResponseTo` it only once and only before `expires_at`, on any node."""
+
+    __tablename__ = "saml_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the AuthnRequest ID
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    relay_state: Mapped[str] = mapped_column(String(2000))  # a local path
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SamlAssertionId(Base):
+    """An assertion already consumed, kept until it would have expired: a replay, on this
+    node or another, finds it. `key` is a digest of the account and the assertion ID."""
+
+    __tablename__ = "saml_assertion_ids"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 # ------------------------------------------------------------------------------- audit
