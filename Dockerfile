@@ -16,7 +16,9 @@ RUN useradd --system --uid 10001 --home-dir /data quantumlock \
     && mkdir -p /data && chown quantumlock /data
 COPY --from=build /wheels /wheels
 COPY --from=build /app /app
-RUN pip install --no-cache-dir --no-index --find-links /wheels /app/*.whl \
+# The server with its `saml` extra (SAML SSO: python3-saml, xmlsec's self-contained wheel).
+RUN set -- /app/quantumlock-*.whl \
+    && pip install --no-cache-dir --no-index --find-links /wheels /app/qcos-*.whl "$1[saml]" \
     && rm -rf /wheels /app
 USER quantumlock
 ENV QL_DATA_DIR=/data \
