@@ -383,6 +383,7 @@ class TestIdp:
         user: User,
         *,
         sp_entity_id: str | None = None,
+        session_index: str | None = None,
         **kw: Any,
     ) -> str:
         """The Response to an AuthnRequest the IdP read (SP-initiated)."""
@@ -392,6 +393,7 @@ class TestIdp:
             sp_entity_id=sp_entity_id or request.issuer,
             acs_url=request.acs_url,
             in_response_to=request.id,
+            session_index=session_index,
         )
         return self.response(params, **kw)
 
