@@ -50,7 +50,8 @@ router = APIRouter(include_in_schema=False)
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 # The ACS form: a SAMLResponse (≤ 512 KiB of base64, protocol.MAX_RESPONSE_CHARS) percent-
-# encoded, and a RelayState. Anything bigger is refused unread.
+# encoded, and a RelayState. Anything bigger is refused unread (the server's body limit,
+# QL_MAX_BODY_BYTES, may refuse it first with a 413).
 MAX_ACS_BODY = 2 * 1024 * 1024
 METADATA_TYPE = "application/samlmetadata+xml"
 
@@ -332,7 +333,11 @@ _NO_SSO = "No single sign-on is set up for this address. Sign in with your passw
 
 
 def _sso_page(
-    request: Request, next_path: str, *, status_code: int = 200, error: str | None = None,
+    request: Request,
+    next_path: str,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
     email: str = "",
 ) -> Response:
     return render(
@@ -363,7 +368,10 @@ async def sso_start(request: Request) -> Response:
     email = form_field(form, "email").strip()
     if not check_csrf(request, form):
         return _sso_page(
-            request, next_path, status_code=400, error="The form expired. Please try again.",
+            request,
+            next_path,
+            status_code=400,
+            error="The form expired. Please try again.",
             email=email,
         )
     limited = await _limited(request, "login-sso:")
@@ -381,4 +389,3 @@ async def sso_start(request: Request) -> Response:
     if not isinstance(account_id, str):
         return _sso_page(request, next_path, status_code=404, error=_NO_SSO, email=email)
     return see_other(f"/saml/{account_id}/login?next=" + quote(next_path, safe=""))
-

@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from onelogin.saml2.auth import OneLogin_Saml2_Auth
-from onelogin.saml2.constants import OneLogin_Saml2_Constants
-from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
-from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
-from onelogin.saml2.response import OneLogin_Saml2_Response
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+from onelogin.saml2.auth import OneLogin_Saml2_Auth  # type: ignore[import-untyped]
+from onelogin.saml2.constants import OneLogin_Saml2_Constants  # type: ignore[import-untyped]
+from onelogin.saml2.errors import OneLogin_Saml2_ValidationError  # type: ignore[import-untyped]
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request  # type: ignore[import-untyped]
+from onelogin.saml2.response import OneLogin_Saml2_Response  # type: ignore[import-untyped]
+from onelogin.saml2.settings import OneLogin_Saml2_Settings  # type: ignore[import-untyped]
+from onelogin.saml2.utils import OneLogin_Saml2_Utils  # type: ignore[import-untyped]
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML  # type: ignore[import-untyped]
 
 from quantumlock.identity.models import SamlConnection
 from quantumlock.identity.saml.urls import SpUrls, sp_urls
@@ -72,7 +72,7 @@ _REASONS: dict[int, str] = {
 }
 
 
-class SamlRefusal(Exception):  # noqa: N818 - a refusal, not a bug
+class SamlRefusal(Exception):
     """A SAML message refused, with a reason code (the audit's and the page's)."""
 
     def __init__(self, reason: str, message: str = "", **detail: Any) -> None:
@@ -164,6 +164,9 @@ def settings_for(
             "rejectDeprecatedAlgorithm": True,
             "signatureAlgorithm": OneLogin_Saml2_Constants.RSA_SHA256,
             "digestAlgorithm": OneLogin_Saml2_Constants.SHA256,
+            # The SP's own URLs may sit on a single-label host (http://quantumlock:8000);
+            # the IdP's are checked by the configuration part.
+            "allowSingleLabelDomains": True,
         },
     }
 
@@ -317,11 +320,11 @@ def decode_response(value: str) -> None:
 
 
 def _exact_url(a: str, b: str) -> bool:
-    return OneLogin_Saml2_Utils.normalize_url(a) == OneLogin_Saml2_Utils.normalize_url(b)
+    return str(OneLogin_Saml2_Utils.normalize_url(a)) == str(OneLogin_Saml2_Utils.normalize_url(b))
 
 
 def _bearer_confirmations(response: Any) -> list[Any]:
-    nodes = response._query_assertion("/saml:Subject/saml:SubjectConfirmation")  # noqa: SLF001
+    nodes = response._query_assertion("/saml:Subject/saml:SubjectConfirmation")
     found = []
     for node in nodes:
         method = node.get("Method")
@@ -385,7 +388,7 @@ def _signature_first(response: Any, settings: OneLogin_Saml2_Settings) -> bool:
                 "invalid_signature",
                 "The signature does not verify with the identity provider's certificates.",
             )
-    return response_tag in signed
+    return bool(response_tag in signed)
 
 
 def check_response(
@@ -495,7 +498,7 @@ def _check_times(
     NotOnOrAfter is required: an assertion valid for ever could be replayed for ever."""
     skew = timedelta(seconds=skew_seconds)
     ends: list[datetime] = []
-    for node in response._query_assertion("/saml:Conditions"):  # noqa: SLF001
+    for node in response._query_assertion("/saml:Conditions"):
         not_before = _time(node.get("NotBefore"))
         not_after = _time(node.get("NotOnOrAfter"))
         if not_before is not None and not_before > now + skew:

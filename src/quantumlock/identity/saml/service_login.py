@@ -112,9 +112,7 @@ class SamlLoginService:
             raise SamlRefusal("connection_disabled", "Single sign-on is turned off.")
         return conn
 
-    def settings(
-        self, conn: SamlConnection, base_url: str, **kw: bool
-    ) -> dict[str, Any]:
+    def settings(self, conn: SamlConnection, base_url: str, **kw: bool) -> dict[str, Any]:
         return protocol.settings_for(
             conn, sp_private_key=open_sp_key(self.sealer, conn), base_url=base_url, **kw
         )
@@ -131,7 +129,9 @@ class SamlLoginService:
         with the local path to come back to."""
         conn = self.connection(account_id)
         urls = sp_urls(base_url, account_id)
-        redirect = protocol.authn_request(self.settings(conn, base_url), base_url, urls, relay_state)
+        redirect = protocol.authn_request(
+            self.settings(conn, base_url), base_url, urls, relay_state
+        )
         if not redirect.request_id:
             raise SamlRefusal("malformed", "No AuthnRequest ID.")
         now = self.clock()
@@ -204,7 +204,9 @@ class SamlLoginService:
         self.session.flush()
         return SignedInWithSaml(user, token, relay, provisioned, idp_initiated)
 
-    def _check_expiry(self, assertion: protocol.Assertion, conn: SamlConnection, now: datetime) -> None:
+    def _check_expiry(
+        self, assertion: protocol.Assertion, conn: SamlConnection, now: datetime
+    ) -> None:
         end = assertion.not_on_or_after
         if end is not None and end + timedelta(seconds=conn.clock_skew_seconds) <= now:
             raise SamlRefusal("expired", "The assertion has expired.")
@@ -228,15 +230,21 @@ class SamlLoginService:
                 )
             return relay_from_post(post.get("RelayState")), True
         request = (
-            self.repo.live_request(conn.account_id, irt, now) if len(irt) <= protocol.MAX_ID else None
+            self.repo.live_request(conn.account_id, irt, now)
+            if len(irt) <= protocol.MAX_ID
+            else None
         )
         if request is None or not self.repo.spend_request(conn.account_id, irt, now):
             raise SamlRefusal(
-                "unknown_request", "The response answers no sign-in started here.", request=irt[:100]
+                "unknown_request",
+                "The response answers no sign-in started here.",
+                request=irt[:100],
             )
         return request.relay_state, False
 
-    def _refuse_replay(self, conn: SamlConnection, assertion: protocol.Assertion, now: datetime) -> None:
+    def _refuse_replay(
+        self, conn: SamlConnection, assertion: protocol.Assertion, now: datetime
+    ) -> None:
         skew = timedelta(seconds=conn.clock_skew_seconds)
         end = assertion.not_on_or_after or now
         self.repo.purge_assertions(now)
@@ -263,7 +271,9 @@ class SamlLoginService:
         mapped = best_role(groups, dict(conn.group_roles or {}))
         user = self.users.repo.by_email(email)
         if user is not None and user.account_id != conn.account_id:
-            raise SamlRefusal("email_in_use", "This address belongs to another account.", email=email)
+            raise SamlRefusal(
+                "email_in_use", "This address belongs to another account.", email=email
+            )
         if user is None:
             if not conn.jit_provisioning:
                 raise SamlRefusal("not_provisioned", "No user with this address.", email=email)
@@ -386,9 +396,7 @@ class SamlLoginService:
 
     # -- failures -------------------------------------------------------------------------------
 
-    def record_failure(
-        self, account_id: str, refusal: SamlRefusal, *, address: str | None
-    ) -> None:
+    def record_failure(self, account_id: str, refusal: SamlRefusal, *, address: str | None) -> None:
         """Audit a refused sign-in (`saml.login_failed`, with the reason): the caller runs
         this in a transaction of its own, after the sign-in's was rolled back. Nothing is
         recorded for an account that does not exist."""

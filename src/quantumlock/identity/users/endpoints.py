@@ -204,7 +204,7 @@ _REFUSALS = {
     "disabled": (403, "This user is disabled. Ask an administrator of your account."),
     "sso_required": (
         403,
-        "Your organisation signs in with single sign-on: use \"Sign in with single sign-on\".",
+        'Your organisation signs in with single sign-on: use "Sign in with single sign-on".',
     ),
     "totp_invalid": (401, "Wrong authentication code. Enter your password and a new code."),
     "totp_required": (200, "Enter your password and the code from your authenticator app."),
