@@ -50,6 +50,10 @@ def assert_accepted(flow: SamlFlow, answer: httpx.Response, user: User) -> dict[
     return made
 
 
+def _at(seconds: int) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
 # -- accepted --------------------------------------------------------------------------------
 
 
@@ -80,10 +84,27 @@ def test_jit_default_role_and_audit(flow: SamlFlow) -> None:
     assert logins and logins[0]["detail"]["name_id"] == user.email
 
 
-def test_expired_within_the_clock_skew_accepted(flow: SamlFlow) -> None:
+def test_conditions_expired_within_the_clock_skew_accepted(flow: SamlFlow) -> None:
     user = new_user()
     seen = flow.begin()
-    past = datetime.now(UTC) - timedelta(seconds=20)  # skew is 60 s
+    # skew is 60 s; the bearer confirmation still valid
+    params = flow.params(seen, user, not_on_or_after=_at(-20), subject_not_on_or_after=_at(300))
+    assert_accepted(flow, flow.post(flow.idp.response(params)), user)
+
+
+def test_not_before_within_the_clock_skew_accepted(flow: SamlFlow) -> None:
+    user = new_user()
+    seen = flow.begin()
+    params = flow.params(seen, user, not_before=_at(30), issue_instant=_at(25))
+    assert_accepted(flow, flow.post(flow.idp.response(params)), user)
+
+
+def test_subject_confirmation_expired_within_the_clock_skew_accepted(flow: SamlFlow) -> None:
+    """The contract: SubjectConfirmationData NotOnOrAfter is checked with the connection's
+    skew too (python3-saml alone allows no drift there)."""
+    user = new_user()
+    seen = flow.begin()
+    past = _at(-20)  # skew is 60 s
     params = flow.params(seen, user, not_on_or_after=past, subject_not_on_or_after=past)
     assert_accepted(flow, flow.post(flow.idp.response(params)), user)
 
@@ -162,10 +183,6 @@ def test_comment_injection_never_signs_in_the_victim(flow: SamlFlow) -> None:
 
 
 # -- refused: conditions ---------------------------------------------------------------------
-
-
-def _at(seconds: int) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 # name -> (ResponseParams overrides, reason). Times beyond the connection's 60 s skew but

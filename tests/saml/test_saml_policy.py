@@ -12,6 +12,7 @@ from tests.saml.idp import KeyPair, User
 from tests.saml.support import SamlFlow, session_cookie, signed_in, unique_email
 
 PASSWORD = "correct horse battery 9"
+SSO_MESSAGE = "Your organisation signs in with single sign-on"
 
 
 def password_login(http: httpx.Client, email: str) -> httpx.Response:
@@ -29,14 +30,14 @@ def test_sso_required_refuses_the_users_password_but_not_an_owners(flow: SamlFlo
     refused = password_login(flow.http, member["email"])
     assert refused.status_code in (401, 403), refused.text[:500]
     assert session_cookie(refused) is None
-    assert "single sign-on" in refused.text
+    assert SSO_MESSAGE in refused.text
     assert f"/saml/{flow.account_id}/login" in refused.text or "/login/sso" in refused.text
     failed = [e for e in flow.events("user.login_failed") if e["object_id"] == member["id"]]
     assert failed and failed[0]["detail"]["reason"] == "sso_required"
     # A wrong password is still just a wrong password (the switch tells strangers nothing).
     flow.http.cookies.clear()
     wrong = sign_in(flow.http, member["email"], "not the password 1")  # type: ignore[arg-type]
-    assert wrong.status_code == 401 and "single sign-on" not in wrong.text
+    assert wrong.status_code == 401 and SSO_MESSAGE not in wrong.text
 
     # The owner's password is the break-glass path.
     allowed = password_login(flow.http, owner["email"])
