@@ -437,6 +437,24 @@ class TestIdp:
         xml = str(request.to_string().decode())
         return redirect_url(slo_url, "SAMLRequest", xml, keys or self.keys, relay_state)
 
+    def read_logout_request(self, location: str) -> tuple[str, list[str], str | None]:
+        """The SP's LogoutRequest from its redirect, its signature checked by pysaml2 against
+        the SP's metadata: (NameID, SessionIndexes, RelayState)."""
+        assert self.sp_metadata_xml, "trust_sp() first"
+        query = parse_qs(urlsplit(location).query, keep_blank_values=True)
+        relay_state = query.get("RelayState", [None])[0]
+        parsed = self.server.parse_logout_request(
+            query["SAMLRequest"][0],
+            REDIRECT,
+            relay_state=relay_state,
+            sigalg=query.get("SigAlg", [None])[0],
+            signature=query.get("Signature", [None])[0],
+        )
+        assert parsed is not None, "pysaml2 could not read the LogoutRequest"
+        message = parsed.message
+        indexes = [str(i.text) for i in message.session_index or []]
+        return str(message.name_id.text), indexes, relay_state
+
     def read_logout_response(self, location: str) -> tuple[str, str | None]:
         """The SP's LogoutResponse from its redirect: (status code, InResponseTo)."""
         query = parse_qs(urlsplit(location).query)
