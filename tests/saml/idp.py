@@ -41,6 +41,8 @@ NS = {
 }
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 ENTITY_FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -325,6 +327,8 @@ class TestIdp:
         sign_assertion: bool = True,
         sign_response: bool = False,
         keys: KeyPair | None = None,
+        sign_alg: str = RSA_SHA256,
+        digest_alg: str = SHA256,
     ) -> str:
         """Sign with xmlsec1 (pysaml2's security context): the assertion first, then the
         Response (whose signature then covers the assertion's)."""
@@ -336,11 +340,11 @@ class TestIdp:
         assertion = response.assertion[0]
         if sign_assertion:
             assertion.signature = pre_signature_part(
-                assertion.id, keys.cert_b64, digest_alg=SHA256, sign_alg=RSA_SHA256
+                assertion.id, keys.cert_b64, digest_alg=digest_alg, sign_alg=sign_alg
             )
         if sign_response:
             response.signature = pre_signature_part(
-                response.id, keys.cert_b64, digest_alg=SHA256, sign_alg=RSA_SHA256
+                response.id, keys.cert_b64, digest_alg=digest_alg, sign_alg=sign_alg
             )
         xml = str(response.to_string().decode())
         sec = self.server.sec
@@ -368,6 +372,8 @@ class TestIdp:
         sign_response: bool = False,
         keys: KeyPair | None = None,
         before_signing: Callable[[str], str] | None = None,
+        sign_alg: str = RSA_SHA256,
+        digest_alg: str = SHA256,
     ) -> str:
         """A signed Response (XML text); `before_signing` edits the unsigned XML."""
         xml = self.unsigned_response(params)
@@ -375,7 +381,14 @@ class TestIdp:
             xml = before_signing(xml)
         if not (sign_assertion or sign_response):
             return xml
-        return self.sign(xml, sign_assertion=sign_assertion, sign_response=sign_response, keys=keys)
+        return self.sign(
+            xml,
+            sign_assertion=sign_assertion,
+            sign_response=sign_response,
+            keys=keys,
+            sign_alg=sign_alg,
+            digest_alg=digest_alg,
+        )
 
     def answer(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.conftest import MakeAccount
-from tests.saml.idp import KeyPair, TestIdp, User
+from tests.saml.idp import RSA_SHA1, SHA1, KeyPair, TestIdp, User
 from tests.saml.support import (
     ADMIN_GROUP,
     SamlFlow,
@@ -149,3 +149,61 @@ def test_sp_started_logout_ends_the_session_and_tells_the_idp(flow: SamlFlow) ->
     assert not signed_in(flow.http)
     made = flow.user(user.email)
     assert made is not None and flow.sessions_of(made["id"]) == []
+
+
+def test_relay_state_is_the_stored_local_path(flow: SamlFlow) -> None:
+    """SP-initiated: the POSTed RelayState is ignored (the stored one wins); a `next` off
+    the site becomes "/"."""
+    user = User(unique_email())
+    seen = flow.begin("/stored/path")
+    answer = flow.post(flow.idp.answer(seen, user), relay_state="https://evil.example/x")
+    assert_accepted(flow, answer, user)
+    assert answer.headers["location"] == "/stored/path"
+    flow.http.cookies.clear()
+    assert flow.begin("https://evil.example/x").relay_state == "/"
+    assert flow.begin("//evil.example/x").relay_state == "/"
+
+
+def test_response_for_one_account_refused_by_another_on_the_same_idp(
+    client: TestClient, flow: SamlFlow, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    """Two accounts trusting one IdP (one Okta tenant): what the IdP said to one is no key
+    to the other."""
+    other_account = make_account(name="Other Corp")
+    other = SamlFlow(client, TestIdp(tmp_path / "idp2", keys=flow.idp.keys),
+                     other_account.id, other_account.admin_key)  # fmt: skip
+    other.configure(allow_idp_initiated=True)
+    user = User(unique_email(), groups=[ADMIN_GROUP])
+    seen = flow.begin()
+    for_flow = flow.idp.answer(seen, user)
+    reasons = {"wrong_audience", "wrong_destination", "wrong_recipient", "unknown_request"}
+    assert_refused(other, other.post(for_flow), reasons)
+    unsolicited = flow.idp.response(flow.params(None, user))  # IdP-initiated, for `flow`
+    assert_refused(other, other.post(unsolicited), reasons - {"unknown_request"})
+    assert other.user(user.email) is None and flow.user(user.email) is None
+
+
+def test_email_case_and_spaces_match_the_existing_user(flow: SamlFlow) -> None:
+    made = flow.create_user(unique_email("mixed"), "member")
+    shouted = made["email"].upper()
+    seen = flow.begin()
+    answer = flow.post(flow.idp.answer(seen, User(shouted, name_id=shouted)))
+    assert answer.status_code == 303, (answer.text[:300], flow.failure_reasons())
+    assert [u["id"] for u in flow.users() if u["email"] == made["email"]] == [made["id"]]
+    assert flow.sessions_of(made["id"])
+
+
+def test_sha1_signatures_refused(flow: SamlFlow) -> None:
+    seen = flow.begin()
+    xml = flow.idp.answer(seen, User(unique_email()), sign_alg=RSA_SHA1, digest_alg=SHA1)
+    assert "rsa-sha1" in xml
+    assert_refused(flow, flow.post(xml), {"invalid_signature"})
+
+
+def test_doctype_and_entities_refused_unread(flow: SamlFlow) -> None:
+    seen = flow.begin()
+    xml = flow.idp.answer(seen, User(unique_email()))
+    bomb = '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    assert_refused(flow, flow.post(bomb + xml), {"malformed"})
+    external = '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    assert_refused(flow, flow.post(external + xml.replace("Ada Lovelace", "&x;")), {"malformed"})
