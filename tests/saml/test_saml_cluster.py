@@ -4,7 +4,9 @@ refused on the other (the assertion ids live in the shared database, not in a no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +91,37 @@ def test_assertion_consumed_on_one_node_is_refused_on_the_other(
         again = flow_a.post(xml, relay_state=seen.relay_state)
         assert again.status_code == 400 and session_cookie(again) is None
         assert flow_a.failure_reasons()[0] in {"replay", "unknown_request"}
+
+
+def test_one_response_posted_at_once_to_both_nodes_signs_in_once(
+    nodes: TwoNodes, tmp_path: Path, idp_keys: KeyPair
+) -> None:
+    """The request is spent and the assertion id stored with conditional writes: of four
+    simultaneous posts (two per node), exactly one starts a session."""
+    name = "saml-" + unique_email().split("@")[0]
+    created = nodes.a.cli_json(
+        "accounts", "create", "--name", name, "--email", f"{name}@example.com",
+        "--plan", "enterprise",
+    )  # fmt: skip
+    assert isinstance(created, dict)
+    idp = TestIdp(tmp_path / "idp", keys=idp_keys)
+    with httpx.Client(base_url=nodes.a.base_url, timeout=10) as admin:
+        flow = SamlFlow(admin, idp, str(created["id"]), str(created["api_key"]))
+        flow.configure()
+        for round_ in range(3):
+            user = User(unique_email())
+            seen = flow.begin()
+            xml = idp.answer(seen, user)
+            barrier = threading.Barrier(4)
+
+            def post(base: str, xml: str = xml, barrier: threading.Barrier = barrier) -> int:
+                with httpx.Client(base_url=base, timeout=20) as browser:
+                    barrier.wait()
+                    return flow.post(xml, http=browser).status_code
+
+            bases = [nodes.a.base_url, nodes.b.base_url] * 2
+            with ThreadPoolExecutor(4) as pool:
+                statuses = sorted(pool.map(post, bases))
+            assert statuses == [303, 400, 400, 400], (round_, statuses)
+            made = flow.user(user.email)
+            assert made is not None and len(flow.sessions_of(made["id"])) == 1
