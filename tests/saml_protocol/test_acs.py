@@ -201,6 +201,21 @@ def test_clock_skew_is_the_connections(
     refused(app, client, strict.id, spec, "expired")
     spec = Spec(lenient.id, name_id=email(), in_response_to=start_login(client, lenient.id), **late)
     assert post(client, lenient.id, build(spec)).status_code == 303
+    # SubjectConfirmationData's NotOnOrAfter (python3-saml allows no skew on it) too.
+    spec = Spec(
+        lenient.id,
+        name_id=email(),
+        in_response_to=start_login(client, lenient.id),
+        scd_not_on_or_after=timedelta(seconds=-20),
+    )
+    assert post(client, lenient.id, build(spec)).status_code == 303
+    spec = Spec(
+        strict.id,
+        name_id=email(),
+        in_response_to=start_login(client, strict.id),
+        scd_not_on_or_after=timedelta(seconds=-40),
+    )
+    refused(app, client, strict.id, spec, "expired")
 
 
 def test_signed_response_with_unsigned_assertion_is_accepted(
