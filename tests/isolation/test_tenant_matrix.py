@@ -416,7 +416,10 @@ def test_a_factory_makes_an_object_its_owner_can_read(
 
 
 def make_saml_connection(client: TestClient, key: str) -> dict[str, Any]:
-    return _ok(client.put(SINGLETON_SAML, json=saml_body(), headers=bearer(key)), 201)["data"]
+    made: dict[str, Any] = _ok(
+        client.put(SINGLETON_SAML, json=saml_body(), headers=bearer(key)), 201
+    )["data"]
+    return made
 
 
 def read_saml_connection(client: TestClient, key: str) -> Any:
