@@ -19,8 +19,17 @@ from sqlalchemy import select
 from quantumlock.identity.models import UserSession
 from tests.api.test_users_pages_api import PASSWORD, csrf_of, make_user, sign_in
 from tests.conftest import AccountFixture, MakeAccount
-from tests.saml_protocol.kit import BASE, IDP, IDP_ENTITY, IDP_SLO, OTHER, KeyPair, Spec
-from tests.saml_protocol.kit import add_connection, build
+from tests.saml_protocol.kit import (
+    BASE,
+    IDP,
+    IDP_ENTITY,
+    IDP_SLO,
+    OTHER,
+    KeyPair,
+    Spec,
+    add_connection,
+    build,
+)
 from tests.saml_protocol.test_acs import email, events, post, start_login
 
 
@@ -85,9 +94,7 @@ def test_login_page_links_to_sso_and_sso_page_finds_the_account(
     not_bound, _ = make_user(app, plain)
     texts = set()
     for address in (not_bound, "nobody-" + uuid.uuid4().hex + "@example.com"):
-        answer = client.post(
-            "/login/sso", data={"csrf_token": csrf, "email": address, "next": "/"}
-        )
+        answer = client.post("/login/sso", data={"csrf_token": csrf, "email": address, "next": "/"})
         assert answer.status_code == 404
         texts.add(answer.text.replace(address, ""))
     assert len(texts) == 1  # one and the same answer
@@ -102,9 +109,7 @@ def _sso_session(app: FastAPI, client: TestClient, account_id: str) -> tuple[str
     answer = post(client, account_id, build(spec))
     assert answer.status_code == 303
     with app.state.runtime.unit_of_work() as session:
-        row = session.scalars(
-            select(UserSession).where(UserSession.sso_name_id == name_id)
-        ).one()
+        row = session.scalars(select(UserSession).where(UserSession.sso_name_id == name_id)).one()
         return name_id, row.id
 
 
@@ -131,7 +136,7 @@ def test_sp_logout_goes_to_the_idp_with_a_signed_logout_request(
     assert query["SigAlg"] == [OneLogin_Saml2_Constants.RSA_SHA256]
     xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(query["SAMLRequest"][0]).decode()
     assert name_id in xml and "_sess1" in xml
-    signed = OneLogin_Saml2_Auth._build_sign_query(  # noqa: SLF001
+    signed = OneLogin_Saml2_Auth._build_sign_query(
         query["SAMLRequest"][0], query["RelayState"][0], query["SigAlg"][0], "SAMLRequest"
     )
     assert OneLogin_Saml2_Utils.validate_binary_sign(
@@ -163,9 +168,8 @@ def _redirect_message(kind: str, xml: str, signer: KeyPair | None) -> str:
         return query
     query += f"&SigAlg={OneLogin_Saml2_Utils.escape_url(alg)}"
     signature = OneLogin_Saml2_Utils.sign_binary(query, signer.key_pem)
-    return query + "&Signature=" + OneLogin_Saml2_Utils.escape_url(
-        OneLogin_Saml2_Utils.b64encode(signature)
-    )
+    encoded: str = OneLogin_Saml2_Utils.escape_url(OneLogin_Saml2_Utils.b64encode(signature))
+    return query + "&Signature=" + encoded
 
 
 def _logout_request(account_id: str, name_id: str, session_index: str | None) -> str:
@@ -207,9 +211,7 @@ def test_idp_logout_messages_must_be_signed_by_the_idp(
     add_connection(app, account.id)
     name_id, session_id = _sso_session(app, client, account.id)
     for signer in (None, OTHER):
-        query = _redirect_message(
-            "SAMLRequest", _logout_request(account.id, name_id, None), signer
-        )
+        query = _redirect_message("SAMLRequest", _logout_request(account.id, name_id, None), signer)
         answer = client.get(f"/saml/{account.id}/slo?{query}", follow_redirects=False)
         assert answer.status_code == 400, answer.text
     assert not _revoked(app, session_id)
@@ -234,4 +236,3 @@ def test_idp_logout_response_goes_to_the_sign_in_page(
     query = _redirect_message("SAMLResponse", xml, IDP)
     answer = client.get(f"/saml/{account.id}/slo?{query}", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/login"
-
