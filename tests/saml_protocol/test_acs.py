@@ -127,15 +127,18 @@ def test_request_is_spent_once_and_replay_is_refused(
     add_connection(app, account.id)
     request_id = start_login(client, account.id)
     spec = Spec(account.id, name_id=email(), in_response_to=request_id)
-    first = build(spec)
+    first, first_id = build(spec), spec.assertion_id
     assert post(client, account.id, first).status_code == 303
-    # The same response again: the request is spent (checked before the replay row).
+    # The same response again: a replay (the assertion ID is checked first).
     again = post(client, account.id, first)
     assert again.status_code == 400
-    assert events(app, account.id, "saml.login_failed")[-1]["reason"] == "unknown_request"
-    # A new request, but the same assertion ID: a replay.
-    other = start_login(client, account.id)
-    spec.in_response_to = other
+    assert events(app, account.id, "saml.login_failed")[-1]["reason"] == "replay"
+    # A new assertion for the spent request: the request is used up.
+    spec.assertion_id = "_b" + uuid.uuid4().hex
+    refused(app, client, account.id, spec, "unknown_request")
+    # A new request, but the first assertion's ID: a replay.
+    spec.assertion_id = first_id
+    spec.in_response_to = start_login(client, account.id)
     refused(app, client, account.id, spec, "replay")
 
 
@@ -201,6 +204,21 @@ def test_clock_skew_is_the_connections(
     refused(app, client, strict.id, spec, "expired")
     spec = Spec(lenient.id, name_id=email(), in_response_to=start_login(client, lenient.id), **late)
     assert post(client, lenient.id, build(spec)).status_code == 303
+    # SubjectConfirmationData's NotOnOrAfter (python3-saml allows no skew on it) too.
+    spec = Spec(
+        lenient.id,
+        name_id=email(),
+        in_response_to=start_login(client, lenient.id),
+        scd_not_on_or_after=timedelta(seconds=-20),
+    )
+    assert post(client, lenient.id, build(spec)).status_code == 303
+    spec = Spec(
+        strict.id,
+        name_id=email(),
+        in_response_to=start_login(client, strict.id),
+        scd_not_on_or_after=timedelta(seconds=-40),
+    )
+    refused(app, client, strict.id, spec, "expired")
 
 
 def test_signed_response_with_unsigned_assertion_is_accepted(

@@ -354,6 +354,29 @@ def _subject_confirmation_reason(response: Any, acs_url: str, now: datetime) -> 
     return reasons[0] if reasons else "malformed"
 
 
+def _confirmed_within_skew(
+    response: Any, acs_url: str, response_irt: str | None, skew_seconds: int, now: datetime
+) -> bool:
+    """python3-saml's SubjectConfirmation test (bearer, InResponseTo consistent with the
+    Response's) with an exact Recipient, and its times allowing the connection's skew."""
+    skew = timedelta(seconds=skew_seconds)
+    for data in _bearer_confirmations(response):
+        irt = data.get("InResponseTo")
+        if response_irt and irt and irt != response_irt:
+            continue
+        recipient = data.get("Recipient")
+        if not recipient or not _exact_url(recipient, acs_url):
+            continue
+        not_after = _time(data.get("NotOnOrAfter"))
+        not_before = _time(data.get("NotBefore"))
+        if not_after is not None and not_after + skew <= now:
+            continue
+        if not_before is not None and not_before > now + skew:
+            continue
+        return True
+    return False
+
+
 def _signature_first(response: Any, settings: OneLogin_Saml2_Settings) -> bool:
     """Check the signatures before anything the message claims; True when the Response
     element itself is signed. python3-saml's own functions: its structure checks (one
@@ -453,10 +476,16 @@ def _check(
     try:
         response.is_valid(data, request_id=in_response_to, raise_exceptions=True)
     except OneLogin_Saml2_ValidationError as error:
-        reason = reason_of(error)
-        if error.code == _V.WRONG_SUBJECTCONFIRMATION:
-            reason = _subject_confirmation_reason(response, acs_url, now)
-        raise SamlRefusal(reason, str(error)) from None
+        # python3-saml checks SubjectConfirmationData's times with no clock skew at all,
+        # and that is its last check but the signatures' (done above, by the same calls):
+        # a confirmation valid within the connection's skew is accepted.
+        if error.code != _V.WRONG_SUBJECTCONFIRMATION or not _confirmed_within_skew(
+            response, acs_url, response_irt, skew_seconds, now
+        ):
+            reason = reason_of(error)
+            if error.code == _V.WRONG_SUBJECTCONFIRMATION:
+                reason = _subject_confirmation_reason(response, acs_url, now)
+            raise SamlRefusal(reason, str(error)) from None
     # Exact addresses: python3-saml accepts a Destination that merely starts with the ACS
     # URL and a Recipient that merely contains it.
     destination = response.document.get("Destination")

@@ -151,8 +151,8 @@ class SamlConfigService:
     ) -> SamlConnection:
         """Change the named fields (PATCH); a field left out (or null, but for `idp_slo_url`
         and `attributes.email`, where null means none) stays. 404 when there is none."""
+        conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
         self._refuse_test_mode(actor)
-        conn = self._existing(actor)
         before = self._snapshot(conn)
         values = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values.pop("idp_metadata_xml", None)
@@ -168,8 +168,8 @@ class SamlConfigService:
     ) -> None:
         """Remove the connection (and its SP key pair): SSO sign-in stops, password sign-in
         works again for everyone with a password."""
+        conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
         self._refuse_test_mode(actor)
-        conn = self._existing(actor)
         self._event(
             actor,
             conn,

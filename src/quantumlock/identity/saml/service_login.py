@@ -171,8 +171,10 @@ class SamlLoginService:
         now = self.clock()
         # Skew, on our clock too (python3-saml reads the system's).
         self._check_expiry(assertion, conn, now)
-        relay, idp_initiated = self._match_request(conn, assertion, post, relay_from_post, now)
+        # The replay first: a response used once is reported as a replay (not as an answer
+        # to a spent request). Both writes are conditional and roll back together.
         self._refuse_replay(conn, assertion, now)
+        relay, idp_initiated = self._match_request(conn, assertion, post, relay_from_post, now)
         user, provisioned = self._user_for(conn, assertion, address)
         user.last_login_at = now
         _row, token = self.users.start_session(
@@ -290,9 +292,12 @@ class SamlLoginService:
                 via=VIA,
                 address=address,
             )
-            if created is None:  # a concurrent sign-in made them a moment ago
-                raise SamlRefusal("email_in_use", "Try again.", email=email)
-            return created, True
+            if created is not None:
+                return created, True
+            # A concurrent sign-in made them a moment ago: go on with that user.
+            user = self.users.repo.by_email(email)
+            if user is None or user.account_id != conn.account_id:
+                raise SamlRefusal("email_in_use", "This address is taken.", email=email)
         if not self.users.is_active(user):
             raise SamlRefusal("user_disabled", "This user is disabled.", email=email)
         if mapped is not None:
