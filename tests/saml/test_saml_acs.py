@@ -24,6 +24,22 @@ def new_user(groups: list[str] | None = None) -> User:
     return User(unique_email(), name="Ada Lovelace", groups=groups or [])
 
 
+# A word of each reason's page (the user must be able to tell what went wrong).
+PAGE_WORDS = {
+    "unsigned": "not signed",
+    "invalid_signature": "signature",
+    "expired": "expired",
+    "not_yet_valid": "not valid yet",
+    "replay": "already used",
+    "wrong_audience": "another",
+    "wrong_recipient": "another",
+    "wrong_destination": "another",
+    "wrong_issuer": "another identity provider",
+    "idp_initiated_not_allowed": "started here",
+    "unknown_request": "start again",
+}
+
+
 def assert_refused(flow: SamlFlow, answer: httpx.Response, reasons: set[str]) -> str:
     """An HTML page, no session, and the newest saml.login_failed names one of `reasons`."""
     assert answer.status_code in (400, 403), (answer.status_code, answer.text[:500])
@@ -34,6 +50,9 @@ def assert_refused(flow: SamlFlow, answer: httpx.Response, reasons: set[str]) ->
     got = flow.failure_reasons()
     assert got, "no saml.login_failed audit entry"
     assert got[0] in reasons, f"reason {got[0]!r}, expected one of {sorted(reasons)}"
+    words = PAGE_WORDS.get(got[0])
+    if words:  # the page says why in plain words, not just "failed"
+        assert words in answer.text.lower(), (got[0], answer.text[-600:])
     return got[0]
 
 
