@@ -240,6 +240,16 @@ CONDITIONS: dict[str, tuple[Callable[[SamlFlow], dict[str, Any]], str]] = {
         lambda f: {"destination": "https://other-sp.example/saml/acs"},
         "wrong_destination",
     ),
+    # python3-saml alone accepts a Recipient containing the ACS URL, a Destination starting
+    # with it: the SP must compare exactly.
+    "recipient_containing_the_acs": (
+        lambda f: {"recipient": "https://evil.example/?next=" + f.acs_url},
+        "wrong_recipient",
+    ),
+    "destination_extending_the_acs": (
+        lambda f: {"destination": f.acs_url + ".evil.example/acs"},
+        "wrong_destination",
+    ),
     "wrong_issuer": (
         lambda f: {"issuer": "https://evil-idp.example/metadata"},
         "wrong_issuer",
@@ -302,3 +312,25 @@ def test_idp_initiated_refused_unless_allowed(flow: SamlFlow) -> None:
     answer = flow.post(fresh, relay_state="https://evil.example/steal")
     assert_accepted(flow, answer, user)
     assert answer.headers["location"] == "/"  # RelayState from the POST: local paths only
+
+
+def test_unknown_in_response_to_refused_even_when_idp_initiated_is_allowed(
+    flow: SamlFlow,
+) -> None:
+    """An InResponseTo that names no request is not an unsolicited response."""
+    flow.update(allow_idp_initiated=True)
+    params = replace(flow.params(None, new_user()), in_response_to="ONELOGIN_" + "1" * 40)
+    assert_refused(flow, flow.post(flow.idp.response(params)), {"unknown_request"})
+
+
+def test_idp_error_status_refused(flow: SamlFlow) -> None:
+    seen = flow.begin()
+
+    def responder(xml: str) -> str:
+        return xml.replace("urn:oasis:names:tc:SAML:2.0:status:Success",
+                           "urn:oasis:names:tc:SAML:2.0:status:Responder")  # fmt: skip
+
+    xml = flow.idp.response(flow.params(seen, new_user()), sign_response=True,
+                            before_signing=responder)  # fmt: skip
+    assert "status:Responder" in xml
+    assert_refused(flow, flow.post(xml), {"malformed"})
