@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
+from onelogin.saml2.constants import OneLogin_Saml2_Constants  # type: ignore[import-untyped]
 from onelogin.saml2.utils import OneLogin_Saml2_Utils  # type: ignore[import-untyped]
 
 from quantumlock.core.ids import new_id
@@ -121,6 +122,7 @@ class Spec:
     sign_assertion: bool = True
     sign_response: bool = False
     signer: KeyPair = IDP
+    sha1: bool = False  # sign with RSA-SHA1 / SHA-1 (refused)
     xml_hook: Any = None  # str -> str on the final XML, before base64
 
     def urls(self) -> Any:
@@ -133,8 +135,8 @@ def build(spec: Spec) -> str:
     urls = spec.urls()
     acs = urls.acs
     audience = spec.audience or urls.entity_id
-    recipient = spec.recipient or acs
-    destination = spec.destination or acs
+    recipient = (spec.recipient or "{acs}").replace("{acs}", acs)
+    destination = (spec.destination or "{acs}").replace("{acs}", acs)
     irt = f" InResponseTo={quoteattr(spec.in_response_to)}" if spec.in_response_to else ""
     scd_nooa = (
         f' NotOnOrAfter="{_t(now + spec.scd_not_on_or_after)}"'
@@ -174,7 +176,7 @@ def build(spec: Spec) -> str:
         f"{statement}</saml:Assertion>"
     )
     if spec.sign_assertion:
-        assertion = _sign(assertion, spec.signer)
+        assertion = _sign(assertion, spec.signer, spec.sha1)
     response = (
         f'<samlp:Response {ns} ID="_r{uuid.uuid4().hex}" Version="2.0" '
         f'IssueInstant="{_t(now)}" Destination={quoteattr(destination)}{irt}>'
@@ -183,14 +185,19 @@ def build(spec: Spec) -> str:
         f"</samlp:Status>{assertion}</samlp:Response>"
     )
     if spec.sign_response:
-        response = _sign(response, spec.signer)
+        response = _sign(response, spec.signer, spec.sha1)
     if spec.xml_hook is not None:
         response = spec.xml_hook(response)
     return base64.b64encode(response.encode()).decode()
 
 
-def _sign(xml: str, pair: KeyPair) -> str:
-    signed = OneLogin_Saml2_Utils.add_sign(xml, pair.key_pem, pair.cert_pem)
+def _sign(xml: str, pair: KeyPair, sha1: bool = False) -> str:
+    algorithms = (
+        (OneLogin_Saml2_Constants.RSA_SHA1, OneLogin_Saml2_Constants.SHA1)
+        if sha1
+        else (OneLogin_Saml2_Constants.RSA_SHA256, OneLogin_Saml2_Constants.SHA256)
+    )
+    signed = OneLogin_Saml2_Utils.add_sign(xml, pair.key_pem, pair.cert_pem, False, *algorithms)
     text = signed.decode() if isinstance(signed, bytes) else str(signed)
     # add_sign serialises a whole document: drop an XML declaration before embedding.
     if text.startswith("<?xml"):

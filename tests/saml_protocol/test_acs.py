@@ -170,10 +170,15 @@ def test_unknown_and_foreign_requests_are_refused(
     [
         ({"sign_assertion": False}, "unsigned"),
         ({"signer": OTHER}, "invalid_signature"),
+        ({"sha1": True}, "invalid_signature"),
+        ({"sign_assertion": False, "sign_response": True, "sha1": True}, "invalid_signature"),
         ({"issuer": "https://other-idp.example/"}, "wrong_issuer"),
         ({"audience": "https://other-sp.example/metadata"}, "wrong_audience"),
         ({"recipient": "https://other-sp.example/acs"}, "wrong_recipient"),
         ({"destination": "https://other-sp.example/acs"}, "wrong_destination"),
+        # python3-saml accepts these (substring / prefix matches); we want the exact ACS URL.
+        ({"recipient": "https://evil.example/?u={acs}"}, "wrong_recipient"),
+        ({"destination": "{acs}/../evil"}, "wrong_destination"),
         ({"not_on_or_after": timedelta(minutes=-3)}, "expired"),
         ({"scd_not_on_or_after": timedelta(minutes=-3)}, "expired"),
         ({"not_before": timedelta(minutes=3)}, "not_yet_valid"),
