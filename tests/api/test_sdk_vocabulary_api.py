@@ -69,6 +69,8 @@ SDK_PARAMS: dict[str, list[str]] = {
     "CreateServiceAccountIn.mode": ["ServiceAccounts.create.mode"],
     "CreateUserIn.role": ["Users.create.role"],
     "UpdateUserIn.role": ["Users.update.role"],
+    "SamlConnectionIn.preset": ["Saml.configure.preset", "Saml.update.preset"],
+    "SamlConnectionIn.default_role": ["Saml.configure.default_role", "Saml.update.default_role"],
 }
 NOT_IN_THE_SDK: dict[str, str] = {
     "CreateOAuthClientIn.kind": "the SDK's `oauth_clients.create(public=True)` sends it",
@@ -86,11 +88,22 @@ def _literal_values(annotation: Any) -> set[Any]:
     return values
 
 
+def _parameter_hints(method: Any) -> dict[str, Any]:
+    """A method's parameter annotations, with those of `**fields: Unpack[SomeTypedDict]`
+    as if they were keyword parameters (what a caller passes)."""
+    hints = typing.get_type_hints(method)
+    for name, annotation in list(hints.items()):
+        if typing.get_origin(annotation) is typing.Unpack:
+            hints.pop(name)
+            hints.update(typing.get_type_hints(typing.get_args(annotation)[0]))
+    return hints
+
+
 def sdk_literal(target: str) -> set[Any]:
     cls_name, method, param = target.split(".")
     out = set()
     for cls in (getattr(qcos, cls_name), getattr(qcos, "Async" + cls_name)):
-        hints = typing.get_type_hints(getattr(cls, method))
+        hints = _parameter_hints(getattr(cls, method))
         values = _literal_values(hints[param])
         assert values, f"{cls.__name__}.{method}({param}) is not a Literal: {hints[param]}"
         out.add(frozenset(values))

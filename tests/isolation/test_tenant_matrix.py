@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.conftest import MakeAccount, bearer
+from tests.saml_config.material import pem, rsa_cert
 from tests.tokens import Issuer
 
 
@@ -406,3 +407,72 @@ def test_a_factory_makes_an_object_its_owner_can_read(
     kind = PATH_KINDS[name]
     obj = kind.create(client, people["A"].live)
     assert kind.read(client, people["A"].live, obj) is not None
+
+
+# -- account singletons ---------------------------------------------------------------------
+# Routes without an id that address the account's one object (the SAML connection): the
+# intruder's own account is addressed, so reading or changing answers 404 (it has none) and a
+# PUT makes the intruder's own object; A's is never seen nor changed.
+
+
+def make_saml_connection(client: TestClient, key: str) -> dict[str, Any]:
+    made: dict[str, Any] = _ok(
+        client.put(SINGLETON_SAML, json=saml_body(), headers=bearer(key)), 201
+    )["data"]
+    return made
+
+
+def read_saml_connection(client: TestClient, key: str) -> Any:
+    return _ok(client.get(SINGLETON_SAML, headers=bearer(key)))["data"]
+
+
+def saml_body() -> dict[str, Any]:
+    return {
+        "idp_entity_id": "https://idp.example.com/hijack",
+        "idp_sso_url": "https://evil.example/sso",
+        "idp_certificates": [pem(rsa_cert())],
+        "sso_required": True,
+    }
+
+
+SINGLETON_SAML = "/api/v2/sso/saml"
+SINGLETONS = {SINGLETON_SAML}
+
+
+def test_every_singleton_route_is_in_the_matrix(app: FastAPI) -> None:
+    """The account-singleton prefixes: a new route under one must be handled below."""
+    seen = {
+        (method, path)
+        for path, item in app.openapi()["paths"].items()
+        if any(path.startswith(prefix) for prefix in ("/api/v2/sso",))
+        for method in item
+    }
+    assert {path for _, path in seen} <= SINGLETONS
+    assert {m.upper() for m, _ in seen} == {"GET", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.mark.parametrize("credential", ["api_key", "access_token"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_another_tenant_never_reaches_the_account_singleton(
+    credential: str, method: str, app: FastAPI, client: TestClient, make_account: MakeAccount
+) -> None:
+    runtime = app.state.runtime
+    issuer = Issuer(runtime.sessions, runtime.sealer) if credential == "access_token" else None
+    people = tenants(client, make_account, issuer)
+    mine = make_saml_connection(client, people["A"].live)
+    for mode in ("live", "test"):
+        intruding = people["B"].credential(mode, credential)
+        body = {"PUT": saml_body(), "PATCH": {"sso_required": False}}.get(method)
+        answer = send(client, method, SINGLETON_SAML, intruding, body)
+        label = f"{method} as B-{mode}"
+        if method == "PUT" and mode == "live":
+            assert answer.status_code == 201, (label, answer.text)
+            theirs = answer.json()["data"]
+            assert theirs["account_id"] != mine["account_id"] and theirs["id"] != mine["id"]
+            assert send(client, "DELETE", SINGLETON_SAML, intruding, None).status_code == 204
+        elif method == "PUT":
+            assert answer.status_code == 403, (label, answer.text)  # test mode changes nothing
+        else:
+            assert answer.status_code == 404, (label, answer.text)
+            assert answer.json()["code"] == "NOT_FOUND"
+        assert read_saml_connection(client, people["A"].live) == mine, label

@@ -79,6 +79,18 @@ from qcos._quantum_models import (
 )
 from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
 from qcos._response import QuotaInfo, ResponseInfo
+from qcos._sso import (
+    AsyncSaml,
+    AsyncSso,
+    Saml,
+    SamlAttributes,
+    SamlCertificate,
+    SamlConnection,
+    SamlFields,
+    SamlIdentityProvider,
+    SamlServiceProvider,
+    Sso,
+)
 from qcos._types import (
     Cipher,
     EntropyEncoding,
@@ -132,7 +144,9 @@ __all__ = [
     "AsyncLicenses",
     "AsyncOAuthClients",
     "AsyncQuantum",
+    "AsyncSaml",
     "AsyncServiceAccounts",
+    "AsyncSso",
     "AsyncUsers",
     "AuditEvent",
     "AuditPage",
@@ -193,6 +207,13 @@ __all__ = [
     "RateLimitInfo",
     "ResponseInfo",
     "RsaBits",
+    "Saml",
+    "SamlAttributes",
+    "SamlCertificate",
+    "SamlConnection",
+    "SamlFields",
+    "SamlIdentityProvider",
+    "SamlServiceProvider",
     "Scope",
     "ServiceAccount",
     "ServiceAccountPage",
@@ -200,6 +221,7 @@ __all__ = [
     "Signature",
     "SignatureAlgorithm",
     "SourceHealth",
+    "Sso",
     "TokenSubject",
     "User",
     "UserPage",

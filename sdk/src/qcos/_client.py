@@ -41,6 +41,7 @@ from qcos._operations import Operation
 from qcos._quantum import AsyncQuantum, Quantum
 from qcos._resources import AsyncCustomers, AsyncLicenses, Customers, Licenses
 from qcos._response import ResponseInfo
+from qcos._sso import AsyncSso, Sso
 from qcos._users import AsyncUsers, Users
 from qcos._version import __version__
 
@@ -270,6 +271,8 @@ class Client(_BaseClient):
 
     * `users` (`qcos.Users`): the account's users: list, iter, get, create, update,
       disable, enable, delete, sessions, revoke_sessions, password_link.
+    * `sso.saml` (`qcos.Saml`): the account's SAML single sign-on connection: get,
+      configure, update, delete.
     * `keys` (`qcos.Keys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.Licenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -322,6 +325,7 @@ class Client(_BaseClient):
         self.oauth_clients = OAuthClients(self)
         self.service_accounts = ServiceAccounts(self)
         self.users = Users(self)
+        self.sso = Sso(self)
 
     def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.
@@ -382,6 +386,7 @@ class AsyncClient(_BaseClient):
     Resources (each a group of awaitable methods; `help(client.keys)` and so on):
 
     * `users` (`qcos.AsyncUsers`): the account's users (as `Client.users`).
+    * `sso.saml` (`qcos.AsyncSaml`): the account's SAML connection (as `Client.sso.saml`).
     * `keys` (`qcos.AsyncKeys`): API keys: list (paged), iter, get, create, update, rotate,
       revoke.
     * `licenses` (`qcos.AsyncLicenses`): issue, validate, list, get, revoke, suspend, renew.
@@ -429,6 +434,7 @@ class AsyncClient(_BaseClient):
         self.oauth_clients = AsyncOAuthClients(self)
         self.service_accounts = AsyncServiceAccounts(self)
         self.users = AsyncUsers(self)
+        self.sso = AsyncSso(self)
 
     async def me(self) -> Me:
         """The calling key: its id, account, type, mode, scopes, expiry and rate limit.

@@ -24,8 +24,12 @@ class AuditEventOut(BaseModel):
         "(`client_…`), a service account (`service_…`), or `cli` for the operator"
     )
     mode: Literal["live", "test"]
-    object_type: Literal["license", "api_key", "user", "oauth_client", "service_account", "token"]
-    object_id: str = Field(description="`lic_…`, `key_…`, `usr_…`, `client_…`, `service_…`, …")
+    object_type: Literal[
+        "license", "api_key", "user", "oauth_client", "service_account", "token", "saml_connection"
+    ]
+    object_id: str = Field(
+        description="`lic_…`, `key_…`, `usr_…`, `client_…`, `service_…`, `saml_…`, …"
+    )
     license_key: str | None = Field(description="The license's key (license events only)")
     address: str | None = Field(
         default=None, description="The client's address, where known (identity events)"
@@ -38,6 +42,11 @@ class AuditEventOut(BaseModel):
             event_type = row.action
             kind = event_type.partition(".")[0]
             object_type = "user" if kind == "session" else kind
+            if kind == "saml":
+                # Configuration changes name the connection; sign-ins name a user when there
+                # is one, else the connection the attempt came through.
+                is_user = row.object_id.startswith("usr_")
+                object_type = "user" if is_user else "saml_connection"
         else:
             event_type = f"{row.source}.{row.action}"
             object_type = row.source

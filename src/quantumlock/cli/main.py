@@ -26,6 +26,7 @@ from quantumlock.cli import (
     oauth,
     oauth_clients,
     service_accounts,
+    sso,
     users,
 )
 from quantumlock.cli.common import (
@@ -82,6 +83,7 @@ app.command("logout", rich_help_panel=VENDOR)(login.logout)
 app.command("whoami", rich_help_panel=VENDOR)(login.whoami)
 app.add_typer(keys.app, name="keys", rich_help_panel=VENDOR)
 app.add_typer(users.app, name="users", rich_help_panel=VENDOR)
+app.add_typer(sso.app, name="sso", rich_help_panel=VENDOR)
 app.add_typer(licenses.app, name="licenses", rich_help_panel=VENDOR)
 app.add_typer(keystore.app, name="keystore", rich_help_panel=VENDOR)
 app.add_typer(crypto.app, name="crypto", rich_help_panel=VENDOR)

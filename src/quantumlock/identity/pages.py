@@ -43,6 +43,17 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def base_url(request: Request) -> str:
+    """This service's public base URL: QL_ISSUER when set, else the request's scheme and
+    host. The OAuth issuer and the SAML SP's addresses are built on it."""
+    # app.state.runtime (quantumlock.web.security.get_runtime), read without importing the
+    # web layer, which sits above the domains.
+    issuer: str | None = request.app.state.runtime.settings.issuer
+    if issuer:
+        return issuer
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 def csrf_token(request: Request) -> str:
     """The request's CSRF token: the browser's `ql_csrf` cookie if it holds a well-formed
     one, else a new one that `render` sets as the cookie."""

@@ -40,7 +40,7 @@ from quantumlock.identity.oauth.schemas import (
 from quantumlock.identity.oauth.server import Answer, Context, HttpRequest, OAuthServer
 from quantumlock.identity.oauth.service import Audit, OAuthService
 from quantumlock.identity.oauth.userinfo import userinfo as userinfo_answer
-from quantumlock.identity.pages import check_csrf, is_https, render, security_headers
+from quantumlock.identity.pages import base_url, check_csrf, is_https, render, security_headers
 from quantumlock.identity.users.endpoints import (
     SESSION_COOKIE,
     SignedIn,
@@ -70,10 +70,7 @@ def state_of(request: Request) -> OAuthState:
 
 
 def issuer_of(request: Request) -> str:
-    configured = get_runtime(request).settings.issuer
-    if configured:
-        return configured
-    return f"{request.url.scheme}://{request.url.netloc}"
+    return base_url(request)
 
 
 def error_response(

@@ -14,7 +14,8 @@ _CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 
 @dataclass(frozen=True, slots=True)
 class Attributes:
-    email: str
+    # None: no email attribute, the NameID is the email (a connection's choice; no preset's).
+    email: str | None
     name: str
     groups: str
 

@@ -7,7 +7,9 @@ JSON nor a bare 500) carrying the page headers of quantumlock.identity.pages.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote, urlsplit
@@ -61,6 +63,26 @@ def user_service(request: Request, session: Session) -> UserService:
     )
 
 
+def saml_available() -> bool:
+    """SAML SSO is installed (the `[saml]` extra): the sign-in page links to it."""
+    return importlib.util.find_spec("onelogin") is not None
+
+
+def sso_required_rule(request: Request, session: Session) -> Callable[[User], bool] | None:
+    """The SAML part's "SSO required" rule for UserService.login (None without the extra:
+    then no one can sign in with SSO either, and passwords stay the way in)."""
+    if not saml_available():
+        return None
+    from quantumlock.identity.saml.service import SamlConfigService
+
+    return SamlConfigService(session, get_runtime(request).sealer).sso_required_for
+
+
+def sso_url(next_path: str) -> str:
+    """The single sign-on page (asks for the email, then on to the account's IdP)."""
+    return "/login/sso?next=" + quote(next_path, safe="")
+
+
 def login_url(next_path: str) -> str:
     """The sign-in page, coming back to `next_path` (a local path) afterwards."""
     return "/login?next=" + quote(next_path, safe="")
@@ -101,19 +123,19 @@ async def signed_in(request: Request) -> SignedIn | None:
     return found
 
 
-def _field(form: FormData, name: str) -> str:
+def form_field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value[:_FORM_FIELD_MAX] if isinstance(value, str) else ""
 
 
-async def _form(request: Request) -> FormData | None:
+async def read_form(request: Request) -> FormData | None:
     try:
         return await request.form(max_files=0, max_fields=20)
     except Exception:  # a malformed body is the client's error: an HTML 400, never a 500
         return None
 
 
-def _set_session_cookie(request: Request, response: Response, token: str) -> None:
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -125,7 +147,7 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
     )
 
 
-def _redirect(location: str) -> RedirectResponse:
+def see_other(location: str) -> RedirectResponse:
     response = RedirectResponse(location, status_code=303)
     security_headers(response)
     return response
@@ -164,6 +186,7 @@ def _login_page(
         error=error,
         email=email,
         ask_code=ask_code,
+        sso_link=sso_url(next_path) if saml_available() else None,
     )
 
 
@@ -172,13 +195,17 @@ async def login_form(request: Request) -> Response:
     """The sign-in form; already signed in, straight on to `next`."""
     next_path = safe_next(request.query_params.get("next"))
     if await signed_in(request) is not None:
-        return _redirect(next_path)
+        return see_other(next_path)
     return _login_page(request, next_path=next_path)
 
 
 _REFUSALS = {
     "invalid_credentials": (401, "Wrong email or password."),
     "disabled": (403, "This user is disabled. Ask an administrator of your account."),
+    "sso_required": (
+        403,
+        'Your organisation signs in with single sign-on: use "Sign in with single sign-on".',
+    ),
     "totp_invalid": (401, "Wrong authentication code. Enter your password and a new code."),
     "totp_required": (200, "Enter your password and the code from your authenticator app."),
 }
@@ -191,11 +218,11 @@ async def login(request: Request) -> Response:
     runtime = get_runtime(request)
     settings = runtime.settings
     address = client_address(request)
-    form = await _form(request)
+    form = await read_form(request)
     if form is None:
         return error_page(request, 400, "Bad request", "The form could not be read.")
-    next_path = safe_next(_field(form, "next"))
-    email = _field(form, "email").strip()
+    next_path = safe_next(form_field(form, "next"))
+    email = form_field(form, "email").strip()
     if not check_csrf(request, form):
         return _login_page(
             request,
@@ -219,14 +246,20 @@ async def login(request: Request) -> Response:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    password = _field(form, "password")
-    code = _field(form, "totp_code").strip() or None
+    password = form_field(form, "password")
+    code = form_field(form, "totp_code").strip() or None
     user_agent = request.headers.get("user-agent")
 
     def attempt() -> tuple[LoginResult, str | None]:
         with runtime.unit_of_work() as session:
             users = user_service(request, session)
-            result = users.login(email, password, totp_code=code, address=address)
+            result = users.login(
+                email,
+                password,
+                totp_code=code,
+                address=address,
+                sso_required=sso_required_rule(request, session),
+            )
             if result.user is None:
                 return result, None
             _row, token = users.start_session(
@@ -261,15 +294,15 @@ async def login(request: Request) -> Response:
             email=email,
             ask_code=ask_code,
         )
-    response = _redirect(next_path)
-    _set_session_cookie(request, response, token)
+    response = see_other(next_path)
+    set_session_cookie(request, response, token)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """End the session (server side) and clear the cookie."""
-    form = await _form(request)
+    form = await read_form(request)
     if form is None or not check_csrf(request, form):
         return error_page(request, 400, "Bad request", "The form expired. Please try again.")
     current = await signed_in(request)
@@ -281,7 +314,7 @@ async def logout(request: Request) -> Response:
                 user_service(request, session).logout(current.session.id, address=address)
 
         await to_thread.run_sync(end)
-    response = _redirect("/login")
+    response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE, path="/", secure=is_https(request), httponly=True)
     return response
 
@@ -316,18 +349,18 @@ async def set_password_form(request: Request, token: str) -> Response:
 @router.post("/login/set-password/{token}")
 async def set_password(request: Request, token: str) -> Response:
     """Set the password (strength floor, breached list), burn the link, end old sessions."""
-    form = await _form(request)
+    form = await read_form(request)
     if form is None:
         return error_page(request, 400, "Bad request", "The form could not be read.")
     email = await to_thread.run_sync(_link_email, request, token)
     if email is None:
         return error_page(request, 404, "Link not valid", _BAD_LINK)
     action = "/login/set-password/" + quote(token, safe="")
-    password = _field(form, "password")
+    password = form_field(form, "password")
     problem: str | None = None
     if not check_csrf(request, form):
         problem = "The form expired. Please try again."
-    elif password != _field(form, "confirm"):
+    elif password != form_field(form, "confirm"):
         problem = "The two passwords differ."
     if problem is None:
         address = client_address(request)

@@ -5,6 +5,7 @@ and TOTP enrolment live in the mixins this class is made of."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from quantumlock.identity.passwords import (
     password_problem,
     verify_password,
 )
-from quantumlock.identity.roles import role_scopes
+from quantumlock.identity.roles import Role, role_scopes
 from quantumlock.identity.secrets import generate_token
 from quantumlock.identity.users.service_admin import UserAdmin
 from quantumlock.identity.users.service_base import (
@@ -70,7 +71,8 @@ def lock_seconds(failures: int) -> int:
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     """A sign-in's outcome: `user` when it succeeded, else `refused` (invalid_credentials,
-    locked, disabled, totp_required, totp_invalid) and, when locked, `retry_after` seconds."""
+    locked, disabled, sso_required, totp_required, totp_invalid) and, when locked,
+    `retry_after` seconds."""
 
     user: User | None
     refused: str | None
@@ -151,6 +153,70 @@ class UserService(UserAdmin, UserTotp):
             return CreatedUser(user, None, None)
         token, expires_at = self._issue_link(user, "set_password")
         return CreatedUser(user, token, expires_at)
+
+    def provision(
+        self,
+        account_id: str,
+        *,
+        email: str,
+        name: str,
+        role: str,
+        actor_id: str,
+        via: str,
+        address: str | None,
+    ) -> User | None:
+        """A user made by single sign-on (just-in-time): no password and no set-password
+        link (the IdP signs them in). None when the address is taken, also by a concurrent
+        sign-in that got there first."""
+        address_value = checked_email(email)
+        role_value = checked_role(role)
+        now = self.now()
+        user = User(
+            id=new_id("usr"),
+            account_id=account_id,
+            email=address_value,
+            name=name.strip()[:200],
+            role=role_value.value,
+            status="active",
+            password_hash=None,
+            failed_logins=0,
+            created_at=now,
+            updated_at=now,
+        )
+        if not self.repo.add_once(user):
+            return None
+        self.session.flush()
+        self.event(
+            user,
+            "user.create",
+            actor_id=actor_id,
+            address=address,
+            detail={"via": via, "role": user.role},
+        )
+        return user
+
+    def set_role_by(
+        self, user: User, role: str, *, actor_id: str, via: str, address: str | None
+    ) -> bool:
+        """Change a user's role on an identity provider's word (group mapping). Never an
+        owner's role, never to owner. True when it changed."""
+        new_role = checked_role(role)
+        if user.role == Role.OWNER.value or new_role is Role.OWNER or user.role == new_role.value:
+            return False
+        old = user.role
+        user.role = new_role.value
+        user.updated_at = self.now()
+        # Tokens already issued to the user are narrowed at once (bearer listens).
+        record_change(self.session, CHANGE_KIND_USER, user.id)
+        self.event(
+            user,
+            "user.update",
+            actor_id=actor_id,
+            address=address,
+            detail={"via": via, "role": {"from": old, "to": new_role.value}},
+        )
+        self.session.flush()
+        return True
 
     def _check_password(self, password: str, email: str) -> None:
         problem = password_problem(password, email=email)
@@ -241,10 +307,17 @@ class UserService(UserAdmin, UserTotp):
     # -- signing in ---------------------------------------------------------------------------
 
     def login(
-        self, email: str, password: str, *, totp_code: str | None, address: str | None
+        self,
+        email: str,
+        password: str,
+        *,
+        totp_code: str | None,
+        address: str | None,
+        sso_required: Callable[[User], bool] | None = None,
     ) -> LoginResult:
         """Check a sign-in. Never raises for a refusal: the caller commits the failure count
-        and the audit event. `totp_code` may also be a recovery code."""
+        and the audit event. `totp_code` may also be a recovery code. `sso_required` (the
+        SAML part's rule) refuses a user whose account signs in with single sign-on."""
         now = self.now()
         user = self.repo.by_email(normalise_email(email)) if len(email) <= 320 else None
         if user is None:
@@ -265,6 +338,17 @@ class UserService(UserAdmin, UserTotp):
                 detail={"reason": "disabled"},
             )
             return LoginResult(None, "disabled")
+        # After the password check: a stranger guessing addresses learns nothing of which
+        # are SSO-bound. Before the second factor: no code is asked for nor spent.
+        if sso_required is not None and sso_required(user):
+            self.event(
+                user,
+                "user.login_failed",
+                actor_id=user.id,
+                address=address,
+                detail={"reason": "sso_required"},
+            )
+            return LoginResult(None, "sso_required")
         method: str | None = "password"
         if user.totp_enabled_at is not None:
             if not totp_code or not totp_code.strip():
@@ -322,9 +406,12 @@ class UserService(UserAdmin, UserTotp):
         mfa: bool,
         address: str | None,
         user_agent: str | None,
+        sso_name_id: str | None = None,
+        sso_session_index: str | None = None,
     ) -> tuple[UserSession, str]:
         """A new session (a new token at every sign-in: no session fixation). The token is
-        for the cookie and is returned only here."""
+        for the cookie and is returned only here. A SAML session keeps the IdP's NameID and
+        SessionIndex, so the IdP's single logout finds it."""
         now = self.now()
         token = generate_token()
         row = UserSession(
@@ -339,6 +426,8 @@ class UserService(UserAdmin, UserTotp):
             created_at=now,
             last_seen_at=now,
             expires_at=now + self.session_max_age,
+            sso_name_id=sso_name_id,
+            sso_session_index=sso_session_index,
         )
         self.repo.add(row)
         self.session.flush()
