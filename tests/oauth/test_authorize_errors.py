@@ -126,16 +126,23 @@ def test_signed_in_refusals(
     other = make_client(app, make_account(name="Other").id)
     _page(client.get(AUTHZ, params=authorize_params(other, pkce()[1], scope="openid"),
                      follow_redirects=False), 403)  # fmt: skip
-    # prompt=login: the session ends and the sign-in form comes back, then the flow goes on.
+    # prompt=login: the sign-in form comes back even though signed in, then the flow goes
+    # on. The GET alone ends nothing (a cross-site link must not sign anyone out); the old
+    # session ends when the new sign-in succeeds.
+    old_session = client.cookies["ql_session"]
     forced = authorize_params(rp, pkce()[1], prompt="login consent", scope="openid")
     r = client.get(AUTHZ, params=forced, follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"].startswith("/login?next=")
+    assert r.headers["location"].endswith("&reauth=1")
     assert "prompt%3Dconsent" in r.headers["location"]
-    assert "ql_session" in r.headers.get("set-cookie", "")
-    client.cookies.delete("ql_session")  # as the browser does on that Set-Cookie
+    assert "ql_session" not in r.headers.get("set-cookie", "")
+    assert client.get("/login", follow_redirects=False).status_code == 303  # still signed in
     back = sign_in(client, str(r.headers["location"]), email, password)
     assert "prompt=consent" in back and "login" not in back.split("prompt=")[1].split("&")[0]
+    assert client.cookies["ql_session"] != old_session
     assert "Allow" in client.get(back, follow_redirects=False).text  # consent, as asked
+    client.cookies.set("ql_session", old_session)  # the replaced session no longer works
+    assert client.get("/login", follow_redirects=False).status_code == 200
 
 
 def test_code_refusals_at_the_token_endpoint(

@@ -40,13 +40,11 @@ from quantumlock.identity.oauth.schemas import (
 from quantumlock.identity.oauth.server import Answer, Context, HttpRequest, OAuthServer
 from quantumlock.identity.oauth.service import Audit, OAuthService
 from quantumlock.identity.oauth.userinfo import userinfo as userinfo_answer
-from quantumlock.identity.pages import base_url, check_csrf, is_https, render, security_headers
+from quantumlock.identity.pages import base_url, check_csrf, render, security_headers
 from quantumlock.identity.users.endpoints import (
-    SESSION_COOKIE,
     SignedIn,
     login_url,
     signed_in,
-    user_service,
 )
 from quantumlock.ratelimit.base import RateLimit
 from quantumlock.runtime import Runtime
@@ -329,13 +327,7 @@ def _authorize_in_thread(
         if current is not None:
             user = service.directory.user(current.user.id)
             ctx.auth_time = int(as_utc(current.session.created_at).timestamp())
-        outcome = authorize(OAuthServer(ctx), http, user, decision)
-        if outcome.kind == "reauth" and current is not None:
-            # prompt=login: this session ends, the user signs in again
-            user_service(request, session).logout(
-                current.session.id, address=client_address(request)
-            )
-        return outcome
+        return authorize(OAuthServer(ctx), http, user, decision)
 
 
 async def _authorize(
@@ -363,11 +355,9 @@ async def _authorize(
         )
     location = outcome.location
     if outcome.kind in ("login", "reauth"):
-        location = login_url(outcome.location)
+        location = login_url(outcome.location, reauth=outcome.kind == "reauth")
     response = RedirectResponse(location, status_code=303 if decision else 302)
     security_headers(response)
-    if outcome.kind == "reauth":
-        response.delete_cookie(SESSION_COOKIE, path="/", secure=is_https(request), httponly=True)
     return response
 
 

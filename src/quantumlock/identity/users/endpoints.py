@@ -83,9 +83,10 @@ def sso_url(next_path: str) -> str:
     return "/login/sso?next=" + quote(next_path, safe="")
 
 
-def login_url(next_path: str) -> str:
-    """The sign-in page, coming back to `next_path` (a local path) afterwards."""
-    return "/login?next=" + quote(next_path, safe="")
+def login_url(next_path: str, *, reauth: bool = False) -> str:
+    """The sign-in page, coming back to `next_path` (a local path) afterwards. `reauth`:
+    show the form even to a signed-in user (OAuth `prompt=login`)."""
+    return "/login?next=" + quote(next_path, safe="") + ("&reauth=1" if reauth else "")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -192,9 +193,12 @@ def _login_page(
 
 @router.get("/login")
 async def login_form(request: Request) -> Response:
-    """The sign-in form; already signed in, straight on to `next`."""
+    """The sign-in form; already signed in, straight on to `next` (unless asked to sign in
+    again: the current session then ends only when the new sign-in succeeds, so a link
+    cannot sign anyone out)."""
     next_path = safe_next(request.query_params.get("next"))
-    if await signed_in(request) is not None:
+    reauth = request.query_params.get("reauth") == "1"
+    if not reauth and await signed_in(request) is not None:
         return see_other(next_path)
     return _login_page(request, next_path=next_path)
 
@@ -250,6 +254,8 @@ async def login(request: Request) -> Response:
     code = form_field(form, "totp_code").strip() or None
     user_agent = request.headers.get("user-agent")
 
+    previous = await signed_in(request)
+
     def attempt() -> tuple[LoginResult, str | None]:
         with runtime.unit_of_work() as session:
             users = user_service(request, session)
@@ -262,6 +268,8 @@ async def login(request: Request) -> Response:
             )
             if result.user is None:
                 return result, None
+            if previous is not None:  # signing in again (prompt=login): the old one ends
+                users.logout(previous.session.id, address=address)
             _row, token = users.start_session(
                 result.user,
                 mfa=result.user.totp_enabled_at is not None,
