@@ -2,7 +2,7 @@
 
 The Redis is a `redis-server` of the cluster's own, on a free port, so a test can stop
 and restart it without touching anything else on the machine. Everything is torn down
-(processes stopped, database dropped) at the end of the session.
+(processes stopped, database dropped) at the end of the module.
 """
 
 from __future__ import annotations
@@ -158,10 +158,7 @@ class Cluster:
             return list(conn.execute(query, params).fetchall())
 
 
-# One cluster for the whole cluster group (its modules run on one xdist worker, in the
-# "cluster" group): starting three nodes costs more than most of the tests on them. Every test
-# makes its own accounts, and the tests that stop a node or Redis start it again.
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     need_postgres()
     binary = need_redis_server()
