@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-system-deps fuzz lint audit bench entropy-report stack-check clean
+.PHONY: install lock run test test-long test-system-deps fuzz lint audit bench entropy-report stack-check clean
 
 # Every third-party package (the dev, quantum and saml extras, the SDK's offline extra, pip and the
 # build backend) exactly as requirements/lock.txt pins it, each file checked against its hash;
@@ -51,6 +51,12 @@ test-system-deps:
 
 test: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# `make test` plus the tests marked `long` (tests/conftest.py): the shared e2e server's
+# PostgreSQL variant, the isolation matrix's access-token variant on PostgreSQL and the
+# keygen latency soak. `make test` keeps a cheaper variant of each behaviour.
+test-long: install test-system-deps
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --long $(PYTEST_ARGS)
 
 # schemathesis at length (tests/fuzz): `make test` runs a few derandomized examples per
 # operation; this runs FUZZ_EXAMPLES per operation, the RSA-generating operations in full,

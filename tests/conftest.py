@@ -41,6 +41,24 @@ MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 REGISTRY.add(MASTER_KEY)
 
 
+# `make test` leaves the tests marked `long` (second runs of a behaviour `make test` already
+# checks in a cheaper variant, and soak-type tests) to `make test-long`, which passes --long.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long", action="store_true", help="also run the tests marked long (make test-long)"
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--long"):
+        return
+    long = [item for item in items if item.get_closest_marker("long") is not None]
+    if long:
+        config.hook.pytest_deselected(items=long)
+        items[:] = [item for item in items if item.get_closest_marker("long") is None]
+
+
 def postgres_reachable() -> bool:
     try:
         with psycopg.connect(PG_DSN, connect_timeout=3):

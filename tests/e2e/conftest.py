@@ -114,8 +114,14 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+# The shared server's PostgreSQL variant is `make test-long`'s: these modules test the CLI, the
+# SDK and the HTTP surface of a real process, which do not depend on the database (the API tests
+# run every route on both databases in-process; the database-specific real-process behaviours
+# (quota under concurrency, kill -9, master-key rotation and canary) keep both variants in
+# `make test`, and the cluster runs on PostgreSQL).
 @pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.long])],
 )
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -22,7 +22,10 @@ import pytest
 from tests.conftest import MASTER_KEY
 from tests.e2e.conftest import Server, init_and_serve, stop_server
 
-pytestmark = pytest.mark.e2e
+# A latency soak (300-sample medians while the server generates RSA-4096 keys): `make test-long`.
+# `make test` keeps the cap and the off-request-thread pool it measures
+# (tests/api/test_quantum_keygen_cap_api.py, tests/unit/test_crypto_keygen_pool.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 CAP = 2
 SAMPLES = 300  # per phase: a median of this many is steady on a noisy 2-core VM
