@@ -19,6 +19,7 @@ from typing import Protocol
 
 import psycopg
 import pytest
+from _pytest.nodeid import coerce_node_id
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -51,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # pytest-xdist (3.8) tells --dist loadgroup a test's group by suffixing `item._nodeid`,
+    # which pytest 9.2 no longer reads (`nodeid` comes from `item._id`): without this copy
+    # every xdist_group was split across the workers (two clusters at once, fixtures of one
+    # module set up twice).
+    for item in items:
+        tagged = getattr(item, "_nodeid", None)
+        if isinstance(tagged, str) and tagged != item.nodeid:
+            item._id = coerce_node_id(tagged)
     if config.getoption("--long"):
         return
     long = [item for item in items if item.get_closest_marker("long") is not None]
