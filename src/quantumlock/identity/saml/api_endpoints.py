@@ -99,6 +99,7 @@ def put_connection(
         done = service.configure(
             principal.actor,
             _fields(body),
+            owner_level=principal.grants_admin,
             acting_user_id=principal.user_id,
             address=client_address(request),
         )
@@ -124,6 +125,7 @@ def patch_connection(
         conn = service.update(
             principal.actor,
             _fields(body),
+            owner_level=principal.grants_admin,
             acting_user_id=principal.user_id,
             address=client_address(request),
         )
@@ -143,7 +145,10 @@ def delete_connection(request: Request, principal: Principal = require(Scope.ADM
     SP key pair goes too: a new connection gets a new one. 404 when there is none."""
     with unit_of_work(request) as session:
         config_service(request, session).delete(
-            principal.actor, acting_user_id=principal.user_id, address=client_address(request)
+            principal.actor,
+            owner_level=principal.grants_admin,
+            acting_user_id=principal.user_id,
+            address=client_address(request),
         )
     _logged(request, principal, "delete")
     return Response(status_code=204)
