@@ -22,7 +22,8 @@ _Certificate = Annotated[str, StringConstraints(min_length=1, max_length=16384)]
 class AttributesIn(BaseModel):
     """The SAML attribute names to read; a name left out is the preset's."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "false" is not a boolean nor true an integer (lax mode would coerce them).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     email: _Name | None = Field(
         default=None,
@@ -38,7 +39,8 @@ class SamlConnectionIn(BaseModel):
     `idp_sso_url`, `idp_certificates`, optional `idp_slo_url`); fields given with the metadata
     override its values."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "false" is not a boolean nor true an integer (lax mode would coerce them).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     idp_metadata_xml: str | None = Field(
         default=None,
