@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from quantumlock.core.clock import as_utc
 from quantumlock.identity.models import SamlConnection
@@ -46,7 +47,7 @@ SAAwRQIgRhjb/JrdfnXFgwU/RG1LO1/M90J+jzA6QfNPnFQJjlcCIQCgROQ2aDlA
 nwU0syjmh1Ax0/9PTtvWgDeY98MOFhpPOQ==
 -----END CERTIFICATE-----
 """
-_PUT_EXAMPLE = {
+_PUT_EXAMPLE: JsonDict = {
     "idp_entity_id": "http://www.okta.com/exk1example",
     "idp_sso_url": "https://example.okta.com/app/example/exk1example/sso/saml",
     "idp_certificates": [EXAMPLE_CERTIFICATE],
@@ -54,7 +55,10 @@ _PUT_EXAMPLE = {
     "default_role": "member",
     "group_roles": {"QuantumLock Admins": "admin"},
 }
-_PATCH_EXAMPLE = {"group_roles": {"QuantumLock Viewers": "viewer"}, "clock_skew_seconds": 120}
+_PATCH_EXAMPLE: JsonDict = {
+    "group_roles": {"QuantumLock Viewers": "viewer"},
+    "clock_skew_seconds": 120,
+}
 
 
 class SamlConnectionIn(BaseModel):
