@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,7 @@ def fetch_metadata(url: str) -> str:
         if request.url.scheme != "https":
             raise httpx.UnsupportedProtocol(f"redirected to {request.url.scheme}://")
 
+    deadline = time.monotonic() + FETCH_TIMEOUT
     try:
         with (
             httpx.Client(
@@ -72,6 +74,12 @@ def fetch_metadata(url: str) -> str:
                 body.extend(chunk)
                 if len(body) > MAX_METADATA_BYTES:
                     fail("--metadata-url: larger than 1 MiB.", code="METADATA_FETCH")
+                # httpx's timeout is per read: a server dripping bytes would outlast it.
+                if time.monotonic() > deadline:
+                    fail(
+                        f"--metadata-url: not read within {FETCH_TIMEOUT:g} s.",
+                        code="METADATA_FETCH",
+                    )
     except httpx.HTTPError as exc:
         fail(f"--metadata-url: {type(exc).__name__}: {exc}", code="METADATA_FETCH")
     try:

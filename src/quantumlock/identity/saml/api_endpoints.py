@@ -34,7 +34,8 @@ router = PrefixRouter(prefix="/api/v2/sso/saml", tags=["sso"])
 log = structlog.get_logger("quantumlock.identity.saml")
 
 _CREATED: dict[int | str, dict[str, Any]] = {
-    201: {"model": Envelope[SamlConnectionOut], "description": "Created (first PUT)."}
+    200: {"description": "Replaced (the SP key pair kept)."},
+    201: {"model": Envelope[SamlConnectionOut], "description": "Created (first PUT)."},
 }
 
 
@@ -93,12 +94,17 @@ def put_connection(
     """201 when it creates the connection (and its SP key pair), 200 when it replaces it:
     fields left out take their defaults, the SP key pair stays. The IdP comes from
     `idp_metadata_xml` or from `idp_entity_id`, `idp_sso_url` and `idp_certificates`;
-    fields given with the metadata override it. Invalid input is 400 naming the field."""
+    fields given with the metadata override it. Invalid input is 400 naming the field.
+
+    403 `INSUFFICIENT_SCOPE` also for a test-mode key (it only reads) and for a caller below
+    owner level, such as an admin user's token: only an `admin` API key or service account,
+    or an owner's token, changes the connection (its IdP can sign in as anyone)."""
     with unit_of_work(request) as session:
         service = config_service(request, session)
         done = service.configure(
             principal.actor,
             _fields(body),
+            owner_level=principal.grants_admin,
             acting_user_id=principal.user_id,
             address=client_address(request),
         )
@@ -118,12 +124,17 @@ def patch_connection(
 ) -> Response:
     """Absent fields stay (null too, except `idp_slo_url` and `attributes.email`, where
     null means none). New `idp_metadata_xml` replaces the IdP's entity id, URLs and
-    certificates. 404 when there is no connection."""
+    certificates. 404 when there is no connection.
+
+    403 `INSUFFICIENT_SCOPE` also for a test-mode key (it only reads) and for a caller below
+    owner level, such as an admin user's token: only an `admin` API key or service account,
+    or an owner's token, changes the connection (its IdP can sign in as anyone)."""
     with unit_of_work(request) as session:
         service = config_service(request, session)
         conn = service.update(
             principal.actor,
             _fields(body),
+            owner_level=principal.grants_admin,
             acting_user_id=principal.user_id,
             address=client_address(request),
         )
@@ -140,10 +151,17 @@ def patch_connection(
 )
 def delete_connection(request: Request, principal: Principal = require(Scope.ADMIN)) -> Response:
     """SSO sign-in stops; password sign-in works again for users who have a password. The
-    SP key pair goes too: a new connection gets a new one. 404 when there is none."""
+    SP key pair goes too: a new connection gets a new one. 404 when there is none.
+
+    403 `INSUFFICIENT_SCOPE` also for a test-mode key (it only reads) and for a caller below
+    owner level, such as an admin user's token: only an `admin` API key or service account,
+    or an owner's token, changes the connection (its IdP can sign in as anyone)."""
     with unit_of_work(request) as session:
         config_service(request, session).delete(
-            principal.actor, acting_user_id=principal.user_id, address=client_address(request)
+            principal.actor,
+            owner_level=principal.grants_admin,
+            acting_user_id=principal.user_id,
+            address=client_address(request),
         )
     _logged(request, principal, "delete")
     return Response(status_code=204)

@@ -129,11 +129,22 @@ def url(value: str, field: str) -> str:
         raise ValidationFailed(
             f"{field}: an absolute URL with a host, no credentials and no fragment.", field=field
         )
-    if parts.scheme == "https" or (parts.scheme == "http" and _loopback(host)):
-        return value
-    raise ValidationFailed(
-        f"{field}: must be https (http only to 127.0.0.1, ::1 or localhost).", field=field
-    )
+    if not (parts.scheme == "https" or (parts.scheme == "http" and _loopback(host))):
+        raise ValidationFailed(
+            f"{field}: must be https (http only to 127.0.0.1, ::1 or localhost).", field=field
+        )
+    # What python3-saml refuses at sign-in time (its settings check) must be refused here:
+    # stored, it would fail every sign-in with a 503. Non-ASCII first, with a hint.
+    if not value.isascii():
+        raise ValidationFailed(
+            f"{field}: ASCII only (give an international domain name in its xn-- form and "
+            "percent-encode the path).",
+            field=field,
+        )
+    settings = importlib.import_module("onelogin.saml2.settings")
+    if not settings.validate_url(value, allow_single_label_domain=True):
+        raise ValidationFailed(f"{field}: not a URL python3-saml accepts.", field=field)
+    return value
 
 
 def entity_id(value: str, field: str = "idp_entity_id") -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from quantumlock.core.clock import as_utc
 from quantumlock.identity.models import SamlConnection
@@ -22,7 +23,8 @@ _Certificate = Annotated[str, StringConstraints(min_length=1, max_length=16384)]
 class AttributesIn(BaseModel):
     """The SAML attribute names to read; a name left out is the preset's."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "false" is not a boolean nor true an integer (lax mode would coerce them).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     email: _Name | None = Field(
         default=None,
@@ -33,12 +35,41 @@ class AttributesIn(BaseModel):
     groups: _Name | None = Field(default=None, examples=["groups"])
 
 
+# A real (public, EC P-256, valid until 2125) certificate: the examples below are accepted as
+# they are, so the document shows a working body and the fuzz reaches a successful PUT.
+EXAMPLE_CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBNTCB3KADAgECAhRfh5ZC8pbWPLDLGX3YI4S28lC5uTAKBggqhkjOPQQDAjAa
+MRgwFgYDVQQDDA9pZHAuZXhhbXBsZS5jb20wIBcNMjUwMTAxMDAwMDAwWhgPMjEy
+NTAxMDEwMDAwMDBaMBoxGDAWBgNVBAMMD2lkcC5leGFtcGxlLmNvbTBZMBMGByqG
+SM49AgEGCCqGSM49AwEHA0IABFWhDGI2uwmc6pNMzak5Iudy8wmblsD9SzQt7qMl
+vtvRR3/zEWQr1bX3RhOm85Doso2UlRFlHljFh3S5OKeHjSQwCgYIKoZIzj0EAwID
+SAAwRQIgRhjb/JrdfnXFgwU/RG1LO1/M90J+jzA6QfNPnFQJjlcCIQCgROQ2aDlA
+nwU0syjmh1Ax0/9PTtvWgDeY98MOFhpPOQ==
+-----END CERTIFICATE-----
+"""
+_PUT_EXAMPLE: JsonDict = {
+    "idp_entity_id": "http://www.okta.com/exk1example",
+    "idp_sso_url": "https://example.okta.com/app/example/exk1example/sso/saml",
+    "idp_certificates": [EXAMPLE_CERTIFICATE],
+    "preset": "okta",
+    "default_role": "member",
+    "group_roles": {"QuantumLock Admins": "admin"},
+}
+_PATCH_EXAMPLE: JsonDict = {
+    "group_roles": {"QuantumLock Viewers": "viewer"},
+    "clock_skew_seconds": 120,
+}
+
+
 class SamlConnectionIn(BaseModel):
     """The IdP as metadata XML (`idp_metadata_xml`) or as fields (`idp_entity_id`,
     `idp_sso_url`, `idp_certificates`, optional `idp_slo_url`); fields given with the metadata
     override its values."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "false" is not a boolean nor true an integer (lax mode would coerce them).
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [_PUT_EXAMPLE]}
+    )
 
     idp_metadata_xml: str | None = Field(
         default=None,
@@ -95,6 +126,10 @@ class SamlConnectionPatch(SamlConnectionIn):
     """The fields to change; an absent (or null) field stays, except `idp_slo_url` and
     `attributes.email`, where null means none (no SLO; the NameID is the email). Metadata
     replaces the IdP's entity id, URLs and certificates."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [_PATCH_EXAMPLE]}
+    )
 
 
 class CertificateOut(BaseModel):

@@ -63,6 +63,7 @@ _IDP = ("idp_entity_id", "idp_sso_url", "idp_slo_url", "idp_certificates")
 TEST_MODE_REFUSAL = (
     "SSO connections are changed with live credentials: a test-mode key can only read them."
 )
+OWNER_REFUSAL = "Only an owner can change the account's single sign-on."
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +112,13 @@ class SamlConfigService:
         actor: Actor,
         fields: Mapping[str, Any],
         *,
+        owner_level: bool,
         acting_user_id: str | None = None,
         address: str | None = None,
     ) -> Configured:
         """Create the account's connection, or replace it (PUT): fields left out take their
         defaults, the SP key pair stays (the IdP trusts its certificate)."""
-        self._refuse_test_mode(actor)
+        self._refuse(actor, owner_level)
         given = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values = {**DEFAULTS, **given}
         idp = self._idp(fields, current=None)
@@ -146,13 +148,14 @@ class SamlConfigService:
         actor: Actor,
         fields: Mapping[str, Any],
         *,
+        owner_level: bool,
         acting_user_id: str | None = None,
         address: str | None = None,
     ) -> SamlConnection:
         """Change the named fields (PATCH); a field left out (or null, but for `idp_slo_url`
         and `attributes.email`, where null means none) stays. 404 when there is none."""
         conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
-        self._refuse_test_mode(actor)
+        self._refuse(actor, owner_level)
         before = self._snapshot(conn)
         values = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values.pop("idp_metadata_xml", None)
@@ -164,12 +167,17 @@ class SamlConfigService:
         return conn
 
     def delete(
-        self, actor: Actor, *, acting_user_id: str | None = None, address: str | None = None
+        self,
+        actor: Actor,
+        *,
+        owner_level: bool,
+        acting_user_id: str | None = None,
+        address: str | None = None,
     ) -> None:
         """Remove the connection (and its SP key pair): SSO sign-in stops, password sign-in
         works again for everyone with a password."""
         conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
-        self._refuse_test_mode(actor)
+        self._refuse(actor, owner_level)
         self._event(
             actor,
             conn,
@@ -184,11 +192,17 @@ class SamlConfigService:
     # -- helpers ---------------------------------------------------------------------------
 
     @staticmethod
-    def _refuse_test_mode(actor: Actor) -> None:
+    def _refuse(actor: Actor, owner_level: bool) -> None:
         # As /api/v2/users: users (and so how they sign in) belong to no mode, and test mode
         # stays a sandbox.
         if actor.is_test:
             raise InsufficientScope(TEST_MODE_REFUSAL)
+        # The connection decides who anyone is: its IdP (or whoever controls the attribute it
+        # reads the email from) can sign in as any user, owners included. So, as for an
+        # admin-scope credential, only an owner-level caller (`Principal.grants_admin`: an API
+        # key, a service account, an owner's token) may change it; an admin user only reads.
+        if not owner_level:
+            raise InsufficientScope(OWNER_REFUSAL)
 
     def _existing(self, actor: Actor) -> SamlConnection:
         conn = self.get(actor.account_id)
