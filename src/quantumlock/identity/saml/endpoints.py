@@ -54,6 +54,12 @@ _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 # QL_MAX_BODY_BYTES, may refuse it first with a 413).
 MAX_ACS_BODY = 2 * 1024 * 1024
 METADATA_TYPE = "application/samlmetadata+xml"
+# The browser binding of SP-initiated sign-ins (login CSRF): the values of the sign-ins
+# this browser started, newest first. SameSite=None so that the IdP's cross-site POST to
+# the ACS carries it; browsers drop SameSite=None without Secure, so only over https.
+BINDING_COOKIE = "ql_saml_binding"
+BINDING_KEEP = 4  # sign-ins in flight at once (tabs)
+BINDING_MAX_AGE = 600  # the request's lifetime (service_login.REQUEST_TTL)
 
 T = TypeVar("T")
 
@@ -207,7 +213,28 @@ async def login(request: Request, account_id: str) -> Response:
         return refusal_page(request, result)
     if result is None:
         return error_page(request, 503, "Unavailable", _UNAVAILABLE)
-    return see_other(result)
+    location, binding = result
+    response = see_other(location)
+    if is_https(request):
+        kept = [b for b in _bindings_of(request) if b != binding][: BINDING_KEEP - 1]
+        response.set_cookie(
+            BINDING_COOKIE,
+            ".".join([binding, *kept]),
+            max_age=BINDING_MAX_AGE,
+            path=f"/saml/{account_id}/",
+            httponly=True,
+            samesite="none",
+            secure=True,
+        )
+    return response
+
+
+_BINDING = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _bindings_of(request: Request) -> list[str]:
+    raw = request.cookies.get(BINDING_COOKIE, "")
+    return [b for b in raw.split(".")[:BINDING_KEEP] if _BINDING.match(b)]
 
 
 # -- the ACS ----------------------------------------------------------------------------------
@@ -252,6 +279,8 @@ async def acs(request: Request, account_id: str) -> Response:
     base = base_url(request)
     address = client_address(request)
     user_agent = request.headers.get("user-agent")
+    # Over https a sign-in started here must come back to the browser that started it.
+    bindings = _bindings_of(request) if is_https(request) else None
     result = await _run(
         request,
         lambda svc: svc.consume(
@@ -261,6 +290,7 @@ async def acs(request: Request, account_id: str) -> Response:
             relay_from_post=safe_next,
             address=address,
             user_agent=user_agent,
+            bindings=bindings,
         ),
     )
     if result is None:
