@@ -160,7 +160,7 @@ async def _audit_failure(request: Request, account_id: str, refusal: SamlRefusal
 
 
 async def _limited(request: Request, key: str) -> Response | None:
-    """The per-address budget of POST /login, for the ACS and /login/sso."""
+    """The per-address budget of POST /login, for the ACS, /saml/*/login and /login/sso."""
     runtime = get_runtime(request)
     settings = runtime.settings
     guard = await runtime.limiter.hit(
@@ -203,7 +203,11 @@ async def metadata(request: Request, account_id: str) -> Response:
 @router.get("/saml/{account_id}/login")
 async def login(request: Request, account_id: str) -> Response:
     """303 to the IdP with a signed AuthnRequest (HTTP-Redirect); RelayState is the local
-    path to come back to (`next`, made safe), stored with the request."""
+    path to come back to (`next`, made safe), stored with the request. Each call writes a
+    row: it shares the per-address budget of POST /login."""
+    limited = await _limited(request, "saml-login:")
+    if limited is not None:
+        return limited
     if not _ACCOUNT_ID.match(account_id):
         return _no_account(request)
     relay = safe_next(request.query_params.get("next"))
