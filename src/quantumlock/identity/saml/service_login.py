@@ -406,6 +406,7 @@ class SamlLoginService:
         )
         if outcome.kind == "response":
             return LogoutStep("/login", False)
+        self._refuse_logout_replay(conn, outcome)
         ended = 0
         if outcome.name_id:
             now = self.clock()
@@ -427,6 +428,29 @@ class SamlLoginService:
         )
         self.session.flush()
         return LogoutStep(outcome.redirect or "/login", outcome.redirect is not None)
+
+    def _refuse_logout_replay(self, conn: SamlConnection, outcome: protocol.SloOutcome) -> None:
+        """A LogoutRequest is accepted once and only while fresh: replayed later (python3-saml
+        accepts one with no NotOnOrAfter for ever), it would end the sessions the user has
+        made since. Fresh = before its NotOnOrAfter and within REQUEST_TTL of its
+        IssueInstant, allowing the connection's clock skew; its ID is kept as long."""
+        now = self.clock()
+        skew = timedelta(seconds=conn.clock_skew_seconds)
+        assert outcome.request_id is not None and outcome.issued_at is not None  # noqa: S101
+        end = outcome.issued_at + REQUEST_TTL
+        if outcome.not_on_or_after is not None:
+            end = min(end, outcome.not_on_or_after)
+        if end + skew <= now:
+            raise SamlRefusal("expired", "The LogoutRequest has expired.")
+        self.repo.purge_assertions(now)
+        row = SamlAssertionId(
+            key=assertion_key(conn.account_id, "slo\x1f" + outcome.request_id),
+            account_id=conn.account_id,
+            created_at=now,
+            expires_at=end + skew,
+        )
+        if not self.repo.consume_assertion(row):
+            raise SamlRefusal("replay", "This LogoutRequest was used already.")
 
     # -- failures -------------------------------------------------------------------------------
 
