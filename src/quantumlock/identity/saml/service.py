@@ -117,6 +117,7 @@ class SamlConfigService:
         """Create the account's connection, or replace it (PUT): fields left out take their
         defaults, the SP key pair stays (the IdP trusts its certificate)."""
         self._refuse_test_mode(actor)
+        self._refuse_below_owner(actor, acting_user_id)
         given = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values = {**DEFAULTS, **given}
         idp = self._idp(fields, current=None)
@@ -160,6 +161,7 @@ class SamlConfigService:
         and `attributes.email`, where null means none) stays. 404 when there is none."""
         conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
         self._refuse_test_mode(actor)
+        self._refuse_below_owner(actor, acting_user_id)
         before = self._snapshot(conn)
         values = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values.pop("idp_metadata_xml", None)
@@ -184,6 +186,7 @@ class SamlConfigService:
         works again for everyone with a password."""
         conn = self._existing(actor)  # none: 404 first, for a test key too (as /users)
         self._refuse_test_mode(actor)
+        self._refuse_below_owner(actor, acting_user_id)
         self._event(
             actor,
             conn,
@@ -203,6 +206,19 @@ class SamlConfigService:
         # stays a sandbox.
         if actor.is_test:
             raise InsufficientScope(TEST_MODE_REFUSAL)
+
+    def _refuse_below_owner(self, actor: Actor, acting_user_id: str | None) -> None:
+        """The connection's IdP can sign in as any of the account's users, owners included:
+        changing it is an owner's power (users.service_base's RANK rule). An API key or the
+        operator (no acting user) act for the account as an owner would."""
+        if acting_user_id is None:
+            return
+        user = self.session.get(User, acting_user_id)
+        if user is None or user.account_id != actor.account_id or user.role != Role.OWNER:
+            raise InsufficientScope(
+                "Only an owner can change single sign-on: its identity provider can sign "
+                "in as any user of the account, owners included."
+            )
 
     def _existing(self, actor: Actor) -> SamlConnection:
         conn = self.get(actor.account_id)
