@@ -147,3 +147,24 @@ def test_garbage_forms_are_pages_and_audited(flow: SamlFlow) -> None:
         assert answer.status_code == 400, (form, answer.status_code)
         assert answer.headers["content-type"].startswith("text/html")
         assert len(flow.failure_reasons()) == before + 1
+
+
+def test_other_methods_and_bodies_at_the_acs_are_html(flow: SamlFlow) -> None:
+    """A browser that reloads or bookmarks the ACS (or the sign-out URL), or a client
+    posting JSON or multipart: pages, not the API's JSON 405."""
+    acs = flow.base + "/acs"
+    answers = [
+        flow.http.get(acs, follow_redirects=False),
+        flow.http.post(acs, json={"SAMLResponse": "x"}, follow_redirects=False),
+        flow.http.post(acs, files={"SAMLResponse": ("r", b"x")}, follow_redirects=False),
+        flow.http.post("/saml/acc_nope/acs", data={"SAMLResponse": "x"}, follow_redirects=False),
+        flow.http.get(flow.base + "/logout", follow_redirects=False),
+    ]
+    for answer in answers:
+        assert answer.status_code < 500, (answer.request.method, answer.status_code)
+        assert answer.headers["content-type"].startswith("text/html"), (
+            answer.request.url,
+            answer.request.method,
+            answer.status_code,
+            answer.text[:200],
+        )

@@ -308,6 +308,22 @@ async def acs(request: Request, account_id: str) -> Response:
     return response
 
 
+@router.get("/saml/{account_id}/acs")
+@router.get("/saml/{account_id}/logout")
+async def post_only(request: Request, account_id: str) -> Response:
+    """A browser that reloads or bookmarks the ACS or the sign-out URL: a page (the API's
+    405 is JSON), and nothing done (the ACS takes the IdP's POST, sign-out a CSRF form)."""
+    del account_id
+    response = error_page(
+        request,
+        405,
+        "Start from the sign-in page",
+        "This address only takes a form from the sign-in pages or your identity provider.",
+    )
+    response.headers["Allow"] = "POST"
+    return response
+
+
 # -- single logout ----------------------------------------------------------------------------
 
 
