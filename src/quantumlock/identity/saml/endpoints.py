@@ -54,6 +54,12 @@ _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 # QL_MAX_BODY_BYTES, may refuse it first with a 413).
 MAX_ACS_BODY = 2 * 1024 * 1024
 METADATA_TYPE = "application/samlmetadata+xml"
+# The browser binding of SP-initiated sign-ins (login CSRF): the values of the sign-ins
+# this browser started, newest first. SameSite=None so that the IdP's cross-site POST to
+# the ACS carries it; browsers drop SameSite=None without Secure, so only over https.
+BINDING_COOKIE = "ql_saml_binding"
+BINDING_KEEP = 4  # sign-ins in flight at once (tabs)
+BINDING_MAX_AGE = 600  # the request's lifetime (service_login.REQUEST_TTL)
 
 T = TypeVar("T")
 
@@ -154,7 +160,7 @@ async def _audit_failure(request: Request, account_id: str, refusal: SamlRefusal
 
 
 async def _limited(request: Request, key: str) -> Response | None:
-    """The per-address budget of POST /login, for the ACS and /login/sso."""
+    """The per-address budget of POST /login, for the ACS, /saml/*/login and /login/sso."""
     runtime = get_runtime(request)
     settings = runtime.settings
     guard = await runtime.limiter.hit(
@@ -197,7 +203,11 @@ async def metadata(request: Request, account_id: str) -> Response:
 @router.get("/saml/{account_id}/login")
 async def login(request: Request, account_id: str) -> Response:
     """303 to the IdP with a signed AuthnRequest (HTTP-Redirect); RelayState is the local
-    path to come back to (`next`, made safe), stored with the request."""
+    path to come back to (`next`, made safe), stored with the request. Each call writes a
+    row: it shares the per-address budget of POST /login."""
+    limited = await _limited(request, "saml-login:")
+    if limited is not None:
+        return limited
     if not _ACCOUNT_ID.match(account_id):
         return _no_account(request)
     relay = safe_next(request.query_params.get("next"))
@@ -207,7 +217,28 @@ async def login(request: Request, account_id: str) -> Response:
         return refusal_page(request, result)
     if result is None:
         return error_page(request, 503, "Unavailable", _UNAVAILABLE)
-    return see_other(result)
+    location, binding = result
+    response = see_other(location)
+    if is_https(request):
+        kept = [b for b in _bindings_of(request) if b != binding][: BINDING_KEEP - 1]
+        response.set_cookie(
+            BINDING_COOKIE,
+            ".".join([binding, *kept]),
+            max_age=BINDING_MAX_AGE,
+            path=f"/saml/{account_id}/",
+            httponly=True,
+            samesite="none",
+            secure=True,
+        )
+    return response
+
+
+_BINDING = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _bindings_of(request: Request) -> list[str]:
+    raw = request.cookies.get(BINDING_COOKIE, "")
+    return [b for b in raw.split(".")[:BINDING_KEEP] if _BINDING.match(b)]
 
 
 # -- the ACS ----------------------------------------------------------------------------------
@@ -252,6 +283,8 @@ async def acs(request: Request, account_id: str) -> Response:
     base = base_url(request)
     address = client_address(request)
     user_agent = request.headers.get("user-agent")
+    # Over https a sign-in started here must come back to the browser that started it.
+    bindings = _bindings_of(request) if is_https(request) else None
     result = await _run(
         request,
         lambda svc: svc.consume(
@@ -261,6 +294,7 @@ async def acs(request: Request, account_id: str) -> Response:
             relay_from_post=safe_next,
             address=address,
             user_agent=user_agent,
+            bindings=bindings,
         ),
     )
     if result is None:
@@ -271,6 +305,22 @@ async def acs(request: Request, account_id: str) -> Response:
         return refusal_page(request, result)
     response = see_other(result.relay_state)
     set_session_cookie(request, response, result.session_token)
+    return response
+
+
+@router.get("/saml/{account_id}/acs")
+@router.get("/saml/{account_id}/logout")
+async def post_only(request: Request, account_id: str) -> Response:
+    """A browser that reloads or bookmarks the ACS or the sign-out URL: a page (the API's
+    405 is JSON), and nothing done (the ACS takes the IdP's POST, sign-out a CSRF form)."""
+    del account_id
+    response = error_page(
+        request,
+        405,
+        "Start from the sign-in page",
+        "This address only takes a form from the sign-in pages or your identity provider.",
+    )
+    response.headers["Allow"] = "POST"
     return response
 
 

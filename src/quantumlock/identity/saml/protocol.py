@@ -244,6 +244,10 @@ class SloOutcome:
     name_id: str | None = None
     session_indexes: tuple[str, ...] = ()
     redirect: str | None = None
+    # The LogoutRequest's ID and times: it is accepted once (the caller keeps the ID).
+    request_id: str | None = None
+    issued_at: datetime | None = None
+    not_on_or_after: datetime | None = None
 
 
 def process_slo(
@@ -273,13 +277,21 @@ def process_slo(
     try:
         name_id = OneLogin_Saml2_Logout_Request.get_nameid(xml)
         indexes = OneLogin_Saml2_Logout_Request.get_session_indexes(xml)
+        request_id = OneLogin_Saml2_Logout_Request.get_id(xml)
+        root = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as error:
         raise SamlRefusal("malformed", str(error)) from None
+    issued_at = _time(root.get("IssueInstant"))
+    if not request_id or len(str(request_id)) > MAX_ID or issued_at is None:
+        raise SamlRefusal("malformed", "The LogoutRequest has no usable ID or IssueInstant.")
     return SloOutcome(
         kind="request",
         name_id=str(name_id) if name_id else None,
         session_indexes=tuple(str(i) for i in indexes or () if i),
         redirect=str(redirect),
+        request_id=str(request_id),
+        issued_at=issued_at,
+        not_on_or_after=_time(root.get("NotOnOrAfter")),
     )
 
 

@@ -137,8 +137,15 @@ class SamlConfigService:
                 raise NotFound("No SAML connection for this account.")
             before, created = self._snapshot(conn), False
             self._apply(conn, {**values, **idp}, replace_attributes=True)
+        ended = self._enforce_sso_required(conn, before)
         self._audit(
-            actor, conn, before, created=created, acting_user_id=acting_user_id, address=address
+            actor,
+            conn,
+            before,
+            created=created,
+            acting_user_id=acting_user_id,
+            address=address,
+            ended=ended,
         )
         self.session.flush()
         return Configured(conn, created)
@@ -160,8 +167,15 @@ class SamlConfigService:
         values = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values.pop("idp_metadata_xml", None)
         self._apply(conn, {**values, **self._idp(fields, current=conn)}, replace_attributes=False)
+        ended = self._enforce_sso_required(conn, before)
         self._audit(
-            actor, conn, before, created=False, acting_user_id=acting_user_id, address=address
+            actor,
+            conn,
+            before,
+            created=False,
+            acting_user_id=acting_user_id,
+            address=address,
+            ended=ended,
         )
         self.session.flush()
         return conn
@@ -283,6 +297,16 @@ class SamlConfigService:
             conn.clock_skew_seconds = _skew(values["clock_skew_seconds"])
         conn.updated_at = self.clock()
 
+    def _enforce_sso_required(self, conn: SamlConnection, before: dict[str, Any]) -> int | None:
+        """When "SSO required" comes into force (switched on, or the connection enabled
+        with it), the password sessions of the account's non-owners end: the rule would
+        otherwise only bite when they expire (up to the session's maximum age). Owners keep
+        theirs (break-glass). The number ended, or None when the rule did not come on."""
+        was = bool(before.get("enabled") and before.get("sso_required"))
+        if was or not (conn.enabled and conn.sso_required):
+            return None
+        return self.repo.end_password_sessions(conn.account_id, self.clock())
+
     @staticmethod
     def _snapshot(conn: SamlConnection) -> dict[str, Any]:
         return {
@@ -303,11 +327,14 @@ class SamlConfigService:
         created: bool,
         acting_user_id: str | None,
         address: str | None,
+        ended: int | None = None,
     ) -> None:
         """Which fields changed and the IdP certificates' fingerprints: never key material."""
         after = self._snapshot(conn)
         changed = sorted(k for k, v in after.items() if created or before.get(k) != v)
         detail: dict[str, Any] = {"fields": changed}
+        if ended is not None:
+            detail["password_sessions_ended"] = ended
         if created or "idp_certificates" in changed:
             detail["certificates"] = [
                 metadata.certificate(pem).fingerprint_sha256 for pem in conn.idp_certificates

@@ -9,8 +9,9 @@ endpoint rolls the sign-in back and audits the failure in a transaction of its o
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -72,6 +73,14 @@ def assertion_key(account_id: str, assertion_id: str) -> str:
     return hashlib.sha256(f"{account_id}\x1f{assertion_id}".encode()).hexdigest()
 
 
+def binding_value(users: UserService, account_id: str, request_id: str) -> str:
+    """The browser binding of an AuthnRequest: a keyed digest (the server's pepper) of the
+    account and request ID, set as a cookie by the browser that started the sign-in. Not
+    stored: the ACS recomputes it for the request the response answers."""
+    raw = users.hasher.digest(f"saml-binding\x1f{account_id}\x1f{request_id}")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def best_role(groups: list[str], group_roles: dict[str, str]) -> str | None:
     """The highest-ranked role any of the groups maps to (never owner), or None."""
     found: str | None = None
@@ -124,9 +133,10 @@ class SamlLoginService:
 
     # -- SP-initiated login ---------------------------------------------------------------------
 
-    def begin_login(self, account_id: str, base_url: str, relay_state: str) -> str:
-        """The IdP URL with a signed AuthnRequest; the request is stored (10 min, one use)
-        with the local path to come back to."""
+    def begin_login(self, account_id: str, base_url: str, relay_state: str) -> tuple[str, str]:
+        """The IdP URL with a signed AuthnRequest, and the request's browser binding
+        (`binding_value`); the request is stored (10 min, one use) with the local path to
+        come back to."""
         conn = self.connection(account_id)
         urls = sp_urls(base_url, account_id)
         redirect = protocol.authn_request(
@@ -146,7 +156,7 @@ class SamlLoginService:
             )
         )
         self.session.flush()
-        return redirect.url
+        return redirect.url, binding_value(self.users, account_id, redirect.request_id)
 
     # -- the ACS -------------------------------------------------------------------------------
 
@@ -159,9 +169,14 @@ class SamlLoginService:
         relay_from_post: Callable[[str | None], str],
         address: str | None,
         user_agent: str | None,
+        bindings: Collection[str] | None = None,
     ) -> SignedInWithSaml:
         """Check the POSTed response and sign the user in. `relay_from_post` makes the
-        POSTed RelayState safe (IdP-initiated only; SP-initiated uses the stored one)."""
+        POSTed RelayState safe (IdP-initiated only; SP-initiated uses the stored one).
+        `bindings`: the browser's binding values (its cookie) when sign-ins are bound to
+        the browser that started them (https), None when not (plain http): an
+        SP-initiated response is then only accepted from the browser that asked for it
+        (login CSRF: an attacker's own genuine response posted from a victim's browser)."""
         conn = self.connection(account_id)
         urls = sp_urls(base_url, account_id)
         data = protocol.request_data(base_url, urlsplit(urls.acs).path, post=post)
@@ -174,7 +189,9 @@ class SamlLoginService:
         # The replay first: a response used once is reported as a replay (not as an answer
         # to a spent request). Both writes are conditional and roll back together.
         self._refuse_replay(conn, assertion, now)
-        relay, idp_initiated = self._match_request(conn, assertion, post, relay_from_post, now)
+        relay, idp_initiated = self._match_request(
+            conn, assertion, post, relay_from_post, now, bindings
+        )
         user, provisioned = self._user_for(conn, assertion, address)
         user.last_login_at = now
         _row, token = self.users.start_session(
@@ -220,6 +237,7 @@ class SamlLoginService:
         post: dict[str, str],
         relay_from_post: Callable[[str | None], str],
         now: datetime,
+        bindings: Collection[str] | None,
     ) -> tuple[str, bool]:
         """SP-initiated: InResponseTo names this account's unused, unexpired request, spent
         here (conditional UPDATE). IdP-initiated (no trusted InResponseTo): only when the
@@ -236,6 +254,17 @@ class SamlLoginService:
             if len(irt) <= protocol.MAX_ID
             else None
         )
+        if (
+            request is not None
+            and bindings is not None
+            and binding_value(self.users, conn.account_id, irt) not in bindings
+        ):
+            raise SamlRefusal(
+                "unknown_request",
+                "The response answers a sign-in started in another browser.",
+                request=irt[:100],
+                binding="missing",
+            )
         if request is None or not self.repo.spend_request(conn.account_id, irt, now):
             raise SamlRefusal(
                 "unknown_request",
@@ -377,6 +406,7 @@ class SamlLoginService:
         )
         if outcome.kind == "response":
             return LogoutStep("/login", False)
+        self._refuse_logout_replay(conn, outcome)
         ended = 0
         if outcome.name_id:
             now = self.clock()
@@ -398,6 +428,29 @@ class SamlLoginService:
         )
         self.session.flush()
         return LogoutStep(outcome.redirect or "/login", outcome.redirect is not None)
+
+    def _refuse_logout_replay(self, conn: SamlConnection, outcome: protocol.SloOutcome) -> None:
+        """A LogoutRequest is accepted once and only while fresh: replayed later (python3-saml
+        accepts one with no NotOnOrAfter for ever), it would end the sessions the user has
+        made since. Fresh = before its NotOnOrAfter and within REQUEST_TTL of its
+        IssueInstant, allowing the connection's clock skew; its ID is kept as long."""
+        now = self.clock()
+        skew = timedelta(seconds=conn.clock_skew_seconds)
+        assert outcome.request_id is not None and outcome.issued_at is not None  # noqa: S101
+        end = outcome.issued_at + REQUEST_TTL
+        if outcome.not_on_or_after is not None:
+            end = min(end, outcome.not_on_or_after)
+        if end + skew <= now:
+            raise SamlRefusal("expired", "The LogoutRequest has expired.")
+        self.repo.purge_assertions(now)
+        row = SamlAssertionId(
+            key=assertion_key(conn.account_id, "slo\x1f" + outcome.request_id),
+            account_id=conn.account_id,
+            created_at=now,
+            expires_at=end + skew,
+        )
+        if not self.repo.consume_assertion(row):
+            raise SamlRefusal("replay", "This LogoutRequest was used already.")
 
     # -- failures -------------------------------------------------------------------------------
 
