@@ -84,7 +84,7 @@ def test_every_change_is_audited_without_key_material(
     create, required, rolled, replaced, deleted = (e["detail"] for e in events)
     assert create["certificates"] == [m.fingerprint(first)]
     assert "idp_entity_id" in create["fields"] and "sso_required" in create["fields"]
-    assert required == {"fields": ["sso_required"]}
+    assert required == {"fields": ["sso_required"], "password_sessions_ended": 0}
     assert rolled == {
         "fields": ["idp_certificates"],
         "certificates": [m.fingerprint(first), m.fingerprint(second)],
