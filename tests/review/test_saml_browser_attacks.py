@@ -168,3 +168,16 @@ def test_other_methods_and_bodies_at_the_acs_are_html(flow: SamlFlow) -> None:
             answer.status_code,
             answer.text[:200],
         )
+
+
+def test_refused_logout_messages_are_audited(flow: SamlFlow) -> None:
+    """A refused IdP LogoutRequest (a replay here) leaves `saml.logout_failed` with its reason
+    in the audit trail, as a refused sign-in does."""
+    user = User(unique_email())
+    seen = flow.begin()
+    assert flow.post(flow.idp.answer(seen, user)).status_code == 303
+    url = flow.idp.logout_request_url(flow.slo_url, user.email, sp_entity_id=flow.sp_entity_id)
+    assert _slo(flow, url).status_code == 303
+    assert _slo(flow, url).status_code == 400
+    refused = flow.events("saml.logout_failed")
+    assert [event["detail"]["reason"] for event in refused] == ["replay"]

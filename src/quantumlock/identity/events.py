@@ -51,6 +51,7 @@ IdentityEventType = Literal[
     "saml.login",
     "saml.login_failed",
     "saml.logout",
+    "saml.logout_failed",
 ]
 IDENTITY_EVENT_TYPES: tuple[str, ...] = get_args(IdentityEventType)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import parse_qsl, quote
 
 import structlog
@@ -144,15 +144,22 @@ async def _run(request: Request, work: Callable[[SamlLoginService], T]) -> T | S
     return await to_thread.run_sync(call)
 
 
-async def _audit_failure(request: Request, account_id: str, refusal: SamlRefusal) -> None:
-    """`saml.login_failed` in its own transaction (the sign-in's was rolled back)."""
+async def _audit_failure(
+    request: Request,
+    account_id: str,
+    refusal: SamlRefusal,
+    action: Literal["saml.login_failed", "saml.logout_failed"] = "saml.login_failed",
+) -> None:
+    """The refusal's audit event in its own transaction (the refused one was rolled back)."""
     address = client_address(request)
     runtime = get_runtime(request)
 
     def call() -> None:
         try:
             with runtime.unit_of_work() as session:
-                _service(request, session).record_failure(account_id, refusal, address=address)
+                _service(request, session).record_failure(
+                    account_id, refusal, address=address, action=action
+                )
         except Exception:
             log.exception("saml_audit_failed", reason=refusal.reason)
 
@@ -369,6 +376,7 @@ async def single_logout(request: Request, account_id: str) -> Response:
     if result is None:
         return error_page(request, 503, "Unavailable", _UNAVAILABLE)
     if isinstance(result, SamlRefusal):
+        await _audit_failure(request, account_id, result, "saml.logout_failed")
         return error_page(
             request, 400, "Sign-out failed", "The identity provider's sign-out message was refused."
         )

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import structlog
@@ -454,10 +454,18 @@ class SamlLoginService:
 
     # -- failures -------------------------------------------------------------------------------
 
-    def record_failure(self, account_id: str, refusal: SamlRefusal, *, address: str | None) -> None:
-        """Audit a refused sign-in (`saml.login_failed`, with the reason): the caller runs
-        this in a transaction of its own, after the sign-in's was rolled back. Nothing is
-        recorded for an account that does not exist."""
+    def record_failure(
+        self,
+        account_id: str,
+        refusal: SamlRefusal,
+        *,
+        address: str | None,
+        action: Literal["saml.login_failed", "saml.logout_failed"] = "saml.login_failed",
+    ) -> None:
+        """Audit a refused sign-in (`saml.login_failed`) or IdP logout message
+        (`saml.logout_failed`), with the reason: the caller runs this in a transaction of its
+        own, after the refused one was rolled back. Nothing is recorded for an account that
+        does not exist."""
         if self.session.get(Account, account_id) is None:
             return
         conn = self.config.get(account_id)
@@ -470,7 +478,7 @@ class SamlLoginService:
         record_event(
             self.session,
             account_id=account_id,
-            action="saml.login_failed",
+            action=action,
             actor_id=object_id,
             object_id=object_id,
             address=address,
