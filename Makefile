@@ -53,8 +53,9 @@ test: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # `make test` plus the tests marked `long` (tests/conftest.py): the shared e2e server's
-# PostgreSQL variant, the isolation matrix's access-token variant on PostgreSQL and the
-# keygen latency soak. `make test` keeps a cheaper variant of each behaviour.
+# PostgreSQL variant, the isolation matrix's access-token variant on PostgreSQL, the
+# in-process SAML tests on PostgreSQL (not those that spend a request or an assertion) and
+# the keygen latency soak. `make test` keeps a cheaper variant of each behaviour.
 test-long: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --long $(PYTEST_ARGS)
 
