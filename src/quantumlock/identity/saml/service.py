@@ -137,17 +137,7 @@ class SamlConfigService:
                 raise NotFound("No SAML connection for this account.")
             before, created = self._snapshot(conn), False
             self._apply(conn, {**values, **idp}, replace_attributes=True)
-        ended = self._enforce_sso_required(conn, before)
-        self._audit(
-            actor,
-            conn,
-            before,
-            created=created,
-            acting_user_id=acting_user_id,
-            address=address,
-            ended=ended,
-        )
-        self.session.flush()
+        self._settle(actor, conn, before, created, acting_user_id, address)
         return Configured(conn, created)
 
     def update(
@@ -167,18 +157,31 @@ class SamlConfigService:
         values = {k: v for k, v in fields.items() if v is not None and k not in _IDP}
         values.pop("idp_metadata_xml", None)
         self._apply(conn, {**values, **self._idp(fields, current=conn)}, replace_attributes=False)
+        self._settle(actor, conn, before, False, acting_user_id, address)
+        return conn
+
+    def _settle(
+        self,
+        actor: Actor,
+        conn: SamlConnection,
+        before: dict[str, Any],
+        created: bool,
+        acting_user_id: str | None,
+        address: str | None,
+    ) -> None:
+        """After a create, replace or update: apply "SSO required" if it just came into
+        force, audit the change, flush."""
         ended = self._enforce_sso_required(conn, before)
         self._audit(
             actor,
             conn,
             before,
-            created=False,
+            created=created,
             acting_user_id=acting_user_id,
             address=address,
             ended=ended,
         )
         self.session.flush()
-        return conn
 
     def delete(
         self,

@@ -278,15 +278,9 @@ class SamlLoginService:
     ) -> None:
         skew = timedelta(seconds=conn.clock_skew_seconds)
         end = assertion.not_on_or_after or now
-        self.repo.purge_assertions(now)
-        row = SamlAssertionId(
-            key=assertion_key(conn.account_id, assertion.assertion_id),
-            account_id=conn.account_id,
-            created_at=now,
-            expires_at=end + skew,
+        self._spend_once(
+            conn, assertion.assertion_id, end + skew, "This assertion was used already."
         )
-        if not self.repo.consume_assertion(row):
-            raise SamlRefusal("replay", "This assertion was used already.")
 
     def _user_for(
         self, conn: SamlConnection, assertion: protocol.Assertion, address: str | None
@@ -442,15 +436,25 @@ class SamlLoginService:
             end = min(end, outcome.not_on_or_after)
         if end + skew <= now:
             raise SamlRefusal("expired", "The LogoutRequest has expired.")
+        self._spend_once(
+            conn, "slo\x1f" + outcome.request_id, end + skew, "This LogoutRequest was used already."
+        )
+
+    def _spend_once(
+        self, conn: SamlConnection, message_id: str, keep_until: datetime, used: str
+    ) -> None:
+        """Record a message ID of this account until `keep_until` (a conditional insert, so
+        two nodes cannot both accept it): a second use anywhere is a `replay`."""
+        now = self.clock()
         self.repo.purge_assertions(now)
         row = SamlAssertionId(
-            key=assertion_key(conn.account_id, "slo\x1f" + outcome.request_id),
+            key=assertion_key(conn.account_id, message_id),
             account_id=conn.account_id,
             created_at=now,
-            expires_at=end + skew,
+            expires_at=keep_until,
         )
         if not self.repo.consume_assertion(row):
-            raise SamlRefusal("replay", "This LogoutRequest was used already.")
+            raise SamlRefusal("replay", used)
 
     # -- failures -------------------------------------------------------------------------------
 
