@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-long test-system-deps fuzz lint audit bench entropy-report stack-check clean
+.PHONY: install lock run test test-long test-system-deps screenshots fuzz lint audit bench entropy-report stack-check clean
 
 # Every third-party package (the dev, quantum and saml extras, the SDK's offline extra, pip and the
 # build backend) exactly as requirements/lock.txt pins it, each file checked against its hash;
@@ -44,10 +44,12 @@ run: install
 # The test SAML identity provider (pysaml2) signs with the xmlsec1 program: Debian's package,
 # installed once (no Python wheel carries the program; the server itself needs only the
 # xmlsec wheel).
+# The portal's browser tests drive Debian's chromium through Playwright (no browser download).
 test-system-deps:
-	@command -v xmlsec1 >/dev/null || { \
+	@{ command -v xmlsec1 >/dev/null && test -x /usr/bin/chromium; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq xmlsec1 >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends xmlsec1 chromium >/dev/null; }
 
 test: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
@@ -58,6 +60,10 @@ test: install test-system-deps
 # the keygen latency soak. `make test` keeps a cheaper variant of each behaviour.
 test-long: install test-system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --long $(PYTEST_ARGS)
+
+# The README's portal screenshots (docs/screenshots/*.png), taken by the browser tests.
+screenshots: install test-system-deps
+	QL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:xdist tests/browser
 
 # schemathesis at length (tests/fuzz): `make test` runs a few derandomized examples per
 # operation; this runs FUZZ_EXAMPLES per operation, the RSA-generating operations in full,

@@ -18,6 +18,7 @@ from quantumlock.idempotency import install as idempotency
 from quantumlock.identity import install as identity
 from quantumlock.licensing import install as licensing
 from quantumlock.observability.logging import configure_logging
+from quantumlock.portal import install as portal
 from quantumlock.runtime import Runtime
 from quantumlock.settings import Settings
 from quantumlock.web import system
@@ -39,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     audit,
     idempotency,
     identity,
+    portal,
 )
 
 

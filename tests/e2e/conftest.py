@@ -33,9 +33,17 @@ class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=60, check=False
+            [*CLI, *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"CLI {args} failed: {result.stdout}\n{result.stderr}")

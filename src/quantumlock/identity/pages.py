@@ -111,16 +111,21 @@ def render(
     )
     response = HTMLResponse(html, status_code=status_code)
     security_headers(response, form_action_origins)
+    attach_csrf_cookie(request, response)
+    return response
+
+
+def attach_csrf_cookie(request: Request, response: Response) -> None:
+    """Set the `ql_csrf` cookie if `csrf_token` made a new token for this request."""
     if getattr(request.state, "ql_csrf_new", False):
         response.set_cookie(
             CSRF_COOKIE,
-            token,
+            csrf_token(request),
             httponly=True,
             samesite="lax",
             secure=is_https(request),
             path="/",
         )
-    return response
 
 
 def error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from anyio import to_thread
@@ -219,13 +220,39 @@ _REFUSALS = {
 async def login(request: Request) -> Response:
     """Check the form (CSRF, email, password, TOTP or recovery code), start a new session
     with a new token (no session fixation), set the cookie and go on to `next`."""
+    return await sign_in(request, _login_page)
+
+
+class LoginPage(Protocol):
+    """Renders a sign-in form (the identity page, or the portal's) with an outcome."""
+
+    def __call__(
+        self,
+        request: Request,
+        *,
+        next_path: str,
+        status_code: int = 200,
+        error: str | None = None,
+        email: str = "",
+        ask_code: bool = False,
+    ) -> Response: ...
+
+
+async def sign_in(
+    request: Request,
+    _login_page: LoginPage,
+    next_rule: Callable[[str | None], str] | None = None,
+) -> Response:
+    """The sign-in POST: the rules of `/login`, answered with `_login_page`'s form (the
+    portal's `/portal/login` shares them). `next_rule` makes the form's `next` a safe local
+    path (default: `safe_next`)."""
     runtime = get_runtime(request)
     settings = runtime.settings
     address = client_address(request)
     form = await read_form(request)
     if form is None:
         return error_page(request, 400, "Bad request", "The form could not be read.")
-    next_path = safe_next(form_field(form, "next"))
+    next_path = (next_rule or safe_next)(form_field(form, "next"))
     email = form_field(form, "email").strip()
     if not check_csrf(request, form):
         return _login_page(

@@ -1,0 +1,73 @@
+"""Installs the portal (quantumlock.web.install): its pages, its static files, and how its
+errors are answered (HTML pages, never the API's JSON)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+
+from quantumlock.portal.core import (
+    STATIC,
+    STATIC_PREFIX,
+    NeedsSignIn,
+    PortalError,
+    login_path,
+    portal_context,
+    render_page,
+    see_other,
+)
+from quantumlock.portal.signin import router as signin_router
+from quantumlock.web.install import Infra
+
+_static = APIRouter(include_in_schema=False)
+_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+# The portal's own files (no CDN): the names are fixed here, so no path reaches the disk.
+_FILES = {p.name: p for p in STATIC.iterdir() if p.suffix in _TYPES}
+
+
+@_static.get(STATIC_PREFIX + "/{name}")
+async def static_file(name: str) -> Response:
+    path = _FILES.get(name)
+    if path is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return FileResponse(
+        path,
+        media_type=_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def _portal_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, PortalError):  # registered for PortalError only
+        raise exc
+    try:
+        ctx = await portal_context(request)
+    except NeedsSignIn:
+        ctx = None
+    return render_page(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        ctx=ctx,
+        title=exc.title,
+        message=exc.message,
+        back=None,
+        back_text=None,
+    )
+
+
+async def _needs_sign_in(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, NeedsSignIn):  # registered for NeedsSignIn only
+        raise exc
+    return see_other(login_path(exc.next_path))
+
+
+ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+
+
+def install(infra: Infra) -> None:
+    infra.include_router(_static)
+    for router in ROUTERS:
+        infra.include_router(router)
+    infra.exception_handler(PortalError, _portal_error)
+    infra.exception_handler(NeedsSignIn, _needs_sign_in)
