@@ -10,6 +10,7 @@ portal's own sign-in form; `axe_violations(page)` runs axe-core (WCAG 2.1 A/AA) 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -181,9 +182,9 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
 
 
 def _axe_source() -> str:
-    import axe_playwright_python
-
-    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text("utf-8")
+    spec = importlib.util.find_spec("axe_playwright_python")
+    assert spec is not None and spec.origin is not None, "pip install axe-playwright-python"
+    return (Path(spec.origin).parent / "axe.min.js").read_text("utf-8")
 
 
 def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
