@@ -53,3 +53,20 @@ class ApiKeyEvent(Base):
     action: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime]
+
+
+class KeyUsageDaily(Base):
+    """Requests per API key (or OAuth client / service account) and UTC day, and how many of
+    them were refused with 429: the portal's usage charts. Counted in memory on the request
+    path and added here in batches (quantumlock.core.counters), so the hot path never writes."""
+
+    __tablename__ = "key_usage_daily"
+    __table_args__ = (Index("ix_key_usage_daily_account_day", "account_id", "day"),)
+
+    account_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # "2026-12-03" (UTC)
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)  # answered 429

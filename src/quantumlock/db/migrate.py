@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's `revision`; a new migration changes it (tests/unit/test_migrate.py).
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 VERSION_TABLE = "alembic_version"  # alembic's default, which env.py keeps
 
 

@@ -142,3 +142,21 @@ def signing_key_aad(kid: str) -> bytes:
 
 
 register_sealed(SigningKey.sealed_private, key=(SigningKey.kid,), aad=signing_key_aad)
+
+
+class LicenseValidationDaily(Base):
+    """Validations of a license per UTC day and result code (`VALID`, `EXPIRED`, ...): the
+    license's validation history. Counted in memory (validation writes nothing on its path)
+    and added here in batches (quantumlock.core.counters)."""
+
+    __tablename__ = "license_validation_daily"
+    __table_args__ = (Index("ix_license_validation_daily_account_day", "account_id", "day"),)
+
+    license_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("licenses.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # "2026-12-03" (UTC)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime]
