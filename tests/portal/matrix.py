@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
+from fastapi.routing import APIRoute
 
 from tests.conftest import AccountFixture
 
@@ -25,3 +27,17 @@ class Case:
     make: Callable[[FastAPI, AccountFixture], dict[str, str]]
     # Form fields for a POST (besides the CSRF token), so only ownership can refuse it.
     form: dict[str, str] | None = None
+
+
+def portal_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every GET and POST portal route."""
+    # FastAPI >= 0.16x nests included routers; iter_route_contexts flattens them.
+    contexts = getattr(routing, "iter_route_contexts", None)
+    route: Any
+    found: set[tuple[str, str]] = set()
+    for route in contexts(app.routes) if contexts else app.routes:
+        original = getattr(route, "original_route", route)
+        path = getattr(route, "path_format", "")
+        if isinstance(original, APIRoute) and path.startswith("/portal"):
+            found.update((m, path) for m in route.methods or () if m in ("GET", "POST"))
+    return found

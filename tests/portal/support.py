@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -29,7 +30,7 @@ class PortalUser:
         """The CSRF token the portal's pages carry for this session."""
         return csrf_of(self.client.get(path).text)
 
-    def post(self, path: str, data: dict[str, str | list[str]] | None = None) -> httpx.Response:
+    def post(self, path: str, data: Mapping[str, str | list[str]] | None = None) -> httpx.Response:
         """POST a form with this session's CSRF token (not following the redirect)."""
         form: dict[str, str | list[str]] = {"csrf_token": self.csrf(), **(data or {})}
         answer: httpx.Response = self.client.post(path, data=form, follow_redirects=False)
