@@ -168,6 +168,12 @@ def test_admin_creates_keys_but_cannot_grant_admin(
     made = create(admin, name="Live reader", scopes=("licenses:read",), key_type="live")
     assert made.status_code == 201 and secret_of(made).startswith("qcos_live_")
     assert "Live reader" in names(client, account)
+    # The account's first key holds admin: its new secret would be an admin key (owner-only).
+    first = client.get("/api/v2/me", headers=account.headers).json()["data"]["key_id"]
+    rotated = admin.post(f"{BASE}/{first}/rotate", {"grace_period": "0s"})
+    assert rotated.status_code == 403 and "Only an owner can rotate" in rotated.text
+    assert SECRET.search(rotated.text) is None
+    assert client.get("/api/v2/me", headers=account.headers).status_code == 200
 
 
 def test_a_form_without_its_csrf_token_creates_nothing(
