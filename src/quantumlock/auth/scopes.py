@@ -56,3 +56,45 @@ _ORDER = {s.value: i for i, s in enumerate(Scope)}
 def sort_scopes(scopes: Iterable[Scope | str]) -> list[str]:
     """The documented order (as in the reference's scope table), for stable output."""
     return sorted((str(s) for s in scopes), key=lambda s: _ORDER.get(s, len(_ORDER)))
+
+
+# What each scope lets a key do, in the words of the README's scope table; forms that offer
+# scopes (the portal) show these beside each checkbox.
+DESCRIPTIONS: dict[Scope, str] = {
+    Scope.ADMIN: "Everything below, and managing API keys. Only an owner can grant it.",
+    Scope.LICENSES_WRITE: "Generate, revoke, suspend, reinstate and renew licenses "
+    "(includes reading and validating them).",
+    Scope.LICENSES_READ: "List and get licenses.",
+    Scope.LICENSES_VALIDATE: "Validate licenses online, and fetch the signing keys for "
+    "offline license files.",
+    Scope.ACCOUNT_READ: "Read the account and its statistics.",
+    Scope.QUANTUM_ENTROPY: "Quantum entropy and the entropy sources' health.",
+    Scope.QUANTUM_KEYS: "The quantum keystore (generate, list and fetch keys).",
+    Scope.QUANTUM_CRYPTO: "Encrypt, decrypt, sign, verify and key exchange.",
+    Scope.OPTIMIZE_READ: "Reserved (QCOS Core compatibility): no route checks it yet.",
+    Scope.OPTIMIZE_WRITE: "Reserved (QCOS Core compatibility): no route checks it yet.",
+    Scope.BACKENDS_READ: "Reserved (QCOS Core compatibility): no route checks it yet.",
+    Scope.EVIDENCE_READ: "Reserved (QCOS Core compatibility): no route checks it yet.",
+    Scope.EVIDENCE_WRITE: "Reserved (QCOS Core compatibility): no route checks it yet.",
+}
+
+# The scopes grouped by what they are about, in the order forms show them; every scope is in
+# exactly one area.
+AREAS: tuple[tuple[str, tuple[Scope, ...]], ...] = (
+    (
+        "Licensing",
+        (Scope.LICENSES_READ, Scope.LICENSES_VALIDATE, Scope.LICENSES_WRITE),
+    ),
+    ("Quantum", (Scope.QUANTUM_ENTROPY, Scope.QUANTUM_KEYS, Scope.QUANTUM_CRYPTO)),
+    ("Account", (Scope.ACCOUNT_READ, Scope.ADMIN)),
+    (
+        "QCOS Core (reserved)",
+        (
+            Scope.OPTIMIZE_READ,
+            Scope.OPTIMIZE_WRITE,
+            Scope.BACKENDS_READ,
+            Scope.EVIDENCE_READ,
+            Scope.EVIDENCE_WRITE,
+        ),
+    ),
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from quantumlock.portal.api_keys import router as api_keys_router
 from quantumlock.portal.core import (
     STATIC,
     STATIC_PREFIX,
@@ -62,7 +63,7 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, api_keys_router)
 
 
 def install(infra: Infra) -> None:
