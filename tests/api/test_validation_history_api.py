@@ -28,8 +28,10 @@ def licensing(app: FastAPI) -> LicensingDomain:
 
 def history(app: FastAPI, account_id: str, license_key: str) -> dict[str, int]:
     with app.state.runtime.unit_of_work() as session:
-        rows = licensing(app).service(session).validation_history(
-            Actor.operator(account_id), license_key
+        rows = (
+            licensing(app)
+            .service(session)
+            .validation_history(Actor.operator(account_id), license_key)
         )
         return {f"{r.day} {r.code}": r.count for r in rows}
 
