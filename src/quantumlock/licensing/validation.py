@@ -21,6 +21,7 @@ from quantumlock.core.counters import Counters
 from quantumlock.entropy.types import Draw
 from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing.cache import CacheKey, Loaded, ValidationCache
+from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.service import (
     Code,
     LicenseService,
@@ -70,6 +71,9 @@ class LicenseValidator:
         self._on_miss = on_miss
         self._loader = self._load_many  # bound once: not a new method object per miss
         self._counts = counts
+        # (second, day number, that second as a datetime): remade once a second, not per
+        # validation (a datetime per call cost more than the count itself).
+        self._clock: tuple[int, int, datetime] = (-1, 0, datetime.fromtimestamp(0, UTC))
 
     async def validate(
         self,
@@ -96,14 +100,15 @@ class LicenseValidator:
                 self.cache.refresh_batched(key, self._loader)
         result = evaluate(loaded[0], loaded[1], end_customer_id, required_features)
         if self._counts is not None:
-            lic = loaded[0]
-            now = time.time()
-            self._counts.add(
-                (lic.id, lic.account_id, int(now) // DAY_SECONDS, result.code),
-                1,
-                at=datetime.fromtimestamp(now, UTC),
-            )
+            self._count(self._counts, loaded[0], result.code)
         return result
+
+    def _count(self, counts: Counters[ValidationKey], lic: LicenseView, code: Code) -> None:
+        now = int(time.time())
+        clock = self._clock
+        if clock[0] != now:
+            clock = self._clock = (now, now // DAY_SECONDS, datetime.fromtimestamp(now, UTC))
+        counts.add((lic.id, lic.account_id, clock[1], code), 1, at=clock[2])
 
     async def _load_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, Loaded]:
         """A batch of misses, or of entries due for refresh: the rows found, in one
