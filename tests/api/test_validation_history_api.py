@@ -16,6 +16,7 @@ from quantumlock.core.actor import Actor
 from quantumlock.core.clock import utcnow
 from quantumlock.licensing.domain import LicensingDomain
 from quantumlock.licensing.models import LicenseValidationDaily
+from quantumlock.licensing.repository import LicenseQuery
 from quantumlock.licensing.service import LicenseService
 from tests.api.test_licenses_api import generate, validate
 from tests.conftest import AccountFixture
@@ -113,3 +114,29 @@ def test_the_history_is_the_accounts_own(
         service = licensing(app).service(session)
         with pytest.raises(Exception, match="No license"):
             service.validation_history(Actor.operator(other.id), lic)
+
+
+def test_search_by_feature_matches_whole_features_whatever_their_characters(
+    app: FastAPI, client: TestClient, account: AccountFixture
+) -> None:
+    """The feature filter reads the stored JSON array's text: quotes, backslashes, LIKE
+    wildcards and non-ASCII features match only themselves, on SQLite and PostgreSQL."""
+    odd = ['say "hi"', "back\\slash", "50%_off", "größe", "plain"]
+    made = {f: generate(client, account.admin_key, features=[f])["license_key"] for f in odd}
+    both = generate(client, account.admin_key, features=["plain", "größe"])["license_key"]
+    with app.state.runtime.unit_of_work() as session:
+        service = licensing(app).service(session)
+
+        def found(feature: str) -> set[str]:
+            query = LicenseQuery(feature=feature)
+            _, rows = service.search(Actor.operator(account.id), query, skip=0, limit=50)
+            return {r.license_key for r in rows}
+
+        for feature in odd:
+            expected = {made[feature]} | ({both} if feature in ("plain", "größe") else set())
+            assert found(feature) == expected, feature
+        assert found("50%") == set()
+        assert found("%") == set()
+        assert found("gr") == set()
+        total, _ = service.search(Actor.operator(account.id), LicenseQuery(), skip=0, limit=1)
+        assert total == len(odd) + 1
