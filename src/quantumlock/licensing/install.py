@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from quantumlock.core.counters import Counters
 from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.licensing.cache import ValidationCache, parse_change_ref
 from quantumlock.licensing.domain import LicensingDomain
@@ -11,7 +12,7 @@ from quantumlock.licensing.endpoints import router, validation_router
 from quantumlock.licensing.issuer import LicenseIssuer
 from quantumlock.licensing.quota_metrics import QuotaCollector
 from quantumlock.licensing.service import CHANGE_KIND_LICENSE, CHANGE_KIND_SIGNING_KEY, SecretCache
-from quantumlock.licensing.validation import LicenseValidator
+from quantumlock.licensing.validation import LicenseValidator, ValidationKey
 from quantumlock.licensing.writer import AsyncLicenseWriter, LicenseWriter
 from quantumlock.web.install import Infra
 
@@ -19,6 +20,7 @@ from quantumlock.web.install import Infra
 def install(infra: Infra) -> None:
     runtime = infra.runtime
     secrets, cache = SecretCache(), ValidationCache(infra.settings.validation_cache_ttl)
+    validations: Counters[ValidationKey] = Counters()
     validator = LicenseValidator(
         cache,
         # A unit of work, not a bare read: an account's first validation may create its
@@ -29,6 +31,7 @@ def install(infra: Infra) -> None:
         entropy=runtime.entropy.draw,
         on_hit=runtime.metrics.validation_cache_hit.inc,
         on_miss=runtime.metrics.validation_cache_miss.inc,
+        counts=validations,
     )
     issuer = LicenseIssuer(
         partial(unit_of_work, runtime.sessions),
@@ -45,6 +48,8 @@ def install(infra: Infra) -> None:
         cache,
         validator,
         issuer,
+        validations,
+        infra.settings.last_used_flush_interval,
     )
     infra.provide("licensing", licensing)
     runtime.metrics.registry.register(QuotaCollector(runtime.sessions))
@@ -59,3 +64,6 @@ def install(infra: Infra) -> None:
     # Background reloads under way finish before the engine goes (bounded: one stuck on
     # the database must not hold the shutdown).
     infra.on_shutdown("cache_close", licensing.close, timeout=5.0)
+    # Validation history: counted in memory on the validation path, written here.
+    infra.background("validation-history-flush", licensing.flush_loop)
+    infra.on_shutdown("validation_history_flush", licensing.flush_at_shutdown, timeout=5.0)

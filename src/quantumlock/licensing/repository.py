@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as type_cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, inspect, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +33,7 @@ from quantumlock.licensing.models import (
     License,
     LicenseEvent,
     LicenseUsage,
+    LicenseValidationDaily,
     SigningKey,
 )
 
@@ -45,6 +60,7 @@ _VALIDATION_COLUMNS = (
     _t.generated_at,
     _t.quantum_signature,
     _t.quantum_verified,
+    _t.id,
 )
 _FOR_VALIDATION = select(*_VALIDATION_COLUMNS).where(_KEY_MATCH)
 # The validation cache's batched loads: many keys of one account at once. The mode is
@@ -64,6 +80,24 @@ def active_slot(account_id: str, mode: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenseQuery:
+    """The portal's search: each field set narrows the list (None: no condition)."""
+
+    # A license key (exact, any case) or the start of an end customer id (any case).
+    search: str | None = None
+    # active | suspended | revoked | expired (active past `valid_until`).
+    status: str | None = None
+    feature: str | None = None  # the license includes this feature
+    # Active and not expired, but expiring at or before this instant.
+    expires_before: datetime | None = None
+
+
+def _like_escaped(text: str) -> str:
+    """`text` for a LIKE pattern, its wildcards taken literally (escape character `!`)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+@dataclass(frozen=True, slots=True)
 class LicenseView:
     """What validation needs of a license row."""
 
@@ -79,6 +113,8 @@ class LicenseView:
     generated_at: datetime
     quantum_signature: str
     quantum_verified: bool
+    # The row's id: validations are counted per license (LicenseValidationDaily).
+    id: str = ""
     # The account secret this view's signature was found good with. A view never changes
     # once loaded, so the HMAC over it is checked once per load, not once per cached hit:
     # a row tampered with in the database is caught when it is (re)loaded, as before.
@@ -145,6 +181,57 @@ class LicenseRepository:
         ).all()
         return total, rows
 
+    def search(
+        self,
+        account_id: str,
+        mode: str,
+        query: LicenseQuery,
+        *,
+        skip: int,
+        limit: int,
+        now: datetime,
+    ) -> tuple[int, Sequence[License]]:
+        """The portal's filtered list, newest first, and how many match."""
+        conditions = [License.account_id == account_id, License.mode == mode]
+        if query.search:
+            prefix = _like_escaped(query.search.lower()) + "%"
+            conditions.append(
+                or_(
+                    License.license_key == query.search.strip().upper(),
+                    func.lower(License.end_customer_id).like(prefix, escape="!"),
+                )
+            )
+        if query.status == "expired":
+            conditions += [License.status == "active", License.valid_until <= now]
+        elif query.status == "active":
+            conditions += [License.status == "active", License.valid_until > now]
+        elif query.status is not None:
+            conditions.append(License.status == query.status)
+        if query.feature:
+            # The JSON array's text holds each feature as json.dumps writes it (how the
+            # column is stored on SQLite and PostgreSQL alike), quotes included: an exact
+            # element, not a substring of another feature.
+            element = "%" + _like_escaped(json.dumps(query.feature)) + "%"
+            conditions.append(cast(License.features, String).like(element, escape="!"))
+        if query.expires_before is not None:
+            conditions += [
+                License.status == "active",
+                License.valid_until > now,
+                License.valid_until <= query.expires_before,
+            ]
+        where = and_(*conditions)
+        total = int(
+            self.session.scalar(select(func.count()).select_from(License).where(where)) or 0
+        )
+        rows = self.session.scalars(
+            select(License)
+            .where(where)
+            .order_by(License.created_at.desc(), License.id.desc())
+            .offset(skip)
+            .limit(limit)
+        ).all()
+        return total, rows
+
     def counts(self, account_id: str, now: datetime) -> tuple[int, int]:
         """(all-time live licenses, live licenses neither expired, revoked nor suspended)."""
         live = and_(License.account_id == account_id, License.mode == "live")
@@ -189,6 +276,28 @@ class LicenseRepository:
             .limit(limit)
         ).all()
         return int(total or 0), rows
+
+    # -- validation history ------------------------------------------------------------
+
+    def validation_days(self, license_id: str, since_day: str) -> Sequence[LicenseValidationDaily]:
+        """The license's validation counts from `since_day` ("YYYY-MM-DD") on, newest day
+        first, then by result code."""
+        return self.session.scalars(
+            select(LicenseValidationDaily)
+            .where(
+                LicenseValidationDaily.license_id == license_id,
+                LicenseValidationDaily.day >= since_day,
+            )
+            .order_by(LicenseValidationDaily.day.desc(), LicenseValidationDaily.code)
+        ).all()
+
+    def add_validation_counts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add counts (license_id, day, code, account_id, count, last_at) to their rows,
+        made when missing: one INSERT .. ON CONFLICT DO UPDATE for the batch (SQLite and
+        PostgreSQL spell it alike), so flushes from several processes add up."""
+        if rows:
+            connection = self.session.connection()
+            connection.execute(_ADD_VALIDATIONS[connection.dialect.name], list(rows))
 
     def key_exists(self, account_id: str, license_key: str) -> bool:
         found = self.session.scalar(
@@ -352,7 +461,7 @@ def _row(obj: Any, columns: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return values
 
 
-_USAGE = cast(Table, LicenseUsage.__table__)
+_USAGE = type_cast(Table, LicenseUsage.__table__)
 _THIS_ROW = (_USAGE.c.account_id == bindparam("a"), _USAGE.c.period == bindparam("p"))
 _ADD_USED = (
     update(_USAGE)
@@ -367,4 +476,33 @@ _ENSURE_USAGE = {
     .values(account_id=bindparam("a"), period=bindparam("p"), used=0)
     .on_conflict_do_nothing(index_elements=["account_id", "period"])
     for name, upsert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+_DAILY = type_cast(Table, LicenseValidationDaily.__table__)
+
+
+def _add_validations(upsert: Any) -> Any:
+    statement = upsert(_DAILY).values(
+        license_id=bindparam("license_id"),
+        day=bindparam("day"),
+        code=bindparam("code"),
+        account_id=bindparam("account_id"),
+        count=bindparam("count"),
+        last_at=bindparam("last_at"),
+    )
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["license_id", "day", "code"],
+        set_={
+            "count": _DAILY.c.count + new.count,
+            # The later of the two (no GREATEST on SQLite, no MAX(a, b) on PostgreSQL).
+            "last_at": case((new.last_at > _DAILY.c.last_at, new.last_at), else_=_DAILY.c.last_at),
+        },
+    )
+
+
+_ADD_VALIDATIONS = {
+    "postgresql": _add_validations(pg_insert),
+    "sqlite": _add_validations(sqlite_insert),
 }

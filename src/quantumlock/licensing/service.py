@@ -32,11 +32,17 @@ from quantumlock.licensing.models import (
     AccountSecret,
     License,
     LicenseEvent,
+    LicenseValidationDaily,
     SigningKey,
     account_secret_aad,
     signing_key_aad,
 )
-from quantumlock.licensing.repository import LicenseRepository, LicenseView, active_slot
+from quantumlock.licensing.repository import (
+    LicenseQuery,
+    LicenseRepository,
+    LicenseView,
+    active_slot,
+)
 from quantumlock.licensing.writer import KeyTaken, NewLicense, QuotaRefused, store_in
 
 HMAC_PURPOSE = "license-hmac"
@@ -90,6 +96,18 @@ class Quota:
     @property
     def remaining(self) -> int | None:
         return None if self.limit is None else max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationCount:
+    """Validations of one license on one UTC day with one result, as counted in memory."""
+
+    license_id: str
+    account_id: str
+    day: str  # "YYYY-MM-DD"
+    code: str
+    count: int
+    last_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,6 +688,42 @@ class LicenseService:
             status=status,
             now=utcnow(),
         )
+
+    def search(
+        self, caller: Actor, query: LicenseQuery, *, skip: int, limit: int
+    ) -> tuple[int, Sequence[License]]:
+        """The caller's licenses (its account and mode) that match `query`, newest first,
+        one page, and how many match."""
+        return self.repo.search(
+            caller.account_id, caller.mode, query, skip=skip, limit=limit, now=utcnow()
+        )
+
+    def validation_history(
+        self, caller: Actor, license_key: str, days: int = 30
+    ) -> Sequence[LicenseValidationDaily]:
+        """Validations of the caller's license per UTC day and result code, the last `days`
+        days (today included), newest first. Counts reach the table when the validation
+        counters are flushed (`record_validations`)."""
+        lic = self.get(caller, license_key)
+        since = (utcnow() - timedelta(days=days - 1)).strftime("%Y-%m-%d")
+        return self.repo.validation_days(lic.id, since)
+
+    def record_validations(self, counts: Sequence[ValidationCount]) -> None:
+        """Add counted validations to the history (the background flush)."""
+        self.repo.add_validation_counts(
+            [
+                {
+                    "license_id": c.license_id,
+                    "day": c.day,
+                    "code": c.code,
+                    "account_id": c.account_id,
+                    "count": c.count,
+                    "last_at": c.last_at,
+                }
+                for c in counts
+            ]
+        )
+        self.session.flush()
 
     def events(self, caller: Actor, license_key: str) -> Sequence[LicenseEvent]:
         """Every lifecycle event of the caller's license, oldest first."""

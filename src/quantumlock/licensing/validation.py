@@ -8,16 +8,20 @@ are `licensing.service.evaluate`, the same for a cached row and a freshly loaded
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from quantumlock.core.cache import MISS
+from quantumlock.core.counters import Counters
 from quantumlock.entropy.types import Draw
 from quantumlock.keyring.sealing import Sealer
 from quantumlock.licensing.cache import CacheKey, Loaded, ValidationCache
+from quantumlock.licensing.repository import LicenseView
 from quantumlock.licensing.service import (
     Code,
     LicenseService,
@@ -27,9 +31,14 @@ from quantumlock.licensing.service import (
     normalise_key,
 )
 
-__all__ = ["LicenseValidator", "Validation"]
+__all__ = ["LicenseValidator", "Validation", "ValidationKey"]
 
 NOT_FOUND = Validation(Code.NOT_FOUND, None)
+DAY_SECONDS = 86_400
+
+# What a validation is counted under: (license id, account id, UTC day number since the
+# epoch, result code). The day as a number: a string per validation would cost a strftime.
+ValidationKey = tuple[str, str, int, Code]
 
 
 def _uncounted() -> None:
@@ -47,9 +56,12 @@ class LicenseValidator:
         entropy: Callable[[int], Draw] | None = None,
         on_hit: Callable[[], None] = _uncounted,
         on_miss: Callable[[], None] = _uncounted,
+        counts: Counters[ValidationKey] | None = None,
     ) -> None:
         """`sessions` opens the session a load reads in (in a worker thread); `entropy` is
-        LicenseService's; `on_hit`/`on_miss` count cache hits and misses (the metrics)."""
+        LicenseService's; `on_hit`/`on_miss` count cache hits and misses (the metrics);
+        `counts` counts each validation of a license found, by day and result, in memory
+        (the licensing domain flushes them into LicenseValidationDaily)."""
         self.cache = cache
         self.sessions = sessions
         self._sealer = sealer
@@ -58,6 +70,10 @@ class LicenseValidator:
         self._on_hit = on_hit
         self._on_miss = on_miss
         self._loader = self._load_many  # bound once: not a new method object per miss
+        self._counts = counts
+        # (second, day number, that second as a datetime): remade once a second, not per
+        # validation (a datetime per call cost more than the count itself).
+        self._clock: tuple[int, int, datetime] = (-1, 0, datetime.fromtimestamp(0, UTC))
 
     async def validate(
         self,
@@ -67,7 +83,8 @@ class LicenseValidator:
         end_customer_id: str,
         required_features: Sequence[str] = (),
     ) -> Validation:
-        """Writes nothing and counts nothing: validation is the shipped app's hot path."""
+        """Writes nothing: validation is the shipped app's hot path. Each validation of a
+        license that exists is counted in memory (`counts`); NOT_FOUND names no license."""
         key = (account_id, mode, normalise_key(license_key))
         cached, due = self.cache.lookup(key)
         loaded: Loaded | None
@@ -81,7 +98,17 @@ class LicenseValidator:
             loaded = cached
             if due:
                 self.cache.refresh_batched(key, self._loader)
-        return evaluate(loaded[0], loaded[1], end_customer_id, required_features)
+        result = evaluate(loaded[0], loaded[1], end_customer_id, required_features)
+        if self._counts is not None:
+            self._count(self._counts, loaded[0], result.code)
+        return result
+
+    def _count(self, counts: Counters[ValidationKey], lic: LicenseView, code: Code) -> None:
+        now = int(time.time())
+        clock = self._clock
+        if clock[0] != now:
+            clock = self._clock = (now, now // DAY_SECONDS, datetime.fromtimestamp(now, UTC))
+        counts.add((lic.id, lic.account_id, clock[1], code), 1, at=clock[2])
 
     async def _load_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, Loaded]:
         """A batch of misses, or of entries due for refresh: the rows found, in one

@@ -17,6 +17,7 @@ from quantumlock.portal.core import (
     render_page,
     see_other,
 )
+from quantumlock.portal.licenses import router as licenses_router
 from quantumlock.portal.signin import router as signin_router
 from quantumlock.web.install import Infra
 
@@ -64,6 +65,7 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
 
 
 ROUTERS: tuple[APIRouter, ...] = (signin_router, api_keys_router)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, licenses_router)
 
 
 def install(infra: Infra) -> None:
