@@ -16,7 +16,10 @@ from quantumlock.portal.core import (
     render_page,
     see_other,
 )
+from quantumlock.portal.entropy import router as entropy_router
+from quantumlock.portal.keystore import router as keystore_router
 from quantumlock.portal.signin import router as signin_router
+from quantumlock.portal.usage import router as usage_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -62,7 +65,12 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    signin_router,
+    usage_router,
+    keystore_router,
+    entropy_router,
+)
 
 
 def install(infra: Infra) -> None:
