@@ -36,6 +36,7 @@ def test_flushes_add_up(app: FastAPI, make_account: MakeAccount) -> None:
     counters.add((a.id, "key_one", DAY), 3, 1)
     counters.add((a.id, "key_one", DAY - 1), 2, 0)
     counters.add((b.id, "key_two", DAY), 7, 0)
+    counters.add(("cust_deleted_meanwhile", "key_three", DAY), 1, 0)  # dropped, not retried
     auth.flush_key_usage()
     assert len(counters) == 0
     counters.add((a.id, "key_one", DAY), 1, 1)

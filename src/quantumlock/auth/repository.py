@@ -112,6 +112,11 @@ class KeyUsageRepository:
             ],
         )
 
+    def existing_accounts(self, account_ids: Sequence[str]) -> set[str]:
+        if not account_ids:
+            return set()
+        return set(self.session.scalars(select(Account.id).where(Account.id.in_(account_ids))))
+
     def per_day(self, account_id: str, since: str) -> Sequence[tuple[str, int, int]]:
         """(day, requests, throttled) summed over the account's keys, from `since` on."""
         table = KeyUsageDaily.__table__

@@ -52,9 +52,13 @@ class KeyUsageService:
 
     def record(self, counts: dict[UsageKey, list[int]]) -> None:
         """Add drained counts (quantumlock.core.counters) to the stored ones."""
+        # An account deleted since its requests were counted: its rows would fail the
+        # foreign key, and a batch put back after every failure would never be written.
+        live = self.repo.existing_accounts(sorted({account_id for account_id, _, _ in counts}))
         rows = [
             (account_id, day_text(day), key_id, amounts[0], amounts[1])
             for (account_id, key_id, day), amounts in sorted(counts.items())
+            if account_id in live
         ]
         self.repo.add_counts(rows)
         self.session.flush()
