@@ -126,6 +126,12 @@ def test_keystore_lists_metadata_never_material(
     assert created["security_level"] in detail.text
     assert "a symmetric key has no public part" in detail.text
     assert member.client.get(f"/portal/keystore/{theirs['key_id']}").status_code == 404
+    bad = member.client.get("/portal/keystore?page=x")
+    assert (
+        bad.status_code == 400
+        and "whole number" in bad.text
+        and "text/html" in bad.headers["content-type"]
+    )
     # The empty state of an account without keys.
     empty = portal_user(app, make_account(name="New")).client.get("/portal/keystore")
     assert "No keys in the keystore yet." in empty.text

@@ -6,13 +6,13 @@ shows and need the same scope (quantum:keys)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from quantumlock.auth.scopes import Scope
 from quantumlock.core.errors import NotFound
 from quantumlock.crypto.domain import crypto_of
 from quantumlock.crypto.schemas import KeyOut
-from quantumlock.portal.core import PortalContext, not_found, portal_context
+from quantumlock.portal.core import PortalContext, PortalError, not_found, portal_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,11 +21,9 @@ WHAT = "see the keystore"
 
 
 @router.get("/portal/keystore")
-def keystore(
-    ctx: PortalContext = Depends(portal_context),
-    page: int = Query(1, ge=1, le=100_000),
-) -> Response:
+def keystore(ctx: PortalContext = Depends(portal_context)) -> Response:
     ctx.require(Scope.QUANTUM_KEYS, WHAT)
+    page = _page_number(ctx.request.query_params.get("page", "1"))
     with ctx.unit_of_work() as session:
         total, rows = (
             crypto_of(ctx.request)
@@ -41,6 +39,13 @@ def keystore(
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
     )
+
+
+def _page_number(value: str) -> int:
+    # Read here, not by FastAPI: its refusal would be the API's JSON, not a page.
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise PortalError(400, "Bad request", "The page number must be a whole number from 1.")
+    return int(value)
 
 
 @router.get("/portal/keystore/{key_id}")
