@@ -8,10 +8,17 @@ from datetime import date
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 
+from quantumlock.accounts.service import AccountService
+from quantumlock.app import create_app
 from quantumlock.auth import usage as usage_module
 from quantumlock.auth.usage import KeyUsageService, day_text, epoch_day
-from tests.conftest import AccountFixture, MakeAccount
+from quantumlock.bootstrap import api_key_hasher
+from quantumlock.settings import Settings
+from tests.conftest import AccountFixture, MakeAccount, bearer
+from tests.secret_scan import REGISTRY
 
 TODAY = date(2026, 12, 3)
 DAY = (TODAY - date(1970, 1, 1)).days
@@ -66,3 +73,40 @@ def test_a_failed_write_is_restored(
     counters.add((account.id, "key_one", DAY), 1, 0)  # counted meanwhile
     auth.flush_key_usage()
     assert stored(app, account.id)[-1] == ("2026-12-03", 6, 2)
+
+
+def test_the_request_path_counts_without_a_write(settings: Settings) -> None:
+    """With the key cached, an API request writes nothing: the count is in memory until the
+    flush (here by hand: the background one is set not to run during the test). Reads are
+    left out only because the change feed polls the same engine meanwhile."""
+    quiet = settings.model_copy(update={"last_used_flush_interval": 3600.0})
+    app = create_app(quiet)
+    with app.state.runtime.unit_of_work() as session:
+        created = AccountService(session).create(
+            name="Quiet", email="q@example.com", plan="business", hasher=api_key_hasher(quiet)
+        )
+    account_id, key = created.account.id, created.admin_key.secret
+    REGISTRY.add(key)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = app.state.runtime.engine
+    try:
+        with TestClient(app) as client:
+            assert client.get("/api/v2/me", headers=bearer(key)).status_code == 200  # cached
+            event.listen(engine, "before_cursor_execute", seen)
+            try:
+                for _ in range(5):
+                    assert client.get("/api/v2/me", headers=bearer(key)).status_code == 200
+            finally:
+                event.remove(engine, "before_cursor_execute", seen)
+            writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+            assert writes == []
+            app.state.auth.flush_all()
+            with app.state.runtime.unit_of_work() as session:
+                today = KeyUsageService(session).daily(account_id, 1)
+            assert [(d.requests, d.throttled) for d in today] == [(6, 0)]
+    finally:
+        engine.dispose()
