@@ -14,6 +14,7 @@ from quantumlock.accounts.service import AccountService
 from tests.api.test_auth_api import create_key
 from tests.conftest import AccountFixture, MakeAccount, bearer
 from tests.portal.support import portal_user
+from tests.tokens import Issuer
 
 
 def flush(app: FastAPI) -> None:
@@ -167,3 +168,18 @@ def test_roles_need_the_scope_of_the_api_route(
     assert member.client.get("/portal/entropy").status_code == 200
     signed_out = client.get("/portal/usage", follow_redirects=False)
     assert signed_out.status_code == 303
+
+
+def test_a_service_accounts_use_is_listed_by_its_name(
+    app: FastAPI, client: TestClient, account: AccountFixture
+) -> None:
+    runtime = app.state.runtime
+    token, claims = Issuer(runtime.sessions, runtime.sealer).service_token(
+        account.id, scopes=["account:read"]
+    )
+    for _ in range(2):
+        assert client.get("/api/v2/me", headers=bearer(token)).status_code == 200
+    flush(app)
+    html = portal_user(app, account, "viewer").client.get("/portal/usage").text
+    assert f'robot <span class="muted">(Service account, {claims.client_id})</span>' in html
+    assert token not in html

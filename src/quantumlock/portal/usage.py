@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
 
 from quantumlock.auth.scopes import Scope
-from quantumlock.auth.usage import DayUsage, KeyUsageService
+from quantumlock.auth.usage import DayUsage, KeyUsageService, KeyUse
+from quantumlock.identity.clients.service import ClientService
+from quantumlock.identity.models import ServiceAccount
 from quantumlock.licensing.domain import licensing_of
 from quantumlock.portal.core import PortalContext, portal_context
 
@@ -76,6 +79,27 @@ def bar_chart(
     return Chart(chart_id, title, desc, bars, peak, days[0].day, days[-1].day)
 
 
+@dataclass(frozen=True, slots=True)
+class TopKey:
+    name: str | None
+    kind: str  # "API key", "OAuth client", "Service account", or "" when unknown
+    key_id: str
+    requests: int
+    throttled: int
+
+
+def _named(session: Session, ctx: PortalContext, use: KeyUse) -> TopKey:
+    """A busy key by its name: an API key's from the auth domain, an OAuth client's or
+    service account's from identity (only the account's own; the id alone otherwise)."""
+    if use.name is not None:
+        return TopKey(use.name, "API key", use.key_id, use.requests, use.throttled)
+    found = ClientService(session, ctx.runtime.hasher).find(use.key_id)
+    if found is not None and found.account_id == ctx.user.account_id:
+        kind = "Service account" if isinstance(found, ServiceAccount) else "OAuth client"
+        return TopKey(found.name, kind, use.key_id, use.requests, use.throttled)
+    return TopKey(None, "", use.key_id, use.requests, use.throttled)
+
+
 @router.get("/portal/usage")
 def usage(ctx: PortalContext = Depends(portal_context)) -> Response:
     ctx.require(Scope.ACCOUNT_READ, "see the account's usage")
@@ -87,7 +111,7 @@ def usage(ctx: PortalContext = Depends(portal_context)) -> Response:
         stats = licenses.stats(account_id, ctx.principal.limits)
         keys = KeyUsageService(session)
         days = keys.daily(account_id, DAYS)
-        top = keys.top_keys(account_id, DAYS, TOP_KEYS)
+        top = [_named(session, ctx, use) for use in keys.top_keys(account_id, DAYS, TOP_KEYS)]
     requests = [d.requests for d in days]
     throttled = [d.throttled for d in days]
     charts = [
