@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock import bootstrap
+from quantumlock.core.counters import Counters
 from quantumlock.db.changes import ChangeFeed
 from quantumlock.db.engine import make_engine, make_session_factory
 from quantumlock.db.unit_of_work import unit_of_work
@@ -50,6 +51,9 @@ class Runtime:
     auth_failure_limit: RateLimit  # the brute-force guard's, per client address
     sealer: Sealer
     entropy: EntropyService
+    # Requests and 429s per (account, key, UTC epoch day): added on the request path
+    # (quantumlock.web.security, web.errors), flushed by the auth domain.
+    key_usage: Counters[tuple[str, str, int]] = field(default_factory=Counters)
     _background: list[tuple[str, Background]] = field(default_factory=list)
     _shutdown: list[tuple[str, Shutdown, float | None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

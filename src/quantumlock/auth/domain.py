@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quantumlock.auth.cache import KeyCache, UsageTracker
 from quantumlock.auth.service import ApiKeyService
+from quantumlock.auth.usage import KeyUsageService, UsageKey
+from quantumlock.core.counters import Counters
 from quantumlock.db.unit_of_work import unit_of_work
 from quantumlock.keyring.hasher import KeyHasher
 
@@ -28,6 +30,9 @@ class AuthDomain:
     key_cache: KeyCache
     flush_interval: float
     usage: UsageTracker = field(default_factory=UsageTracker)
+    # Requests and 429s per key and day (quantumlock.auth.usage): the runtime's, which the
+    # request path adds to.
+    key_usage: Counters[UsageKey] = field(default_factory=Counters)
 
     def service(self, session: Session) -> ApiKeyService:
         return ApiKeyService(session, self.hasher)
@@ -43,16 +48,34 @@ class AuthDomain:
             self.usage.restore(pending)
             raise
 
+    def flush_key_usage(self) -> None:
+        counts, last = self.key_usage.drain()
+        if not counts:
+            return
+        try:
+            with unit_of_work(self.sessions) as session:
+                KeyUsageService(session).record(counts)
+        except Exception:
+            self.key_usage.restore(counts, last)  # the next flush tries them again
+            raise
+
+    def flush_all(self) -> None:
+        """Both batches; one failing does not keep the other from being written."""
+        try:
+            self.flush_usage()
+        finally:
+            self.flush_key_usage()
+
     async def flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
             try:
-                await asyncio.to_thread(self.flush_usage)
+                await asyncio.to_thread(self.flush_all)
             except Exception:
                 log.warning("usage_flush_failed", exc_info=True)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.flush_usage)
+        await asyncio.to_thread(self.flush_all)
 
 
 def auth_of(request: Request) -> AuthDomain:

@@ -18,6 +18,7 @@ def install(infra: Infra) -> None:
         runtime.hasher,
         KeyCache(infra.settings.key_cache_ttl),
         infra.settings.last_used_flush_interval,
+        key_usage=runtime.key_usage,
     )
     infra.provide("auth", auth)
     infra.authenticate_with(ApiKeyAuthenticator(auth, runtime.metrics))

@@ -18,7 +18,10 @@ from quantumlock.portal.core import (
     see_other,
 )
 from quantumlock.portal.licenses import router as licenses_router
+from quantumlock.portal.entropy import router as entropy_router
+from quantumlock.portal.keystore import router as keystore_router
 from quantumlock.portal.signin import router as signin_router
+from quantumlock.portal.usage import router as usage_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -66,6 +69,12 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
 
 ROUTERS: tuple[APIRouter, ...] = (signin_router, api_keys_router)
 ROUTERS: tuple[APIRouter, ...] = (signin_router, licenses_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    signin_router,
+    usage_router,
+    keystore_router,
+    entropy_router,
+)
 
 
 def install(infra: Infra) -> None:

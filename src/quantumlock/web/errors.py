@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import structlog
@@ -80,7 +81,19 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     if isinstance(exc, RateLimited):
         log_refusal(request, request_id, exc)
+        count_refusal(request)
     return app_error_response(request_id, exc)
+
+
+def count_refusal(request: Request) -> None:
+    """A 429 of an authenticated key (its rate limit, the monthly quota, a concurrency cap)
+    in the key's daily usage (quantumlock.auth.usage). A refusal before a key is known (the
+    failed-authentication guard) has no key to count against."""
+    state = request.scope.get("state", {})
+    key_id, account_id = state.get("key_id"), state.get("account_id")
+    runtime = getattr(request.app.state, "runtime", None)
+    if key_id and account_id and runtime is not None:
+        runtime.key_usage.add((account_id, key_id, int(time.time() // 86400)), 0, 1)
 
 
 def log_refusal(request: Request, request_id: str, exc: RateLimited) -> None:

@@ -122,6 +122,10 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     state = request.scope["state"]
     state["key_id"] = principal.key_id
     state["account_id"] = principal.account_id
+    now = time.time()
+    # Every authenticated request, per key and UTC day, in memory (a 429 adds its refusal
+    # where it is answered, web.errors); the auth domain writes them in the background.
+    runtime.key_usage.add((principal.account_id, principal.key_id, int(now // 86400)), 1, 0)
 
     if request.scope["path"].startswith("/api/v2"):
         family = "v2"
@@ -150,7 +154,7 @@ async def authenticate(request: Request, required: frozenset[Scope] = frozenset(
     missing = required - principal.scopes
     if missing:
         raise InsufficientScope("This request needs scope: " + ", ".join(sort_scopes(missing)))
-    authenticator.used(principal, time.time())
+    authenticator.used(principal, now)
     return principal
 
 
