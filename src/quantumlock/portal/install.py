@@ -17,6 +17,7 @@ from quantumlock.portal.core import (
     see_other,
 )
 from quantumlock.portal.signin import router as signin_router
+from quantumlock.portal.team import router as team_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -62,7 +63,7 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, team_router)
 
 
 def install(infra: Infra) -> None:
