@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from quantumlock.identity.clients.service import ClientService
 from quantumlock.identity.models import User
+from quantumlock.observability.logging import flush_logs
 from tests.conftest import AccountFixture
 from tests.portal.support import PortalUser, create_user, portal_user
 
@@ -39,6 +40,7 @@ def _secret_works(app: FastAPI, client_id: str, secret: str) -> bool:
 def _logged(capsys: pytest.CaptureFixture[str], *secrets: str) -> str:
     """Everything the service logged during the test (its JSON lines go to the output),
     after checking that no secret is in it."""
+    flush_logs()  # the log sink is buffered
     out = capsys.readouterr()
     text = out.out + out.err
     for secret in secrets:

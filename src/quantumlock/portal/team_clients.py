@@ -136,12 +136,13 @@ def scope_choices(ctx: PortalContext, chosen: list[str], *, oidc: bool) -> list[
     return out
 
 
+def _has_secret(row: IdentityClient) -> bool:
+    return not isinstance(row, OAuthClient) or row.token_endpoint_auth_method in SECRET_METHODS
+
+
 def _may_rotate(ctx: PortalContext, row: IdentityClient) -> bool:
     """A new secret of an admin credential is that credential: owners only (the service's rule)."""
-    has_secret = (
-        not isinstance(row, OAuthClient) or row.token_endpoint_auth_method in SECRET_METHODS
-    )
-    return has_secret and (Scope.ADMIN.value not in row.scopes or ctx.principal.grants_admin)
+    return _has_secret(row) and (Scope.ADMIN.value not in row.scopes or ctx.principal.grants_admin)
 
 
 def _need_admin(ctx: PortalContext, area: Area) -> None:
@@ -353,6 +354,7 @@ def _detail(
             row=row,
             secrets=secrets,
             may_rotate=_may_rotate(ctx, row),
+            has_secret=_has_secret(row),
             grace_choices=GRACE_CHOICES,
             default_grace=str(DEFAULT_GRACE_SECONDS),
             error=error,
