@@ -22,6 +22,7 @@ from quantumlock.portal.entropy import router as entropy_router
 from quantumlock.portal.keystore import router as keystore_router
 from quantumlock.portal.signin import router as signin_router
 from quantumlock.portal.usage import router as usage_router
+from quantumlock.portal.team import router as team_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -75,6 +76,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     keystore_router,
     entropy_router,
 )
+ROUTERS: tuple[APIRouter, ...] = (signin_router, team_router)
 
 
 def install(infra: Infra) -> None:
