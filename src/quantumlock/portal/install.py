@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from quantumlock.portal.audit import router as audit_router
 from quantumlock.portal.core import (
     STATIC,
     STATIC_PREFIX,
@@ -17,6 +18,7 @@ from quantumlock.portal.core import (
     see_other,
 )
 from quantumlock.portal.signin import router as signin_router
+from quantumlock.portal.sso import router as sso_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -62,7 +64,7 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, sso_router, audit_router)
 
 
 def install(infra: Infra) -> None:
