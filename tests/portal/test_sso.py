@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from quantumlock.identity.models import IdentityEvent, SamlConnection
+from quantumlock.identity.models import IdentityEvent, SamlConnection, UserSession
 from tests.conftest import AccountFixture
 from tests.portal.idp_metadata import ENTITY_ID, SSO_URL, idp_metadata
 from tests.portal.support import PortalUser, portal_user
@@ -221,6 +221,30 @@ def test_the_test_button_starts_a_sign_in_that_comes_back_here(
     # Back here without the IdP's sign-in (a password session): the page says so.
     back = owner.client.get(PAGE + "?tested=1")
     assert "Test not completed" in back.text and "Test passed" not in back.text
+
+
+def as_sso_session(app: FastAPI, user: PortalUser) -> None:
+    """Make the user's portal session one that the IdP's sign-in started."""
+    with app.state.runtime.unit_of_work() as session:
+        for row in session.query(UserSession).filter_by(user_id=user.user_id):
+            row.method = "sso"
+
+
+def test_back_from_the_test_in_an_sso_session_the_page_says_it_passed(
+    app: FastAPI, client: TestClient, account: AccountFixture, metadata_xml: str
+) -> None:
+    owner = portal_user(app, account, "owner")
+    configure(owner, metadata_xml)
+    as_sso_session(app, owner)
+    page = owner.client.get(PAGE + "?tested=1")
+    assert "Test passed" in page.text and owner.email in page.text
+    # A user whose role may not see the page still learns the result, and nothing more.
+    member = portal_user(app, account, "member")
+    as_sso_session(app, member)
+    result = member.client.get(PAGE + "?tested=1")
+    assert result.status_code == 200 and "Test passed" in result.text
+    assert member.email in result.text and ENTITY_ID not in result.text
+    assert member.client.get(PAGE).status_code == 403
 
 
 @pytest.mark.skipif(not xmlsec1_available(), reason="the pysaml2 test IdP signs with xmlsec1")

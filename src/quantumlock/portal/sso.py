@@ -163,6 +163,11 @@ def _fields(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return checked.model_dump(exclude_unset=True)
 
 
+def _tested_by_sso(ctx: PortalContext) -> bool:
+    """Back from "Test the connection" in a session the IdP's sign-in started."""
+    return ctx.request.query_params.get("tested") == "1" and ctx.session.method == "sso"
+
+
 def _page(
     ctx: PortalContext,
     conn: SamlConnection | None,
@@ -189,7 +194,7 @@ def _page(
         urls=sp_urls(base, account_id),
         test_url=f"/saml/{account_id}/login?next=" + quote(PAGE + "?tested=1", safe=""),
         tested=tested,
-        tested_by_sso=tested and ctx.session.method == "sso",
+        tested_by_sso=_tested_by_sso(ctx),
         can_change=_can_change(ctx),
         values=values if values is not None else _form_values(conn),
         presets=[(p, PRESET_LABELS.get(p, p)) for p in PRESETS],
@@ -203,6 +208,20 @@ def _page(
 
 @router.get(PAGE)
 def sso_page(ctx: PortalContext = Depends(portal_context)) -> Response:
+    if _tested_by_sso(ctx) and not ctx.can(Scope.ADMIN):
+        # The test signed in a user who may not see this page: the result still shows.
+        return ctx.render(
+            "error.html",
+            nav=PAGE,
+            title="Test passed",
+            message=(
+                f"Single sign-on works: you are signed in through your identity provider as "
+                f"{ctx.user.email} ({ctx.user.role}). Your role does not allow you to see the "
+                "account's single sign-on."
+            ),
+            back="/portal",
+            back_text="Go to the overview",
+        )
     ctx.require(Scope.ADMIN, "see the account's single sign-on")
     if not saml_available():
         return ctx.render("sso/page.html", nav=PAGE, installed=False, message=UNAVAILABLE)
