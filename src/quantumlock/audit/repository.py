@@ -127,9 +127,11 @@ class AuditRepository:
         until: datetime | None,
         after: Position | None,
         limit: int,
+        actor: str | None = None,
     ) -> list[AuditRow]:
         """Up to `limit` events, newest first, after `after`. `actions`: per source, the
-        actions wanted (None: all); a source left out is not read at all."""
+        actions wanted (None: all); a source left out is not read at all. `actor`: only
+        the events of this actor (a key, user, client or service account id)."""
         parts: list[Select[Any]] = []
         if LICENSE in actions:
             parts.append(_license_events(account_id, license_mode, actions[LICENSE]))
@@ -146,6 +148,8 @@ class AuditRepository:
             query = query.where(c.at >= since)
         if until is not None:
             query = query.where(c.at < until)
+        if actor is not None:
+            query = query.where(c.actor_key_id == actor)
         if after is not None:
             query = query.where(
                 or_(

@@ -113,10 +113,12 @@ class AuditService:
         until: datetime | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        actor: str | None = None,
     ) -> AuditPage:
         """The caller's account's events, newest first. A test key sees the test mode's
         licenses and keys only; a live key the live mode's licenses and every key of the
-        account (it manages them all, test-mode keys included)."""
+        account (it manages them all, test-mode keys included). `actor`: only what this
+        actor id (`key_…`, `usr_…`, `client_…`, `service_…`, `cli`) did."""
         after = decode_cursor(cursor) if cursor else None
         rows = self.repo.page(
             caller.account_id,
@@ -127,6 +129,7 @@ class AuditService:
             until=_utc(until, "until"),
             after=after,
             limit=limit + 1,
+            actor=actor or None,
         )
         more = len(rows) > limit
         rows = rows[:limit]

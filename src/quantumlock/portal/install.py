@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from quantumlock.portal.api_keys import router as api_keys_router
+from quantumlock.portal.audit import router as audit_router
 from quantumlock.portal.core import (
     STATIC,
     STATIC_PREFIX,
@@ -23,6 +24,7 @@ from quantumlock.portal.keystore import router as keystore_router
 from quantumlock.portal.signin import router as signin_router
 from quantumlock.portal.usage import router as usage_router
 from quantumlock.portal.team import router as team_router
+from quantumlock.portal.sso import router as sso_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -77,6 +79,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     entropy_router,
 )
 ROUTERS: tuple[APIRouter, ...] = (signin_router, team_router)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, sso_router, audit_router)
 
 
 def install(infra: Infra) -> None:

@@ -15,3 +15,12 @@ document.addEventListener("click", async (event) => {
     if (status) status.textContent = "Select the text and copy it (Ctrl+C or ⌘C).";
   }
 });
+
+// Single sign-on (sso area): <input type="file" data-read-into="ID"> puts the chosen file's
+// text into the textarea #ID (the form itself posts text only).
+document.addEventListener("change", async (event) => {
+  const input = event.target.closest("input[type=file][data-read-into]");
+  if (!input || !input.files || !input.files[0]) return;
+  const target = document.getElementById(input.dataset.readInto);
+  if (target) target.value = await input.files[0].text();
+});
