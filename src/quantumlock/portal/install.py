@@ -16,6 +16,8 @@ from quantumlock.portal.core import (
     render_page,
     see_other,
 )
+from quantumlock.portal.forgot import router as forgot_router
+from quantumlock.portal.self import router as self_router
 from quantumlock.portal.signin import router as signin_router
 from quantumlock.web.install import Infra
 
@@ -62,7 +64,7 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router,)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, self_router, forgot_router)
 
 
 def install(infra: Infra) -> None:
