@@ -100,6 +100,22 @@ class Settings(BaseSettings):
     oauth_token_per_minute: int = Field(default=120, ge=1)
     oauth_token_burst: int = Field(default=60, ge=1)
 
+    # -- added for issue #21 (portal: "forgot your password" by mail) --
+    # Without QL_SMTP_HOST (or without QL_ISSUER, the address the mailed link points to) the
+    # portal's "forgot your password" page explains who can hand over a link instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "QuantumLock <no-reply@localhost>"
+    # STARTTLS after connecting (587); False for a local relay without TLS.
+    smtp_starttls: bool = True
+    # Seconds for the connection and each SMTP command (the mail is sent after the answer).
+    smtp_timeout: float = Field(default=10.0, gt=0, le=120)
+    # "Forgot your password" requests per client address and per email address.
+    password_reset_per_minute: int = Field(default=1, ge=1)
+    password_reset_burst: int = Field(default=3, ge=1)
+
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str | None) -> str | None:

@@ -21,6 +21,8 @@ from quantumlock.portal.core import (
 from quantumlock.portal.licenses import router as licenses_router
 from quantumlock.portal.entropy import router as entropy_router
 from quantumlock.portal.keystore import router as keystore_router
+from quantumlock.portal.forgot import router as forgot_router
+from quantumlock.portal.self import router as self_router
 from quantumlock.portal.signin import router as signin_router
 from quantumlock.portal.usage import router as usage_router
 from quantumlock.portal.team import router as team_router
@@ -80,6 +82,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 ROUTERS: tuple[APIRouter, ...] = (signin_router, team_router)
 ROUTERS: tuple[APIRouter, ...] = (signin_router, sso_router, audit_router)
+ROUTERS: tuple[APIRouter, ...] = (signin_router, self_router, forgot_router)
 
 
 def install(infra: Infra) -> None:

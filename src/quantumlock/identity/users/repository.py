@@ -115,12 +115,15 @@ class UserRepository:
             .order_by(UserSession.created_at.desc(), UserSession.id.desc())
         ).all()
 
-    def revoke_sessions(self, user_id: str, now: datetime) -> int:
+    def revoke_sessions(self, user_id: str, now: datetime, *, keep: str | None = None) -> int:
+        """End the user's live sessions, except the one with id `keep`; how many ended."""
+        query = update(UserSession).where(
+            UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            query = query.where(UserSession.id != keep)
         result = self.session.execute(
-            update(UserSession)
-            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-            .execution_options(synchronize_session="fetch")
+            query.values(revoked_at=now).execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -261,6 +261,18 @@ class UserService(UserAdmin, UserTotp):
         token, expires_at = self._issue_link(user, purpose)
         return user, token, expires_at
 
+    def password_link_for_email(self, email: str) -> tuple[User, str, datetime] | None:
+        """A reset link for the active user of `email` ("forgot your password"), or None
+        when there is none: the caller answers the same either way (no enumeration)."""
+        if len(email) > 320:
+            return None
+        user = self.repo.by_email(normalise_email(email))
+        if user is None or not self.is_active(user):
+            return None
+        purpose = "reset_password" if user.password_hash else "set_password"
+        token, expires_at = self._issue_link(user, purpose)
+        return user, token, expires_at
+
     def link_user(self, token: str) -> User | None:
         """The active user a valid (unused, unexpired) link is for."""
         row = self._link(token)
@@ -303,6 +315,61 @@ class UserService(UserAdmin, UserTotp):
         )
         self.session.flush()
         return user
+
+    def change_password(
+        self,
+        user: User,
+        *,
+        current: str,
+        new: str,
+        keep_session_id: str,
+        address: str | None,
+    ) -> int:
+        """The signed-in user changes their own password: the current one is required, the
+        new one must pass the strength rules, and every other session of theirs ends (the
+        one asking stays). How many sessions ended."""
+        if user.password_hash is None:
+            raise ValidationFailed(
+                "current_password: you have no password here (you sign in with single "
+                "sign-on or a set-password link). Ask an admin for a set-password link.",
+                field="current_password",
+            )
+        if not verify_password(user.password_hash, current):
+            raise ValidationFailed(
+                "current_password: this is not your current password.", field="current_password"
+            )
+        if new == current:
+            raise ValidationFailed(
+                "password: the new password must differ from the current one.", field="password"
+            )
+        self._check_password(new, user.email)
+        now = self.now()
+        user.password_hash = hash_password(new)
+        user.password_changed_at = now
+        user.updated_at = now
+        ended = self.repo.revoke_sessions(user.id, now, keep=keep_session_id)
+        if ended:
+            record_change(self.session, CHANGE_KIND_USER, user.id)
+        self.event(
+            user,
+            "user.password_set",
+            actor_id=user.id,
+            address=address,
+            detail={"via": "change", "sessions_ended": ended},
+        )
+        self.session.flush()
+        return ended
+
+    def proves_identity(self, user: User, proof: str) -> bool:
+        """`proof` is the user's password, a valid (unused) authenticator code or an unused
+        recovery code: what a signed-in user gives again before a sensitive change (turning
+        two-factor off). A code is spent."""
+        proof = proof.strip()
+        if not proof or len(proof) > 1024:
+            return False
+        if user.totp_enabled_at is not None and self.second_factor(user, proof) is not None:
+            return True
+        return verify_password(user.password_hash, proof)
 
     # -- signing in ---------------------------------------------------------------------------
 

@@ -195,6 +195,33 @@ class UserAdmin(UserServiceBase):
         self.session.flush()
         return count
 
+    def revoke_other_sessions(
+        self,
+        actor: Actor,
+        user_id: str,
+        keep_session_id: str,
+        *,
+        acting_user_id: str | None = None,
+        address: str | None = None,
+    ) -> int:
+        """End every session of the user but `keep_session_id` (the one asking: "sign out
+        everywhere else"); how many ended."""
+        user = self.user_in_account(actor, user_id)
+        self.check_rank(actor, acting_user_id, user.role)
+        count = self.repo.revoke_sessions(user.id, self.now(), keep=keep_session_id)
+        if count:
+            record_change(self.session, CHANGE_KIND_USER, user.id)
+        self.event(
+            user,
+            "session.revoke",
+            actor_id=acting_user_id or actor.key_id,
+            address=address,
+            mode=actor.mode,
+            detail={"all": False, "others": True, "count": count},
+        )
+        self.session.flush()
+        return count
+
     def revoke_session(
         self,
         actor: Actor,
