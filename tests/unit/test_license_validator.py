@@ -34,12 +34,12 @@ class Validator(LicenseValidator):
         self.counts = {"hit": 0, "miss": 0}
         super().__init__(
             cache, _no_sessions, _unused, SecretCache(),
-            on_hit=lambda: self._count("hit"), on_miss=lambda: self._count("miss"),
+            on_hit=lambda: self._tally("hit"), on_miss=lambda: self._tally("miss"),
         )  # fmt: skip
         self.table: dict[CacheKey, Loaded] = {}
         self.loads: list[list[CacheKey]] = []
 
-    def _count(self, what: str) -> None:
+    def _tally(self, what: str) -> None:
         self.counts[what] += 1
 
     async def _load_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, Loaded]:

@@ -18,15 +18,15 @@ from quantumlock.portal.core import (
     render_page,
     see_other,
 )
-from quantumlock.portal.licenses import router as licenses_router
 from quantumlock.portal.entropy import router as entropy_router
-from quantumlock.portal.keystore import router as keystore_router
 from quantumlock.portal.forgot import router as forgot_router
+from quantumlock.portal.keystore import router as keystore_router
+from quantumlock.portal.licenses import router as licenses_router
 from quantumlock.portal.self import router as self_router
 from quantumlock.portal.signin import router as signin_router
-from quantumlock.portal.usage import router as usage_router
-from quantumlock.portal.team import router as team_router
 from quantumlock.portal.sso import router as sso_router
+from quantumlock.portal.team import router as team_router
+from quantumlock.portal.usage import router as usage_router
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -72,17 +72,19 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return see_other(login_path(exc.next_path))
 
 
-ROUTERS: tuple[APIRouter, ...] = (signin_router, api_keys_router)
-ROUTERS: tuple[APIRouter, ...] = (signin_router, licenses_router)
 ROUTERS: tuple[APIRouter, ...] = (
     signin_router,
+    forgot_router,
+    self_router,
+    api_keys_router,
+    licenses_router,
     usage_router,
     keystore_router,
     entropy_router,
+    team_router,
+    sso_router,
+    audit_router,
 )
-ROUTERS: tuple[APIRouter, ...] = (signin_router, team_router)
-ROUTERS: tuple[APIRouter, ...] = (signin_router, sso_router, audit_router)
-ROUTERS: tuple[APIRouter, ...] = (signin_router, self_router, forgot_router)
 
 
 def install(infra: Infra) -> None:
