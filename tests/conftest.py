@@ -73,8 +73,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # The in-process SAML tests check protocol rules, which do not depend on the database: on
 # PostgreSQL they are `make test-long`'s, except those that spend a request or an assertion
 # (conditional UPDATE / INSERT). tests/saml/test_saml_cluster.py races them on PostgreSQL.
-_SAML_DIRS = ("saml", "saml_protocol", "saml_config")
-_SAML_ON_BOTH = ("spent_once", "replay")
+# So are the portal's page tests (the services under them run on both databases in the API
+# tests), except those whose SQL is the portal's own: counter upserts, search filters,
+# isolation, quotas.
+_SAML_DIRS = ("saml", "saml_protocol", "saml_config", "portal")
+_SAML_ON_BOTH = (
+    "spent_once",
+    "replay",
+    "flush",
+    "failed_write",
+    "search_and_filters",
+    "another_account",
+    "quota",
+    "isolation",
+)
 
 
 def _saml_on_postgres_only_repeats(item: pytest.Item) -> bool:

@@ -46,8 +46,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # axe-core, as the axe-playwright-python package ships it (no CDN, no npm at test time).
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
-pytestmark = pytest.mark.xdist_group("browser")
-
 
 @dataclass
 class Site:
@@ -110,7 +108,9 @@ def make_site(tmp: Path) -> Site:
         raise
 
 
-@pytest.fixture(scope="module")
+# One server for every browser test (they run on one xdist worker, the "browser" group): each
+# test makes the objects it works on, so tests do not depend on one another.
+@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     made = make_site(tmp_path_factory.mktemp("portal"))
     try:

@@ -16,6 +16,9 @@ from tests.browser.conftest import Site, axe_violations, screenshot
 BASE = "/portal/settings/api-keys"
 SCOPES = ("account:read", "licenses:read")
 
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def _checkbox(page: Any, scope: str) -> Any:
     return page.get_by_role("checkbox", name=re.compile("^" + re.escape(scope) + " "))

@@ -8,11 +8,16 @@ import re
 import time
 from typing import Any
 
+import pytest
+
 from qcos import Client
 from tests.browser.conftest import Site, axe_violations, screenshot
 
 # The server flushes validation counts every 5 s (QL_LAST_USED_FLUSH_INTERVAL's default).
 HISTORY_DEADLINE = 30.0
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_generate_suspend_reinstate_and_the_detail_page(open_as: Any, site: Site) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import Site, axe_violations, screenshot
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_sign_in_overview_and_sign_out(open_as: Any, site: Site) -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import Site, axe_violations, screenshot
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_two_browsers_see_both_sessions_and_end_the_other(open_as: Any, site: Site) -> None:

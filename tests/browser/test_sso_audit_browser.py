@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.browser.conftest import Site, axe_violations, screenshot
 from tests.portal.idp_metadata import ENTITY_ID, idp_metadata
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_owner_sets_up_sso_from_the_idp_metadata_file(

@@ -7,7 +7,12 @@ import re
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import Site, axe_violations
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def _clean(page: Any) -> None:

@@ -8,8 +8,12 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.browser.conftest import Site, axe_violations, screenshot
+
+# Every browser test runs on one worker: one chromium, one server (tests/browser/conftest.py).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_usage_keystore_and_entropy(open_as: Any, site: Site) -> None:

@@ -75,20 +75,21 @@ def _day(value: datetime | None, empty: str = "—") -> str:
 _ENV.filters["when"] = _when
 _ENV.filters["day"] = _day
 
-# The navigation: (path, label). A page marks itself current with `nav=<path>`.
-NAV: tuple[tuple[str, str], ...] = (
-    ("/portal", "Overview"),
-    ("/portal/settings/api-keys", "API keys"),
-    ("/portal/licenses", "Licenses"),
-    ("/portal/usage", "Usage"),
-    ("/portal/keystore", "Keystore"),
-    ("/portal/entropy", "Entropy"),
-    ("/portal/account/members", "Members"),
-    ("/portal/account/service-accounts", "Service accounts"),
-    ("/portal/account/oauth-clients", "OAuth clients"),
-    ("/portal/account/sso", "Single sign-on"),
-    ("/portal/account/audit", "Audit log"),
-    ("/portal/settings/security", "Your sign-ins"),
+# The navigation: (path, label, the scope the page needs or None). A page marks itself
+# current with `nav=<path>`; a link the user's role cannot open is not shown.
+NAV: tuple[tuple[str, str, Scope | None], ...] = (
+    ("/portal", "Overview", None),
+    ("/portal/settings/api-keys", "API keys", None),
+    ("/portal/licenses", "Licenses", Scope.LICENSES_READ),
+    ("/portal/usage", "Usage", Scope.ACCOUNT_READ),
+    ("/portal/keystore", "Keystore", Scope.QUANTUM_KEYS),
+    ("/portal/entropy", "Entropy", Scope.QUANTUM_ENTROPY),
+    ("/portal/account/members", "Members", Scope.ADMIN),
+    ("/portal/account/service-accounts", "Service accounts", Scope.ADMIN),
+    ("/portal/account/oauth-clients", "OAuth clients", Scope.ADMIN),
+    ("/portal/account/sso", "Single sign-on", Scope.ADMIN),
+    ("/portal/account/audit", "Audit log", Scope.ADMIN),
+    ("/portal/settings/security", "Your sign-ins", None),
 )
 
 CSP = (
@@ -217,7 +218,7 @@ def render_page(
     context.setdefault("nav", None)
     ctx: PortalContext | None = context["ctx"]
     html = _ENV.get_template(template).render(
-        nav_items=NAV,
+        nav_items=[(h, label) for h, label, need in NAV if ctx and (need is None or ctx.can(need))],
         static=STATIC_PREFIX,
         csrf_field=CSRF_FIELD,
         csrf_token=ctx.csrf_token if ctx is not None else "",
