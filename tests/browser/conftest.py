@@ -119,7 +119,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         stop_server(made.server)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is the
+# thread's running loop, and every later test of the worker calling asyncio.run() failed.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
