@@ -192,13 +192,39 @@ async def change_password(
 
 
 @router.post(PAGE + "/totp")
-def start_totp(
-    ctx: PortalContext = Depends(portal_context), _form: FormData = Depends(portal_form)
+async def start_totp(
+    ctx: PortalContext = Depends(portal_context), form: FormData = Depends(portal_form)
 ) -> Response:
-    with as_page_errors(), ctx.unit_of_work() as session:
-        _user, secret, uri = _users(ctx, session).start_totp(
-            ctx.actor, ctx.user.id, acting_user_id=ctx.user.id
-        )
+    """The current password first (a user who has one): else a stolen session could put
+    the thief's authenticator on the account and lock its owner out of signing in."""
+    password = text(form, "totp_password")
+    await _guard(ctx, "totp")
+    address = client_address(ctx.request)
+
+    def apply() -> tuple[str, str] | str:
+        with ctx.unit_of_work() as session:
+            users = _users(ctx, session)
+            user = users.get(ctx.user.id)
+            if user is None:
+                raise PortalError(404, "Not found", "Your user no longer exists.")
+            if user.password_hash is not None:
+                if not password:
+                    return "Enter your current password to set up two-factor authentication."
+                _refuse_if_locked(users, user)
+                if not users.proves_identity(user, password):
+                    users.failed_proof(user, address)  # committed with this unit of work
+                    return "That is not your current password. Nothing changed."
+            with as_page_errors():
+                _user, secret, uri = users.start_totp(
+                    ctx.actor, ctx.user.id, acting_user_id=ctx.user.id
+                )
+            return secret, uri
+
+    outcome = await to_thread.run_sync(apply)
+    if isinstance(outcome, str):
+        refused = outcome
+        return await to_thread.run_sync(lambda: _page(ctx, status_code=400, totp_error=refused))
+    secret, uri = outcome
     return ctx.render("self/totp_setup.html", nav=PAGE, secret=secret, uri=uri, code_error=None)
 
 
