@@ -153,7 +153,7 @@ def test_totp_set_up_confirm_sign_in_and_turn_off(
 ) -> None:
     alice = portal_user(app, account, "member")
     assert "Off." in alice.client.get(PAGE).text
-    start = alice.post(f"{PAGE}/totp")
+    start = alice.post(f"{PAGE}/totp", {"totp_password": PASSWORD})
     assert start.status_code == 200
     secret_match = re.search(
         r'id="totp-secret" type="text" readonly value="([A-Z2-7]+)"', start.text
@@ -192,11 +192,12 @@ def test_totp_off_with_the_password(
     app: FastAPI, client: TestClient, account: AccountFixture
 ) -> None:
     alice = portal_user(app, account, "viewer")
-    start = alice.post(f"{PAGE}/totp")
+    start = alice.post(f"{PAGE}/totp", {"totp_password": PASSWORD})
     secret = re.search(r'id="totp-secret" type="text" readonly value="([A-Z2-7]+)"', start.text)
     assert secret
     assert alice.post(f"{PAGE}/totp/confirm", {"code": pyotp.TOTP(secret.group(1)).now()})
-    again = alice.post(f"{PAGE}/totp")  # already on: the service's refusal as a page
+    # Already on: the service's refusal as a page.
+    again = alice.post(f"{PAGE}/totp", {"totp_password": PASSWORD})
     assert again.status_code == 409 and "already on" in again.text
     off = alice.post(f"{PAGE}/totp/disable", {"proof": PASSWORD})
     assert off.status_code == 303

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quantumlock.portal.api_keys import router as api_keys_router
 from quantumlock.portal.audit import router as audit_router
@@ -16,6 +17,7 @@ from quantumlock.portal.core import (
     login_path,
     portal_context,
     render_page,
+    security_headers,
     see_other,
 )
 from quantumlock.portal.entropy import router as entropy_router
@@ -27,6 +29,7 @@ from quantumlock.portal.signin import router as signin_router
 from quantumlock.portal.sso import router as sso_router
 from quantumlock.portal.team import router as team_router
 from quantumlock.portal.usage import router as usage_router
+from quantumlock.web.errors import http_error
 from quantumlock.web.install import Infra
 
 _static = APIRouter(include_in_schema=False)
@@ -39,7 +42,9 @@ _FILES = {p.name: p for p in STATIC.iterdir() if p.suffix in _TYPES}
 async def static_file(name: str) -> Response:
     path = _FILES.get(name)
     if path is None:
-        return Response("Not found", status_code=404, media_type="text/plain")
+        missing = Response("Not found", status_code=404, media_type="text/plain")
+        security_headers(missing)
+        return missing
     return FileResponse(
         path,
         media_type=_TYPES[path.suffix],
@@ -64,6 +69,36 @@ async def _portal_error(request: Request, exc: Exception) -> Response:
         back=None,
         back_text=None,
     )
+
+
+_ROUTING = {
+    404: ("Not found", "There is no such page in the portal."),
+    405: ("Not allowed", "This page does not take this kind of request."),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A routing error (no such page, wrong method) under /portal is a portal page with the
+    portal's headers (no framing, no-store); elsewhere the API's JSON."""
+    if not isinstance(exc, StarletteHTTPException):  # registered for HTTPException only
+        raise exc
+    path = request.url.path
+    if path != "/portal" and not path.startswith("/portal/"):
+        return await http_error(request, exc)
+    title, message = _ROUTING.get(exc.status_code, ("Bad request", "This request is not valid."))
+    # No session look-up: an unknown address costs no database work.
+    response = render_page(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        title=title,
+        message=message,
+        back=None,
+        back_text=None,
+    )
+    for name, value in (exc.headers or {}).items():  # 405's Allow
+        response.headers[name] = value
+    return response
 
 
 async def _needs_sign_in(request: Request, exc: Exception) -> Response:
@@ -93,3 +128,4 @@ def install(infra: Infra) -> None:
         infra.include_router(router)
     infra.exception_handler(PortalError, _portal_error)
     infra.exception_handler(NeedsSignIn, _needs_sign_in)
+    infra.exception_handler(StarletteHTTPException, _http_error)

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Depends, Response
 from starlette.datastructures import FormData
 
 from quantumlock.core.errors import AppError
+from quantumlock.identity.models import User
 from quantumlock.identity.pages import is_https
 from quantumlock.identity.users.endpoints import SESSION_COOKIE, user_service
-from quantumlock.identity.users.service import UserService
+from quantumlock.identity.users.service import UserService, WrongPassword
 from quantumlock.portal.core import (
     PortalContext,
     PortalError,
@@ -91,6 +92,16 @@ async def _guard(ctx: PortalContext, what: str) -> None:
         raise PortalError(429, "Too many attempts", f"Too many attempts. Try again in {wait} s.")
 
 
+def _refuse_if_locked(users: UserService, user: User) -> None:
+    """A user locked out by wrong passwords (here or at the sign-in) has no password checked
+    here either: the lock-out would otherwise not hold for a stolen session."""
+    wait = users.locked_for(user)
+    if wait:
+        raise PortalError(
+            429, "Too many attempts", f"Too many wrong passwords. Try again in {wait} s."
+        )
+
+
 @router.get(PAGE)
 def security(ctx: PortalContext = Depends(portal_context)) -> Response:
     return _page(ctx)
@@ -150,14 +161,26 @@ async def change_password(
         address = client_address(ctx.request)
 
         def apply() -> None:
+            wrong: WrongPassword | None = None
             with ctx.unit_of_work() as session:
                 users = _users(ctx, session)
                 user = users.get(ctx.user.id)
                 if user is None:
                     raise PortalError(404, "Not found", "Your user no longer exists.")
-                users.change_password(
-                    user, current=current, new=new, keep_session_id=ctx.session.id, address=address
-                )
+                _refuse_if_locked(users, user)
+                try:
+                    users.change_password(
+                        user,
+                        current=current,
+                        new=new,
+                        keep_session_id=ctx.session.id,
+                        address=address,
+                    )
+                except WrongPassword as error:
+                    users.failed_proof(user, address)  # committed with this unit of work
+                    wrong = error
+            if wrong is not None:
+                raise wrong
 
         try:
             await to_thread.run_sync(apply)
@@ -169,13 +192,39 @@ async def change_password(
 
 
 @router.post(PAGE + "/totp")
-def start_totp(
-    ctx: PortalContext = Depends(portal_context), _form: FormData = Depends(portal_form)
+async def start_totp(
+    ctx: PortalContext = Depends(portal_context), form: FormData = Depends(portal_form)
 ) -> Response:
-    with as_page_errors(), ctx.unit_of_work() as session:
-        _user, secret, uri = _users(ctx, session).start_totp(
-            ctx.actor, ctx.user.id, acting_user_id=ctx.user.id
-        )
+    """The current password first (a user who has one): else a stolen session could put
+    the thief's authenticator on the account and lock its owner out of signing in."""
+    password = text(form, "totp_password")
+    await _guard(ctx, "totp")
+    address = client_address(ctx.request)
+
+    def apply() -> tuple[str, str] | str:
+        with ctx.unit_of_work() as session:
+            users = _users(ctx, session)
+            user = users.get(ctx.user.id)
+            if user is None:
+                raise PortalError(404, "Not found", "Your user no longer exists.")
+            if user.password_hash is not None:
+                if not password:
+                    return "Enter your current password to set up two-factor authentication."
+                _refuse_if_locked(users, user)
+                if not users.proves_identity(user, password):
+                    users.failed_proof(user, address)  # committed with this unit of work
+                    return "That is not your current password. Nothing changed."
+            with as_page_errors():
+                _user, secret, uri = users.start_totp(
+                    ctx.actor, ctx.user.id, acting_user_id=ctx.user.id
+                )
+            return secret, uri
+
+    outcome = await to_thread.run_sync(apply)
+    if isinstance(outcome, str):
+        refused = outcome
+        return await to_thread.run_sync(lambda: _page(ctx, status_code=400, totp_error=refused))
+    secret, uri = outcome
     return ctx.render("self/totp_setup.html", nav=PAGE, secret=secret, uri=uri, code_error=None)
 
 
@@ -227,7 +276,11 @@ async def disable_totp(
         with ctx.unit_of_work() as session:
             users = _users(ctx, session)
             user = users.get(ctx.user.id)
-            if user is None or not users.proves_identity(user, proof):
+            if user is None:
+                return False
+            _refuse_if_locked(users, user)
+            if not users.proves_identity(user, proof):
+                users.failed_proof(user, address)
                 return False
             users.disable_totp(ctx.actor, ctx.user.id, acting_user_id=ctx.user.id, address=address)
             return True

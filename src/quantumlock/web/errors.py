@@ -164,7 +164,8 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return data_error_response(request_id_of(request), exc)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """The API's answer to a routing error (404 no route, 405 method): JSON."""
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     status = exc.status_code
     code = _STATUS_CODES.get(status, "HTTP_ERROR")
@@ -183,5 +184,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # A domain's own handler (the portal's HTML pages, falling back to `http_error`) stays.
+    if StarletteHTTPException not in app.exception_handlers:
+        app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DataError, _data_error)

@@ -38,6 +38,7 @@ __all__ = [
     "CreatedUser",
     "LoginResult",
     "UserService",
+    "WrongPassword",
     "lock_seconds",
     "set_password_url",
 ]
@@ -58,6 +59,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 def set_password_url(base_url: str, token: str) -> str:
     """The one-time link's absolute URL (the token is URL-safe base64: no quoting needed)."""
     return base_url.rstrip("/") + SET_PASSWORD_PATH + token
+
+
+class WrongPassword(ValidationFailed):
+    """The current password given to change it is wrong (the caller counts a failure)."""
 
 
 def lock_seconds(failures: int) -> int:
@@ -335,7 +340,7 @@ class UserService(UserAdmin, UserTotp):
                 field="current_password",
             )
         if not verify_password(user.password_hash, current):
-            raise ValidationFailed(
+            raise WrongPassword(
                 "current_password: this is not your current password.", field="current_password"
             )
         if new == current:
@@ -359,6 +364,19 @@ class UserService(UserAdmin, UserTotp):
         )
         self.session.flush()
         return ended
+
+    def locked_for(self, user: User) -> int:
+        """Seconds `user` is still locked out of checks of their password (0: not locked)."""
+        now = self.now()
+        if user.locked_until is None or as_utc(user.locked_until) <= now:
+            return 0
+        return max(1, math.ceil((as_utc(user.locked_until) - now).total_seconds()))
+
+    def failed_proof(self, user: User, address: str | None) -> int:
+        """A signed-in user gave a wrong password (or code) again: counted like a failed
+        sign-in, so a stolen session cannot guess the password past the lock-out. Seconds
+        of the lock it started (0: none)."""
+        return self._failed(user, "wrong_proof", address).retry_after or 0
 
     def proves_identity(self, user: User, proof: str) -> bool:
         """`proof` is the user's password, a valid (unused) authenticator code or an unused
