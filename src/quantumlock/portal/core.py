@@ -247,6 +247,14 @@ async def portal_context(request: Request) -> PortalContext:
         if request.url.query and request.method == "GET":
             path += "?" + request.url.query
         raise NeedsSignIn(path if request.method == "GET" else "/portal")
+    if found.user.role not in set(Role):
+        # A role this service does not know (a database edit): no power, and a page saying
+        # so rather than a 500 on every page.
+        raise PortalError(
+            403,
+            "Not allowed",
+            "Your account's role is not one this service knows. Ask an owner to set it again.",
+        )
     runtime = get_runtime(request)
 
     def load() -> tuple[str, str, Any]:
