@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from quantumlock.licensing.models import SigningKey
 from tests.conftest import MakeAccount
 from tests.portal.support import portal_user
 
@@ -37,3 +38,25 @@ def test_the_entropy_page_is_held_to_the_accounts_api_limit(
     assert refused.status_code == 429
     assert "Too many requests" in refused.text
     assert refused.headers["content-type"].startswith("text/html")
+
+
+def test_signing_key_rotation_is_held_to_the_accounts_api_limit(
+    app: FastAPI, client: TestClient, make_account: MakeAccount
+) -> None:
+    """Each rotation draws 64 bytes from the shared entropy sources and makes an ML-DSA
+    key pair (CPU); the page had no limit at all (the CLI is the only other way)."""
+    account = make_account(plan="free")  # this user's share: burst 50
+    owner = portal_user(app, account, "owner")
+    token = owner.csrf()
+    answers = [
+        owner.client.post(
+            "/portal/licenses/signing-keys/rotate",
+            data={"csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        for _ in range(60)
+    ]
+    assert set(answers) == {303, 429}
+    with app.state.runtime.unit_of_work() as session:
+        made = session.query(SigningKey).filter_by(account_id=account.id).count()
+    assert made <= 51  # the first key and at most a burst of rotations
