@@ -299,6 +299,12 @@ class LicenseRepository:
             connection = self.session.connection()
             connection.execute(_ADD_VALIDATIONS[connection.dialect.name], list(rows))
 
+    def existing_ids(self, license_ids: Sequence[str]) -> set[str]:
+        """Which of these licenses still exist."""
+        if not license_ids:
+            return set()
+        return set(self.session.scalars(select(License.id).where(License.id.in_(license_ids))))
+
     def key_exists(self, account_id: str, license_key: str) -> bool:
         found = self.session.scalar(
             select(License.id).where(

@@ -710,6 +710,10 @@ class LicenseService:
 
     def record_validations(self, counts: Sequence[ValidationCount]) -> None:
         """Add counted validations to the history (the background flush)."""
+        # A license deleted since it was counted (with its account, by the operator): its
+        # row would fail the foreign key, and a batch put back after every failure would
+        # stop every account's history.
+        live = self.repo.existing_ids(sorted({c.license_id for c in counts}))
         self.repo.add_validation_counts(
             [
                 {
@@ -721,6 +725,7 @@ class LicenseService:
                     "last_at": c.last_at,
                 }
                 for c in counts
+                if c.license_id in live
             ]
         )
         self.session.flush()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import jinja2
 from anyio import to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from quantumlock.identity.models import User, UserSession
 from quantumlock.identity.roles import RANK, Role, role_scopes
 from quantumlock.identity.users.endpoints import read_form, signed_in
 from quantumlock.runtime import Runtime
+from quantumlock.web.errors import retry_after_seconds
 from quantumlock.web.security import get_runtime
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -247,6 +248,14 @@ async def portal_context(request: Request) -> PortalContext:
         if request.url.query and request.method == "GET":
             path += "?" + request.url.query
         raise NeedsSignIn(path if request.method == "GET" else "/portal")
+    if found.user.role not in set(Role):
+        # A role this service does not know (a database edit): no power, and a page saying
+        # so rather than a 500 on every page.
+        raise PortalError(
+            403,
+            "Not allowed",
+            "Your account's role is not one this service knows. Ask an owner to set it again.",
+        )
     runtime = get_runtime(request)
 
     def load() -> tuple[str, str, Any]:
@@ -265,6 +274,32 @@ async def portal_context(request: Request) -> PortalContext:
         csrf_token=csrf_token_for(runtime, found.session.id),
         runtime=runtime,
     )
+
+
+async def within_api_limit(ctx: PortalContext) -> None:
+    """Take the buckets the matching /api/v1 route takes (quantumlock.web.security): the
+    account's ceiling and this user's share of it, as a key's. For the pages that draw on
+    what every account shares (the entropy sources, signing), so the portal is no way
+    around the account's rate limit; a refusal is a 429 page."""
+    principal = ctx.principal
+    decision = await ctx.runtime.limiter.admit(
+        (
+            (f"v1:acct:{principal.account_id}:{principal.mode.value}", principal.v1_limit()),
+            ("v1:key:" + principal.key_id, principal.v1_key_limit()),
+        )
+    )
+    if not decision.allowed:
+        wait = retry_after_seconds(decision.retry_after)
+        raise PortalError(
+            429,
+            "Too many requests",
+            f"Too many requests: this is limited like the API. Try again in {wait} s.",
+        )
+
+
+async def api_limited(ctx: PortalContext = Depends(portal_context)) -> None:
+    """`within_api_limit` as a dependency (for `def` handlers)."""
+    await within_api_limit(ctx)
 
 
 async def portal_form(request: Request) -> FormData:

@@ -57,7 +57,7 @@ async def _portal_error(request: Request, exc: Exception) -> Response:
         raise exc
     try:
         ctx = await portal_context(request)
-    except NeedsSignIn:
+    except (NeedsSignIn, PortalError):  # the page without the menu
         ctx = None
     return render_page(
         request,

@@ -34,6 +34,7 @@ from quantumlock.licensing.service import Code, LicenseService
 from quantumlock.licensing.signing import b64url
 from quantumlock.portal.core import (
     PortalContext,
+    api_limited,
     as_page_errors,
     invalid_input,
     notice,
@@ -255,7 +256,7 @@ def _generate_input(form: dict[str, str]) -> GenerateIn:
         raise ValueError(invalid_input(error)) from None
 
 
-@router.post("/portal/licenses/new")
+@router.post("/portal/licenses/new", dependencies=[Depends(api_limited)])
 def generate_license(
     ctx: PortalContext = Depends(portal_context), form: FormData = Depends(portal_form)
 ) -> Response:
@@ -325,7 +326,7 @@ def rotate_confirm(ctx: PortalContext = Depends(portal_context)) -> Response:
     return ctx.render("licenses/rotate.html", nav=NAV)
 
 
-@router.post("/portal/licenses/signing-keys/rotate")
+@router.post("/portal/licenses/signing-keys/rotate", dependencies=[Depends(api_limited)])
 def rotate(
     ctx: PortalContext = Depends(portal_context), form: FormData = Depends(portal_form)
 ) -> Response:
