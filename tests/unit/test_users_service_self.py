@@ -80,7 +80,7 @@ def test_revoke_other_sessions(users: UserService, account: AccountFixture) -> N
     here, _there = start(users, user), start(users, user)
     theirs = start(users, other)
     actor = Actor(account.id, "live", user.id)
-    assert users.revoke_other_sessions(actor, user.id, here, acting_user_id=user.id) == 1
+    assert users.revoke_sessions(actor, user.id, keep_session_id=here, acting_user_id=user.id) == 1
     assert live(users, user) == {here} and live(users, other) == {theirs}
 
 

@@ -112,10 +112,10 @@ def revoke_others(
     ctx: PortalContext = Depends(portal_context), _form: FormData = Depends(portal_form)
 ) -> Response:
     with as_page_errors(), ctx.unit_of_work() as session:
-        _users(ctx, session).revoke_other_sessions(
+        _users(ctx, session).revoke_sessions(
             ctx.actor,
             ctx.user.id,
-            ctx.session.id,
+            keep_session_id=ctx.session.id,
             acting_user_id=ctx.user.id,
             address=client_address(ctx.request),
         )

@@ -4,6 +4,7 @@ their sessions. RANK rules (quantumlock.identity.roles) and the last-owner rule 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from quantumlock.core.actor import Actor
 from quantumlock.core.clock import as_utc
@@ -176,48 +177,30 @@ class UserAdmin(UserServiceBase):
         actor: Actor,
         user_id: str,
         *,
+        keep_session_id: str | None = None,
         acting_user_id: str | None = None,
         address: str | None = None,
     ) -> int:
-        """End every session of the user; how many were live."""
-        user = self.user_in_account(actor, user_id)
-        self.check_rank(actor, acting_user_id, user.role)
-        count = self.repo.revoke_sessions(user.id, self.now())
-        record_change(self.session, CHANGE_KIND_USER, user.id)
-        self.event(
-            user,
-            "session.revoke",
-            actor_id=acting_user_id or actor.key_id,
-            address=address,
-            mode=actor.mode,
-            detail={"all": True, "count": count},
-        )
-        self.session.flush()
-        return count
-
-    def revoke_other_sessions(
-        self,
-        actor: Actor,
-        user_id: str,
-        keep_session_id: str,
-        *,
-        acting_user_id: str | None = None,
-        address: str | None = None,
-    ) -> int:
-        """End every session of the user but `keep_session_id` (the one asking: "sign out
-        everywhere else"); how many ended."""
+        """End every session of the user, or every one but `keep_session_id` (the one
+        asking: "sign out everywhere else"); how many ended."""
         user = self.user_in_account(actor, user_id)
         self.check_rank(actor, acting_user_id, user.role)
         count = self.repo.revoke_sessions(user.id, self.now(), keep=keep_session_id)
-        if count:
+        everything = keep_session_id is None
+        if count or everything:
             record_change(self.session, CHANGE_KIND_USER, user.id)
+        detail: dict[str, Any] = (
+            {"all": True, "count": count}
+            if everything
+            else {"all": False, "others": True, "count": count}
+        )
         self.event(
             user,
             "session.revoke",
             actor_id=acting_user_id or actor.key_id,
             address=address,
             mode=actor.mode,
-            detail={"all": False, "others": True, "count": count},
+            detail=detail,
         )
         self.session.flush()
         return count
